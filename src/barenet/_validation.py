@@ -1,0 +1,122 @@
+"""Validation of everything a user hands to barenet, in one place, before any C runs.
+Each check returns the value converted once (C-contiguous arrays in the network's dtype,
+plain ints and floats) or raises TypeError/ValueError naming the argument and what was
+expected. The C core trusts what comes out of here."""
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+
+def check_dtype(dtype):
+    """'float32' or 'float64' (names, NumPy dtypes or scalar types) -> np.dtype"""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return dt
+
+
+def check_int(value, name, minimum=None):
+    """an integer (not a bool, not a float) >= minimum -> int"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return value
+
+
+def check_positive_float(value, name):
+    """a finite real number > 0 -> float"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return value
+
+
+def check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_layer_sizes(layer_sizes):
+    """at least two positive integer widths -> tuple of ints"""
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+        raise TypeError("layer_sizes must be a sequence of integers such as [2, 4, 1]; "
+                        f"got {layer_sizes!r}")
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError("layer_sizes needs at least 2 entries (inputs and outputs); "
+                         f"got {sizes!r}")
+    out = []
+    for i, s in enumerate(sizes):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"layer_sizes[{i}] must be an integer; got {s!r}")
+        if s < 1:
+            raise ValueError(f"layer_sizes[{i}] must be >= 1; got {s}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _as_numeric_array(value, name):
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):
+        raise TypeError(f"{name} is a sparse matrix; pass a dense array (sparse input is "
+                        "not supported yet)")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:
+        raise TypeError(f"{name} must be array-like of numbers; {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (bool, int or float); "
+                        f"got dtype {arr.dtype}")
+    return arr
+
+
+def _finite(arr, name):
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contains NaN or infinity (first at index "
+                         f"{tuple(int(i) for i in bad)})")
+
+
+def check_X(X, dtype, n_features=None, name="X"):
+    """2-D finite numbers, at least one row -> C-contiguous array of dtype"""
+    arr = _as_numeric_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} must have at least one row; got shape {arr.shape}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} must have {n_features} columns (the network's input "
+                         f"size); got shape {arr.shape}")
+    _finite(arr, name)
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    _finite(out, name)  # float64 values beyond float32's range become inf
+    return out
+
+
+def check_y_binary(y, n_rows, n_outputs, dtype, name="y"):
+    """targets for sigmoid + binary cross-entropy: shape (n_rows, n_outputs), or (n_rows,)
+    for a single output, values in [0, 1] -> C-contiguous (n_rows, n_outputs) array"""
+    arr = _as_numeric_array(y, name)
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape != (n_rows, n_outputs):
+        expected = f"({n_rows}, {n_outputs})" + (f" or ({n_rows},)" if n_outputs == 1 else "")
+        raise ValueError(f"{name} must have shape {expected} to match X's rows and the "
+                         f"network's {n_outputs} output(s); got shape {arr.shape}")
+    _finite(arr, name)
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name} must hold targets in [0, 1] for binary cross-entropy; got "
+                         f"values from {arr.min()} to {arr.max()}")
+    return np.ascontiguousarray(arr, dtype=dtype)
