@@ -37,6 +37,16 @@ cdef extern from "mlp.h" nogil:
                                     float *dparams, float *work, const float *x,
                                     const float *y, int64_t n, int64_t epochs, float lr)
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define BN_BUILT_WITH_OPENMP 1
+    #else
+    #define BN_BUILT_WITH_OPENMP 0
+    #endif
+    """
+    int BN_BUILT_WITH_OPENMP
+
 ctypedef fused floating:
     float
     double
@@ -48,6 +58,11 @@ cdef int _check(int status) except -1:
     if status != BN_OK:
         raise RuntimeError(f"barenet: the C core returned status {status}")
     return 0
+
+
+def build_info():
+    """facts about this build of the C core, for `barenet info`"""
+    return {"openmp": bool(BN_BUILT_WITH_OPENMP)}
 
 
 cdef class MLP:

@@ -100,7 +100,8 @@ def check_X(X, dtype, n_features=None, name="X"):
         raise ValueError(f"{name} must have {n_features} columns (the network's input "
                          f"size); got shape {arr.shape}")
     _finite(arr, name)
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
     _finite(out, name)  # float64 values beyond float32's range become inf
     return out
 
