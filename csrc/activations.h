@@ -1,7 +1,8 @@
 /* activations.h -- activation ids shared by Python (barenet/_activations.py mirrors the
- * numbers), the fused GEMM write-back and the layer code, plus scalar forms used in
- * those loops. Derivatives are written from the layer's *output* a = f(z), as in the
- * tutorial: relu' = (a > 0), sigmoid' = a (1 - a), tanh' = 1 - a^2. */
+ * numbers), the fused GEMM write-back and the layer code, with their scalar forms.
+ * Derivatives take both the output a = f(z) and the input z: most are cheapest from a (as
+ * in the tutorial: relu' = (a > 0), sigmoid' = a (1 - a), tanh' = 1 - a^2), gelu needs z.
+ * Softmax is not elementwise: the layer code applies it to whole rows (bn_softmax_rows). */
 #ifndef BARENET_ACTIVATIONS_H
 #define BARENET_ACTIVATIONS_H
 
@@ -13,7 +14,14 @@ typedef enum {
     BN_ACT_RELU = 1,
     BN_ACT_SIGMOID = 2,
     BN_ACT_TANH = 3,
+    BN_ACT_LEAKY_RELU = 4, /* slope BN_LEAKY_SLOPE for z < 0 */
+    BN_ACT_GELU = 5,       /* exact form z * Phi(z) */
+    BN_ACT_SOFTMAX = 6,    /* rows; output layer only, with cross-entropy */
 } bn_activation;
+
+#define BN_LEAKY_SLOPE 0.01
+#define BN_SQRT1_2 0.70710678118654752440
+#define BN_INV_SQRT_2PI 0.39894228040143267794
 
 /* sigmoid without overflow: exp is only taken of a non-positive number */
 static inline double bn_sigmoid_f64(double z)
@@ -30,12 +38,15 @@ static inline float bn_sigmoid_f32(float z)
     return e / (1.0f + e);
 }
 
+/* f(z) for the elementwise activations (softmax rows are done elsewhere) */
 static inline double bn_act_f64(int32_t act, double z)
 {
     switch (act) {
     case BN_ACT_RELU: return z > 0.0 ? z : 0.0;
     case BN_ACT_SIGMOID: return bn_sigmoid_f64(z);
     case BN_ACT_TANH: return tanh(z);
+    case BN_ACT_LEAKY_RELU: return z > 0.0 ? z : BN_LEAKY_SLOPE * z;
+    case BN_ACT_GELU: return 0.5 * z * (1.0 + erf(z * BN_SQRT1_2));
     default: return z;
     }
 }
@@ -46,27 +57,36 @@ static inline float bn_act_f32(int32_t act, float z)
     case BN_ACT_RELU: return z > 0.0f ? z : 0.0f;
     case BN_ACT_SIGMOID: return bn_sigmoid_f32(z);
     case BN_ACT_TANH: return tanhf(z);
+    case BN_ACT_LEAKY_RELU: return z > 0.0f ? z : (float)BN_LEAKY_SLOPE * z;
+    case BN_ACT_GELU: return 0.5f * z * (1.0f + erff(z * (float)BN_SQRT1_2));
     default: return z;
     }
 }
 
-/* f'(z) expressed through a = f(z) */
-static inline double bn_dact_f64(int32_t act, double a)
+/* f'(z), from a = f(z) where that is cheaper, else from z */
+static inline double bn_dact_f64(int32_t act, double a, double z)
 {
     switch (act) {
     case BN_ACT_RELU: return a > 0.0 ? 1.0 : 0.0;
     case BN_ACT_SIGMOID: return a * (1.0 - a);
     case BN_ACT_TANH: return 1.0 - a * a;
+    case BN_ACT_LEAKY_RELU: return z > 0.0 ? 1.0 : BN_LEAKY_SLOPE;
+    case BN_ACT_GELU:
+        return 0.5 * (1.0 + erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * exp(-0.5 * z * z);
     default: return 1.0;
     }
 }
 
-static inline float bn_dact_f32(int32_t act, float a)
+static inline float bn_dact_f32(int32_t act, float a, float z)
 {
     switch (act) {
     case BN_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
     case BN_ACT_SIGMOID: return a * (1.0f - a);
     case BN_ACT_TANH: return 1.0f - a * a;
+    case BN_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : (float)BN_LEAKY_SLOPE;
+    case BN_ACT_GELU:
+        return 0.5f * (1.0f + erff(z * (float)BN_SQRT1_2))
+             + z * (float)BN_INV_SQRT_2PI * expf(-0.5f * z * z);
     default: return 1.0f;
     }
 }

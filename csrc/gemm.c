@@ -1,45 +1,662 @@
-/* gemm.c -- the GEMM entry points. This first version is a plain loop nest ordered so the
- * inner loop runs along contiguous memory; packing, blocking, micro-kernels and threads
- * replace it (see gemm.h for the contract, gemm_ref.c for the oracle). */
+/* gemm.c -- the GEMM driver: cache blocking (one table of MC/KC/NC), packing of op(A) into
+ * MR-row micro-panels and op(B) into NR-column micro-panels, the macro-kernel that walks the
+ * tiles, the fused bias+activation write-back, and OpenMP over independent blocks of C
+ * (K is never split, so results do not depend on the thread count). Micro-kernels live in
+ * gemm_kernel_*.c and are chosen in cpu.c; the naive oracle is gemm_ref.c. */
 #include "gemm.h"
 
-#define GEMM_BODY(T)                                                                        \
-    for (int64_t i = 0; i < m; i++) {                                                       \
-        T *ci = c + i * ldc;                                                                \
-        if (beta == 0) for (int64_t j = 0; j < n; j++) ci[j] = 0;                           \
-        else if (beta != 1) for (int64_t j = 0; j < n; j++) ci[j] *= beta;                  \
-        if (tb == BN_NO_TRANS) {                                                            \
-            for (int64_t p = 0; p < k; p++) {                                               \
-                T aip = alpha * (ta == BN_NO_TRANS ? a[i * lda + p] : a[p * lda + i]);      \
-                const T *bp = b + p * ldb;                                                  \
-                for (int64_t j = 0; j < n; j++) ci[j] += aip * bp[j];                       \
-            }                                                                               \
-        } else {                                                                            \
-            for (int64_t j = 0; j < n; j++) {                                               \
-                const T *bj = b + j * ldb;                                                  \
-                T acc = 0;                                                                  \
-                if (ta == BN_NO_TRANS) {                                                    \
-                    const T *ai = a + i * lda;                                              \
-                    for (int64_t p = 0; p < k; p++) acc += ai[p] * bj[p];                   \
-                } else {                                                                    \
-                    for (int64_t p = 0; p < k; p++) acc += a[p * lda + i] * bj[p];          \
-                }                                                                           \
-                ci[j] += alpha * acc;                                                       \
-            }                                                                               \
-        }                                                                                   \
-    }                                                                                       \
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "cpu.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(_MSC_VER)
+#define BN_THREAD_LOCAL __declspec(thread)
+#else
+#define BN_THREAD_LOCAL _Thread_local
+#endif
+
+/* ---- block sizes: the one table ------------------------------------------------------
+ * KC: a B micro-panel (KC x NR) plus an A micro-panel (MR x KC) stay in L1 (32 KiB);
+ * MC: the packed A block (MC x KC) stays in L2 (512 KiB per core);
+ * NC: the packed B block (KC x NC) stays in L3 (32 MiB shared).
+ * MC and NC are rounded down to multiples of the kernel's MR and NR at run time. */
+typedef struct { int64_t mc, kc, nc; } blocking;
+static const blocking BLOCKS_F32 = {168, 256, 4080};
+static const blocking BLOCKS_F64 = {96, 256, 2040};
+
+/* Products below this many flops (2 m n k) run on one thread (measured crossover; the
+ * harness benchmarks/gemm_check.c rebuilds with -DBN_PARALLEL_MIN_FLOPS=0 to measure it). */
+#ifndef BN_PARALLEL_MIN_FLOPS
+#define BN_PARALLEL_MIN_FLOPS 2000000.0
+#endif
+
+/* ---- threads --------------------------------------------------------------------------- */
+
+static int threads_setting = 0;   /* > 0: set by bn_set_num_threads */
+static int threads_env = -1;      /* BARENET_NUM_THREADS, read once; 0 when unset */
+
+void bn_set_num_threads(int n) { threads_setting = n > 0 ? n : 0; }
+
+int bn_get_num_threads(void)
+{
+#ifdef _OPENMP
+    int max = omp_get_max_threads();
+#else
+    int max = 1;
+#endif
+    if (threads_env < 0) {
+        const char *s = getenv("BARENET_NUM_THREADS");
+        int v = s ? atoi(s) : 0;
+        threads_env = v > 0 ? v : 0;
+    }
+    int want = threads_setting > 0 ? threads_setting : threads_env;
+    return want > 0 && want < max ? want : max;
+}
+
+/* ---- packing buffers: one per calling thread, 64-byte aligned, grown, reused ----------- */
+
+static BN_THREAD_LOCAL void *buf_raw = NULL;
+static BN_THREAD_LOCAL char *buf_aligned = NULL;
+static BN_THREAD_LOCAL size_t buf_size = 0;
+
+static char *packing_buffer(size_t bytes)
+{
+    if (bytes <= buf_size) return buf_aligned;
+    free(buf_raw);
+    buf_raw = malloc(bytes + 64);
+    if (!buf_raw) {
+        buf_aligned = NULL;
+        buf_size = 0;
+        return NULL;
+    }
+    buf_aligned = (char *)(((uintptr_t)buf_raw + 63) & ~(uintptr_t)63);
+    buf_size = bytes;
+    return buf_aligned;
+}
+
+void bn_gemm_free_buffers(void)
+{
+    free(buf_raw);
+    buf_raw = NULL;
+    buf_aligned = NULL;
+    buf_size = 0;
+}
+
+/* ---- one product: everything the team needs ------------------------------------------- */
+
+typedef enum { F32 = 0, F64 = 1 } dtype;
+
+typedef struct {
+    dtype dt;
+    size_t es;                       /* element size */
+    bn_trans ta, tb;
+    int64_t m, n, k;
+    const void *a, *b;
+    int64_t lda, ldb;
+    void *c;
+    int64_t ldc;
+    double alpha, beta;              /* exact for float too */
+    int fused;                       /* write-back adds bias and applies act (and stores z) */
+    const void *bias;                /* (n) or NULL */
+    int32_t act;
+    void *z;                         /* (m, n) or NULL */
+    int64_t ldz;
+    bn_sgemm_ukernel sk;
+    bn_dgemm_ukernel dk;
+    bn_spack_lines spack_a, spack_bt; /* fast packing of full panels of plain A / B^T, or NULL */
+    bn_dpack_lines dpack_a, dpack_bt;
+    int mr, nr;
+    int64_t mc, kc, nc;
+    char *bufa, *bufb;               /* thin path: packed edge panel of A, packed op(B) */
+    /* thin path (small N): op(A) in place, op(B) copied whole into bufb */
+    bn_sgemm_thin sthin;
+    bn_dgemm_thin dthin;
+} gemm_job;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* [*lo, *hi) = part `part` of `parts` of the range [0, n) */
+static void split(int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
+{
+    *lo = n * part / parts;
+    *hi = n * (part + 1) / parts;
+}
+
+/* ---- packing: a micro-panel of w lines (MR rows of op(A) or NR columns of op(B)) by kc
+ * steps into dst[p * w + r], lines r >= wb zero. Either each step's lines are contiguous
+ * (src[p * ld + r]: op(A) = A^T, op(B) = B) and a step is a short copy, or each line is
+ * contiguous along k (src[r * ld + p]: op(A) = A, op(B) = B^T) and the panel is a transpose.
+ * Full panels of the kernels' widths get loops with constant trip counts, which the
+ * compiler unrolls and vectorises. ------------------------------------------------------- */
+
+#if defined(_MSC_VER)
+#define ALWAYS_INLINE static __forceinline
+#else
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#endif
+
+ALWAYS_INLINE void copy_steps_f32(const float *src, int64_t ld, int64_t kc, const int w,
+                                  float *dst)
+{
+    for (int64_t p = 0; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = src[p * ld + r];
+}
+
+ALWAYS_INLINE void transpose_lines_f32(const float *src, int64_t ld, int64_t kc, const int w,
+                                       float *dst)
+{
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8)
+        for (int r = 0; r < w; r++)
+            for (int q = 0; q < 8; q++) dst[(p + q) * w + r] = src[r * ld + p + q];
+    for (; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = src[r * ld + p];
+}
+
+static void pack_panel_f32(const float *src, int64_t ld, int lines_contiguous, int64_t kc,
+                           int64_t wb, int w, float *dst)
+{
+    if (wb == w && !lines_contiguous) {
+        switch (w) {
+        case 16: copy_steps_f32(src, ld, kc, 16, dst); return;
+        case 8: copy_steps_f32(src, ld, kc, 8, dst); return;
+        case 6: copy_steps_f32(src, ld, kc, 6, dst); return;
+        case 5: copy_steps_f32(src, ld, kc, 5, dst); return;
+        case 4: copy_steps_f32(src, ld, kc, 4, dst); return;
+        }
+    } else if (wb == w) {
+        switch (w) {
+        case 16: transpose_lines_f32(src, ld, kc, 16, dst); return;
+        case 8: transpose_lines_f32(src, ld, kc, 8, dst); return;
+        case 6: transpose_lines_f32(src, ld, kc, 6, dst); return;
+        case 5: transpose_lines_f32(src, ld, kc, 5, dst); return;
+        case 4: transpose_lines_f32(src, ld, kc, 4, dst); return;
+        }
+    }
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t r = 0; r < w; r++)
+            dst[p * w + r] = r >= wb ? 0.0f : lines_contiguous ? src[r * ld + p] : src[p * ld + r];
+}
+
+ALWAYS_INLINE void copy_steps_f64(const double *src, int64_t ld, int64_t kc, const int w,
+                                  double *dst)
+{
+    for (int64_t p = 0; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = src[p * ld + r];
+}
+
+ALWAYS_INLINE void transpose_lines_f64(const double *src, int64_t ld, int64_t kc, const int w,
+                                       double *dst)
+{
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4)
+        for (int r = 0; r < w; r++)
+            for (int q = 0; q < 4; q++) dst[(p + q) * w + r] = src[r * ld + p + q];
+    for (; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = src[r * ld + p];
+}
+
+static void pack_panel_f64(const double *src, int64_t ld, int lines_contiguous, int64_t kc,
+                           int64_t wb, int w, double *dst)
+{
+    if (wb == w && !lines_contiguous) {
+        switch (w) {
+        case 8: copy_steps_f64(src, ld, kc, 8, dst); return;
+        case 6: copy_steps_f64(src, ld, kc, 6, dst); return;
+        case 5: copy_steps_f64(src, ld, kc, 5, dst); return;
+        case 4: copy_steps_f64(src, ld, kc, 4, dst); return;
+        }
+    } else if (wb == w) {
+        switch (w) {
+        case 8: transpose_lines_f64(src, ld, kc, 8, dst); return;
+        case 6: transpose_lines_f64(src, ld, kc, 6, dst); return;
+        case 5: transpose_lines_f64(src, ld, kc, 5, dst); return;
+        case 4: transpose_lines_f64(src, ld, kc, 4, dst); return;
+        }
+    }
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t r = 0; r < w; r++)
+            dst[p * w + r] = r >= wb ? 0.0 : lines_contiguous ? src[r * ld + p] : src[p * ld + r];
+}
+
+/* op(A) rows [i0, i0 + mb) x columns [p0, p0 + kc) into one MR-row micro-panel */
+static void pack_a(const gemm_job *g, int64_t i0, int64_t p0, int64_t mb, int64_t kc, char *pa)
+{
+    const int plain = g->ta == BN_NO_TRANS;         /* A's rows are op(A)'s rows */
+    const int64_t off = plain ? i0 * g->lda + p0 : p0 * g->lda + i0;
+    if (plain && mb == g->mr && g->dt == F32 && g->spack_a)
+        g->spack_a((const float *)g->a + off, g->lda, kc, (float *)pa);
+    else if (plain && mb == g->mr && g->dt == F64 && g->dpack_a)
+        g->dpack_a((const double *)g->a + off, g->lda, kc, (double *)pa);
+    else if (g->dt == F32)
+        pack_panel_f32((const float *)g->a + off, g->lda, plain, kc, mb, g->mr, (float *)pa);
+    else
+        pack_panel_f64((const double *)g->a + off, g->lda, plain, kc, mb, g->mr, (double *)pa);
+}
+
+/* op(B) rows [p0, p0 + kc) x columns [j0, j0 + nb) into one NR-column micro-panel */
+static void pack_b(const gemm_job *g, int64_t p0, int64_t j0, int64_t kc, int64_t nb, char *pb)
+{
+    const int trans = g->tb == BN_TRANS;            /* B's rows are op(B)'s columns */
+    const int64_t off = trans ? j0 * g->ldb + p0 : p0 * g->ldb + j0;
+    if (trans && nb == g->nr && g->dt == F32 && g->spack_bt)
+        g->spack_bt((const float *)g->b + off, g->ldb, kc, (float *)pb);
+    else if (trans && nb == g->nr && g->dt == F64 && g->dpack_bt)
+        g->dpack_bt((const double *)g->b + off, g->ldb, kc, (double *)pb);
+    else if (g->dt == F32)
+        pack_panel_f32((const float *)g->b + off, g->ldb, trans, kc, nb, g->nr, (float *)pb);
+    else
+        pack_panel_f64((const double *)g->b + off, g->ldb, trans, kc, nb, g->nr, (double *)pb);
+}
+
+/* ---- fused write-back: z = c + bias, c = act(z), on one tile still in cache. The switch
+ * is outside the loops so identity, relu and leaky relu vectorise; the others call the
+ * scalar forms of activations.h (the same expressions, so the same bits). ---------------- */
+
+static void bias_act_f32(float *c, int64_t ldc, int64_t mb, int64_t nb, const float *bias,
+                         int32_t act, float *z, int64_t ldz)
+{
+    const float slope = (float)BN_LEAKY_SLOPE;
+    for (int64_t i = 0; i < mb; i++) {
+        float *ci = c + i * ldc;
+        if (bias)
+            for (int64_t j = 0; j < nb; j++) ci[j] += bias[j];
+        if (z) memcpy(z + i * ldz, ci, (size_t)nb * sizeof *ci);
+        switch (act) {
+        case BN_ACT_IDENTITY:
+        case BN_ACT_SOFTMAX:                       /* row-wise: the layer code applies it */
+            break;
+        case BN_ACT_RELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+            break;
+        case BN_ACT_LEAKY_RELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0f ? ci[j] : slope * ci[j];
+            break;
+        default:
+            for (int64_t j = 0; j < nb; j++) ci[j] = bn_act_f32(act, ci[j]);
+        }
+    }
+}
+
+static void bias_act_f64(double *c, int64_t ldc, int64_t mb, int64_t nb, const double *bias,
+                         int32_t act, double *z, int64_t ldz)
+{
+    const double slope = BN_LEAKY_SLOPE;
+    for (int64_t i = 0; i < mb; i++) {
+        double *ci = c + i * ldc;
+        if (bias)
+            for (int64_t j = 0; j < nb; j++) ci[j] += bias[j];
+        if (z) memcpy(z + i * ldz, ci, (size_t)nb * sizeof *ci);
+        switch (act) {
+        case BN_ACT_IDENTITY:
+        case BN_ACT_SOFTMAX:
+            break;
+        case BN_ACT_RELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0 ? ci[j] : 0.0;
+            break;
+        case BN_ACT_LEAKY_RELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0 ? ci[j] : slope * ci[j];
+            break;
+        default:
+            for (int64_t j = 0; j < nb; j++) ci[j] = bn_act_f64(act, ci[j]);
+        }
+    }
+}
+
+/* the tile of C at (i, j), mb x nb: kernel, then (on the last K block) the fused write-back */
+static void tile(const gemm_job *g, int64_t kc, const char *pa, const char *pb, int64_t i,
+                 int64_t j, int64_t mb, int64_t nb, int first, int last)
+{
+    if (g->dt == F32) {
+        float *c = (float *)g->c + i * g->ldc + j;
+        g->sk(kc, (const float *)pa, (const float *)pb, c, g->ldc, mb, nb, (float)g->alpha,
+              first ? (float)g->beta : 1.0f);
+        if (last && g->fused)
+            bias_act_f32(c, g->ldc, mb, nb, g->bias ? (const float *)g->bias + j : NULL, g->act,
+                         g->z ? (float *)g->z + i * g->ldz + j : NULL, g->ldz);
+    } else {
+        double *c = (double *)g->c + i * g->ldc + j;
+        g->dk(kc, (const double *)pa, (const double *)pb, c, g->ldc, mb, nb, g->alpha,
+              first ? g->beta : 1.0);
+        if (last && g->fused)
+            bias_act_f64(c, g->ldc, mb, nb, g->bias ? (const double *)g->bias + j : NULL, g->act,
+                         g->z ? (double *)g->z + i * g->ldz + j : NULL, g->ldz);
+    }
+}
+
+/* The blocked product on the rectangle C[i0:i0+m, j0:j0+n], by one thread with its own
+ * packing buffer: jc, NC columns of B (packed, in L3); pc, KC deep slices; ic, MC rows of A
+ * (packed, in L2); then NR-column micro-panels of B (in L1) against MR-row ones of A. */
+static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int64_t n)
+{
+    const int mr = g->mr, nr = g->nr;
+    const int64_t ncb = min64(g->nc, ceil_div(n, nr) * nr), mcb = min64(g->mc, ceil_div(m, mr) * mr);
+    const int64_t kcb = min64(g->kc, g->k);
+    const size_t bytes_a = ((size_t)mcb * kcb * g->es + 63) & ~(size_t)63;
+    char *bufa = packing_buffer(bytes_a + (size_t)ncb * kcb * g->es);
+    if (!bufa) return BN_ENOMEM;
+    char *bufb = bufa + bytes_a;
+    for (int64_t jc = 0; jc < n; jc += g->nc) {
+        const int64_t nc = min64(g->nc, n - jc);
+        for (int64_t pc = 0; pc < g->k; pc += g->kc) {
+            const int64_t kc = min64(g->kc, g->k - pc);
+            const int first = pc == 0, last = pc + kc >= g->k;
+            const size_t pan_a = (size_t)kc * mr * g->es, pan_b = (size_t)kc * nr * g->es;
+            for (int64_t jr = 0; jr < nc; jr += nr)
+                pack_b(g, pc, j0 + jc + jr, kc, min64(nr, nc - jr), bufb + jr / nr * pan_b);
+            for (int64_t ic = 0; ic < m; ic += g->mc) {
+                const int64_t mc = min64(g->mc, m - ic);
+                for (int64_t ir = 0; ir < mc; ir += mr)
+                    pack_a(g, i0 + ic + ir, pc, min64(mr, mc - ir), kc, bufa + ir / mr * pan_a);
+                for (int64_t jr = 0; jr < nc; jr += nr)
+                    for (int64_t ir = 0; ir < mc; ir += mr)
+                        tile(g, kc, bufa + ir / mr * pan_a, bufb + jr / nr * pan_b,
+                             i0 + ic + ir, j0 + jc + jr, min64(mr, mc - ir), min64(nr, nc - jr),
+                             first, last);
+            }
+        }
+    }
     return BN_OK;
+}
+
+/* Threads tm x tn = nt, each on its own rectangle of C with private packing (no barrier
+ * inside a product, so a thread delayed by the OS delays only its own part). Splitting M
+ * makes every thread pack all of B, splitting N all of A: pick the grid with the least
+ * estimated time per thread, multiply-adds plus packing (~4 flops' time per element). */
+static void choose_grid(const gemm_job *g, int nt, int *tm, int *tn)
+{
+    const int64_t mp = ceil_div(g->m, g->mr), np = ceil_div(g->n, g->nr);
+    double best = -1.0;
+    for (int t = nt; t >= 1; t--) {
+        if (nt % t) continue;
+        double rows = (double)ceil_div(mp, t) * g->mr, cols = (double)ceil_div(np, nt / t) * g->nr;
+        double cost = 2.0 * rows * cols + 4.0 * (rows + cols);
+        if (best < 0.0 || cost < best) {
+            best = cost;
+            *tm = t;
+            *tn = nt / t;
+        }
+    }
+}
+
+/* thread tid of nt: its rectangle of whole micro-panels, then the blocked product on it */
+static int gemm_part(const gemm_job *g, int tid, int nt)
+{
+    int tm = 1, tn = 1;
+    choose_grid(g, nt, &tm, &tn);
+    int64_t p0, p1, q0, q1;
+    split(ceil_div(g->m, g->mr), tid / tn, tm, &p0, &p1);
+    split(ceil_div(g->n, g->nr), tid % tn, tn, &q0, &q1);
+    const int64_t i0 = p0 * g->mr, i1 = min64(g->m, p1 * g->mr);
+    const int64_t j0 = q0 * g->nr, j1 = min64(g->n, q1 * g->nr);
+    if (i1 <= i0 || j1 <= j0) return BN_OK;
+    return gemm_block(g, i0, i1 - i0, j0, j1 - j0);
+}
+
+/* ---- thin products (N <= THIN_MAX_N): the whole K per tile, op(A) read in place, only
+ * op(B) packed. A transposed (weight gradients A^T @ delta) uses the "cols" kernel along the
+ * contiguous columns of op(A); plain A (X @ W) uses the "rows" kernel along its rows. ------ */
+
+#define THIN_MAX_N 10
+#define THIN_MAX_B_BYTES (256 * 1024)   /* packed op(B) stays in L2 */
+
+/* op(B) for the rows kernel: per k step columns 0-7, then [b8 b9] repeated (vec values) */
+static void pack_b_rows_f32(const gemm_job *g, float *pb)
+{
+    const float *b = g->b;
+    for (int64_t p = 0; p < g->k; p++, pb += 16) {
+        float v[10];
+        for (int64_t j = 0; j < 10; j++)
+            v[j] = j >= g->n ? 0.0f : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
+        for (int j = 0; j < 8; j++) pb[j] = v[j];
+        for (int j = 8; j < 16; j++) pb[j] = v[8 + (j & 1)];
+    }
+}
+
+static void pack_b_rows_f64(const gemm_job *g, double *pb)
+{
+    const double *b = g->b;
+    for (int64_t p = 0; p < g->k; p++, pb += 12) {
+        double v[10];
+        for (int64_t j = 0; j < 10; j++)
+            v[j] = j >= g->n ? 0.0 : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
+        for (int j = 0; j < 8; j++) pb[j] = v[j];
+        for (int j = 8; j < 12; j++) pb[j] = v[8 + (j & 1)];
+    }
+}
+
+static void thin_tile_epilogue(const gemm_job *g, int64_t i, int64_t j, int64_t mb, int64_t nb)
+{
+    if (!g->fused) return;
+    if (g->dt == F32)
+        bias_act_f32((float *)g->c + i * g->ldc + j, g->ldc, mb, nb,
+                     g->bias ? (const float *)g->bias + j : NULL, g->act,
+                     g->z ? (float *)g->z + i * g->ldz + j : NULL, g->ldz);
+    else
+        bias_act_f64((double *)g->c + i * g->ldc + j, g->ldc, mb, nb,
+                     g->bias ? (const double *)g->bias + j : NULL, g->act,
+                     g->z ? (double *)g->z + i * g->ldz + j : NULL, g->ldz);
+}
+
+static void thin_team(const gemm_job *g, int tid, int nt)
+{
+    int64_t lo, hi;
+    if (g->ta == BN_NO_TRANS) {                     /* rows: MR rows of A, all N at once */
+        const int mr = g->dt == F32 ? g->sthin.mr_rows : g->dthin.mr_rows;
+        split(ceil_div(g->m, mr), tid, nt, &lo, &hi);
+        for (int64_t q = lo; q < hi; q++) {
+            const int64_t i = q * mr, mb = min64(mr, g->m - i);
+            if (g->dt == F32)
+                g->sthin.rows(g->k, (const float *)g->a + i * g->lda, g->lda,
+                              (const float *)g->bufb, (float *)g->c + i * g->ldc, g->ldc, mb,
+                              g->n, (float)g->alpha, (float)g->beta);
+            else
+                g->dthin.rows(g->k, (const double *)g->a + i * g->lda, g->lda,
+                              (const double *)g->bufb, (double *)g->c + i * g->ldc, g->ldc, mb,
+                              g->n, g->alpha, g->beta);
+            thin_tile_epilogue(g, i, 0, mb, g->n);
+        }
+        return;
+    }
+    /* cols: panels of MR contiguous columns of op(A) (rows of the stored A^T); the last,
+     * partial panel is copied into bufa so the kernel never reads past A */
+    const int mr = g->dt == F32 ? g->sthin.mr_cols : g->dthin.mr_cols;
+    const int nr = g->dt == F32 ? g->sthin.nr_cols : g->dthin.nr_cols;
+    split(ceil_div(g->m, mr), tid, nt, &lo, &hi);
+    for (int64_t q = lo; q < hi; q++) {
+        const int64_t i = q * mr, mb = min64(mr, g->m - i);
+        const char *src = (const char *)g->a + (size_t)i * g->es;
+        int64_t sa = g->lda;
+        if (mb < mr) {
+            pack_a(g, i, 0, mb, g->k, g->bufa);
+            src = g->bufa;
+            sa = mr;
+        }
+        for (int64_t j = 0; j < g->n; j += nr) {
+            const int64_t nb = min64(nr, g->n - j);
+            const char *pb = g->bufb + (size_t)(j / nr) * g->k * nr * g->es;
+            if (g->dt == F32)
+                g->sthin.cols(g->k, (const float *)src, sa, (const float *)pb,
+                              (float *)g->c + i * g->ldc + j, g->ldc, mb, nb,
+                              (float)g->alpha, (float)g->beta);
+            else
+                g->dthin.cols(g->k, (const double *)src, sa, (const double *)pb,
+                              (double *)g->c + i * g->ldc + j, g->ldc, mb, nb, g->alpha,
+                              g->beta);
+            thin_tile_epilogue(g, i, j, mb, nb);
+        }
+    }
+}
+
+/* Sets up the thin path (packs op(B)) and returns 1; 0 when the product is not thin (or the
+ * kernel set has no thin kernels); -1 when out of memory. */
+static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
+{
+    if (g->n > THIN_MAX_N) return 0;
+    if (g->dt == F32) {
+        if (!ks->sgemm_thin.rows) return 0;
+        g->sthin = ks->sgemm_thin;
+        g->mr = g->sthin.mr_cols;
+        g->nr = g->sthin.nr_cols;
+    } else {
+        if (!ks->dgemm_thin.rows) return 0;
+        g->dthin = ks->dgemm_thin;
+        g->mr = g->dthin.mr_cols;
+        g->nr = g->dthin.nr_cols;
+    }
+    size_t bytes_b, bytes_a = 0;
+    if (g->ta == BN_NO_TRANS) {
+        bytes_b = (size_t)g->k * (g->dt == F32 ? 16 : 12) * g->es;
+    } else {
+        bytes_b = (size_t)ceil_div(g->n, g->nr) * g->nr * g->k * g->es;
+        bytes_a = ((size_t)g->mr * g->k * g->es + 63) & ~(size_t)63;
+    }
+    if (bytes_b > THIN_MAX_B_BYTES) return 0;
+    char *buf = packing_buffer(bytes_a + bytes_b);
+    if (!buf) return -1;
+    g->bufa = buf;
+    g->bufb = buf + bytes_a;
+    if (g->ta == BN_NO_TRANS) {
+        if (g->dt == F32) pack_b_rows_f32(g, (float *)g->bufb);
+        else pack_b_rows_f64(g, (double *)g->bufb);
+    } else {
+        for (int64_t j = 0; j < g->n; j += g->nr)
+            pack_b(g, 0, j, g->k, min64(g->nr, g->n - j),
+                   g->bufb + (size_t)(j / g->nr) * g->k * g->nr * g->es);
+    }
+    return 1;
+}
+
+/* C = beta * C (then the fused write-back): the whole product when k == 0 or alpha == 0 */
+static void scale_only(const gemm_job *g)
+{
+    for (int64_t i = 0; i < g->m; i++) {
+        if (g->dt == F32) {
+            float *ci = (float *)g->c + i * g->ldc, beta = (float)g->beta;
+            for (int64_t j = 0; j < g->n; j++) ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+        } else {
+            double *ci = (double *)g->c + i * g->ldc, beta = g->beta;
+            for (int64_t j = 0; j < g->n; j++) ci[j] = beta == 0.0 ? 0.0 : beta * ci[j];
+        }
+    }
+    if (!g->fused) return;
+    if (g->dt == F32) bias_act_f32(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+    else bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+}
+
+static int gemm_run(gemm_job *g)
+{
+    if (g->m <= 0 || g->n <= 0) return BN_OK;
+    if (g->k <= 0 || g->alpha == 0.0) {
+        scale_only(g);
+        return BN_OK;
+    }
+    const bn_kernel_set *ks = bn_cpu_kernels();
+    int nt = bn_get_num_threads();
+    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
+    if (flops < BN_PARALLEL_MIN_FLOPS) nt = 1;
+
+    int thin = thin_setup(g, ks);
+    if (thin < 0) return BN_ENOMEM;
+    if (thin) {
+#ifdef _OPENMP
+        if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+            thin_team(g, omp_get_thread_num(), omp_get_num_threads());
+            return BN_OK;
+        }
+#endif
+        thin_team(g, 0, 1);
+        return BN_OK;
+    }
+
+    const blocking *bl;
+    if (g->dt == F32) {
+        g->sk = ks->sgemm.fn;
+        g->spack_a = ks->sgemm.pack_a;
+        g->spack_bt = ks->sgemm.pack_bt;
+        g->mr = ks->sgemm.mr;
+        g->nr = ks->sgemm.nr;
+        bl = &BLOCKS_F32;
+    } else {
+        g->dk = ks->dgemm.fn;
+        g->dpack_a = ks->dgemm.pack_a;
+        g->dpack_bt = ks->dgemm.pack_bt;
+        g->mr = ks->dgemm.mr;
+        g->nr = ks->dgemm.nr;
+        bl = &BLOCKS_F64;
+    }
+    /* K and N are cut into equal blocks no larger than the table's (a last sliver of a block
+     * would cost a full pass of packing); the blocks depend on the shape only, never on the
+     * thread count, so the order of the sums does not either */
+    g->mc = bl->mc / g->mr * g->mr;
+    g->kc = ceil_div(g->k, ceil_div(g->k, bl->kc));
+    g->nc = ceil_div(g->n, ceil_div(g->n, bl->nc));
+    g->nc = ceil_div(g->nc, g->nr) * g->nr;
+
+#ifdef _OPENMP
+    if (nt > 1) {
+        int status = BN_OK;
+#pragma omp parallel num_threads(nt)
+        {
+            if (gemm_part(g, omp_get_thread_num(), omp_get_num_threads()) != BN_OK) {
+#pragma omp atomic write
+                status = BN_ENOMEM;
+            }
+        }
+        return status;
+    }
+#endif
+    return gemm_part(g, 0, 1);
+}
+
+/* ---- entry points -------------------------------------------------------------------------- */
 
 int bn_sgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
              float beta, float *c, int64_t ldc)
 {
-    GEMM_BODY(float)
+    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
+                  .alpha = alpha, .beta = beta};
+    return gemm_run(&g);
 }
 
 int bn_dgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
              double beta, double *c, int64_t ldc)
 {
-    GEMM_BODY(double)
+    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
+                  .alpha = alpha, .beta = beta};
+    return gemm_run(&g);
+}
+
+int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, const float *bias, int32_t act,
+                      float *c, int64_t ldc, float *z, int64_t ldz)
+{
+    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = BN_NO_TRANS, .tb = BN_NO_TRANS,
+                  .m = m, .n = n, .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c,
+                  .ldc = ldc, .alpha = 1.0, .beta = 0.0, .fused = 1, .bias = bias, .act = act,
+                  .z = z, .ldz = ldz};
+    return gemm_run(&g);
+}
+
+int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                      const double *b, int64_t ldb, const double *bias, int32_t act,
+                      double *c, int64_t ldc, double *z, int64_t ldz)
+{
+    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = BN_NO_TRANS, .tb = BN_NO_TRANS,
+                  .m = m, .n = n, .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c,
+                  .ldc = ldc, .alpha = 1.0, .beta = 0.0, .fused = 1, .bias = bias, .act = act,
+                  .z = z, .ldz = ldz};
+    return gemm_run(&g);
 }

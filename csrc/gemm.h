@@ -20,6 +20,28 @@ int bn_dgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
              double beta, double *c, int64_t ldc);
 
+/* Dense-layer forward in one pass (op N, N): Z = A @ B + bias, C = act(Z), with the bias and
+ * the activation (ids and scalar forms in activations.h) applied in the write-back of each tile
+ * while it is in cache. a (m, k), b (k, n), bias (n), c (m, n); if z != NULL it receives Z
+ * (m, n) too. Equals bn_?gemm (alpha 1, beta 0) followed by the elementwise pass, bit for bit.
+ * Returns 0, or BN_ENOMEM. */
+int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, const float *bias, int32_t act,
+                      float *c, int64_t ldc, float *z, int64_t ldz);
+int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                      const double *b, int64_t ldb, const double *bias, int32_t act,
+                      double *c, int64_t ldc, double *z, int64_t ldz);
+
+/* Threads: n > 0 sets barenet's thread count, n <= 0 returns to the default (the environment
+ * variable BARENET_NUM_THREADS, else omp_get_max_threads()). The count in effect never exceeds
+ * omp_get_max_threads(), so threadpoolctl / omp_set_num_threads limit barenet too. Products
+ * below a measured size run on one thread. Results are bit-identical for any thread count. */
+void bn_set_num_threads(int n);
+int bn_get_num_threads(void);
+
+/* Frees the calling thread's packing buffers (they are otherwise kept for reuse). */
+void bn_gemm_free_buffers(void);
+
 /* The reference: three loops, K innermost, summing in the operand type. */
 void bn_sgemm_ref(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
                   float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,

@@ -13,58 +13,80 @@ static int64_t max_width(const bn_mlp *net)
     return w;
 }
 
-/* offset of a[l] (l = 1..L) */
-static int64_t act_offset(const bn_mlp *net, int64_t n, int64_t l)
+/* training workspace for b rows: xb, yb, then a[l], z[l] for l = 1..L, then two deltas */
+static int64_t yb_offset(const bn_mlp *net, int64_t b)
 {
-    int64_t off = 0;
-    for (int64_t i = 1; i < l; i++) off += n * net->sizes[i];
+    return b * net->sizes[0];
+}
+
+static int64_t a_offset(const bn_mlp *net, int64_t b, int64_t l)
+{
+    int64_t off = yb_offset(net, b) + b * net->sizes[net->n_layers];
+    for (int64_t i = 1; i < l; i++) off += 2 * b * net->sizes[i];
     return off;
 }
 
-static int64_t logits_offset(const bn_mlp *net, int64_t n)
+static int64_t z_offset(const bn_mlp *net, int64_t b, int64_t l)
 {
-    return act_offset(net, n, net->n_layers + 1);
+    return a_offset(net, b, l) + b * net->sizes[l];
 }
 
-static int64_t delta_offset(const bn_mlp *net, int64_t n)
+static int64_t delta_offset(const bn_mlp *net, int64_t b)
 {
-    return logits_offset(net, n) + n * net->sizes[net->n_layers];
+    return a_offset(net, b, net->n_layers + 1);
 }
 
-int64_t bn_mlp_workspace_size(const bn_mlp *net, int64_t n)
+int64_t bn_mlp_workspace_size(const bn_mlp *net, int64_t b)
 {
-    return delta_offset(net, n) + 2 * n * max_width(net);
+    return delta_offset(net, b) + 2 * b * max_width(net);
 }
 
-int64_t bn_mlp_output_offset(const bn_mlp *net, int64_t n)
+int64_t bn_mlp_output_offset(const bn_mlp *net, int64_t b)
 {
-    return act_offset(net, n, net->n_layers);
+    return a_offset(net, b, net->n_layers);
+}
+
+int64_t bn_mlp_predict_workspace_size(const bn_mlp *net, int64_t n)
+{
+    return 2 * n * max_width(net);
 }
 
 #define REAL double
 #define SFX(name) name##_f64
 #define GEMM bn_dgemm
-#define ACT bn_act_f64
+#define GEMM_BIAS_ACT bn_dgemm_bias_act
 #define DACT bn_dact_f64
+#define SOFTMAX_ROWS bn_softmax_rows_f64
 #define LOSS_BCE bn_loss_bce_f64
-#define DLOSS_BCE bn_dloss_bce_f64
-#define SGD_STEP bn_sgd_step_f64
+#define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f64
+#define LOSS_MSE bn_loss_mse_f64
+#define DLOSS_LOGITS bn_dloss_logits_f64
+#define DLOSS_MSE bn_dloss_mse_f64
+#define OPTIMIZER_STEP bn_optimizer_step_f64
 #include "mlp_impl.inc"
 #undef REAL
 #undef SFX
 #undef GEMM
-#undef ACT
+#undef GEMM_BIAS_ACT
 #undef DACT
+#undef SOFTMAX_ROWS
 #undef LOSS_BCE
-#undef DLOSS_BCE
-#undef SGD_STEP
+#undef LOSS_CROSS_ENTROPY
+#undef LOSS_MSE
+#undef DLOSS_LOGITS
+#undef DLOSS_MSE
+#undef OPTIMIZER_STEP
 
 #define REAL float
 #define SFX(name) name##_f32
 #define GEMM bn_sgemm
-#define ACT bn_act_f32
+#define GEMM_BIAS_ACT bn_sgemm_bias_act
 #define DACT bn_dact_f32
+#define SOFTMAX_ROWS bn_softmax_rows_f32
 #define LOSS_BCE bn_loss_bce_f32
-#define DLOSS_BCE bn_dloss_bce_f32
-#define SGD_STEP bn_sgd_step_f32
+#define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f32
+#define LOSS_MSE bn_loss_mse_f32
+#define DLOSS_LOGITS bn_dloss_logits_f32
+#define DLOSS_MSE bn_dloss_mse_f32
+#define OPTIMIZER_STEP bn_optimizer_step_f32
 #include "mlp_impl.inc"

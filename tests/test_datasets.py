@@ -68,13 +68,14 @@ def test_load_shapes_dtypes_scaling(fmnist_dir, dtype):
 
 
 def test_load_accepts_str_path_and_env_var(fmnist_dir, monkeypatch):
-    directory, splits = fmnist_dir
+    directory, _ = fmnist_dir
     (X, y), _ = load_fashion_mnist(str(directory))
     assert X.shape == (20, 784)
     monkeypatch.setenv("BARENET_FASHION_MNIST_DIR", str(directory))
     (X2, y2), (Xt, yt) = load_fashion_mnist()
     np.testing.assert_array_equal(X, X2)
-    assert Xt.shape == (10, 784)
+    np.testing.assert_array_equal(y, y2)
+    assert Xt.shape == (10, 784) and yt.shape == (10,)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "int64", "uint8", "complex128", "nonsense", None])
@@ -296,7 +297,7 @@ def test_make_spirals_bad_arguments(kwargs, exc, name):
 
 def test_make_spirals_accepts_numpy_ints():
     X, y = make_spirals(np.int64(4), np.int32(2), noise=np.float32(0.1))
-    assert X.shape == (8, 2)
+    assert X.shape == (8, 2) and y.shape == (8,)
 
 
 # ---------------------------------------------------------------- one_hot

@@ -34,7 +34,7 @@ def test_numpy_integer_sizes_are_fine():
     (dict(dtype="int32"), ValueError, "dtype must be"),
     (dict(dtype="bogus"), ValueError, "dtype must be"),
     (dict(activation="swish"), ValueError, "activation must be one of"),
-    (dict(output_activation="softmax"), ValueError, "output_activation must be one of"),
+    (dict(output_activation="softplus"), ValueError, "output_activation must be one of"),
     (dict(seed=-1), ValueError, "seed must be >= 0"),
     (dict(seed=1.5), TypeError, "seed must be an integer"),
     (dict(backend="gpu"), ValueError, "backend must be one of"),

@@ -1,7 +1,11 @@
 """barenet: dense neural networks with a compiled C core and a NumPy reference backend."""
 
-from .network import NeuralNetwork
+from . import datasets, optimizers, schedules
+from ._threads import get_num_threads, set_num_threads
+from .network import NeuralNetwork, TrainingDiverged
+from .training import EarlyStopping, History
 
 __version__ = "0.1.0"
 
-__all__ = ["NeuralNetwork", "__version__"]
+__all__ = ["NeuralNetwork", "TrainingDiverged", "EarlyStopping", "History", "datasets",
+           "optimizers", "schedules", "set_num_threads", "get_num_threads", "__version__"]

@@ -1,18 +1,49 @@
-"""Activations and their derivatives, as a name -> functions registry for the NumPy
-backend. Ids match csrc/activations.h. Derivatives are written from the layer's output
-a = f(z), as in the tutorial and in the C code."""
+"""Activations and their derivatives as name -> function registries for the NumPy
+backend. Ids match csrc/activations.h. Derivatives take the output a = f(z) and the
+input z, as in the C code: most are cheapest from a, gelu needs z. Softmax works on rows
+and is only an output activation (with cross-entropy)."""
+
+import math
 
 import numpy as np
 
-IDENTITY, RELU, SIGMOID, TANH = 0, 1, 2, 3
+IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU, GELU, SOFTMAX = range(7)
 
-IDS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
+IDS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH,
+       "leaky_relu": LEAKY_RELU, "gelu": GELU, "softmax": SOFTMAX}
+NAMES = {v: k for k, v in IDS.items()}
+
+LEAKY_SLOPE = 0.01
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(z):
+    """elementwise erf in z's dtype (NumPy has none; scipy is not a dependency)"""
+    return _erf(z).astype(z.dtype)
 
 
 def sigmoid(z):
-    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
+    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|"""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+
+
+def softmax_rows(z):
+    """row-wise softmax, shifted by the row maximum"""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def gelu(z):
+    """exact GELU, z * Phi(z)"""
+    half = z.dtype.type(0.5)
+    return half * z * (1 + erf(z * z.dtype.type(math.sqrt(0.5))))
+
+
+def dgelu(z):
+    t = z.dtype.type
+    return t(0.5) * (1 + erf(z * t(math.sqrt(0.5)))) + z * t(1 / math.sqrt(2 * math.pi)) * np.exp(t(-0.5) * z * z)
 
 
 FORWARD = {
@@ -20,12 +51,17 @@ FORWARD = {
     RELU: lambda z: np.maximum(z, 0),
     SIGMOID: sigmoid,
     TANH: np.tanh,
+    LEAKY_RELU: lambda z: np.where(z > 0, z, z.dtype.type(LEAKY_SLOPE) * z),
+    GELU: gelu,
+    SOFTMAX: softmax_rows,
 }
 
-# f'(z) as a function of a = f(z)
+# f'(z) from a = f(z) and z
 DERIVATIVE = {
-    IDENTITY: lambda a: np.ones_like(a),
-    RELU: lambda a: (a > 0).astype(a.dtype),
-    SIGMOID: lambda a: a * (1 - a),
-    TANH: lambda a: 1 - a * a,
+    IDENTITY: lambda a, z: np.ones_like(a),
+    RELU: lambda a, z: (a > 0).astype(a.dtype),
+    SIGMOID: lambda a, z: a * (1 - a),
+    TANH: lambda a, z: 1 - a * a,
+    LEAKY_RELU: lambda a, z: np.where(z > 0, a.dtype.type(1), a.dtype.type(LEAKY_SLOPE)),
+    GELU: lambda a, z: dgelu(z),
 }

@@ -6,6 +6,8 @@ import numpy as np
 
 from . import _core
 
+PREDICT_CHUNK = 8192  # rows per C call in predict: bounds the workspace, keeps GEMMs large
+
 
 class Backend:
     """The C core, behind the interface network.py uses."""
@@ -23,35 +25,42 @@ class Backend:
             spec.n_params,
         )
 
-    def _workspace(self, n, dtype):
-        return np.empty(self.core.workspace_size(n), dtype=dtype)
-
-    def _output(self, work, n):
-        start = self.core.output_offset(n)
-        return work[start:start + n * self.spec.sizes[-1]].reshape(n, self.spec.sizes[-1])
-
     def predict(self, params, x):
-        work = self._workspace(x.shape[0], params.dtype)
-        self.core.forward(work, params, x)
-        return self._output(work, x.shape[0]).copy()
+        n = x.shape[0]
+        out = np.empty((n, self.spec.sizes[-1]), dtype=params.dtype)
+        rows = min(n, PREDICT_CHUNK)
+        work = np.empty(self.core.predict_workspace_size(rows), dtype=params.dtype)
+        for start in range(0, n, rows):
+            self.core.predict(out[start:start + rows], work, params, x[start:start + rows])
+        return out
 
-    def loss(self, params, x, y):
-        work = self._workspace(x.shape[0], params.dtype)
-        self.core.forward(work, params, x)
-        return self.core.loss(work, y)
+    def loss(self, params, x, y, l1=0.0, l2=0.0):
+        work = np.empty(self.core.workspace_size(x.shape[0]), dtype=params.dtype)
+        return self.core.evaluate(work, params, x, y, l1, l2)
 
-    def loss_and_grad(self, params, x, y, dparams):
-        work = self._workspace(x.shape[0], params.dtype)
-        self.core.forward(work, params, x)
-        loss = self.core.loss(work, y)
-        self.core.backward(dparams, work, params, x, y)
-        return loss
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0):
+        work = np.empty(self.core.workspace_size(x.shape[0]), dtype=params.dtype)
+        return self.core.evaluate(work, params, x, y, l1, l2, dparams)
 
-    def train_full_batch(self, params, x, y, epochs, lr):
+    def train(self, cfg, optimizer, params, x, y, epochs, lr):
         losses = np.empty(epochs)
         if epochs == 0:
             return losses
+        n = x.shape[0]
+        b = min(cfg.batch_size, n)
+        shuffled = cfg.shuffle and b < n
         dparams = np.empty_like(params)
-        work = self._workspace(x.shape[0], params.dtype)
-        self.core.train_full_batch(losses, params, dparams, work, x, y, epochs, lr)
+        work = np.empty(self.core.workspace_size(b), dtype=params.dtype)
+        perm = np.empty(n if shuffled else 1, dtype=np.int64)
+        scratch = np.empty(2 * n if shuffled else 1, dtype=np.uint64)
+        state = optimizer.state_arrays()
+        empty = np.empty(0, dtype=params.dtype)
+        state1, state2 = (state if state is not None else (empty, empty))
+        state1 = empty if state1 is None else state1
+        state2 = empty if state2 is None else state2
+        config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
+                      dropout=cfg.dropout, l1=cfg.l1, l2=cfg.l2)
+        step = self.core.train(losses, params, dparams, state1, state2, work, perm, scratch,
+                               x, y, config, dict(optimizer.c_config(lr)))
+        optimizer.step = step
         return losses

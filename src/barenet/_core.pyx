@@ -3,11 +3,17 @@
 GIL released, a status code turned into an exception. Python has validated every shape,
 dtype and value before anything here runs (barenet/_compiled_backend.py)."""
 
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "gemm.h" nogil:
     int BN_OK
     int BN_ENOMEM
+
+cdef extern from "optimizers.h" nogil:
+    ctypedef struct bn_optimizer:
+        int32_t kind
+        double lr, momentum, rho, beta1, beta2, eps, weight_decay
+        int64_t step
 
 cdef extern from "mlp.h" nogil:
     ctypedef struct bn_mlp:
@@ -18,24 +24,45 @@ cdef extern from "mlp.h" nogil:
         const int32_t *activations
         int32_t loss
         int64_t n_params
-    int64_t bn_mlp_workspace_size(const bn_mlp *net, int64_t n)
-    int64_t bn_mlp_output_offset(const bn_mlp *net, int64_t n)
+    ctypedef struct bn_dropout:
+        double rate
+        uint64_t seed
+        int64_t epoch, batch
+    ctypedef struct bn_train_config:
+        int64_t batch_size
+        int32_t shuffle
+        uint64_t seed
+        int64_t epoch
+        double dropout, l1, l2
+    int64_t bn_mlp_workspace_size(const bn_mlp *net, int64_t b)
+    int64_t bn_mlp_output_offset(const bn_mlp *net, int64_t b)
+    int64_t bn_mlp_predict_workspace_size(const bn_mlp *net, int64_t n)
     int bn_mlp_forward_f64(const bn_mlp *net, double *work, const double *params,
-                           const double *x, int64_t n)
+                           const double *x, int64_t n, const bn_dropout *drop)
     int bn_mlp_forward_f32(const bn_mlp *net, float *work, const float *params,
-                           const float *x, int64_t n)
+                           const float *x, int64_t n, const bn_dropout *drop)
     double bn_mlp_loss_f64(const bn_mlp *net, const double *work, const double *y, int64_t n)
     double bn_mlp_loss_f32(const bn_mlp *net, const float *work, const float *y, int64_t n)
+    double bn_mlp_penalty_f64(const bn_mlp *net, const double *params, double l1, double l2)
+    double bn_mlp_penalty_f32(const bn_mlp *net, const float *params, double l1, double l2)
     int bn_mlp_backward_f64(const bn_mlp *net, double *dparams, double *work,
-                            const double *params, const double *x, const double *y, int64_t n)
+                            const double *params, const double *x, const double *y, int64_t n,
+                            const bn_dropout *drop, double l1, double l2)
     int bn_mlp_backward_f32(const bn_mlp *net, float *dparams, float *work,
-                            const float *params, const float *x, const float *y, int64_t n)
-    int bn_mlp_train_full_batch_f64(const bn_mlp *net, double *losses, double *params,
-                                    double *dparams, double *work, const double *x,
-                                    const double *y, int64_t n, int64_t epochs, double lr)
-    int bn_mlp_train_full_batch_f32(const bn_mlp *net, double *losses, float *params,
-                                    float *dparams, float *work, const float *x,
-                                    const float *y, int64_t n, int64_t epochs, float lr)
+                            const float *params, const float *x, const float *y, int64_t n,
+                            const bn_dropout *drop, double l1, double l2)
+    int bn_mlp_predict_f64(const bn_mlp *net, double *out, double *work, const double *params,
+                           const double *x, int64_t n)
+    int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *params,
+                           const float *x, int64_t n)
+    int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
+                         double *losses, int64_t epochs, double *params, double *dparams,
+                         double *state1, double *state2, double *work, int64_t *perm,
+                         uint64_t *scratch, const double *x, const double *y, int64_t n)
+    int bn_mlp_train_f32(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
+                         double *losses, int64_t epochs, float *params, float *dparams,
+                         float *state1, float *state2, float *work, int64_t *perm,
+                         uint64_t *scratch, const float *x, const float *y, int64_t n)
 
 cdef extern from *:
     """
@@ -84,59 +111,284 @@ cdef class MLP:
         self.net.loss = loss
         self.net.n_params = n_params
 
-    def workspace_size(self, int64_t n):
-        return bn_mlp_workspace_size(&self.net, n)
+    def workspace_size(self, int64_t b):
+        return bn_mlp_workspace_size(&self.net, b)
 
-    def output_offset(self, int64_t n):
-        return bn_mlp_output_offset(&self.net, n)
+    def output_offset(self, int64_t b):
+        return bn_mlp_output_offset(&self.net, b)
 
-    def forward(self, floating[::1] work, const floating[::1] params,
+    def predict_workspace_size(self, int64_t n):
+        return bn_mlp_predict_workspace_size(&self.net, n)
+
+    def evaluate(self, floating[::1] work, const floating[::1] params,
+                 const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,
+                 floating[::1] dparams=None):
+        """forward without dropout and (data loss + penalty); with dparams, backward too"""
+        cdef int status
+        cdef double value = 0.0
+        cdef int64_t n = x.shape[0]
+        cdef bint grad = dparams is not None
+        with nogil:
+            if floating is float:
+                status = bn_mlp_forward_f32(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
+                if status == BN_OK:
+                    value = (bn_mlp_loss_f32(&self.net, &work[0], &y[0, 0], n)
+                             + bn_mlp_penalty_f32(&self.net, &params[0], l1, l2))
+                if status == BN_OK and grad:
+                    status = bn_mlp_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
+                                                 &x[0, 0], &y[0, 0], n, NULL, l1, l2)
+            else:
+                status = bn_mlp_forward_f64(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
+                if status == BN_OK:
+                    value = (bn_mlp_loss_f64(&self.net, &work[0], &y[0, 0], n)
+                             + bn_mlp_penalty_f64(&self.net, &params[0], l1, l2))
+                if status == BN_OK and grad:
+                    status = bn_mlp_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
+                                                 &x[0, 0], &y[0, 0], n, NULL, l1, l2)
+        _check(status)
+        return value
+
+    def predict(self, floating[:, ::1] out, floating[::1] work, const floating[::1] params,
                 const floating[:, ::1] x):
         cdef int status
         cdef int64_t n = x.shape[0]
         with nogil:
             if floating is float:
-                status = bn_mlp_forward_f32(&self.net, &work[0], &params[0], &x[0, 0], n)
+                status = bn_mlp_predict_f32(&self.net, &out[0, 0], &work[0], &params[0],
+                                            &x[0, 0], n)
             else:
-                status = bn_mlp_forward_f64(&self.net, &work[0], &params[0], &x[0, 0], n)
+                status = bn_mlp_predict_f64(&self.net, &out[0, 0], &work[0], &params[0],
+                                            &x[0, 0], n)
         _check(status)
 
-    def loss(self, const floating[::1] work, const floating[:, ::1] y):
-        cdef double value
-        cdef int64_t n = y.shape[0]
-        with nogil:
-            if floating is float:
-                value = bn_mlp_loss_f32(&self.net, &work[0], &y[0, 0], n)
-            else:
-                value = bn_mlp_loss_f64(&self.net, &work[0], &y[0, 0], n)
-        return value
-
-    def backward(self, floating[::1] dparams, floating[::1] work, const floating[::1] params,
-                 const floating[:, ::1] x, const floating[:, ::1] y):
+    def train(self, double[::1] losses, floating[::1] params, floating[::1] dparams,
+              floating[::1] state1, floating[::1] state2, floating[::1] work,
+              int64_t[::1] perm, uint64_t[::1] scratch, const floating[:, ::1] x,
+              const floating[:, ::1] y, dict config, dict optimizer):
+        """len(losses) epochs of bn_mlp_train; config holds the bn_train_config fields and
+        optimizer the bn_optimizer ones. Returns the optimizer's step count afterwards."""
+        cdef bn_train_config cfg
+        cdef bn_optimizer opt
         cdef int status
-        cdef int64_t n = x.shape[0]
+        cdef int64_t n = x.shape[0], epochs = losses.shape[0]
+        cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
+        cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
+        cfg.batch_size = config["batch_size"]
+        cfg.shuffle = config["shuffle"]
+        cfg.seed = config["seed"]
+        cfg.epoch = config["epoch"]
+        cfg.dropout = config["dropout"]
+        cfg.l1 = config["l1"]
+        cfg.l2 = config["l2"]
+        opt.kind = optimizer["kind"]
+        opt.lr = optimizer["lr"]
+        opt.momentum = optimizer["momentum"]
+        opt.rho = optimizer["rho"]
+        opt.beta1 = optimizer["beta1"]
+        opt.beta2 = optimizer["beta2"]
+        opt.eps = optimizer["eps"]
+        opt.weight_decay = optimizer["weight_decay"]
+        opt.step = optimizer["step"]
         with nogil:
             if floating is float:
-                status = bn_mlp_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
-                                             &x[0, 0], &y[0, 0], n)
+                status = bn_mlp_train_f32(&self.net, &cfg, &opt, &losses[0], epochs,
+                                          &params[0], &dparams[0], s1, s2, &work[0], &perm[0],
+                                          &scratch[0], &x[0, 0], &y[0, 0], n)
             else:
-                status = bn_mlp_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
-                                             &x[0, 0], &y[0, 0], n)
+                status = bn_mlp_train_f64(&self.net, &cfg, &opt, &losses[0], epochs,
+                                          &params[0], &dparams[0], s1, s2, &work[0], &perm[0],
+                                          &scratch[0], &x[0, 0], &y[0, 0], n)
         _check(status)
+        return opt.step
 
-    def train_full_batch(self, double[::1] losses, floating[::1] params,
-                         floating[::1] dparams, floating[::1] work,
-                         const floating[:, ::1] x, const floating[:, ::1] y,
-                         int64_t epochs, double lr):
-        cdef int status
-        cdef int64_t n = x.shape[0]
-        with nogil:
-            if floating is float:
-                status = bn_mlp_train_full_batch_f32(&self.net, &losses[0], &params[0],
-                                                     &dparams[0], &work[0], &x[0, 0],
-                                                     &y[0, 0], n, epochs, <float>lr)
+
+
+# ---- GEMM bindings ----
+# Thin wrappers over csrc/gemm.h for tests, benchmarks and `barenet info`; shapes, dtypes and
+# strides are validated in barenet/_gemm.py. Operands may have a leading dimension larger than
+# their width (row stride) but their rows must be contiguous.
+
+cdef extern from "gemm.h" nogil:
+    ctypedef enum bn_trans:
+        BN_NO_TRANS
+        BN_TRANS
+    int bn_sgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                 float *c, int64_t ldc)
+    int bn_dgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
+                 const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                 double *c, int64_t ldc)
+    void bn_sgemm_ref(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc)
+    void bn_dgemm_ref(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
+                      const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                      double *c, int64_t ldc)
+    int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, const float *bias, int32_t act,
+                          float *c, int64_t ldc, float *z, int64_t ldz)
+    int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                          const double *b, int64_t ldb, const double *bias, int32_t act,
+                          double *c, int64_t ldc, double *z, int64_t ldz)
+    void bn_set_num_threads(int n)
+    int bn_get_num_threads()
+
+cdef extern from "cpu.h" nogil:
+    const char *bn_cpu_kernel_name()
+    int bn_cpu_force_kernel(const char *name)
+
+
+def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,
+         const floating[:, :] b, double beta, floating[:, :] c, bint reference=False):
+    """c = alpha * op(a) @ op(b) + beta * c in place (bn_?gemm, or the naive bn_?gemm_ref)"""
+    cdef int status = BN_OK
+    cdef int64_t m = c.shape[0], n = c.shape[1]
+    cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
+    cdef int64_t lda = a.strides[0] // sizeof(floating), ldb = b.strides[0] // sizeof(floating)
+    cdef int64_t ldc = c.strides[0] // sizeof(floating)
+    cdef bn_trans ta = BN_TRANS if trans_a else BN_NO_TRANS
+    cdef bn_trans tb = BN_TRANS if trans_b else BN_NO_TRANS
+    with nogil:
+        if floating is float:
+            if reference:
+                bn_sgemm_ref(ta, tb, m, n, k, <float>alpha, &a[0, 0], lda, &b[0, 0], ldb,
+                             <float>beta, &c[0, 0], ldc)
             else:
-                status = bn_mlp_train_full_batch_f64(&self.net, &losses[0], &params[0],
-                                                     &dparams[0], &work[0], &x[0, 0],
-                                                     &y[0, 0], n, epochs, lr)
-        _check(status)
+                status = bn_sgemm(ta, tb, m, n, k, <float>alpha, &a[0, 0], lda, &b[0, 0], ldb,
+                                  <float>beta, &c[0, 0], ldc)
+        else:
+            if reference:
+                bn_dgemm_ref(ta, tb, m, n, k, alpha, &a[0, 0], lda, &b[0, 0], ldb, beta,
+                             &c[0, 0], ldc)
+            else:
+                status = bn_dgemm(ta, tb, m, n, k, alpha, &a[0, 0], lda, &b[0, 0], ldb, beta,
+                                  &c[0, 0], ldc)
+    _check(status)
+
+
+def gemm_bias_act(const floating[:, :] a, const floating[:, :] b, const floating[::1] bias,
+                  int32_t act, floating[:, :] c, floating[:, :] z=None):
+    """c = act(a @ b + bias) in one pass (bn_?gemm_bias_act); z, if given, gets a @ b + bias"""
+    cdef int status
+    cdef int64_t m = c.shape[0], n = c.shape[1], k = a.shape[1]
+    cdef int64_t lda = a.strides[0] // sizeof(floating), ldb = b.strides[0] // sizeof(floating)
+    cdef int64_t ldc = c.strides[0] // sizeof(floating)
+    cdef int64_t ldz = z.strides[0] // sizeof(floating) if z is not None else 0
+    cdef floating *zp = &z[0, 0] if z is not None else NULL
+    with nogil:
+        if floating is float:
+            status = bn_sgemm_bias_act(m, n, k, &a[0, 0], lda, &b[0, 0], ldb, &bias[0], act,
+                                       &c[0, 0], ldc, zp, ldz)
+        else:
+            status = bn_dgemm_bias_act(m, n, k, &a[0, 0], lda, &b[0, 0], ldb, &bias[0], act,
+                                       &c[0, 0], ldc, zp, ldz)
+    _check(status)
+
+
+def set_num_threads(int n):
+    """barenet's thread count; n <= 0 returns to the default (BARENET_NUM_THREADS, else
+    OpenMP's); never more than omp_get_max_threads(), so threadpoolctl limits it too"""
+    bn_set_num_threads(n)
+
+
+def get_num_threads():
+    """the number of threads a large GEMM would use now"""
+    return bn_get_num_threads()
+
+
+def cpu_kernel():
+    """name of the GEMM micro-kernels in use: "avx2_fma" or "generic" """
+    return bn_cpu_kernel_name().decode()
+
+
+def force_kernel(name=None):
+    """force "generic" or "avx2" kernels; None returns to the automatic choice"""
+    cdef bytes raw = (name or "").encode()
+    if bn_cpu_force_kernel(raw) != 0:
+        raise ValueError(f"kernel {name!r} is unknown or not supported by this CPU")
+
+
+# ---- RNG bindings ----
+# The counter-based generator of csrc/rng.h, for tests against its NumPy twin barenet._rng.
+# Seeds, streams and indices are uint64; outputs come first and set the count.
+
+cdef extern from "rng.h" nogil:
+    uint64_t bn_rng_stream(uint64_t kind, uint64_t a, uint64_t b, uint64_t c)
+    void bn_rng_u64_array(uint64_t *out, uint64_t seed, uint64_t stream,
+                          const uint64_t *index, int64_t count)
+    void bn_rng_uniform_array(double *out, uint64_t seed, uint64_t stream,
+                              const uint64_t *index, int64_t count)
+    void bn_rng_permutation(int64_t *perm, uint64_t *scratch, uint64_t seed, uint64_t stream,
+                            int64_t n)
+    void bn_dropout_mask_f64(double *out, uint64_t seed, uint64_t stream, int64_t count,
+                             double rate)
+    void bn_dropout_mask_f32(float *out, uint64_t seed, uint64_t stream, int64_t count,
+                             double rate)
+
+
+def rng_stream(uint64_t kind, uint64_t a=0, uint64_t b=0, uint64_t c=0):
+    """bn_rng_stream: the stream id of kind (1 shuffle, 2 dropout) and counters a, b, c"""
+    return bn_rng_stream(kind, a, b, c)
+
+
+def rng_u64(uint64_t[::1] out, uint64_t seed, uint64_t stream, const uint64_t[::1] index):
+    """out[i] = bn_rng_u64(seed, stream, index[i]); index as long as out"""
+    with nogil:
+        bn_rng_u64_array(&out[0], seed, stream, &index[0], out.shape[0])
+
+
+def rng_uniform(double[::1] out, uint64_t seed, uint64_t stream, const uint64_t[::1] index):
+    """out[i] = bn_rng_uniform(seed, stream, index[i]); index as long as out"""
+    with nogil:
+        bn_rng_uniform_array(&out[0], seed, stream, &index[0], out.shape[0])
+
+
+def rng_permutation(int64_t[::1] perm, uint64_t[::1] scratch, uint64_t seed, uint64_t stream):
+    """perm = bn_rng_permutation of 0..len(perm)-1; scratch holds at least 2 len(perm)"""
+    with nogil:
+        bn_rng_permutation(&perm[0], &scratch[0], seed, stream, perm.shape[0])
+
+
+def dropout_mask(floating[::1] out, uint64_t seed, uint64_t stream, double rate):
+    """out = bn_dropout_mask_f32/f64 (kept: 1 / (1 - rate), dropped: 0)"""
+    with nogil:
+        if floating is float:
+            bn_dropout_mask_f32(&out[0], seed, stream, out.shape[0], rate)
+        else:
+            bn_dropout_mask_f64(&out[0], seed, stream, out.shape[0], rate)
+
+
+# ---- optimizer bindings ----
+# One optimizer step (csrc/optimizers.h) for barenet.optimizers' update_compiled; the
+# bn_optimizer struct is declared at the top of this file.
+
+cdef extern from "optimizers.h" nogil:
+    int bn_optimizer_step_f64(bn_optimizer *opt, double *params, const double *grads,
+                              double *state1, double *state2, int64_t count)
+    int bn_optimizer_step_f32(bn_optimizer *opt, float *params, const float *grads,
+                              float *state1, float *state2, int64_t count)
+
+
+def optimizer_step(int kind, double lr, double momentum, double rho, double beta1,
+                   double beta2, double eps, double weight_decay, int64_t step,
+                   floating[::1] params, const floating[::1] grads, floating[::1] state1,
+                   floating[::1] state2):
+    """one update of params in place from grads; empty state arrays stand for NULL (unused).
+    grads and the used states are as long as params. Returns the new step count."""
+    cdef bn_optimizer opt
+    cdef int status
+    cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
+    cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
+    opt.kind, opt.lr, opt.momentum, opt.rho = kind, lr, momentum, rho
+    opt.beta1, opt.beta2, opt.eps, opt.weight_decay = beta1, beta2, eps, weight_decay
+    opt.step = step
+    with nogil:
+        if floating is float:
+            status = bn_optimizer_step_f32(&opt, &params[0], &grads[0], s1, s2,
+                                           params.shape[0])
+        else:
+            status = bn_optimizer_step_f64(&opt, &params[0], &grads[0], s1, s2,
+                                           params.shape[0])
+    if status != BN_OK:
+        raise ValueError(f"barenet: optimizer kind {kind} is unknown or lacks a state buffer")
+    return opt.step

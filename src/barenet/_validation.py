@@ -109,6 +109,39 @@ def check_X(X, dtype, n_features=None, name="X"):
 def check_y_binary(y, n_rows, n_outputs, dtype, name="y"):
     """targets for sigmoid + binary cross-entropy: shape (n_rows, n_outputs), or (n_rows,)
     for a single output, values in [0, 1] -> C-contiguous (n_rows, n_outputs) array"""
+    out = check_y_regression(y, n_rows, n_outputs, dtype, name)
+    if out.size and (out.min() < 0 or out.max() > 1):
+        raise ValueError(f"{name} must hold targets in [0, 1] for binary cross-entropy; got "
+                         f"values from {out.min()} to {out.max()}")
+    return out
+
+
+def check_nonnegative_float(value, name):
+    """a finite real number >= 0 -> float"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return value
+
+
+def check_rate(value, name):
+    """a probability in [0, 1) -> float"""
+    value = check_nonnegative_float(value, name)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1); got {value!r}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_y_regression(y, n_rows, n_outputs, dtype, name="y"):
+    """real targets of shape (n_rows, n_outputs), or (n_rows,) for one output"""
     arr = _as_numeric_array(y, name)
     if arr.ndim == 1 and n_outputs == 1:
         arr = arr.reshape(-1, 1)
@@ -117,7 +150,42 @@ def check_y_binary(y, n_rows, n_outputs, dtype, name="y"):
         raise ValueError(f"{name} must have shape {expected} to match X's rows and the "
                          f"network's {n_outputs} output(s); got shape {arr.shape}")
     _finite(arr, name)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    _finite(out, name)
+    return out
+
+
+def check_y_categorical(y, n_rows, n_classes, dtype, name="y"):
+    """class labels (n_rows,) of integers in [0, n_classes), or (n_rows, n_classes) rows
+    of probabilities summing to 1 (one-hot) -> C-contiguous one-hot/probability matrix"""
+    arr = _as_numeric_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1 and n_classes > 1:
+        arr = arr.ravel()
+    if arr.ndim == 1:
+        if arr.shape[0] != n_rows:
+            raise ValueError(f"{name} must have {n_rows} labels to match X's rows; got shape "
+                             f"{arr.shape}")
+        _finite(arr, name)
+        if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+            raise ValueError(f"{name} holds class labels, which must be integers in "
+                             f"[0, {n_classes}); got non-integer values")
+        if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+            raise ValueError(f"{name} labels must be in [0, {n_classes}) for {n_classes} "
+                             f"outputs; got values from {arr.min()} to {arr.max()}")
+        out = np.zeros((n_rows, n_classes), dtype=dtype)
+        out[np.arange(n_rows), arr.astype(np.int64)] = 1
+        return out
+    if arr.ndim != 2 or arr.shape != (n_rows, n_classes):
+        raise ValueError(f"{name} must be integer labels of shape ({n_rows},) or one-hot "
+                         f"rows of shape ({n_rows}, {n_classes}); got shape {arr.shape}")
+    _finite(arr, name)
     if arr.size and (arr.min() < 0 or arr.max() > 1):
-        raise ValueError(f"{name} must hold targets in [0, 1] for binary cross-entropy; got "
-                         f"values from {arr.min()} to {arr.max()}")
+        raise ValueError(f"{name} rows must be probabilities in [0, 1] (one-hot); got values "
+                         f"from {arr.min()} to {arr.max()}")
+    sums = arr.sum(axis=1, dtype=np.float64)
+    if not np.allclose(sums, 1.0, rtol=0, atol=1e-6 * max(n_classes, 1)):
+        bad = int(np.argmax(np.abs(sums - 1)))
+        raise ValueError(f"{name} rows must sum to 1 for cross-entropy (one-hot or "
+                         f"probabilities); row {bad} sums to {sums[bad]}")
     return np.ascontiguousarray(arr, dtype=dtype)

@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["load_fashion_mnist", "make_xor", "make_spirals", "one_hot"]
+__all__ = ["load_fashion_mnist", "make_spirals", "make_xor", "one_hot"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "BARENET_FASHION_MNIST_DIR"

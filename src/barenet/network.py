@@ -1,25 +1,37 @@
 """NeuralNetwork: the tutorial's multi-layer perceptron as a facade over barenet's backends.
 It validates every input (barenet._validation), owns the one flat parameter buffer that
-`weights` and `biases` view, and hands whole operations to the chosen backend (the C core
-or the NumPy reference), which never see unvalidated data."""
+`weights` and `biases` view, keeps the optimizer state and the epoch count between `train`
+calls, and hands whole operations (an epoch, many epochs, a prediction) to the chosen
+backend, the C core or the NumPy reference, which never see unvalidated data."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import _activations, _backend
+from . import optimizers as _optimizers
 from ._validation import (check_bool, check_dtype, check_int, check_layer_sizes,
-                          check_positive_float, check_X, check_y_binary)
+                          check_nonnegative_float, check_positive_float, check_rate, check_X,
+                          check_y_binary, check_y_categorical, check_y_regression)
+from .layers import Dense
+from .schedules import get_schedule
+from .training import EarlyStopping, History, get_early_stopping
 
-LOSS_BCE = 0
-HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
-OUTPUT_ACTIVATIONS = ("sigmoid",)
+LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
+LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
+                "crossentropy": "categorical_crossentropy"}
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity")
+OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "gelu")
+
+
+class TrainingDiverged(ArithmeticError):
+    """The training loss became NaN or infinite; the parameters were restored."""
 
 
 @dataclass(frozen=True)
 class Spec:
-    """Everything a backend needs to know about the network's shape: layer widths,
-    activation ids, where each layer's weights and bias start in the flat buffer."""
+    """What a backend needs to know about the network: layer widths, activation ids,
+    where each layer's weights and bias start in the flat buffer, the loss id."""
     sizes: tuple
     activations: tuple
     w_offsets: tuple
@@ -28,15 +40,28 @@ class Spec:
     n_params: int
 
     @classmethod
-    def build(cls, sizes, hidden, output, loss):
+    def from_layers(cls, layers, loss):
         w_offsets, b_offsets, at = [], [], 0
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            w_offsets.append(at)
-            at += n_in * n_out
-            b_offsets.append(at)
-            at += n_out
-        acts = [_activations.IDS[hidden]] * (len(sizes) - 2) + [_activations.IDS[output]]
-        return cls(tuple(sizes), tuple(acts), tuple(w_offsets), tuple(b_offsets), loss, at)
+        for layer in layers:
+            w, b = layer.offsets(at)
+            w_offsets.append(w)
+            b_offsets.append(b)
+            at += layer.n_params
+        sizes = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
+        acts = tuple(layer.activation_id for layer in layers)
+        return cls(sizes, acts, tuple(w_offsets), tuple(b_offsets), loss, at)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of a training run that the backends read (bn_train_config in mlp.h)"""
+    batch_size: int
+    shuffle: bool
+    seed: int
+    epoch: int
+    dropout: float
+    l1: float
+    l2: float
 
 
 class _ParamList(list):
@@ -58,76 +83,107 @@ class _ParamList(list):
         view[...] = arr
 
 
+def _infer_loss(output_activation, loss):
+    if loss is None:
+        return {"sigmoid": "binary_crossentropy",
+                "softmax": "categorical_crossentropy"}.get(output_activation, "mse")
+    if not isinstance(loss, str) or LOSS_ALIASES.get(loss, loss) not in LOSSES:
+        names = ", ".join(map(repr, list(LOSSES) + list(LOSS_ALIASES)))
+        raise ValueError(f"loss must be one of {names} or None; got {loss!r}")
+    loss = LOSS_ALIASES.get(loss, loss)
+    required = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}
+    if loss in required and output_activation != required[loss]:
+        raise ValueError(f"loss {loss!r} needs output_activation={required[loss]!r} (it is "
+                         f"computed from the logits); got {output_activation!r}")
+    if loss == "mse" and output_activation == "softmax":
+        raise ValueError("loss 'mse' with a softmax output is not supported; use "
+                         "'categorical_crossentropy'")
+    return loss
+
+
 class NeuralNetwork:
-    """A dense feed-forward network: ReLU hidden layers and a sigmoid output trained on binary
-    cross-entropy, as in the classic NumPy tutorial, on a compiled core.
+    """A dense feed-forward network on a compiled core, starting from the classic NumPy
+    tutorial: ReLU hidden layers and a sigmoid output trained on binary cross-entropy by
+    full-batch gradient descent, unless told otherwise.
 
     Parameters
     ----------
     layer_sizes : sequence of int
         Widths from the input to the output layer, e.g. ``[2, 4, 1]``.
-    activation : {"relu", "sigmoid", "tanh", "identity"}, keyword-only
-        Activation of the hidden layers.
-    output_activation : {"sigmoid"}, keyword-only
-        Activation of the output layer (more come with more losses).
-    dtype : {"float64", "float32"}, keyword-only
+    activation : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"}
+        Activation of the hidden layers (leaky_relu has slope 0.01; gelu is the exact erf
+        form). Keyword-only, like everything after layer_sizes.
+    output_activation : {"sigmoid", "softmax", "identity", "tanh", "relu", ...}
+    loss : {"binary_crossentropy", "categorical_crossentropy", "mse"} or None
+        None infers it: sigmoid -> binary cross-entropy (mean over all outputs), softmax ->
+        categorical cross-entropy (mean over rows; y as integer labels or one-hot rows),
+        anything else -> mean squared error. Both cross-entropies are computed from the
+        logits z, stably: binary as ``max(z, 0) - y z + log(1 + exp(-|z|))``, which equals
+        the tutorial's ``-mean(y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8))`` to ~1e-8
+        wherever that is finite; categorical by log-sum-exp.
+    dropout : float in [0, 1)
+        Inverted dropout on every hidden layer's output, during training only.
+    l1, l2 : float >= 0
+        Penalty ``l1 * sum|W| + l2 / 2 * sum W**2`` on the weights (not the biases), added
+        to the loss that training minimises and reports.
+    dtype : {"float64", "float32"}
         Precision of the parameters and of every computation on them.
-    seed : int or None, keyword-only
-        None draws the initial weights from NumPy's global state exactly as the tutorial
-        does (``np.random.randn(n_in, n_out) * np.sqrt(2 / n_in)``); an int draws them from
-        ``np.random.default_rng(seed)`` and leaves the global state alone.
-    backend : {"auto", "compiled", "numpy"} or None, keyword-only
+    seed : int or None
+        None draws the initial weights from NumPy's global state exactly as the tutorial does
+        (and, when training first needs one, a seed for shuffling and dropout); an int draws
+        from ``np.random.default_rng(seed)`` and makes whole training runs reproducible,
+        identical between the two backends up to float rounding.
+    backend : {"auto", "compiled", "numpy"} or None
         Which implementation runs; None reads ``BARENET_BACKEND`` (default "auto").
-
-    The loss is binary cross-entropy computed from the output logits z in the stable form
-    ``max(z, 0) - y z + log(1 + exp(-|z|))``. It equals the tutorial's
-    ``-mean(y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8))`` to within about 1e-8 wherever
-    the latter is finite, stays finite where the tutorial's saturates, and its gradient with
-    respect to z is exactly ``sigmoid(z) - y`` (divided by the number of entries).
     """
 
     def __init__(self, layer_sizes, *, activation="relu", output_activation="sigmoid",
-                 dtype="float64", seed=None, backend=None):
-        self.layer_sizes = check_layer_sizes(layer_sizes)
+                 loss=None, dropout=0.0, l1=0.0, l2=0.0, dtype="float64", seed=None,
+                 backend=None):
+        sizes = check_layer_sizes(layer_sizes)
         if activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; "
                              f"got {activation!r}")
         if output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; "
                              f"got {output_activation!r}")
+        if output_activation == "softmax" and sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 outputs (layer_sizes[-1] >= 2); "
+                             "for one output use output_activation='sigmoid'")
+        self.loss_name = _infer_loss(output_activation, loss)
+        self.layer_sizes = sizes
         self.activation = activation
         self.output_activation = output_activation
+        self.dropout = check_rate(dropout, "dropout")
+        self.l1 = check_nonnegative_float(l1, "l1")
+        self.l2 = check_nonnegative_float(l2, "l2")
         self.dtype = check_dtype(dtype)
-        if seed is not None:
-            seed = check_int(seed, "seed", minimum=0)
-        self.seed = seed
-        self._spec = Spec.build(self.layer_sizes, activation, output_activation, LOSS_BCE)
+        self.seed = None if seed is None else check_int(seed, "seed", minimum=0)
+        self.layers = [Dense(n_in, n_out, activation if i < len(sizes) - 2 else output_activation)
+                       for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        self._spec = Spec.from_layers(self.layers, LOSSES[self.loss_name])
         self._backend = _backend.backend_class(backend)(self._spec)
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)
         self._make_views()
-        self._initialise(seed)
+        rng = None if self.seed is None else np.random.default_rng(self.seed)
+        for layer, w, b in zip(self.layers, self._weights, self._biases):
+            layer.initialise(w, b, rng)
+        self._stream_seed = None if self.seed is None else self.seed
+        self._epochs_done = 0
+        self._optimizer = None
+        self._optimizer_name = None
 
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):
-        spec, p = self._spec, self._params
-        ws, bs = [], []
-        for w, b, n_in, n_out in zip(spec.w_offsets, spec.b_offsets, spec.sizes[:-1],
-                                     spec.sizes[1:]):
-            ws.append(p[w:w + n_in * n_out].reshape(n_in, n_out))
-            bs.append(p[b:b + n_out].reshape(1, n_out))
+        ws, bs, at = [], [], 0
+        for layer in self.layers:
+            w, b = layer.views(self._params, at)
+            ws.append(w)
+            bs.append(b)
+            at += layer.n_params
+        assert at == self._params.size, "the layers must cover the parameter buffer exactly"
         self._weights = _ParamList(ws, "weights")
         self._biases = _ParamList(bs, "biases")
-
-    def _initialise(self, seed):
-        """He-normal weights, zero biases"""
-        rng = None if seed is None else np.random.default_rng(seed)
-        for w in self._weights:
-            n_in, n_out = w.shape
-            draw = (np.random.randn(n_in, n_out) if rng is None
-                    else rng.standard_normal((n_in, n_out)))
-            w[...] = draw * np.sqrt(2.0 / n_in)
-        for b in self._biases:
-            b[...] = 0
 
     @property
     def weights(self):
@@ -148,6 +204,11 @@ class NeuralNetwork:
     def n_params(self):
         return self._spec.n_params
 
+    @property
+    def optimizer(self):
+        """the optimizer of the last `train` call (its state carries over), or None"""
+        return self._optimizer
+
     def get_params(self):
         """a copy of all parameters as one flat vector (layer by layer: W then b)"""
         return self._params.copy()
@@ -161,32 +222,54 @@ class NeuralNetwork:
             raise ValueError("params must hold finite real numbers")
         self._params[...] = arr
 
-    # -- computation -----------------------------------------------------------------------
+    # -- inputs ----------------------------------------------------------------------------
     def _X(self, X, name="X"):
         return check_X(X, self.dtype, n_features=self.layer_sizes[0], name=name)
 
-    def _Xy(self, X, y):
-        X = self._X(X)
-        return X, check_y_binary(y, X.shape[0], self.layer_sizes[-1], self.dtype)
+    def _y(self, y, n_rows, name="y"):
+        n_out = self.layer_sizes[-1]
+        if self.loss_name == "binary_crossentropy":
+            return check_y_binary(y, n_rows, n_out, self.dtype, name=name)
+        if self.loss_name == "categorical_crossentropy":
+            return check_y_categorical(y, n_rows, n_out, self.dtype, name=name)
+        return check_y_regression(y, n_rows, n_out, self.dtype, name=name)
 
+    def _Xy(self, X, y, names=("X", "y")):
+        X = self._X(X, names[0])
+        return X, self._y(y, X.shape[0], names[1])
+
+    # -- computation -----------------------------------------------------------------------
     def forward(self, X):
-        """the output layer's activations for X, shape (n, n_outputs)"""
+        """the output layer's activations for X, shape (n, n_outputs), without dropout"""
         return self._backend.predict(self._params, self._X(X))
 
     def predict(self, X):
-        """output probabilities, shape (n, n_outputs), as the tutorial's predict"""
+        """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)"""
         return self.forward(X)
 
+    def predict_classes(self, X):
+        """class labels, shape (n,): argmax of a softmax (or several sigmoid) outputs, or
+        probability > 0.5 for a single sigmoid output"""
+        if self.output_activation not in ("sigmoid", "softmax"):
+            raise ValueError("predict_classes needs a sigmoid or softmax output; this network's "
+                             f"output is {self.output_activation!r} (use predict)")
+        return self._classes(self.predict(X))
+
+    def _classes(self, proba):
+        if proba.shape[1] == 1:
+            return (proba[:, 0] > 0.5).astype(np.int64)
+        return proba.argmax(axis=1).astype(np.int64)
+
     def loss(self, X, y):
-        """mean binary cross-entropy of the network on (X, y)"""
+        """the training objective on (X, y): mean data loss + the l1/l2 penalty"""
         X, y = self._Xy(X, y)
-        return self._backend.loss(self._params, X, y)
+        return self._backend.loss(self._params, X, y, self.l1, self.l2)
 
     def gradient(self, X, y):
-        """(loss, flat gradient of the mean loss) at the current parameters"""
+        """(loss, flat gradient of the loss) at the current parameters, without dropout"""
         X, y = self._Xy(X, y)
         dparams = np.empty_like(self._params)
-        loss = self._backend.loss_and_grad(self._params, X, y, dparams)
+        loss = self._backend.loss_and_grad(self._params, X, y, dparams, self.l1, self.l2)
         return loss, dparams
 
     def backward(self, X, y, learning_rate=0.01):
@@ -197,24 +280,124 @@ class NeuralNetwork:
         self._params -= self.dtype.type(lr) * dparams
         return loss
 
-    def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True):
-        """full-batch gradient descent; returns the per-epoch losses (each measured before
-        that epoch's update) and, when verbose, prints `Epoch e, Loss: x` every 100 epochs"""
+    # -- training --------------------------------------------------------------------------
+    def _resolve_optimizer(self, optimizer):
+        """the optimizer for this train call: the previous one again when given the same
+        name (its state continues), else a new one (or the given object), with state
+        buffers sized for this network"""
+        if isinstance(optimizer, str) and self._optimizer is not None \
+                and self._optimizer_name == optimizer:
+            opt = self._optimizer
+        else:
+            opt = _optimizers.get_optimizer(optimizer)
+        opt.ensure_state(self._spec.n_params, self.dtype)
+        self._optimizer_name = optimizer if isinstance(optimizer, str) else None
+        return opt
+
+    def _accuracy(self, proba, y):
+        """accuracy of predicted classes against validated targets y"""
+        truth = (y[:, 0] > 0.5).astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
+        return float(np.mean(self._classes(proba) == truth))
+
+    def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True, *, batch_size=None,
+              optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
+              lr_schedule=None):
+        """Train on (X, y) and return a History: the list of per-epoch training losses (each
+        the mean over the epoch's batches of the loss before that batch's update, so with
+        batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
+
+        batch_size None means full batch (the tutorial); otherwise rows are reshuffled each
+        epoch (shuffle=True) and split into batches, the last one smaller. `optimizer` is a
+        name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or an object from
+        barenet.optimizers; its state carries over to the next train call. With verbose, a
+        line `Epoch e, Loss: x` is printed every 100 epochs in full-batch training and every
+        epoch in mini-batch training, with validation metrics when there are any.
+        """
         X, y = self._Xy(X, y)
         epochs = check_int(epochs, "epochs", minimum=0)
         lr = check_positive_float(learning_rate, "learning_rate")
         verbose = check_bool(verbose, "verbose")
-        if not verbose:
-            return self._backend.train_full_batch(self._params, X, y, epochs, lr).tolist()
-        losses = []
-        for start in range(0, epochs, 100):  # C runs 100 epochs per call between prints
-            chunk = self._backend.train_full_batch(self._params, X, y,
-                                                   min(100, epochs - start), lr)
-            print(f"Epoch {start}, Loss: {chunk[0]:.4f}")
-            losses.extend(chunk.tolist())
-        return losses
+        shuffle = check_bool(shuffle, "shuffle")
+        n = X.shape[0]
+        batch = n if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), n)
+        schedule = get_schedule(lr_schedule)
+        stopper = get_early_stopping(early_stopping)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            Xv, yv = self._Xy(*validation_data, names=("validation_data[0]",
+                                                         "validation_data[1]"))
+        opt = self._resolve_optimizer(optimizer)
+        self._optimizer = opt
+        if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
+            self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+        cfg = TrainConfig(batch_size=batch, shuffle=shuffle, seed=self._stream_seed or 0,
+                          epoch=self._epochs_done, dropout=self.dropout, l1=self.l1, l2=self.l2)
+
+        history = History()
+        classifier = self.output_activation in ("sigmoid", "softmax")
+        print_every = 100 if batch == n else 1
+        per_epoch = validation_data is not None or stopper is not None or schedule is not None
+        monitor = None
+        if stopper is not None:
+            monitor = stopper.monitor if stopper.monitor != "auto" else (
+                "val_loss" if validation_data is not None else "loss")
+            if monitor == "val_loss" and validation_data is None:
+                raise ValueError("early stopping on 'val_loss' needs validation_data")
+        best, best_params, waited = np.inf, None, 0
+
+        e = 0
+        while e < epochs:
+            if per_epoch:
+                k = 1
+            elif verbose:
+                k = min(print_every - e % print_every, epochs - e)
+            else:
+                k = epochs - e
+            base = opt.learning_rate_for(lr)
+            lr_e = schedule(e, base, epochs) if schedule is not None else base
+            before = self._params.copy()
+            losses = self._backend.train(replace(cfg, epoch=self._epochs_done), opt,
+                                         self._params, X, y, k, lr_e)
+            if not np.isfinite(losses).all():
+                bad = e + int(np.argmax(~np.isfinite(losses)))
+                self._params[...] = before
+                raise TrainingDiverged(
+                    f"the training loss became {losses[bad - e]} at epoch {bad}; the "
+                    f"parameters were restored to their values before epoch {e}. Try a lower "
+                    f"learning_rate (now {lr_e:g}).")
+            self._epochs_done += k
+            history.extend(losses.tolist())
+            history.metrics["lr"].extend([lr_e] * k)
+            if validation_data is not None:
+                proba = self._backend.predict(self._params, Xv)
+                history.record("val_loss", self._backend.loss(self._params, Xv, yv))
+                if classifier:
+                    history.record("val_accuracy", self._accuracy(proba, yv))
+            for i in range(e, e + k):
+                if verbose and i % print_every == 0:
+                    line = f"Epoch {i}, Loss: {history[i]:.4f}"
+                    for name in ("val_loss", "val_accuracy"):
+                        if name in history.metrics:
+                            line += f", {name}: {history.metrics[name][i]:.4f}"
+                    print(line)
+            e += k
+            if stopper is not None:
+                value = history.metrics[monitor][-1]
+                if value < best - stopper.min_delta:
+                    best, waited, history.best_epoch = value, 0, e - 1
+                    if stopper.restore_best_weights:
+                        best_params = self._params.copy()
+                else:
+                    waited += 1
+                    if waited >= stopper.patience:
+                        history.stopped_epoch = e - 1
+                        break
+        if stopper is not None and stopper.restore_best_weights and best_params is not None:
+            self._params[...] = best_params
+        return history
 
     def __repr__(self):
         return (f"NeuralNetwork({list(self.layer_sizes)}, activation={self.activation!r}, "
-                f"output_activation={self.output_activation!r}, dtype={self.dtype.name!r}, "
-                f"backend={self.backend!r})")
+                f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
+                f"dtype={self.dtype.name!r}, backend={self.backend!r})")

@@ -1,0 +1,79 @@
+/* rng.c -- the loops over the counter-based generator of rng.h: arrays of draws, the
+ * permutation used for shuffling (a radix sort of the draws in the caller's scratch) and
+ * dropout masks. Single-threaded and allocation-free; the definitions live in rng.h. */
+#include "rng.h"
+
+#include <stddef.h>
+#include <string.h>
+
+void bn_rng_u64_array(uint64_t *out, uint64_t seed, uint64_t stream, const uint64_t *index,
+                      int64_t count)
+{
+    const uint64_t key = bn_rng_key(seed, stream);
+    for (int64_t i = 0; i < count; i++) out[i] = bn_rng_mix(key ^ bn_rng_mix(index[i]));
+}
+
+void bn_rng_uniform_array(double *out, uint64_t seed, uint64_t stream, const uint64_t *index,
+                          int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) out[i] = bn_rng_uniform(seed, stream, index[i]);
+}
+
+/* the inverse of bn_rng_mix: undo each xor-shift (x = y ^ y>>s ^ y>>2s ...) and each
+ * multiplication (by the inverse modulo 2**64), last step first */
+static uint64_t rng_unmix(uint64_t z)
+{
+    z ^= (z >> 31) ^ (z >> 62);
+    z *= 0x319642B2D24D8EC3u; /* 0x94D049BB133111EB ** -1 */
+    z ^= (z >> 27) ^ (z >> 54);
+    z *= 0x96DE1B173F119089u; /* 0xBF58476D1CE4E5B9 ** -1 */
+    z ^= (z >> 30) ^ (z >> 60);
+    return z - 0x9E3779B97F4A7C15u;
+}
+
+/* sorts keys (n) ascending, LSD radix over 8 bytes, through tmp (n); returns where the
+ * sorted keys ended up (keys or tmp). Bytes on which all keys agree are skipped. */
+static uint64_t *radix_sort_u64(uint64_t *keys, uint64_t *tmp, int64_t n)
+{
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (int64_t i = 0; i < n; i++)
+        for (int d = 0; d < 8; d++) count[d][(keys[i] >> (8 * d)) & 255]++;
+    uint64_t *src = keys, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        const int shift = 8 * d;
+        if (count[d][(src[0] >> shift) & 255] == (size_t)n) continue;
+        size_t start[256], sum = 0;
+        for (int b = 0; b < 256; b++) { start[b] = sum; sum += count[d][b]; }
+        for (int64_t i = 0; i < n; i++) dst[start[(src[i] >> shift) & 255]++] = src[i];
+        uint64_t *t = src; src = dst; dst = t;
+    }
+    return src;
+}
+
+void bn_rng_permutation(int64_t *perm, uint64_t *scratch, uint64_t seed, uint64_t stream,
+                        int64_t n)
+{
+    if (n <= 0) return;
+    const uint64_t key = bn_rng_key(seed, stream);
+    for (int64_t i = 0; i < n; i++) scratch[i] = bn_rng_mix(key ^ bn_rng_mix((uint64_t)i));
+    const uint64_t *sorted = radix_sort_u64(scratch, scratch + n, n);
+    /* the draws are a bijection of the index, so each sorted draw gives back its index */
+    for (int64_t j = 0; j < n; j++) perm[j] = (int64_t)rng_unmix(rng_unmix(sorted[j]) ^ key);
+}
+
+void bn_dropout_mask_f64(double *out, uint64_t seed, uint64_t stream, int64_t count,
+                         double rate)
+{
+    const double scale = 1.0 / (1.0 - rate);
+    for (int64_t i = 0; i < count; i++)
+        out[i] = bn_dropout_keep(seed, stream, (uint64_t)i, rate) ? scale : 0.0;
+}
+
+void bn_dropout_mask_f32(float *out, uint64_t seed, uint64_t stream, int64_t count,
+                         double rate)
+{
+    const float scale = (float)(1.0 / (1.0 - rate));
+    for (int64_t i = 0; i < count; i++)
+        out[i] = bn_dropout_keep(seed, stream, (uint64_t)i, rate) ? scale : 0.0f;
+}

@@ -1,0 +1,428 @@
+"""Optimizers for NeuralNetwork.train: SGD (plain, momentum, Nesterov), RMSprop, Adam, AdamW.
+
+Pass one by name (``optimizer="adam"``, learning rate from ``train``) or as an object with
+its own hyper-parameters::
+
+    from barenet.optimizers import Adam
+    opt = Adam(beta2=0.99)
+    net.train(X, y, epochs=5, learning_rate=1e-3, optimizer=opt)
+    net.train(X, y, epochs=5, learning_rate=1e-3, optimizer=opt)   # continues: same state
+
+The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step number from 1):
+
+    SGD       p -= lr g
+    momentum  v = mu v + g;  p -= lr v
+    Nesterov  v = mu v + g;  p -= lr (g + mu v)
+    RMSprop   s = rho s + (1 - rho) g^2;  p -= lr g / (sqrt(s) + eps)
+    Adam      m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+              p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    AdamW     p -= lr wd p, then the Adam update (decoupled weight decay)
+
+An optimizer keeps its state (velocity, moments, step count) in flat arrays laid out like
+the network's flat parameter buffer, so one step is one pass over flat arrays: in C
+(csrc/optimizers.c) or in NumPy (``update_numpy``, the reference, same operations in the
+same order and in the parameters' dtype)."""
+
+import math
+import numbers
+
+import numpy as np
+
+from ._validation import check_bool, check_dtype, check_int, check_positive_float
+
+__all__ = [
+    "OPTIMIZER_NAMES",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSprop",
+    "get_optimizer",
+    "optimizer_from_state_dict",
+]
+
+# bn_optimizer_kind in csrc/optimizers.h
+KIND_SGD, KIND_MOMENTUM, KIND_NESTEROV, KIND_RMSPROP, KIND_ADAM, KIND_ADAMW = range(6)
+
+# the fields of csrc/optimizers.h's bn_optimizer, in its order (that of _core.optimizer_step)
+C_FIELDS = ("kind", "lr", "momentum", "rho", "beta1", "beta2", "eps", "weight_decay", "step")
+
+
+def _check_real(value, name):
+    """a finite real number -> float"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return value
+
+
+def _check_fraction(value, name):
+    """a real number with 0 <= value < 1 -> float"""
+    value = _check_real(value, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be >= 0 and < 1; got {value!r}")
+    return value
+
+
+def _check_nonnegative(value, name):
+    value = _check_real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0; got {value!r}")
+    return value
+
+
+def _check_learning_rate(value):
+    return None if value is None else check_positive_float(value, "learning_rate")
+
+
+def _scalar(value):
+    """a Python scalar from a 0-d array (as np.load gives back), else the value itself"""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+class Optimizer:
+    """Base class: the state buffers, the step count and the two ways of taking a step.
+    Subclasses set ``n_states`` and ``_hyper`` and define ``kind`` and ``_update``."""
+
+    n_states = 0  # how many (n_params,) state buffers the optimizer keeps
+    _hyper = ()   # names of the hyper-parameters after learning_rate, in __init__ order
+
+    def __init__(self, learning_rate=None):
+        self.learning_rate = _check_learning_rate(learning_rate)
+        self.step = 0  # updates taken since the last reset()
+        self._states = None  # tuple of n_states arrays once reset() has run
+        self._shape = self._dtype = None  # what reset() was given
+
+    # -- description ------------------------------------------------------------------
+
+    @property
+    def kind(self):
+        """the bn_optimizer_kind value of csrc/optimizers.h"""
+        raise NotImplementedError
+
+    @property
+    def name(self):
+        """the name get_optimizer knows this kind by"""
+        return _KIND_NAMES[self.kind]
+
+    def hyperparameters(self):
+        """{name: value} of the constructor's arguments"""
+        return {"learning_rate": self.learning_rate,
+                **{k: getattr(self, k) for k in self._hyper}}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+    def learning_rate_for(self, learning_rate):
+        """the learning rate to use: the optimizer's own if it has one, else the given one
+        (train's learning_rate)"""
+        return learning_rate if self.learning_rate is None else self.learning_rate
+
+    # -- state ------------------------------------------------------------------------
+
+    def reset(self, n_params, dtype):
+        """zeroed state buffers for n_params parameters of dtype, and step 0"""
+        n_params = check_int(n_params, "n_params", minimum=0)
+        dtype = check_dtype(dtype)
+        self._states = tuple(np.zeros(n_params, dtype=dtype) for _ in range(self.n_states))
+        self._shape = (n_params,)
+        self._dtype = dtype
+        self.step = 0
+
+    def ensure_state(self, n_params, dtype):
+        """reset() unless the state already fits n_params parameters of dtype (continuing
+        training keeps it); returns True if it reset"""
+        if self._states is not None and self._shape == (n_params,) and \
+                self._dtype == check_dtype(dtype):
+            return False
+        self.reset(n_params, dtype)
+        return True
+
+    def state_arrays(self):
+        """(state1, state2), None for a buffer this optimizer does not use; None before
+        reset(). state1 is the velocity / RMSprop's mean square / Adam's m, state2 Adam's v."""
+        if self._states is None:
+            return None
+        return (self._states + (None, None))[:2]
+
+    def c_config(self, learning_rate):
+        """{field: value} of the bn_optimizer struct (C_FIELDS, in order) for one step at
+        this learning rate; the fields this kind does not use are 0"""
+        cfg = dict.fromkeys(C_FIELDS, 0.0)
+        cfg.update((k, float(getattr(self, k))) for k in self._hyper if k in cfg)
+        cfg.update(kind=int(self.kind), lr=float(learning_rate), step=int(self.step))
+        return cfg
+
+    def _check_step_arrays(self, params, grads):
+        if len(self._states or ()) != self.n_states:
+            raise RuntimeError(f"{type(self).__name__}: call reset(n_params, dtype) before "
+                               "the first update (and after changing momentum)")
+        if not isinstance(params, np.ndarray):
+            raise TypeError(f"params must be a NumPy array; got {type(params).__name__}")
+        shape = self._shape if self._states is not None else params.shape
+        dtype = self._dtype if self._states is not None else params.dtype
+        for arr, name in ((params, "params"), (grads, "grads")):
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.shape != shape or \
+                    arr.dtype != dtype or dtype.name not in ("float32", "float64") or \
+                    not arr.flags.c_contiguous:
+                raise ValueError(f"{name} must be a contiguous 1-D {dtype} array of shape "
+                                 f"{shape}; got {getattr(arr, 'dtype', type(arr).__name__)} "
+                                 f"{getattr(arr, 'shape', '')}")
+        return self._states or ()
+
+    # -- steps ------------------------------------------------------------------------
+
+    def update_numpy(self, params, grads, learning_rate):
+        """one step in place, in NumPy (the reference), in the parameters' dtype"""
+        states = self._check_step_arrays(params, grads)
+        self._update(params, grads, params.dtype.type, float(learning_rate), *states)
+        self.step += 1
+
+    def update_compiled(self, params, grads, learning_rate):
+        """one step in place, by the C core (barenet._core.optimizer_step)"""
+        from . import _core
+
+        states = self._check_step_arrays(params, grads)
+        empty = np.empty(0, dtype=params.dtype)
+        s1, s2 = (tuple(states) + (empty, empty))[:2]
+        self.step = _core.optimizer_step(**self.c_config(learning_rate), params=params,
+                                         grads=grads, state1=s1, state2=s2)
+
+    def _update(self, p, g, real, lr, *states):
+        """the formula, in place; real is the dtype's scalar type (np.float32/np.float64)"""
+        raise NotImplementedError
+
+    # -- saving -----------------------------------------------------------------------
+
+    def state_dict(self):
+        """{"kind", hyper-parameters, "step", "state1"/"state2" (copies)}: plain ints,
+        floats, bools and arrays; learning_rate is left out when it is None, the state
+        arrays before reset()"""
+        d = {"kind": self.kind, **self.hyperparameters(), "step": self.step}
+        if d["learning_rate"] is None:
+            del d["learning_rate"]
+        for i, s in enumerate(self._states or ()):
+            d[f"state{i + 1}"] = s.copy()
+        return d
+
+    def load_state_dict(self, d):
+        """restore hyper-parameters, step and state from state_dict()'s output (values may be
+        0-d arrays, as np.load returns them), checked like the constructor's arguments. Plain
+        SGD has no state arrays: its next ensure_state() starts from step 0."""
+        d = {k: _scalar(v) for k, v in d.items()}
+        kind = d.get("kind")
+        if isinstance(kind, bool) or _CLASS_OF_KIND.get(kind) is not type(self):
+            raise ValueError(f"this state is for optimizer kind {kind!r} "
+                             f"({_KIND_NAMES.get(kind, 'unknown')}), not for "
+                             f"{type(self).__name__}")
+        missing = [k for k in self._hyper + ("step",) if k not in d]
+        if missing:
+            raise ValueError(f"optimizer state is missing {', '.join(missing)}")
+        new = type(self)(learning_rate=d.get("learning_rate"),
+                         **{k: d[k] for k in self._hyper})
+        if kind != new.kind:
+            raise ValueError(f"this state is for optimizer kind {kind} ({_KIND_NAMES[kind]}), "
+                             f"but its settings make {new.name} (kind {new.kind})")
+        step = check_int(d["step"], "step", minimum=0)
+        states = [d.get(f"state{i + 1}") for i in range(new.n_states)]
+        if any(s is None for s in states) and any(s is not None for s in states):
+            raise ValueError("optimizer state must hold all or none of its state arrays")
+        arrays = None
+        if states and states[0] is not None:
+            arrays = [np.array(s, copy=True) for s in states]
+            dtype = check_dtype(arrays[0].dtype)
+            if any(a.ndim != 1 or a.dtype != dtype or a.shape != arrays[0].shape
+                   for a in arrays):
+                raise ValueError("optimizer state arrays must be 1-D, of one float dtype "
+                                 "and one length")
+        self.learning_rate = new.learning_rate
+        for k in self._hyper:
+            setattr(self, k, getattr(new, k))
+        self._states = None
+        if arrays is not None:
+            self.reset(arrays[0].shape[0], arrays[0].dtype)
+            self._states = tuple(arrays)
+        self.step = step
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum or Nesterov momentum.
+
+    learning_rate : float > 0 or None (take train's learning_rate)
+    momentum : 0 <= momentum < 1; 0 is plain gradient descent, p -= lr g
+    nesterov : use Nesterov momentum (needs momentum > 0)
+    """
+
+    _hyper = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate=None, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        self.momentum = _check_fraction(momentum, "momentum")
+        self.nesterov = check_bool(nesterov, "nesterov")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0 (e.g. momentum=0.9)")
+
+    @property
+    def n_states(self):
+        return 0 if self.momentum == 0 else 1
+
+    @property
+    def kind(self):
+        if self.momentum == 0:
+            return KIND_SGD
+        return KIND_NESTEROV if self.nesterov else KIND_MOMENTUM
+
+    def _update(self, p, g, real, lr, v=None):
+        lr = real(lr)
+        if v is None:
+            p -= lr * g  # p -= lr g
+            return
+        mu = real(self.momentum)
+        v[...] = mu * v + g  # v = mu v + g
+        if self.nesterov:
+            p -= lr * (g + mu * v)  # p -= lr (g + mu v)
+        else:
+            p -= lr * v  # p -= lr v
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divides each step by a running root mean square of the gradients.
+
+    learning_rate : float > 0 or None (take train's learning_rate)
+    rho : 0 <= rho < 1, the decay of the running mean of g^2 (PyTorch's alpha)
+    eps : > 0, added to the root mean square
+    """
+
+    n_states = 1
+    _hyper = ("rho", "eps")
+
+    def __init__(self, learning_rate=None, rho=0.9, eps=1e-8):
+        super().__init__(learning_rate)
+        self.rho = _check_fraction(rho, "rho")
+        self.eps = check_positive_float(eps, "eps")
+
+    @property
+    def kind(self):
+        return KIND_RMSPROP
+
+    def _update(self, p, g, real, lr, s):
+        lr, eps = real(lr), real(self.eps)
+        rho, one_minus_rho = real(self.rho), real(1.0 - self.rho)
+        s[...] = rho * s + one_minus_rho * g * g  # s = rho s + (1-rho) g^2
+        p -= lr * (g / (np.sqrt(s) + eps))  # p -= lr g / (sqrt(s) + eps)
+
+
+class Adam(Optimizer):
+    """Adam: steps from bias-corrected running means of the gradient and its square.
+
+    learning_rate : float > 0 or None (take train's learning_rate; 1e-3 is typical)
+    beta1, beta2 : 0 <= beta < 1, the decays of the first and second moments
+    eps : > 0, added to the root of the second moment
+    """
+
+    n_states = 2
+    _hyper = ("beta1", "beta2", "eps")
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(learning_rate)
+        self.beta1 = _check_fraction(beta1, "beta1")
+        self.beta2 = _check_fraction(beta2, "beta2")
+        self.eps = check_positive_float(eps, "eps")
+
+    @property
+    def kind(self):
+        return KIND_ADAM
+
+    def _decay(self, p, real, lr):
+        """AdamW's decoupled weight decay; none in Adam"""
+
+    def _update(self, p, g, real, lr, m, v):
+        step = self.step + 1
+        b1, b2 = real(self.beta1), real(self.beta2)
+        one_minus_b1, one_minus_b2 = real(1.0 - self.beta1), real(1.0 - self.beta2)
+        # the bias corrections in double, rounded once, as PyTorch arranges them
+        step_size = real(lr / (1.0 - self.beta1 ** step))
+        sqrt_bc2 = real(math.sqrt(1.0 - self.beta2 ** step))
+        eps = real(self.eps)
+        self._decay(p, real, lr)
+        m[...] = b1 * m + one_minus_b1 * g  # m = b1 m + (1-b1) g
+        v[...] = b2 * v + one_minus_b2 * g * g  # v = b2 v + (1-b2) g^2
+        # p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps), computed as
+        # p -= (lr / (1-b1^t)) (m / (sqrt(v) / sqrt(1-b2^t) + eps))
+        p -= step_size * (m / (np.sqrt(v) / sqrt_bc2 + eps))
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay, p -= lr wd p before each Adam step.
+
+    learning_rate : float > 0 or None (take train's learning_rate)
+    beta1, beta2 : 0 <= beta < 1, the decays of the first and second moments
+    eps : > 0, added to the root of the second moment
+    weight_decay : >= 0
+    """
+
+    _hyper = ("beta1", "beta2", "eps", "weight_decay")
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8,
+                 weight_decay=0.01):
+        super().__init__(learning_rate, beta1, beta2, eps)
+        self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
+
+    @property
+    def kind(self):
+        return KIND_ADAMW
+
+    def _decay(self, p, real, lr):
+        p *= real(1.0 - lr * self.weight_decay)  # p -= lr wd p
+
+
+_KIND_NAMES = {KIND_SGD: "sgd", KIND_MOMENTUM: "momentum", KIND_NESTEROV: "nesterov",
+               KIND_RMSPROP: "rmsprop", KIND_ADAM: "adam", KIND_ADAMW: "adamw"}
+
+_CLASS_OF_KIND = {KIND_SGD: SGD, KIND_MOMENTUM: SGD, KIND_NESTEROV: SGD,
+                  KIND_RMSPROP: RMSprop, KIND_ADAM: Adam, KIND_ADAMW: AdamW}
+
+_FACTORIES = {
+    "sgd": SGD,
+    "momentum": lambda: SGD(momentum=0.9),
+    "nesterov": lambda: SGD(momentum=0.9, nesterov=True),
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+OPTIMIZER_NAMES = tuple(_FACTORIES)
+
+
+def get_optimizer(optimizer):
+    """an Optimizer from a name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw";
+    default hyper-parameters, learning rate from train) or an Optimizer instance, which is
+    returned as is (so its state carries over between train calls)"""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an instance, e.g. {optimizer.__name__}(); "
+                        f"got the class {optimizer.__name__}")
+    if not isinstance(optimizer, str):
+        raise TypeError("optimizer must be a name (one of "
+                        f"{', '.join(OPTIMIZER_NAMES)}) or an object from "
+                        f"barenet.optimizers; got {type(optimizer).__name__} {optimizer!r}")
+    key = optimizer.strip().lower()
+    if key not in _FACTORIES:
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid names are "
+                         f"{', '.join(OPTIMIZER_NAMES)}")
+    return _FACTORIES[key]()
+
+
+def optimizer_from_state_dict(d):
+    """a new optimizer of the kind recorded in d (from Optimizer.state_dict), restored"""
+    kind = _scalar(d.get("kind"))
+    if isinstance(kind, bool) or kind not in _CLASS_OF_KIND:
+        raise ValueError(f"optimizer state has an unknown kind {kind!r}")
+    opt = _CLASS_OF_KIND[kind]()
+    opt.load_state_dict(d)
+    return opt
