@@ -5,7 +5,7 @@ and float64 on 1 and 2 threads: square sizes 64..2048, and the products of a 784
 network at batch 128 (forward of every layer, and both backward products: the weight
 gradient A^T @ dZ and the input gradient dZ @ W^T), the fused forward (bias + ReLU in the
 GEMM write-back vs NumPy's matmul + add + maximum), and predict-sized products.
-Ratios, not thresholds. Trials of barenet and NumPy alternate, best of --trials. barenet is
+Ratios, not thresholds. Runs of barenet and NumPy alternate (with a pause), best of --trials. barenet is
 called through its thin binding (_core), as NumPy's matmul is, so both pay ~1 us of Python.
 
     python benchmarks/gemm.py [--quick] [--trials 5] [--peak-f32 102]
@@ -28,6 +28,7 @@ try:
 except ImportError:  # NumPy then uses its default thread count for every row
     threadpoolctl = None
 
+SWITCH_PAUSE = 0.2   # seconds between barenet's and NumPy's runs (see compare)
 SQUARE = (64, 128, 256, 512, 1024, 2048)
 B = 128
 # (name, trans_a, trans_b, m, n, k) of a 784-256-128-10 network at batch 128
@@ -77,13 +78,17 @@ def best_time(fn, flops, trials):
 
 
 def compare(bn_fn, np_fn, flops, threads, trials):
-    """GFLOP/s of barenet and NumPy, trials alternating so both see the same machine"""
+    """GFLOP/s of barenet and NumPy. Runs alternate so both see the same machine, with a
+    pause at each switch: OpenBLAS's idle threads spin for tens of ms after a call (and
+    OpenMP's briefly), which would steal the cores from the other library's threads."""
     _gemm.set_num_threads(threads)
     tb = tn = float("inf")
     with limit_blas(threads):
-        for _ in range(trials):
-            tb = min(tb, best_time(bn_fn, flops, 1))
-            tn = min(tn, best_time(np_fn, flops, 1))
+        for _ in range(max(1, trials // 2)):
+            tb = min(tb, best_time(bn_fn, flops, 2))
+            time.sleep(SWITCH_PAUSE)
+            tn = min(tn, best_time(np_fn, flops, 2))
+            time.sleep(SWITCH_PAUSE)
     _gemm.set_num_threads(None)
     return flops / tb * 1e-9, flops / tn * 1e-9
 

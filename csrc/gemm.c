@@ -25,7 +25,9 @@
  * KC: a B micro-panel (KC x NR) plus an A micro-panel (MR x KC) stay in L1 (32 KiB);
  * MC: the packed A block (MC x KC) stays in L2 (512 KiB per core);
  * NC: the packed B block (KC x NC) stays in L3 (32 MiB shared).
- * MC and NC are rounded down to multiples of the kernel's MR and NR at run time. */
+ * (This machine's Zen 5 has 48 KiB / 1 MiB; the sizes above suit both.) At run time MC is
+ * rounded down to a multiple of MR, and K and N are cut into equal blocks of at most KC and
+ * NC (NC rounded up to a multiple of NR), so no block is a thin sliver. */
 typedef struct { int64_t mc, kc, nc; } blocking;
 static const blocking BLOCKS_F32 = {168, 256, 4080};
 static const blocking BLOCKS_F64 = {96, 256, 2040};
@@ -59,7 +61,8 @@ int bn_get_num_threads(void)
     return want > 0 && want < max ? want : max;
 }
 
-/* ---- packing buffers: one per calling thread, 64-byte aligned, grown, reused ----------- */
+/* ---- packing buffers: one per thread (the caller's, and each OpenMP worker's own), 64-byte
+ * aligned, grown when needed and reused; a worker's lives as long as the OpenMP pool. ---- */
 
 static BN_THREAD_LOCAL void *buf_raw = NULL;
 static BN_THREAD_LOCAL char *buf_aligned = NULL;
@@ -407,14 +410,19 @@ static int gemm_part(const gemm_job *g, int tid, int nt)
 #define THIN_MAX_N 10
 #define THIN_MAX_B_BYTES (256 * 1024)   /* packed op(B) stays in L2 */
 
-/* op(B) for the rows kernel: per k step columns 0-7, then [b8 b9] repeated (vec values) */
+/* op(B) for the rows kernel: per k step columns 0-7, then [b8 b9] repeated (to 16 floats /
+ * 12 doubles), zero past n. The common case, B plain with n == 10, is a straight copy. */
 static void pack_b_rows_f32(const gemm_job *g, float *pb)
 {
     const float *b = g->b;
     for (int64_t p = 0; p < g->k; p++, pb += 16) {
         float v[10];
-        for (int64_t j = 0; j < 10; j++)
-            v[j] = j >= g->n ? 0.0f : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
+        if (g->tb == BN_NO_TRANS && g->n == 10) {
+            memcpy(v, b + p * g->ldb, sizeof v);
+        } else {
+            for (int64_t j = 0; j < 10; j++)
+                v[j] = j >= g->n ? 0.0f : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
+        }
         for (int j = 0; j < 8; j++) pb[j] = v[j];
         for (int j = 8; j < 16; j++) pb[j] = v[8 + (j & 1)];
     }
@@ -425,8 +433,12 @@ static void pack_b_rows_f64(const gemm_job *g, double *pb)
     const double *b = g->b;
     for (int64_t p = 0; p < g->k; p++, pb += 12) {
         double v[10];
-        for (int64_t j = 0; j < 10; j++)
-            v[j] = j >= g->n ? 0.0 : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
+        if (g->tb == BN_NO_TRANS && g->n == 10) {
+            memcpy(v, b + p * g->ldb, sizeof v);
+        } else {
+            for (int64_t j = 0; j < 10; j++)
+                v[j] = j >= g->n ? 0.0 : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
+        }
         for (int j = 0; j < 8; j++) pb[j] = v[j];
         for (int j = 8; j < 12; j++) pb[j] = v[8 + (j & 1)];
     }

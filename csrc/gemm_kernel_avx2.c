@@ -180,6 +180,9 @@ void bn_sgemm_kernel_avx2_cols_16x5(int64_t k, const float *a, int64_t sa, const
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
     for (int64_t p = 0; p < k; p++) {
         __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8), b;
         _mm_prefetch((const char *)(a + 8 * sa), _MM_HINT_T0);
@@ -224,6 +227,9 @@ void bn_dgemm_kernel_avx2_cols_8x5(int64_t k, const double *a, int64_t sa, const
     __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
     __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
     __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
     for (int64_t p = 0; p < k; p++) {
         __m256d a0 = _mm256_loadu_pd(a), a1 = _mm256_loadu_pd(a + 4), b;
         _mm_prefetch((const char *)(a + 8 * sa), _MM_HINT_T0);
@@ -288,12 +294,18 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
     __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
     __m256 c6 = _mm256_setzero_ps(), c7 = _mm256_setzero_ps();
     __m256 t03 = _mm256_setzero_ps(), t47 = _mm256_setzero_ps();   /* columns 8-9 */
-    for (int64_t p = 0; p < k; p++) {
+    const int64_t d1 = r[1] - r[0], d2 = r[2] - r[0], d3 = r[3] - r[0];
+    const int64_t d5 = r[5] - r[4], d6 = r[6] - r[4], d7 = r[7] - r[4];
+    const float *a0 = r[0], *a4 = r[4];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
+    for (int64_t p = 0; p < k; p++, a0++, a4++) {
         __m256 b = _mm256_load_ps(pb), x0, x1, x2, x3;
-        x0 = _mm256_broadcast_ss(r[0] + p);
-        x1 = _mm256_broadcast_ss(r[1] + p);
-        x2 = _mm256_broadcast_ss(r[2] + p);
-        x3 = _mm256_broadcast_ss(r[3] + p);
+        x0 = _mm256_broadcast_ss(a0);
+        x1 = _mm256_broadcast_ss(a0 + d1);
+        x2 = _mm256_broadcast_ss(a0 + d2);
+        x3 = _mm256_broadcast_ss(a0 + d3);
         c0 = _mm256_fmadd_ps(x0, b, c0);
         c1 = _mm256_fmadd_ps(x1, b, c1);
         c2 = _mm256_fmadd_ps(x2, b, c2);
@@ -302,10 +314,10 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
             __m256 x = _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x0C), _mm256_blend_ps(x2, x3, 0xC0), 0xF0);
             t03 = _mm256_fmadd_ps(x, _mm256_load_ps(pb + 8), t03);
         }
-        x0 = _mm256_broadcast_ss(r[4] + p);
-        x1 = _mm256_broadcast_ss(r[5] + p);
-        x2 = _mm256_broadcast_ss(r[6] + p);
-        x3 = _mm256_broadcast_ss(r[7] + p);
+        x0 = _mm256_broadcast_ss(a4);
+        x1 = _mm256_broadcast_ss(a4 + d5);
+        x2 = _mm256_broadcast_ss(a4 + d6);
+        x3 = _mm256_broadcast_ss(a4 + d7);
         c4 = _mm256_fmadd_ps(x0, b, c4);
         c5 = _mm256_fmadd_ps(x1, b, c5);
         c6 = _mm256_fmadd_ps(x2, b, c6);
@@ -354,15 +366,20 @@ FORCE_INLINE void rows_4x10_f64(const int tail, int64_t k, const double *a, int6
     __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
     __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
     __m256d t01 = _mm256_setzero_pd(), t23 = _mm256_setzero_pd();   /* columns 8-9 */
-    for (int64_t p = 0; p < k; p++) {
+    const int64_t d1 = r[1] - r[0], d2 = r[2] - r[0], d3 = r[3] - r[0];
+    const double *a0 = r[0];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
+    for (int64_t p = 0; p < k; p++, a0++) {
         __m256d b0 = _mm256_load_pd(pb), b1 = _mm256_load_pd(pb + 4), x0, x1;
-        x0 = _mm256_broadcast_sd(r[0] + p);
-        x1 = _mm256_broadcast_sd(r[1] + p);
+        x0 = _mm256_broadcast_sd(a0);
+        x1 = _mm256_broadcast_sd(a0 + d1);
         c00 = _mm256_fmadd_pd(x0, b0, c00); c01 = _mm256_fmadd_pd(x0, b1, c01);
         c10 = _mm256_fmadd_pd(x1, b0, c10); c11 = _mm256_fmadd_pd(x1, b1, c11);
         if (tail) t01 = _mm256_fmadd_pd(_mm256_blend_pd(x0, x1, 0xC), _mm256_load_pd(pb + 8), t01);
-        x0 = _mm256_broadcast_sd(r[2] + p);
-        x1 = _mm256_broadcast_sd(r[3] + p);
+        x0 = _mm256_broadcast_sd(a0 + d2);
+        x1 = _mm256_broadcast_sd(a0 + d3);
         c20 = _mm256_fmadd_pd(x0, b0, c20); c21 = _mm256_fmadd_pd(x0, b1, c21);
         c30 = _mm256_fmadd_pd(x1, b0, c30); c31 = _mm256_fmadd_pd(x1, b1, c31);
         if (tail) t23 = _mm256_fmadd_pd(_mm256_blend_pd(x0, x1, 0xC), _mm256_load_pd(pb + 8), t23);

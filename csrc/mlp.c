@@ -13,15 +13,20 @@ static int64_t max_width(const bn_mlp *net)
     return w;
 }
 
-/* training workspace for b rows: xb, yb, then a[l], z[l] for l = 1..L, then two deltas */
+/* training workspace for b rows: xb, yb, wb, then a[l], z[l] for l = 1..L, two deltas */
 static int64_t yb_offset(const bn_mlp *net, int64_t b)
 {
     return b * net->sizes[0];
 }
 
+static int64_t wb_offset(const bn_mlp *net, int64_t b)
+{
+    return yb_offset(net, b) + b * net->sizes[net->n_layers];
+}
+
 static int64_t a_offset(const bn_mlp *net, int64_t b, int64_t l)
 {
-    int64_t off = yb_offset(net, b) + b * net->sizes[net->n_layers];
+    int64_t off = wb_offset(net, b) + b;
     for (int64_t i = 1; i < l; i++) off += 2 * b * net->sizes[i];
     return off;
 }

@@ -39,7 +39,8 @@ typedef struct {
 } bn_train_config;
 
 /* Training workspace, in elements of the parameter type, for batches of up to b rows:
- * gathered rows xb (B, W[0]) and yb (B, W[L]), per layer a and z (B, W[l]), two deltas. */
+ * gathered rows xb (B, W[0]), yb (B, W[L]) and row weights wb (B), per layer a and z
+ * (B, W[l]), two deltas. Row weights sw (N) are optional everywhere (NULL: all ones). */
 int64_t bn_mlp_workspace_size(const bn_mlp *net, int64_t b);
 /* where a[L], the network's output (B, W[L]), starts in the training workspace */
 int64_t bn_mlp_output_offset(const bn_mlp *net, int64_t b);
@@ -51,20 +52,22 @@ int bn_mlp_forward_f64(const bn_mlp *net, double *work, const double *params,
                        const double *x, int64_t n, const bn_dropout *drop);
 int bn_mlp_forward_f32(const bn_mlp *net, float *work, const float *params,
                        const float *x, int64_t n, const bn_dropout *drop);
-/* data loss of the last forward against y (N, W[L]) */
-double bn_mlp_loss_f64(const bn_mlp *net, const double *work, const double *y, int64_t n);
-double bn_mlp_loss_f32(const bn_mlp *net, const float *work, const float *y, int64_t n);
+/* data loss of the last forward against y (N, W[L]), rows weighted by sw (N) or NULL */
+double bn_mlp_loss_f64(const bn_mlp *net, const double *work, const double *y,
+                       const double *sw, int64_t n);
+double bn_mlp_loss_f32(const bn_mlp *net, const float *work, const float *y, const float *sw,
+                       int64_t n);
 /* l1 sum|W| + l2/2 sum W^2 over the weights */
 double bn_mlp_penalty_f64(const bn_mlp *net, const double *params, double l1, double l2);
 double bn_mlp_penalty_f32(const bn_mlp *net, const float *params, double l1, double l2);
 /* gradients of (mean data loss + penalty) into dparams; needs the workspace of a forward
  * on the same x with the same dropout */
 int bn_mlp_backward_f64(const bn_mlp *net, double *dparams, double *work, const double *params,
-                        const double *x, const double *y, int64_t n, const bn_dropout *drop,
-                        double l1, double l2);
+                        const double *x, const double *y, const double *sw, int64_t n,
+                        const bn_dropout *drop, double l1, double l2);
 int bn_mlp_backward_f32(const bn_mlp *net, float *dparams, float *work, const float *params,
-                        const float *x, const float *y, int64_t n, const bn_dropout *drop,
-                        double l1, double l2);
+                        const float *x, const float *y, const float *sw, int64_t n,
+                        const bn_dropout *drop, double l1, double l2);
 /* output (N, W[L]) for x, no dropout, through the prediction workspace */
 int bn_mlp_predict_f64(const bn_mlp *net, double *out, double *work, const double *params,
                        const double *x, int64_t n);
@@ -77,10 +80,12 @@ int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *
 int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t epochs, double *params, double *dparams,
                      double *state1, double *state2, double *work, int64_t *perm,
-                     uint64_t *scratch, const double *x, const double *y, int64_t n);
+                     uint64_t *scratch, const double *x, const double *y, const double *sw,
+                     int64_t n);
 int bn_mlp_train_f32(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t epochs, float *params, float *dparams,
                      float *state1, float *state2, float *work, int64_t *perm,
-                     uint64_t *scratch, const float *x, const float *y, int64_t n);
+                     uint64_t *scratch, const float *x, const float *y, const float *sw,
+                     int64_t n);
 
 #endif

@@ -383,3 +383,58 @@ def test_set_num_threads_validates():
     with pytest.raises(TypeError, match="n must be an integer"):
         barenet.set_num_threads(1.5)
     assert barenet.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("config", ["sigmoid-bce", "softmax-ce", "identity-mse"])
+def test_sample_weight_gradients_and_meaning(backend, config):
+    out_act, loss, kind = CONFIGS[config]
+    net = NeuralNetwork([4, 6, 3], output_activation=out_act, loss=loss, seed=1, l2=0.01,
+                        backend=backend)
+    X, y = problem(kind, n=9)
+    w = np.random.default_rng(0).random(9) * 2
+    value, grad = net.gradient(X, y, sample_weight=w)
+    p0 = net.get_params()
+    numeric = np.empty_like(p0)
+    for i in range(p0.size):
+        p = p0.copy()
+        p[i] += 1e-6
+        net.set_params(p)
+        up = net.loss(X, y, sample_weight=w)
+        p[i] -= 2e-6
+        net.set_params(p)
+        numeric[i] = (up - net.loss(X, y, sample_weight=w)) / 2e-6
+    net.set_params(p0)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+    # integer weights mean repeated rows: (1/N) sum w_i l_i == (N_rep/N) * mean over repeats
+    counts = np.array([1, 2, 0, 1, 3, 1, 1, 2, 1])
+    yr = np.repeat(y, counts, axis=0) if np.ndim(y) > 1 else np.repeat(y, counts)
+    repeated = net.loss(np.repeat(X, counts, axis=0), yr)
+    penalty = net.loss(X, y) - NeuralNetwork([4, 6, 3], output_activation=out_act, loss=loss,
+                                             seed=1, backend=backend).loss(X, y)
+    weighted = net.loss(X, y, sample_weight=counts)
+    assert weighted - penalty == pytest.approx((repeated - penalty) * counts.sum() / 9,
+                                               rel=1e-10)
+    assert net.loss(X, y, sample_weight=np.ones(9)) == pytest.approx(net.loss(X, y), rel=1e-12)
+
+
+@needs_compiled
+def test_sample_weight_backends_agree(dtype):
+    X, y = problem("labels", n=50, n_in=6, seed=3, dtype=dtype)
+    w = np.random.default_rng(1).random(50)
+    nets = [NeuralNetwork([6, 16, 3], output_activation="softmax", seed=11, dtype=dtype,
+                          dropout=0.2, backend=b) for b in ("numpy", "compiled")]
+    hs = [net.train(X, y, epochs=3, learning_rate=0.01, batch_size=16, optimizer="adam",
+                    sample_weight=w, verbose=False) for net in nets]
+    np.testing.assert_allclose(hs[1], hs[0], **AGREE[dtype])
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), **AGREE[dtype])
+
+
+def test_bad_sample_weight(backend):
+    net = NeuralNetwork([3, 4, 1], seed=0, backend=backend)
+    X, y = np.ones((4, 3)), [0, 1, 1, 0]
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
+        net.train(X, y, epochs=1, verbose=False, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="sample_weight must be >= 0"):
+        net.loss(X, y, sample_weight=[1, -1, 1, 1])
+    with pytest.raises(ValueError, match="sample_weight contains NaN"):
+        net.gradient(X, y, sample_weight=[1, np.nan, 1, 1])

@@ -34,15 +34,15 @@ class Backend:
             self.core.predict(out[start:start + rows], work, params, x[start:start + rows])
         return out
 
-    def loss(self, params, x, y, l1=0.0, l2=0.0):
+    def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None):
         work = np.empty(self.core.workspace_size(x.shape[0]), dtype=params.dtype)
-        return self.core.evaluate(work, params, x, y, l1, l2)
+        return self.core.evaluate(work, params, x, y, l1, l2, None, sw)
 
-    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0):
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):
         work = np.empty(self.core.workspace_size(x.shape[0]), dtype=params.dtype)
-        return self.core.evaluate(work, params, x, y, l1, l2, dparams)
+        return self.core.evaluate(work, params, x, y, l1, l2, dparams, sw)
 
-    def train(self, cfg, optimizer, params, x, y, epochs, lr):
+    def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
         losses = np.empty(epochs)
         if epochs == 0:
             return losses
@@ -61,6 +61,6 @@ class Backend:
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
                       dropout=cfg.dropout, l1=cfg.l1, l2=cfg.l2)
         step = self.core.train(losses, params, dparams, state1, state2, work, perm, scratch,
-                               x, y, config, dict(optimizer.c_config(lr)))
+                               x, y, config, dict(optimizer.c_config(lr)), sw)
         optimizer.step = step
         return losses

@@ -41,16 +41,20 @@ cdef extern from "mlp.h" nogil:
                            const double *x, int64_t n, const bn_dropout *drop)
     int bn_mlp_forward_f32(const bn_mlp *net, float *work, const float *params,
                            const float *x, int64_t n, const bn_dropout *drop)
-    double bn_mlp_loss_f64(const bn_mlp *net, const double *work, const double *y, int64_t n)
-    double bn_mlp_loss_f32(const bn_mlp *net, const float *work, const float *y, int64_t n)
+    double bn_mlp_loss_f64(const bn_mlp *net, const double *work, const double *y,
+                           const double *sw, int64_t n)
+    double bn_mlp_loss_f32(const bn_mlp *net, const float *work, const float *y,
+                           const float *sw, int64_t n)
     double bn_mlp_penalty_f64(const bn_mlp *net, const double *params, double l1, double l2)
     double bn_mlp_penalty_f32(const bn_mlp *net, const float *params, double l1, double l2)
     int bn_mlp_backward_f64(const bn_mlp *net, double *dparams, double *work,
-                            const double *params, const double *x, const double *y, int64_t n,
-                            const bn_dropout *drop, double l1, double l2)
+                            const double *params, const double *x, const double *y,
+                            const double *sw, int64_t n, const bn_dropout *drop, double l1,
+                            double l2)
     int bn_mlp_backward_f32(const bn_mlp *net, float *dparams, float *work,
-                            const float *params, const float *x, const float *y, int64_t n,
-                            const bn_dropout *drop, double l1, double l2)
+                            const float *params, const float *x, const float *y,
+                            const float *sw, int64_t n, const bn_dropout *drop, double l1,
+                            double l2)
     int bn_mlp_predict_f64(const bn_mlp *net, double *out, double *work, const double *params,
                            const double *x, int64_t n)
     int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *params,
@@ -58,11 +62,13 @@ cdef extern from "mlp.h" nogil:
     int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t epochs, double *params, double *dparams,
                          double *state1, double *state2, double *work, int64_t *perm,
-                         uint64_t *scratch, const double *x, const double *y, int64_t n)
+                         uint64_t *scratch, const double *x, const double *y,
+                         const double *sw, int64_t n)
     int bn_mlp_train_f32(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t epochs, float *params, float *dparams,
                          float *state1, float *state2, float *work, int64_t *perm,
-                         uint64_t *scratch, const float *x, const float *y, int64_t n)
+                         uint64_t *scratch, const float *x, const float *y,
+                         const float *sw, int64_t n)
 
 cdef extern from *:
     """
@@ -122,29 +128,31 @@ cdef class MLP:
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
                  const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,
-                 floating[::1] dparams=None):
-        """forward without dropout and (data loss + penalty); with dparams, backward too"""
+                 floating[::1] dparams=None, const floating[::1] sw=None):
+        """forward without dropout and (data loss + penalty), rows weighted by sw when
+        given; with dparams, backward too"""
         cdef int status
         cdef double value = 0.0
         cdef int64_t n = x.shape[0]
         cdef bint grad = dparams is not None
+        cdef const floating *w = &sw[0] if sw is not None else NULL
         with nogil:
             if floating is float:
                 status = bn_mlp_forward_f32(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
                 if status == BN_OK:
-                    value = (bn_mlp_loss_f32(&self.net, &work[0], &y[0, 0], n)
+                    value = (bn_mlp_loss_f32(&self.net, &work[0], &y[0, 0], w, n)
                              + bn_mlp_penalty_f32(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
                     status = bn_mlp_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
-                                                 &x[0, 0], &y[0, 0], n, NULL, l1, l2)
+                                                 &x[0, 0], &y[0, 0], w, n, NULL, l1, l2)
             else:
                 status = bn_mlp_forward_f64(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
                 if status == BN_OK:
-                    value = (bn_mlp_loss_f64(&self.net, &work[0], &y[0, 0], n)
+                    value = (bn_mlp_loss_f64(&self.net, &work[0], &y[0, 0], w, n)
                              + bn_mlp_penalty_f64(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
                     status = bn_mlp_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
-                                                 &x[0, 0], &y[0, 0], n, NULL, l1, l2)
+                                                 &x[0, 0], &y[0, 0], w, n, NULL, l1, l2)
         _check(status)
         return value
 
@@ -164,7 +172,8 @@ cdef class MLP:
     def train(self, double[::1] losses, floating[::1] params, floating[::1] dparams,
               floating[::1] state1, floating[::1] state2, floating[::1] work,
               int64_t[::1] perm, uint64_t[::1] scratch, const floating[:, ::1] x,
-              const floating[:, ::1] y, dict config, dict optimizer):
+              const floating[:, ::1] y, dict config, dict optimizer,
+              const floating[::1] sw=None):
         """len(losses) epochs of bn_mlp_train; config holds the bn_train_config fields and
         optimizer the bn_optimizer ones. Returns the optimizer's step count afterwards."""
         cdef bn_train_config cfg
@@ -173,6 +182,7 @@ cdef class MLP:
         cdef int64_t n = x.shape[0], epochs = losses.shape[0]
         cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
         cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
+        cdef const floating *w = &sw[0] if sw is not None else NULL
         cfg.batch_size = config["batch_size"]
         cfg.shuffle = config["shuffle"]
         cfg.seed = config["seed"]
@@ -193,11 +203,11 @@ cdef class MLP:
             if floating is float:
                 status = bn_mlp_train_f32(&self.net, &cfg, &opt, &losses[0], epochs,
                                           &params[0], &dparams[0], s1, s2, &work[0], &perm[0],
-                                          &scratch[0], &x[0, 0], &y[0, 0], n)
+                                          &scratch[0], &x[0, 0], &y[0, 0], w, n)
             else:
                 status = bn_mlp_train_f64(&self.net, &cfg, &opt, &losses[0], epochs,
                                           &params[0], &dparams[0], s1, s2, &work[0], &perm[0],
-                                          &scratch[0], &x[0, 0], &y[0, 0], n)
+                                          &scratch[0], &x[0, 0], &y[0, 0], w, n)
         _check(status)
         return opt.step
 

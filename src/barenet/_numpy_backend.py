@@ -72,17 +72,19 @@ def forward(spec, params, x, drop=None):
     return acts, zs, keeps
 
 
-def loss(spec, acts, zs, y):
-    """mean data loss of a forward pass (see csrc/losses.h for the definitions)"""
+def loss(spec, acts, zs, y, sw=None):
+    """mean data loss of a forward pass, (1/N) sum_i w_i l_i (csrc/losses.h)"""
     z, a = zs[-1], acts[-1]
     if spec.loss == LOSS_CROSS_ENTROPY:
         shifted = z - z.max(axis=1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return float(-(y * log_softmax).sum(dtype=np.float64) / len(y))
-    if spec.loss == LOSS_MSE:
-        return float(np.mean(np.square(a - y), dtype=np.float64))
-    return float(np.mean(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z))),
-                         dtype=np.float64))
+        rows = -(y * log_softmax).sum(axis=1, dtype=np.float64)
+    elif spec.loss == LOSS_MSE:
+        rows = np.square(a - y).mean(axis=1, dtype=np.float64)
+    else:
+        rows = (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1,
+                                                                               dtype=np.float64)
+    return float(np.mean(rows if sw is None else sw * rows))
 
 
 def penalty(spec, params, l1, l2):
@@ -93,22 +95,24 @@ def penalty(spec, params, l1, l2):
     return l1 * sum(np.abs(w).sum() for w in ws) + 0.5 * l2 * sum((w * w).sum() for w in ws)
 
 
-def dloss(spec, acts, zs, y):
+def dloss(spec, acts, zs, y, sw=None):
     """dloss/dz of the output layer"""
     a = acts[-1]
     t = a.dtype.type
     if spec.loss == LOSS_CROSS_ENTROPY:
-        return (a - y) * t(1 / len(y))
-    if spec.loss == LOSS_MSE:
-        return (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.activations[-1]](a, zs[-1])
-    return (a - y) * t(1 / a.size)
+        dz = (a - y) * t(1 / len(y))
+    elif spec.loss == LOSS_MSE:
+        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.activations[-1]](a, zs[-1])
+    else:
+        dz = (a - y) * t(1 / a.size)
+    return dz if sw is None else dz * sw[:, None]
 
 
-def backward(spec, dparams, params, acts, zs, keeps, y, l1=0.0, l2=0.0):
+def backward(spec, dparams, params, acts, zs, keeps, y, sw=None, l1=0.0, l2=0.0):
     """gradients of (mean data loss + penalty) into dparams, from the forward's weights"""
     layers = layer_views(spec, params)
     grads = layer_views(spec, dparams)
-    dz = dloss(spec, acts, zs, y)
+    dz = dloss(spec, acts, zs, y, sw)
     for l in range(len(layers) - 1, -1, -1):
         in_activation = spec.activations[l - 1] if l > 0 else None
         dw, db, dx = dense_backward(dz, acts[l], zs[l], layers[l][0], in_activation,
@@ -126,7 +130,7 @@ def predict(spec, params, x):
     return a
 
 
-def train(spec, cfg, optimizer, params, x, y, epochs, lr):
+def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
     """`epochs` epochs of mini-batch training from cfg.epoch (bn_mlp_train in mlp.h);
     returns the per-epoch losses"""
     n = len(x)
@@ -141,11 +145,11 @@ def train(spec, cfg, optimizer, params, x, y, epochs, lr):
         total = 0.0
         for batch, start in enumerate(range(0, n, b)):
             rows = slice(start, start + b) if order is None else order[start:start + b]
-            xb, yb = x[rows], y[rows]
+            xb, yb, wb = x[rows], y[rows], None if sw is None else sw[rows]
             drop = (cfg.dropout, cfg.seed, epoch, batch)
             acts, zs, keeps = forward(spec, params, xb, drop)
-            batch_loss = loss(spec, acts, zs, yb) + penalty(spec, params, cfg.l1, cfg.l2)
-            backward(spec, dparams, params, acts, zs, keeps, yb, cfg.l1, cfg.l2)
+            batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
+            backward(spec, dparams, params, acts, zs, keeps, yb, wb, cfg.l1, cfg.l2)
             optimizer.update_numpy(params, dparams, lr)
             total += batch_loss * len(xb)
         losses[e] = total / n
@@ -163,16 +167,16 @@ class Backend:
     def predict(self, params, x):
         return predict(self.spec, params, x)
 
-    def loss(self, params, x, y, l1=0.0, l2=0.0):
+    def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None):
         acts, zs, _ = forward(self.spec, params, x)
-        return loss(self.spec, acts, zs, y) + penalty(self.spec, params, l1, l2)
+        return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
-    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0):
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):
         acts, zs, keeps = forward(self.spec, params, x)
-        backward(self.spec, dparams, params, acts, zs, keeps, y, l1, l2)
-        return loss(self.spec, acts, zs, y) + penalty(self.spec, params, l1, l2)
+        backward(self.spec, dparams, params, acts, zs, keeps, y, sw, l1, l2)
+        return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
-    def train(self, cfg, optimizer, params, x, y, epochs, lr):
+    def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
         # overflow while diverging is reported by the caller (TrainingDiverged), as in C
         with np.errstate(over="ignore", invalid="ignore"):
-            return train(self.spec, cfg, optimizer, params, x, y, epochs, lr)
+            return train(self.spec, cfg, optimizer, params, x, y, sw, epochs, lr)

@@ -189,3 +189,17 @@ def check_y_categorical(y, n_rows, n_classes, dtype, name="y"):
         raise ValueError(f"{name} rows must sum to 1 for cross-entropy (one-hot or "
                          f"probabilities); row {bad} sums to {sums[bad]}")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight"):
+    """None, or per-row weights: shape (n_rows,), finite, >= 0 -> C-contiguous array"""
+    if sample_weight is None:
+        return None
+    arr = _as_numeric_array(sample_weight, name)
+    if arr.shape != (n_rows,):
+        raise ValueError(f"{name} must have shape ({n_rows},), one weight per row of X; got "
+                         f"shape {arr.shape}")
+    _finite(arr, name)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must be >= 0; got a minimum of {arr.min()}")
+    return np.ascontiguousarray(arr, dtype=dtype)

@@ -11,8 +11,9 @@ import numpy as np
 from . import _activations, _backend
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_dtype, check_int, check_layer_sizes,
-                          check_nonnegative_float, check_positive_float, check_rate, check_X,
-                          check_y_binary, check_y_categorical, check_y_regression)
+                          check_nonnegative_float, check_positive_float, check_rate,
+                          check_sample_weight, check_X, check_y_binary, check_y_categorical,
+                          check_y_regression)
 from .layers import Dense
 from .schedules import get_schedule
 from .training import EarlyStopping, History, get_early_stopping
@@ -260,23 +261,26 @@ class NeuralNetwork:
             return (proba[:, 0] > 0.5).astype(np.int64)
         return proba.argmax(axis=1).astype(np.int64)
 
-    def loss(self, X, y):
-        """the training objective on (X, y): mean data loss + the l1/l2 penalty"""
+    def loss(self, X, y, sample_weight=None):
+        """the training objective on (X, y): mean data loss + the l1/l2 penalty; with
+        sample_weight the data loss is (1/N) sum_i w_i l_i"""
         X, y = self._Xy(X, y)
-        return self._backend.loss(self._params, X, y, self.l1, self.l2)
+        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return self._backend.loss(self._params, X, y, self.l1, self.l2, sw)
 
-    def gradient(self, X, y):
+    def gradient(self, X, y, sample_weight=None):
         """(loss, flat gradient of the loss) at the current parameters, without dropout"""
         X, y = self._Xy(X, y)
+        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         dparams = np.empty_like(self._params)
-        loss = self._backend.loss_and_grad(self._params, X, y, dparams, self.l1, self.l2)
+        loss = self._backend.loss_and_grad(self._params, X, y, dparams, self.l1, self.l2, sw)
         return loss, dparams
 
-    def backward(self, X, y, learning_rate=0.01):
+    def backward(self, X, y, learning_rate=0.01, sample_weight=None):
         """one full-batch gradient-descent step on (X, y); returns the loss before it.
         All gradients come from the current weights, then every layer is updated."""
         lr = check_positive_float(learning_rate, "learning_rate")
-        loss, dparams = self.gradient(X, y)
+        loss, dparams = self.gradient(X, y, sample_weight)
         self._params -= self.dtype.type(lr) * dparams
         return loss
 
@@ -301,7 +305,7 @@ class NeuralNetwork:
 
     def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True, *, batch_size=None,
               optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-              lr_schedule=None):
+              lr_schedule=None, sample_weight=None):
         """Train on (X, y) and return a History: the list of per-epoch training losses (each
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
@@ -312,8 +316,10 @@ class NeuralNetwork:
         barenet.optimizers; its state carries over to the next train call. With verbose, a
         line `Epoch e, Loss: x` is printed every 100 epochs in full-batch training and every
         epoch in mini-batch training, with validation metrics when there are any.
+        sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
         """
         X, y = self._Xy(X, y)
+        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         epochs = check_int(epochs, "epochs", minimum=0)
         lr = check_positive_float(learning_rate, "learning_rate")
         verbose = check_bool(verbose, "verbose")
@@ -358,7 +364,7 @@ class NeuralNetwork:
             lr_e = schedule(e, base, epochs) if schedule is not None else base
             before = self._params.copy()
             losses = self._backend.train(replace(cfg, epoch=self._epochs_done), opt,
-                                         self._params, X, y, k, lr_e)
+                                         self._params, X, y, k, lr_e, sw)
             if not np.isfinite(losses).all():
                 bad = e + int(np.argmax(~np.isfinite(losses)))
                 self._params[...] = before
