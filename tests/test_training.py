@@ -438,3 +438,53 @@ def test_bad_sample_weight(backend):
         net.loss(X, y, sample_weight=[1, -1, 1, 1])
     with pytest.raises(ValueError, match="sample_weight contains NaN"):
         net.gradient(X, y, sample_weight=[1, np.nan, 1, 1])
+
+
+class FakeTerminal:
+    """a stream that says it is a terminal, recording what is written"""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    @property
+    def text(self):
+        return "".join(self.parts)
+
+
+def test_progress_bar_on_a_terminal(backend, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    X, y = problem("labels", n=40, n_in=6)
+    net = NeuralNetwork([6, 8, 3], output_activation="softmax", seed=0, backend=backend)
+    net.train(X, y, epochs=4, learning_rate=0.01, batch_size=8, validation_data=(X, y))
+    text = terminal.text
+    assert "\r" in text and "4/4" in text and "epoch" in text
+    assert "loss=" in text and "val_accuracy=" in text
+    assert "Epoch 0, Loss:" not in text
+
+
+def test_lines_when_not_a_terminal(backend, capsys):
+    X, y = problem("labels", n=40, n_in=6)
+    net = NeuralNetwork([6, 8, 3], output_activation="softmax", seed=0, backend=backend)
+    net.train(X, y, epochs=3, learning_rate=0.01, batch_size=8)
+    out = capsys.readouterr().out
+    assert "\r" not in out and out.count("\n") == 3 and out.startswith("Epoch 0, Loss: ")
+
+
+def test_full_batch_keeps_the_tutorial_lines_on_a_terminal(backend, monkeypatch, xor):
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    np.random.seed(42)
+    NeuralNetwork([2, 4, 1], backend=backend).train(*xor, epochs=300, learning_rate=0.5)
+    assert terminal.text.splitlines() == ["Epoch 0, Loss: 0.8147", "Epoch 100, Loss: 0.4362",
+                                          "Epoch 200, Loss: 0.0811"]

@@ -2,10 +2,11 @@
 
 from . import datasets, optimizers, schedules
 from ._threads import get_num_threads, set_num_threads
+from .io import ModelFileError
 from .network import NeuralNetwork, TrainingDiverged
 from .training import EarlyStopping, History
 
 __version__ = "0.1.0"
 
-__all__ = ["NeuralNetwork", "TrainingDiverged", "EarlyStopping", "History", "datasets",
+__all__ = ["NeuralNetwork", "TrainingDiverged", "ModelFileError", "EarlyStopping", "History", "datasets",
            "optimizers", "schedules", "set_num_threads", "get_num_threads", "__version__"]

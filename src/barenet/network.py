@@ -16,7 +16,7 @@ from ._validation import (check_bool, check_dtype, check_int, check_layer_sizes,
                           check_y_regression)
 from .layers import Dense
 from .schedules import get_schedule
-from .training import EarlyStopping, History, get_early_stopping
+from .training import History, Progress, get_early_stopping
 
 LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
 LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
@@ -341,7 +341,6 @@ class NeuralNetwork:
                           epoch=self._epochs_done, dropout=self.dropout, l1=self.l1, l2=self.l2)
 
         history = History()
-        classifier = self.output_activation in ("sigmoid", "softmax")
         print_every = 100 if batch == n else 1
         per_epoch = validation_data is not None or stopper is not None or schedule is not None
         monitor = None
@@ -350,13 +349,27 @@ class NeuralNetwork:
                 "val_loss" if validation_data is not None else "loss")
             if monitor == "val_loss" and validation_data is None:
                 raise ValueError("early stopping on 'val_loss' needs validation_data")
-        best, best_params, waited = np.inf, None, 0
+        validation = None if validation_data is None else (Xv, yv)
+        progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
+        try:
+            self._train_loop(X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
+                             validation, per_epoch, print_every, progress, history)
+        finally:
+            if progress is not None:
+                progress.close()
+        return history
 
+    def _train_loop(self, X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
+                    validation, per_epoch, print_every, progress, history):
+        """the epochs of one train call: C (or NumPy) runs chunks of epochs; between chunks
+        come the schedule, validation, progress output and early stopping"""
+        classifier = self.output_activation in ("sigmoid", "softmax")
+        best, best_params, waited = np.inf, None, 0
         e = 0
         while e < epochs:
             if per_epoch:
                 k = 1
-            elif verbose:
+            elif progress is not None:
                 k = min(print_every - e % print_every, epochs - e)
             else:
                 k = epochs - e
@@ -375,18 +388,14 @@ class NeuralNetwork:
             self._epochs_done += k
             history.extend(losses.tolist())
             history.metrics["lr"].extend([lr_e] * k)
-            if validation_data is not None:
+            if validation:
+                Xv, yv = validation
                 proba = self._backend.predict(self._params, Xv)
                 history.record("val_loss", self._backend.loss(self._params, Xv, yv))
                 if classifier:
                     history.record("val_accuracy", self._accuracy(proba, yv))
-            for i in range(e, e + k):
-                if verbose and i % print_every == 0:
-                    line = f"Epoch {i}, Loss: {history[i]:.4f}"
-                    for name in ("val_loss", "val_accuracy"):
-                        if name in history.metrics:
-                            line += f", {name}: {history.metrics[name][i]:.4f}"
-                    print(line)
+            if progress is not None:
+                progress.update(history, e, e + k)
             e += k
             if stopper is not None:
                 value = history.metrics[monitor][-1]
@@ -401,7 +410,24 @@ class NeuralNetwork:
                         break
         if stopper is not None and stopper.restore_best_weights and best_params is not None:
             self._params[...] = best_params
-        return history
+
+    # -- files -----------------------------------------------------------------------------
+    def save(self, path, *, include_optimizer=True):
+        """Write the network to path in barenet's model format (barenet.io): settings,
+        parameters and, unless include_optimizer=False, the optimizer state and training
+        position, so that training continues after load exactly as without the break.
+        The write is atomic: a crash never leaves a damaged file where a good one was."""
+        from . import io
+        io.save(self, path, include_optimizer=check_bool(include_optimizer,
+                                                          "include_optimizer"))
+
+    @classmethod
+    def load(cls, path, *, backend=None):
+        """Read a network written by save(); it may run on either backend. Anything wrong
+        with the file raises barenet.ModelFileError (a ValueError) naming the problem;
+        loading never executes code from the file."""
+        from . import io
+        return io.load(path, backend=backend)
 
     def __repr__(self):
         return (f"NeuralNetwork({list(self.layer_sizes)}, activation={self.activation!r}, "

@@ -2,6 +2,8 @@
 losses as a list, as the tutorial returns, carrying validation metrics too) and
 EarlyStopping (patience on a monitored metric, restoring the best weights)."""
 
+import sys
+
 from ._validation import check_bool, check_choice, check_int, check_nonnegative_float
 
 
@@ -32,6 +34,12 @@ class History(list):
     def lr(self):
         return self.metrics["lr"]
 
+    def plot(self, path=None, *, show=None):
+        """plot the losses (and validation metrics) per epoch to a PNG file, or a window
+        when path is None; needs matplotlib (pip install "barenet[plot]")"""
+        from .plot import plot_history
+        return plot_history(self, path, show=show)
+
 
 class EarlyStopping:
     """Stop when `monitor` has not improved by more than min_delta for `patience` epochs;
@@ -57,3 +65,43 @@ def get_early_stopping(value):
         return EarlyStopping(patience=value)
     raise TypeError(f"early_stopping must be None, True, an int patience or an EarlyStopping; "
                     f"got {value!r}")
+
+
+class Progress:
+    """What verbose training prints. The tutorial's lines, `Epoch e, Loss: x` with any
+    validation metrics appended, every `every` epochs; except that mini-batch training on a
+    terminal gets a tqdm progress bar (loss, validation metrics, time left) instead. Output
+    that is not a terminal never gets carriage returns."""
+
+    def __init__(self, epochs, every, bar, stream=None):
+        self.stream = stream if stream is not None else sys.stdout
+        self.every = every
+        self.bar = None
+        if bar and getattr(self.stream, "isatty", lambda: False)():
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # tqdm is a dependency, but a stripped install may lack it
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=epochs, unit="epoch", file=self.stream,
+                                dynamic_ncols=True, leave=True)
+
+    def update(self, history, first, last):
+        """report epochs first..last-1, whose values history holds"""
+        metrics = [(name, history.metrics[name]) for name in ("val_loss", "val_accuracy")
+                   if name in history.metrics]
+        if self.bar is not None:
+            self.bar.set_postfix({"loss": f"{history[last - 1]:.4f}",
+                                  **{n: f"{v[last - 1]:.4f}" for n, v in metrics}},
+                                 refresh=False)
+            self.bar.update(last - first)
+            return
+        for i in range(first, last):
+            if i % self.every == 0:
+                line = f"Epoch {i}, Loss: {history[i]:.4f}"
+                line += "".join(f", {n}: {v[i]:.4f}" for n, v in metrics)
+                print(line, file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

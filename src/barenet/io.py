@@ -1,0 +1,214 @@
+"""Saving and loading networks in barenet's model format: a .npz (zip) archive, opened with
+allow_pickle=False so that loading can never run code, holding
+
+    header             uint8: UTF-8 JSON {"format": "barenet.model", "version": 1, the
+                       network's settings, the training position, the optimizer settings}
+    params             (n_params,) float32/float64: the flat parameter buffer
+    optimizer_state1   optional, (n_params,): the optimizer's first state buffer
+    optimizer_state2   optional, (n_params,): its second (Adam's v)
+
+Writes are atomic (temporary file in the same directory, flush, fsync, rename), so a crash
+never leaves a damaged file where a good one was. Loading checks everything and raises
+ModelFileError (a ValueError) naming the file and what is wrong."""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "barenet.model"
+FORMAT_VERSION = 1
+_NPY_HEADER_MAX = 4096  # bytes an .npy member may hold beyond its data
+
+
+class ModelFileError(ValueError):
+    """A file is not a valid barenet model: truncated, corrupted, foreign or too new."""
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not possible on every platform (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write):
+    """call write(file object) on a temporary file beside path, then move it over path"""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def save(net, path, include_optimizer=True):
+    """write net to path (see the module docstring for the format)"""
+    from . import __version__
+
+    opt = net._optimizer if include_optimizer else None
+    header = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "barenet_version": __version__,
+        "kind": "NeuralNetwork",
+        "layer_sizes": list(net.layer_sizes),
+        "activation": net.activation,
+        "output_activation": net.output_activation,
+        "loss": net.loss_name,
+        "dropout": net.dropout,
+        "l1": net.l1,
+        "l2": net.l2,
+        "dtype": net.dtype.name,
+        "seed": net.seed,
+        "epochs_done": net._epochs_done,
+        "stream_seed": net._stream_seed,
+        "optimizer": None,
+        "optimizer_name": None,
+    }
+    arrays = {"params": net._params}
+    if opt is not None:
+        state = opt.state_dict()
+        header["optimizer"] = {k: v for k, v in state.items()
+                               if k not in ("state1", "state2")}
+        header["optimizer_name"] = net._optimizer_name
+        for key in ("state1", "state2"):
+            if key in state:
+                arrays[f"optimizer_{key}"] = state[key]
+    raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    atomic_write(path, lambda f: np.savez(f, header=raw, **arrays))
+
+
+def _fail(path, message):
+    raise ModelFileError(f"{os.fspath(path)}: {message}")
+
+
+def _read_header(path):
+    """(the header member, {member name: ZipInfo}); nothing large is read"""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such model file: {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = {info.filename: info for info in zf.infolist()}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        _fail(path, f"not a barenet model file (not a readable .npz archive: {exc})")
+    if "header.npy" not in infos:
+        _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
+    if infos["header.npy"].file_size > 1 << 20:
+        _fail(path, "the header is implausibly large")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return data["header"], infos
+    except Exception as exc:  # BadZipFile (CRC), ValueError (pickled objects), EOFError, ...
+        _fail(path, f"damaged or not a barenet model file ({type(exc).__name__}: {exc})")
+
+
+def _read_array(path, name, infos, expected_bytes, dtype):
+    info = infos.get(f"{name}.npy")
+    if info is None:
+        _fail(path, f"the member {name!r} is missing")
+    if info.file_size > expected_bytes + _NPY_HEADER_MAX:
+        _fail(path, f"the member {name!r} is larger than the header says it can be")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arr = data[name]
+    except Exception as exc:
+        _fail(path, f"the member {name!r} is damaged ({type(exc).__name__}: {exc})")
+    if arr.dtype != dtype or arr.ndim != 1 or arr.nbytes != expected_bytes:
+        _fail(path, f"the member {name!r} must be a 1-D {dtype} array of "
+                    f"{expected_bytes // dtype.itemsize} values; got {arr.dtype} {arr.shape}")
+    if not np.isfinite(arr).all():
+        _fail(path, f"the member {name!r} contains NaN or infinity")
+    return arr
+
+
+def load(path, backend=None):
+    """the network saved at path, on the given backend (default: BARENET_BACKEND / auto)"""
+    from .network import NeuralNetwork
+    from .optimizers import optimizer_from_state_dict
+
+    raw, infos = _read_header(path)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        _fail(path, "the header must be a 1-D uint8 array")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(path, f"the header is not valid JSON ({exc})")
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        _fail(path, f"not a barenet model file (format is {header.get('format')!r} "
+                    f"where {FORMAT!r} was expected)" if isinstance(header, dict)
+              else "the header is not a JSON object")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        _fail(path, f"the format version must be a positive integer; got {version!r}")
+    if version > FORMAT_VERSION:
+        _fail(path, f"written by a newer barenet (format version {version}; this barenet "
+                    f"{__import__('barenet').__version__} reads up to version "
+                    f"{FORMAT_VERSION}); upgrade barenet to load it")
+    if header.get("kind") != "NeuralNetwork":
+        _fail(path, f"holds a {header.get('kind')!r}, not a NeuralNetwork")
+    required = ("layer_sizes", "activation", "output_activation", "loss", "dropout", "l1",
+                "l2", "dtype", "seed", "epochs_done", "stream_seed")
+    missing = [k for k in required if k not in header]
+    if missing:
+        _fail(path, f"the header is missing {', '.join(missing)}")
+    try:
+        net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
+                            output_activation=header["output_activation"],
+                            loss=header["loss"], dropout=header["dropout"], l1=header["l1"],
+                            l2=header["l2"], dtype=header["dtype"], seed=header["seed"],
+                            backend=backend)
+    except (TypeError, ValueError) as exc:
+        _fail(path, f"the header describes an invalid network: {exc}")
+    for key in ("epochs_done", "stream_seed"):
+        value = header[key]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 0 <= value < 2**64):
+            _fail(path, f"the header's {key} must be a non-negative integer; got {value!r}")
+    if header["epochs_done"] is None:
+        _fail(path, "the header's epochs_done must be a non-negative integer; got None")
+    nbytes = net.n_params * net.dtype.itemsize
+    net._params[...] = _read_array(path, "params", infos, nbytes, net.dtype)
+    net._epochs_done = header["epochs_done"]
+    net._stream_seed = header["stream_seed"]
+    opt_header = header.get("optimizer")
+    if opt_header is not None:
+        if not isinstance(opt_header, dict):
+            _fail(path, "the header's optimizer must be an object")
+        state = dict(opt_header)
+        for key in ("state1", "state2"):
+            if f"optimizer_{key}.npy" in infos:
+                state[key] = _read_array(path, f"optimizer_{key}", infos, nbytes, net.dtype)
+        try:
+            opt = optimizer_from_state_dict(state)
+        except (TypeError, ValueError) as exc:
+            _fail(path, f"the optimizer state is invalid: {exc}")
+        arrays = opt.state_arrays()
+        if arrays is not None and any(a is not None and a.shape != (net.n_params,)
+                                      for a in arrays):
+            _fail(path, "the optimizer state does not match the network's parameters")
+        name = header.get("optimizer_name")
+        if name is not None and not isinstance(name, str):
+            _fail(path, "the header's optimizer_name must be a string or null")
+        net._optimizer, net._optimizer_name = opt, name
+    return net
