@@ -11,6 +11,10 @@
 
 #include "optimizers.h"
 
+/* statuses beyond gemm.h's BN_OK / BN_ENOMEM and optimizers.h's BN_OPT_EINVAL */
+#define BN_EINTERRUPTED 3 /* SIGINT arrived (interrupt.h); state rolled back */
+#define BN_EDIVERGED 4    /* an epoch's loss was not finite; state rolled back */
+
 typedef struct {
     int64_t n_layers;           /* L */
     const int64_t *sizes;       /* (L+1) widths: sizes[0] inputs, sizes[L] outputs */
@@ -76,16 +80,20 @@ int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *
 /* `epochs` epochs from cfg->epoch; losses[e] is the mean over the epoch's batches of
  * (data loss + penalty) before each batch's update, weighted by batch rows. The workspace
  * is bn_mlp_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
- * shuffling; state1/state2 are the optimizer's buffers (NULL where unused). */
+ * shuffling; state1/state2 are the optimizer's buffers (NULL where unused). backup
+ * (3 * n_params) keeps the state at the last completed epoch: when SIGINT arrives
+ * (BN_EINTERRUPTED) or an epoch's loss is not finite (BN_EDIVERGED, losses[*completed]
+ * holds it) params, state and opt->step are rolled back to it. *completed counts the
+ * epochs that finished with a finite loss. */
 int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
-                     double *losses, int64_t epochs, double *params, double *dparams,
-                     double *state1, double *state2, double *work, int64_t *perm,
-                     uint64_t *scratch, const double *x, const double *y, const double *sw,
-                     int64_t n);
+                     double *losses, int64_t *completed, int64_t epochs, double *params,
+                     double *dparams, double *state1, double *state2, double *backup,
+                     double *work, int64_t *perm, uint64_t *scratch, const double *x,
+                     const double *y, const double *sw, int64_t n);
 int bn_mlp_train_f32(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
-                     double *losses, int64_t epochs, float *params, float *dparams,
-                     float *state1, float *state2, float *work, int64_t *perm,
-                     uint64_t *scratch, const float *x, const float *y, const float *sw,
-                     int64_t n);
+                     double *losses, int64_t *completed, int64_t epochs, float *params,
+                     float *dparams, float *state1, float *state2, float *backup,
+                     float *work, int64_t *perm, uint64_t *scratch, const float *x,
+                     const float *y, const float *sw, int64_t n);
 
 #endif

@@ -275,15 +275,44 @@ def test_float32_end_to_end(backend):
     assert net.predict(X).dtype == np.float32
 
 
-def test_divergence_is_reported_and_parameters_restored(backend):
+def diverging(backend):
     X, y = problem("real", n=20)
-    X = X * 1e3
     net = NeuralNetwork([4, 16, 3], output_activation="identity", seed=0, backend=backend)
-    before = net.get_params()
-    with pytest.raises(TrainingDiverged, match="lower learning_rate"):
-        net.train(X, y, epochs=500, learning_rate=10.0, verbose=False)
+    return net, X * 1e3, y
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_divergence_keeps_the_last_finite_epoch(backend, verbose, capsys):
+    net, X, y = diverging(backend)
+    with pytest.raises(TrainingDiverged, match="lower learning_rate") as info:
+        net.train(X, y, epochs=500, learning_rate=10.0, verbose=verbose)
+    bad = info.value.epoch
+    assert bad >= 1 and len(info.value.history) == bad
+    assert np.isfinite(info.value.history).all()
     assert np.isfinite(net.get_params()).all()
-    np.testing.assert_array_equal(net.get_params(), before)
+    replay, _, _ = diverging(backend)
+    replay.train(X, y, epochs=bad, learning_rate=10.0, verbose=False)
+    np.testing.assert_array_equal(net.get_params(), replay.get_params())
+
+
+def test_divergence_can_warn_instead(backend):
+    net, X, y = diverging(backend)
+    with pytest.warns(RuntimeWarning, match="the training loss became"):
+        history = net.train(X, y, epochs=500, learning_rate=10.0, verbose=False,
+                            on_divergence="warn")
+    assert history.stopped_epoch == len(history) < 500
+    assert np.isfinite(net.get_params()).all()
+    with pytest.raises(ValueError, match="on_divergence must be one of"):
+        net.train(X, y, epochs=1, on_divergence="ignore")
+
+
+def test_divergence_rolls_back_the_optimizer_too(backend):
+    net, X, y = diverging(backend)
+    with pytest.raises(TrainingDiverged) as info:
+        net.train(X, y, epochs=500, learning_rate=3.0, batch_size=5, optimizer="momentum",
+                  verbose=False)
+    assert net.optimizer.step == info.value.epoch * 4
+    assert all(np.isfinite(s).all() for s in net.optimizer.state_arrays() if s is not None)
 
 
 def test_predict_classes(backend):

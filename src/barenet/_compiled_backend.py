@@ -2,6 +2,8 @@
 the C core through barenet._core. Inputs arrive validated, C-contiguous and in the
 parameter dtype (network.py)."""
 
+import threading
+
 import numpy as np
 
 from . import _core
@@ -43,24 +45,27 @@ class Backend:
         return self.core.evaluate(work, params, x, y, l1, l2, dparams, sw)
 
     def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
+        """(losses, completed, status) of bn_mlp_train (mlp.h): status "ok", or
+        "interrupted" / "diverged" with the state rolled back to the last completed epoch"""
         losses = np.empty(epochs)
         if epochs == 0:
-            return losses
+            return losses, 0, "ok"
         n = x.shape[0]
         b = min(cfg.batch_size, n)
         shuffled = cfg.shuffle and b < n
         dparams = np.empty_like(params)
+        backup = np.empty(3 * params.size, dtype=params.dtype)
         work = np.empty(self.core.workspace_size(b), dtype=params.dtype)
         perm = np.empty(n if shuffled else 1, dtype=np.int64)
         scratch = np.empty(2 * n if shuffled else 1, dtype=np.uint64)
-        state = optimizer.state_arrays()
+        state = optimizer.state_arrays() or (None, None)
         empty = np.empty(0, dtype=params.dtype)
-        state1, state2 = (state if state is not None else (empty, empty))
-        state1 = empty if state1 is None else state1
-        state2 = empty if state2 is None else state2
+        state1, state2 = (empty if s is None else s for s in state)
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
                       dropout=cfg.dropout, l1=cfg.l1, l2=cfg.l2)
-        step = self.core.train(losses, params, dparams, state1, state2, work, perm, scratch,
-                               x, y, config, dict(optimizer.c_config(lr)), sw)
+        main = threading.current_thread() is threading.main_thread()
+        step, completed, status = self.core.train(
+            losses, params, dparams, state1, state2, backup, work, perm, scratch, x, y,
+            config, dict(optimizer.c_config(lr)), sw, main)
         optimizer.step = step
-        return losses
+        return losses, completed, status

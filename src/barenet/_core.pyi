@@ -18,9 +18,10 @@ class MLP:
                  dparams: _F | None = None, sw: _F | None = None) -> float: ...
     def predict(self, out: _F, work: _F, params: _F, x: _F) -> None: ...
     def train(self, losses: NDArray[np.float64], params: _F, dparams: _F, state1: _F,
-              state2: _F, work: _F, perm: NDArray[np.int64], scratch: NDArray[np.uint64],
-              x: _F, y: _F, config: dict[str, float], optimizer: dict[str, float],
-              sw: _F | None = None) -> int: ...
+              state2: _F, backup: _F, work: _F, perm: NDArray[np.int64],
+              scratch: NDArray[np.uint64], x: _F, y: _F, config: dict[str, float],
+              optimizer: dict[str, float], sw: _F | None = None,
+              catch_interrupt: bool = False) -> tuple[int, int, str]: ...
 
 # ---- GEMM bindings ----
 def gemm(trans_a: bool, trans_b: bool, alpha: float, a: _F, b: _F, beta: float, c: _F,

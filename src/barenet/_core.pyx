@@ -59,16 +59,22 @@ cdef extern from "mlp.h" nogil:
                            const double *x, int64_t n)
     int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *params,
                            const float *x, int64_t n)
+    int BN_EINTERRUPTED
+    int BN_EDIVERGED
     int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
-                         double *losses, int64_t epochs, double *params, double *dparams,
-                         double *state1, double *state2, double *work, int64_t *perm,
-                         uint64_t *scratch, const double *x, const double *y,
-                         const double *sw, int64_t n)
+                         double *losses, int64_t *completed, int64_t epochs, double *params,
+                         double *dparams, double *state1, double *state2, double *backup,
+                         double *work, int64_t *perm, uint64_t *scratch, const double *x,
+                         const double *y, const double *sw, int64_t n)
     int bn_mlp_train_f32(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
-                         double *losses, int64_t epochs, float *params, float *dparams,
-                         float *state1, float *state2, float *work, int64_t *perm,
-                         uint64_t *scratch, const float *x, const float *y,
-                         const float *sw, int64_t n)
+                         double *losses, int64_t *completed, int64_t epochs, float *params,
+                         float *dparams, float *state1, float *state2, float *backup,
+                         float *work, int64_t *perm, uint64_t *scratch, const float *x,
+                         const float *y, const float *sw, int64_t n)
+
+cdef extern from "interrupt.h" nogil:
+    int bn_interrupt_install()
+    void bn_interrupt_restore()
 
 cdef extern from *:
     """
@@ -170,16 +176,18 @@ cdef class MLP:
         _check(status)
 
     def train(self, double[::1] losses, floating[::1] params, floating[::1] dparams,
-              floating[::1] state1, floating[::1] state2, floating[::1] work,
-              int64_t[::1] perm, uint64_t[::1] scratch, const floating[:, ::1] x,
-              const floating[:, ::1] y, dict config, dict optimizer,
-              const floating[::1] sw=None):
+              floating[::1] state1, floating[::1] state2, floating[::1] backup,
+              floating[::1] work, int64_t[::1] perm, uint64_t[::1] scratch,
+              const floating[:, ::1] x, const floating[:, ::1] y, dict config,
+              dict optimizer, const floating[::1] sw=None, bint catch_interrupt=False):
         """len(losses) epochs of bn_mlp_train; config holds the bn_train_config fields and
-        optimizer the bn_optimizer ones. Returns the optimizer's step count afterwards."""
+        optimizer the bn_optimizer ones. With catch_interrupt (main thread only), SIGINT
+        stops the loop between batches. Returns (optimizer step afterwards, epochs
+        completed, "ok" | "interrupted" | "diverged")."""
         cdef bn_train_config cfg
         cdef bn_optimizer opt
         cdef int status
-        cdef int64_t n = x.shape[0], epochs = losses.shape[0]
+        cdef int64_t n = x.shape[0], epochs = losses.shape[0], completed = 0
         cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
         cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
         cdef const floating *w = &sw[0] if sw is not None else NULL
@@ -199,17 +207,28 @@ cdef class MLP:
         opt.eps = optimizer["eps"]
         opt.weight_decay = optimizer["weight_decay"]
         opt.step = optimizer["step"]
-        with nogil:
-            if floating is float:
-                status = bn_mlp_train_f32(&self.net, &cfg, &opt, &losses[0], epochs,
-                                          &params[0], &dparams[0], s1, s2, &work[0], &perm[0],
-                                          &scratch[0], &x[0, 0], &y[0, 0], w, n)
-            else:
-                status = bn_mlp_train_f64(&self.net, &cfg, &opt, &losses[0], epochs,
-                                          &params[0], &dparams[0], s1, s2, &work[0], &perm[0],
-                                          &scratch[0], &x[0, 0], &y[0, 0], w, n)
+        cdef bint installed = catch_interrupt and bn_interrupt_install()
+        try:
+            with nogil:
+                if floating is float:
+                    status = bn_mlp_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
+                                              epochs, &params[0], &dparams[0], s1, s2,
+                                              &backup[0], &work[0], &perm[0], &scratch[0],
+                                              &x[0, 0], &y[0, 0], w, n)
+                else:
+                    status = bn_mlp_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
+                                              epochs, &params[0], &dparams[0], s1, s2,
+                                              &backup[0], &work[0], &perm[0], &scratch[0],
+                                              &x[0, 0], &y[0, 0], w, n)
+        finally:
+            if installed:
+                bn_interrupt_restore()
+        if status == BN_EINTERRUPTED:
+            return opt.step, completed, "interrupted"
+        if status == BN_EDIVERGED:
+            return opt.step, completed, "diverged"
         _check(status)
-        return opt.step
+        return opt.step, completed, "ok"
 
 
 

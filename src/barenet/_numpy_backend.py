@@ -132,28 +132,42 @@ def predict(spec, params, x):
 
 def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
     """`epochs` epochs of mini-batch training from cfg.epoch (bn_mlp_train in mlp.h);
-    returns the per-epoch losses"""
+    returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C) /
+    "diverged" (a non-finite epoch loss) after rolling the parameters and the optimizer
+    state back to the last completed epoch"""
     n = len(x)
     b = min(cfg.batch_size, n)
     shuffled = cfg.shuffle and b < n
     dparams = np.empty_like(params)
     losses = np.empty(epochs)
+    live = [params] + [s for s in (optimizer.state_arrays() or ()) if s is not None]
     for e in range(epochs):
-        epoch = cfg.epoch + e
-        order = (_rng.rng_permutation(cfg.seed, _rng.rng_stream(_rng.STREAM_SHUFFLE, epoch, 0, 0), n)
-                 if shuffled else None)
-        total = 0.0
-        for batch, start in enumerate(range(0, n, b)):
-            rows = slice(start, start + b) if order is None else order[start:start + b]
-            xb, yb, wb = x[rows], y[rows], None if sw is None else sw[rows]
-            drop = (cfg.dropout, cfg.seed, epoch, batch)
-            acts, zs, keeps = forward(spec, params, xb, drop)
-            batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
-            backward(spec, dparams, params, acts, zs, keeps, yb, wb, cfg.l1, cfg.l2)
-            optimizer.update_numpy(params, dparams, lr)
-            total += batch_loss * len(xb)
-        losses[e] = total / n
-    return losses
+        backup = [a.copy() for a in live], optimizer.step
+        try:
+            epoch = cfg.epoch + e
+            order = (_rng.rng_permutation(cfg.seed, _rng.rng_stream(_rng.STREAM_SHUFFLE, epoch,
+                                                                    0, 0), n)
+                     if shuffled else None)
+            total = 0.0
+            for batch, start in enumerate(range(0, n, b)):
+                rows = slice(start, start + b) if order is None else order[start:start + b]
+                xb, yb, wb = x[rows], y[rows], None if sw is None else sw[rows]
+                drop = (cfg.dropout, cfg.seed, epoch, batch)
+                acts, zs, keeps = forward(spec, params, xb, drop)
+                batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
+                backward(spec, dparams, params, acts, zs, keeps, yb, wb, cfg.l1, cfg.l2)
+                optimizer.update_numpy(params, dparams, lr)
+                total += batch_loss * len(xb)
+            losses[e] = total / n
+            status = "ok" if np.isfinite(losses[e]) else "diverged"
+        except KeyboardInterrupt:
+            status = "interrupted"
+        if status != "ok":
+            for a, saved in zip(live, backup[0]):
+                a[...] = saved
+            optimizer.step = backup[1]
+            return losses, e, status
+    return losses, epochs, "ok"
 
 
 class Backend:

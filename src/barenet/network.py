@@ -4,13 +4,14 @@ It validates every input (barenet._validation), owns the one flat parameter buff
 calls, and hands whole operations (an epoch, many epochs, a prediction) to the chosen
 backend, the C core or the NumPy reference, which never see unvalidated data."""
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import _activations, _backend
 from . import optimizers as _optimizers
-from ._validation import (check_bool, check_dtype, check_int, check_layer_sizes,
+from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_positive_float, check_rate,
                           check_sample_weight, check_X, check_y_binary, check_y_categorical,
                           check_y_regression)
@@ -26,7 +27,14 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_r
 
 
 class TrainingDiverged(ArithmeticError):
-    """The training loss became NaN or infinite; the parameters were restored."""
+    """The training loss became NaN or infinite. The network keeps the parameters (and
+    optimizer state) of the last epoch whose loss was finite; `epoch` is the failing
+    epoch's index within the train call and `history` the losses up to it."""
+
+    def __init__(self, message, epoch=None, history=None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history
 
 
 @dataclass(frozen=True)
@@ -305,7 +313,7 @@ class NeuralNetwork:
 
     def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True, *, batch_size=None,
               optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-              lr_schedule=None, sample_weight=None):
+              lr_schedule=None, sample_weight=None, on_divergence="raise"):
         """Train on (X, y) and return a History: the list of per-epoch training losses (each
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
@@ -317,6 +325,12 @@ class NeuralNetwork:
         line `Epoch e, Loss: x` is printed every 100 epochs in full-batch training and every
         epoch in mini-batch training, with validation metrics when there are any.
         sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
+
+        If an epoch's loss is NaN or infinite, training stops with the parameters of the
+        last finite epoch and raises TrainingDiverged (on_divergence="raise") or warns and
+        returns the history so far ("warn"). Ctrl-C stops training between batches at the
+        last completed epoch (or the best one, under early stopping with restore) and
+        raises KeyboardInterrupt, whose `history` attribute holds the history so far.
         """
         X, y = self._Xy(X, y)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
@@ -324,6 +338,7 @@ class NeuralNetwork:
         lr = check_positive_float(learning_rate, "learning_rate")
         verbose = check_bool(verbose, "verbose")
         shuffle = check_bool(shuffle, "shuffle")
+        on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
         n = X.shape[0]
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), n)
         schedule = get_schedule(lr_schedule)
@@ -353,14 +368,15 @@ class NeuralNetwork:
         progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
         try:
             self._train_loop(X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
-                             validation, per_epoch, print_every, progress, history)
+                             validation, per_epoch, print_every, progress, history,
+                             on_divergence)
         finally:
             if progress is not None:
                 progress.close()
         return history
 
     def _train_loop(self, X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
-                    validation, per_epoch, print_every, progress, history):
+                    validation, per_epoch, print_every, progress, history, on_divergence):
         """the epochs of one train call: C (or NumPy) runs chunks of epochs; between chunks
         come the schedule, validation, progress output and early stopping"""
         classifier = self.output_activation in ("sigmoid", "softmax")
@@ -375,19 +391,34 @@ class NeuralNetwork:
                 k = epochs - e
             base = opt.learning_rate_for(lr)
             lr_e = schedule(e, base, epochs) if schedule is not None else base
-            before = self._params.copy()
-            losses = self._backend.train(replace(cfg, epoch=self._epochs_done), opt,
-                                         self._params, X, y, k, lr_e, sw)
-            if not np.isfinite(losses).all():
-                bad = e + int(np.argmax(~np.isfinite(losses)))
-                self._params[...] = before
-                raise TrainingDiverged(
-                    f"the training loss became {losses[bad - e]} at epoch {bad}; the "
-                    f"parameters were restored to their values before epoch {e}. Try a lower "
-                    f"learning_rate (now {lr_e:g}).")
-            self._epochs_done += k
-            history.extend(losses.tolist())
-            history.metrics["lr"].extend([lr_e] * k)
+            losses, completed, status = self._backend.train(
+                replace(cfg, epoch=self._epochs_done), opt, self._params, X, y, k, lr_e, sw)
+            self._epochs_done += completed
+            history.extend(losses[:completed].tolist())
+            history.metrics["lr"].extend([lr_e] * completed)
+            if status == "interrupted":
+                if stopper is not None and stopper.restore_best_weights and best_params is not None:
+                    self._params[...] = best_params
+                if progress is not None:
+                    progress.update(history, e, e + completed)
+                interrupt = KeyboardInterrupt("barenet: training interrupted after epoch "
+                                              f"{e + completed - 1}")
+                interrupt.history = history
+                raise interrupt
+            if status == "diverged":
+                bad = e + completed
+                if progress is not None:
+                    progress.update(history, e, bad)
+                message = (f"the training loss became {losses[completed]} at epoch {bad}; the "
+                           f"network keeps the parameters of epoch {bad - 1}" if bad else
+                           f"the training loss became {losses[completed]} at epoch 0; the "
+                           "network keeps its parameters from before training")
+                message += f". Try a lower learning_rate (now {lr_e:g})."
+                if on_divergence == "raise":
+                    raise TrainingDiverged(message, epoch=bad, history=history)
+                warnings.warn(message, RuntimeWarning, stacklevel=3)
+                history.stopped_epoch = bad
+                break
             if validation:
                 Xv, yv = validation
                 proba = self._backend.predict(self._params, Xv)
