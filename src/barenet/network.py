@@ -4,6 +4,8 @@ It validates every input (barenet._validation), owns the one flat parameter buff
 calls, and hands whole operations (an epoch, many epochs, a prediction) to the chosen
 backend, the C core or the NumPy reference, which never see unvalidated data."""
 
+import functools
+import threading
 import warnings
 from dataclasses import dataclass, replace
 
@@ -90,6 +92,26 @@ class _ParamList(list):
         if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
             raise ValueError(f"{self._name}[{index}] must hold finite real numbers")
         view[...] = arr
+
+
+def _exclusive(method):
+    """One thread at a time per network: a second thread that calls in while another is
+    inside (training, say) gets a RuntimeError instead of corrupting the parameters. The
+    same thread may re-enter (backward calls gradient)."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"this NeuralNetwork is in use by another thread "
+                               f"(NeuralNetwork.{method.__name__} was called while another "
+                               "call on it is running); give each thread its own network "
+                               "or serialise the calls")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._busy.release()
+
+    return guarded
 
 
 def _infer_loss(output_activation, loss):
@@ -181,6 +203,7 @@ class NeuralNetwork:
         self._epochs_done = 0
         self._optimizer = None
         self._optimizer_name = None
+        self._busy = threading.RLock()
 
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):
@@ -222,6 +245,7 @@ class NeuralNetwork:
         """a copy of all parameters as one flat vector (layer by layer: W then b)"""
         return self._params.copy()
 
+    @_exclusive
     def set_params(self, params):
         """overwrite all parameters from a flat vector laid out as get_params() returns"""
         arr = np.asarray(params)
@@ -248,6 +272,7 @@ class NeuralNetwork:
         return X, self._y(y, X.shape[0], names[1])
 
     # -- computation -----------------------------------------------------------------------
+    @_exclusive
     def forward(self, X):
         """the output layer's activations for X, shape (n, n_outputs), without dropout"""
         return self._backend.predict(self._params, self._X(X))
@@ -256,6 +281,7 @@ class NeuralNetwork:
         """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)"""
         return self.forward(X)
 
+    @_exclusive
     def predict_classes(self, X):
         """class labels, shape (n,): argmax of a softmax (or several sigmoid) outputs, or
         probability > 0.5 for a single sigmoid output"""
@@ -269,6 +295,7 @@ class NeuralNetwork:
             return (proba[:, 0] > 0.5).astype(np.int64)
         return proba.argmax(axis=1).astype(np.int64)
 
+    @_exclusive
     def loss(self, X, y, sample_weight=None):
         """the training objective on (X, y): mean data loss + the l1/l2 penalty; with
         sample_weight the data loss is (1/N) sum_i w_i l_i"""
@@ -276,6 +303,7 @@ class NeuralNetwork:
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self._backend.loss(self._params, X, y, self.l1, self.l2, sw)
 
+    @_exclusive
     def gradient(self, X, y, sample_weight=None):
         """(loss, flat gradient of the loss) at the current parameters, without dropout"""
         X, y = self._Xy(X, y)
@@ -284,6 +312,7 @@ class NeuralNetwork:
         loss = self._backend.loss_and_grad(self._params, X, y, dparams, self.l1, self.l2, sw)
         return loss, dparams
 
+    @_exclusive
     def backward(self, X, y, learning_rate=0.01, sample_weight=None):
         """one full-batch gradient-descent step on (X, y); returns the loss before it.
         All gradients come from the current weights, then every layer is updated."""
@@ -311,6 +340,7 @@ class NeuralNetwork:
         truth = (y[:, 0] > 0.5).astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
         return float(np.mean(self._classes(proba) == truth))
 
+    @_exclusive
     def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True, *, batch_size=None,
               optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
               lr_schedule=None, sample_weight=None, on_divergence="raise"):
@@ -443,6 +473,7 @@ class NeuralNetwork:
             self._params[...] = best_params
 
     # -- files -----------------------------------------------------------------------------
+    @_exclusive
     def save(self, path, *, include_optimizer=True):
         """Write the network to path in barenet's model format (barenet.io): settings,
         parameters and, unless include_optimizer=False, the optimizer state and training
