@@ -4,9 +4,11 @@ Prints GFLOP/s, % of the CPU's nominal AVX2 peak and the ratio barenet / NumPy f
 and float64 on 1 and 2 threads: square sizes 64..2048, and the products of a 784-256-128-10
 network at batch 128 (forward of every layer, and both backward products: the weight
 gradient A^T @ dZ and the input gradient dZ @ W^T), the fused forward (bias + ReLU in the
-GEMM write-back vs NumPy's matmul + add + maximum), and predict-sized products.
-Ratios, not thresholds. Runs of barenet and NumPy alternate (with a pause), best of --trials. barenet is
-called through its thin binding (_core), as NumPy's matmul is, so both pay ~1 us of Python.
+GEMM write-back vs NumPy's matmul + add + maximum), predict-sized products, and predict of
+10,000 rows through the three fused layers vs the same layers as NumPy expressions.
+Ratios, not thresholds. Runs of barenet and NumPy alternate (with a pause), best of
+--trials. barenet is called through its thin binding (_core), as NumPy's matmul is, so
+both pay ~1 us of Python.
 
     python benchmarks/gemm.py [--quick] [--trials 5] [--peak-f32 102]
 
@@ -21,7 +23,7 @@ import time
 import numpy as np
 
 from barenet import _core, _gemm
-from barenet._activations import RELU
+from barenet._activations import IDENTITY, RELU
 
 try:
     import threadpoolctl
@@ -120,6 +122,33 @@ def fused_case(m, n, k, dtype, seed=0):
             2.0 * m * n * k)
 
 
+def predict_case(n, dtype, sizes=(784, 256, 128, 10), seed=0):
+    """the forward pass of a 784-256-128-10 ReLU network on n rows: barenet's fused layers
+    vs the same three layers as NumPy matmul + bias + maximum"""
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((n, sizes[0])).astype(dtype)
+    ws = [(r.standard_normal((i, o)) * np.sqrt(2 / i)).astype(dtype) for i, o in zip(sizes, sizes[1:])]
+    bs = [np.zeros(o, dtype) for o in sizes[1:]]
+    outs = [np.empty((n, o), dtype) for o in sizes[1:]]
+    acts = [RELU] * (len(ws) - 1) + [IDENTITY]
+
+    def barenet_predict():
+        h = x
+        for w, b, out, act in zip(ws, bs, outs, acts):
+            _core.gemm_bias_act(h, w, b, act, out, None)
+            h = out
+
+    def numpy_predict():
+        h = x
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            h = h @ w + b
+            if i < len(ws) - 1:
+                h = np.maximum(h, 0)
+
+    flops = 2.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:]))
+    return barenet_predict, numpy_predict, flops
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="sizes up to 1024, 3 trials")
@@ -163,6 +192,7 @@ def main():
                                     ("fused fwd L2 +b relu", (B, 128, 256)),
                                     ("fused fwd L3 +b relu", (B, 10, 128))):
                 row(name, dtype, threads, fused_case(m, n, k, dtype))
+            row("predict 10000 rows, 3 layers", dtype, threads, predict_case(10000, dtype))
         print()
 
 

@@ -21,25 +21,26 @@ typedef void (*bn_dgemm_ukernel)(int64_t k, const double *pa, const double *pb,
                                  double alpha, double beta);
 
 /* Thin micro-kernels for small N (the output layer, N = 10 or 1): the whole K in one call,
- * the large operand op(A) read in place, never packed; only op(B) (small) is packed.
+ * the large operand op(A) read in place, never packed; only op(B) (small) may be packed.
  * _cols (MR x NR tile, columns of C in registers; for transposed A, whose op(A) columns are
  *   contiguous): c[0:m, 0:n] = alpha * sum_p a[p * sa + 0:MR] (x) pb[p * NR + 0:NR] + beta * c.
  *   All MR values a[p * sa + r] must be readable (rows >= m are computed and dropped).
  * _rows (MR x 10 tile, rows of C in registers; for plain A, rows a + r * lda, r < m):
- *   c[0:m, 0:n] = alpha * A[0:m, 0:k] @ op(B) + beta * c, n <= 10, with pb holding per k step
- *   op(B)[p, 0:8] then [b8 b9] repeated to one vector (16 floats / 12 doubles), zero past n. */
+ *   c[0:m, 0:n] = alpha * A[0:m, 0:k] @ B + beta * c, n <= 10, with B's row p at b + p * ldb:
+ *   its 8 first values are read, and the 2 next ones too when n > 8 (so B is read in place
+ *   when it has exactly 10 columns, else a zero-padded copy with ldb = 10 is passed). */
 typedef void (*bn_sgemm_ukernel_cols)(int64_t k, const float *a, int64_t sa, const float *pb,
                                       float *c, int64_t ldc, int64_t m, int64_t n,
                                       float alpha, float beta);
 typedef void (*bn_dgemm_ukernel_cols)(int64_t k, const double *a, int64_t sa, const double *pb,
                                       double *c, int64_t ldc, int64_t m, int64_t n,
                                       double alpha, double beta);
-typedef void (*bn_sgemm_ukernel_rows)(int64_t k, const float *a, int64_t lda, const float *pb,
-                                      float *c, int64_t ldc, int64_t m, int64_t n,
+typedef void (*bn_sgemm_ukernel_rows)(int64_t k, const float *a, int64_t lda, const float *b,
+                                      int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n,
                                       float alpha, float beta);
-typedef void (*bn_dgemm_ukernel_rows)(int64_t k, const double *a, int64_t lda, const double *pb,
-                                      double *c, int64_t ldc, int64_t m, int64_t n,
-                                      double alpha, double beta);
+typedef void (*bn_dgemm_ukernel_rows)(int64_t k, const double *a, int64_t lda,
+                                      const double *b, int64_t ldb, double *c, int64_t ldc,
+                                      int64_t m, int64_t n, double alpha, double beta);
 
 /* Packing of a full micro-panel whose lines are contiguous along k (MR rows of op(A) = A,
  * or NR columns of op(B) = B^T): dst[p * W + r] = src[r * ld + p], p < kc, r < W = MR or NR;
@@ -97,12 +98,12 @@ void bn_spack_avx2_6xk(const float *src, int64_t ld, int64_t kc, float *dst);
 void bn_dpack_avx2_6xk(const double *src, int64_t ld, int64_t kc, double *dst);
 void bn_spack_avx2_16xk(const float *src, int64_t ld, int64_t kc, float *dst);
 void bn_dpack_avx2_8xk(const double *src, int64_t ld, int64_t kc, double *dst);
-void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, const float *pb,
-                                    float *c, int64_t ldc, int64_t m, int64_t n, float alpha,
-                                    float beta);
-void bn_dgemm_kernel_avx2_rows_4x10(int64_t k, const double *a, int64_t lda, const double *pb,
-                                    double *c, int64_t ldc, int64_t m, int64_t n, double alpha,
-                                    double beta);
+void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, const float *b,
+                                    int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n,
+                                    float alpha, float beta);
+void bn_dgemm_kernel_avx2_rows_4x10(int64_t k, const double *a, int64_t lda,
+                                    const double *b, int64_t ldb, double *c, int64_t ldc,
+                                    int64_t m, int64_t n, double alpha, double beta);
 #endif
 
 #endif

@@ -29,8 +29,12 @@
  * rounded down to a multiple of MR, and K and N are cut into equal blocks of at most KC and
  * NC (NC rounded up to a multiple of NR), so no block is a thin sliver. */
 typedef struct { int64_t mc, kc, nc; } blocking;
-static const blocking BLOCKS_F32 = {168, 256, 4080};
-static const blocking BLOCKS_F64 = {96, 256, 2040};
+#ifndef BN_BLOCKS_F32                 /* overridable only to tune from the harness */
+#define BN_BLOCKS_F32 {168, 256, 4080}
+#define BN_BLOCKS_F64 {96, 256, 2040}
+#endif
+static const blocking BLOCKS_F32 = BN_BLOCKS_F32;
+static const blocking BLOCKS_F64 = BN_BLOCKS_F64;
 
 /* Products below this many flops (2 m n k) run on one thread (measured crossover; the
  * harness benchmarks/gemm_check.c rebuilds with -DBN_PARALLEL_MIN_FLOPS=0 to measure it). */
@@ -340,7 +344,8 @@ static void tile(const gemm_job *g, int64_t kc, const char *pa, const char *pb, 
 static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int64_t n)
 {
     const int mr = g->mr, nr = g->nr;
-    const int64_t ncb = min64(g->nc, ceil_div(n, nr) * nr), mcb = min64(g->mc, ceil_div(m, mr) * mr);
+    const int64_t ncb = min64(g->nc, ceil_div(n, nr) * nr);
+    const int64_t mcb = min64(g->mc, ceil_div(m, mr) * mr);
     const int64_t kcb = min64(g->kc, g->k);
     const size_t bytes_a = ((size_t)mcb * kcb * g->es + 63) & ~(size_t)63;
     char *bufa = packing_buffer(bytes_a + (size_t)ncb * kcb * g->es);
@@ -410,38 +415,22 @@ static int gemm_part(const gemm_job *g, int tid, int nt)
 #define THIN_MAX_N 10
 #define THIN_MAX_B_BYTES (256 * 1024)   /* packed op(B) stays in L2 */
 
-/* op(B) for the rows kernel: per k step columns 0-7, then [b8 b9] repeated (to 16 floats /
- * 12 doubles), zero past n. The common case, B plain with n == 10, is a straight copy. */
+/* op(B) for the rows kernel when it cannot be read in place: 10 values per k step, zero
+ * past n (bufb, row stride 10) */
 static void pack_b_rows_f32(const gemm_job *g, float *pb)
 {
     const float *b = g->b;
-    for (int64_t p = 0; p < g->k; p++, pb += 16) {
-        float v[10];
-        if (g->tb == BN_NO_TRANS && g->n == 10) {
-            memcpy(v, b + p * g->ldb, sizeof v);
-        } else {
-            for (int64_t j = 0; j < 10; j++)
-                v[j] = j >= g->n ? 0.0f : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
-        }
-        for (int j = 0; j < 8; j++) pb[j] = v[j];
-        for (int j = 8; j < 16; j++) pb[j] = v[8 + (j & 1)];
-    }
+    for (int64_t p = 0; p < g->k; p++, pb += 10)
+        for (int64_t j = 0; j < 10; j++)
+            pb[j] = j >= g->n ? 0.0f : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
 }
 
 static void pack_b_rows_f64(const gemm_job *g, double *pb)
 {
     const double *b = g->b;
-    for (int64_t p = 0; p < g->k; p++, pb += 12) {
-        double v[10];
-        if (g->tb == BN_NO_TRANS && g->n == 10) {
-            memcpy(v, b + p * g->ldb, sizeof v);
-        } else {
-            for (int64_t j = 0; j < 10; j++)
-                v[j] = j >= g->n ? 0.0 : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
-        }
-        for (int j = 0; j < 8; j++) pb[j] = v[j];
-        for (int j = 8; j < 12; j++) pb[j] = v[8 + (j & 1)];
-    }
+    for (int64_t p = 0; p < g->k; p++, pb += 10)
+        for (int64_t j = 0; j < 10; j++)
+            pb[j] = j >= g->n ? 0.0 : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
 }
 
 static void thin_tile_epilogue(const gemm_job *g, int64_t i, int64_t j, int64_t mb, int64_t nb)
@@ -457,22 +446,31 @@ static void thin_tile_epilogue(const gemm_job *g, int64_t i, int64_t j, int64_t 
                      g->z ? (double *)g->z + i * g->ldz + j : NULL, g->ldz);
 }
 
+/* the rows kernel reads B in place when B is plain with exactly 10 columns */
+static int rows_read_b_in_place(const gemm_job *g)
+{
+    return g->tb == BN_NO_TRANS && g->n == 10;
+}
+
 static void thin_team(const gemm_job *g, int tid, int nt)
 {
     int64_t lo, hi;
     if (g->ta == BN_NO_TRANS) {                     /* rows: MR rows of A, all N at once */
         const int mr = g->dt == F32 ? g->sthin.mr_rows : g->dthin.mr_rows;
+        const int direct = rows_read_b_in_place(g);
+        const void *b_rows = direct ? g->b : (const void *)g->bufb;
+        const int64_t ldb_rows = direct ? g->ldb : 10;
         split(ceil_div(g->m, mr), tid, nt, &lo, &hi);
         for (int64_t q = lo; q < hi; q++) {
             const int64_t i = q * mr, mb = min64(mr, g->m - i);
             if (g->dt == F32)
                 g->sthin.rows(g->k, (const float *)g->a + i * g->lda, g->lda,
-                              (const float *)g->bufb, (float *)g->c + i * g->ldc, g->ldc, mb,
-                              g->n, (float)g->alpha, (float)g->beta);
+                              (const float *)b_rows, ldb_rows, (float *)g->c + i * g->ldc,
+                              g->ldc, mb, g->n, (float)g->alpha, (float)g->beta);
             else
                 g->dthin.rows(g->k, (const double *)g->a + i * g->lda, g->lda,
-                              (const double *)g->bufb, (double *)g->c + i * g->ldc, g->ldc, mb,
-                              g->n, g->alpha, g->beta);
+                              (const double *)b_rows, ldb_rows, (double *)g->c + i * g->ldc,
+                              g->ldc, mb, g->n, g->alpha, g->beta);
             thin_tile_epilogue(g, i, 0, mb, g->n);
         }
         return;
@@ -525,12 +523,13 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
     }
     size_t bytes_b, bytes_a = 0;
     if (g->ta == BN_NO_TRANS) {
-        bytes_b = (size_t)g->k * (g->dt == F32 ? 16 : 12) * g->es;
+        bytes_b = (size_t)g->k * 10 * g->es;          /* also the bound on B read in place */
     } else {
         bytes_b = (size_t)ceil_div(g->n, g->nr) * g->nr * g->k * g->es;
         bytes_a = ((size_t)g->mr * g->k * g->es + 63) & ~(size_t)63;
     }
     if (bytes_b > THIN_MAX_B_BYTES) return 0;
+    if (g->ta == BN_NO_TRANS && rows_read_b_in_place(g)) return 1;   /* nothing to pack */
     char *buf = packing_buffer(bytes_a + bytes_b);
     if (!buf) return -1;
     g->bufa = buf;
@@ -619,13 +618,14 @@ static int gemm_run(gemm_job *g)
 #pragma omp parallel num_threads(nt)
         {
             if (gemm_part(g, omp_get_thread_num(), omp_get_num_threads()) != BN_OK) {
-#pragma omp atomic write
+#pragma omp critical(bn_gemm_status)                /* OpenMP 2.0 (MSVC) has no atomic write */
                 status = BN_ENOMEM;
             }
         }
         return status;
     }
 #endif
+    (void)nt;                                       /* without OpenMP: one thread */
     return gemm_part(g, 0, 1);
 }
 

@@ -22,9 +22,10 @@ int bn_dgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
 
 /* Dense-layer forward in one pass (op N, N): Z = A @ B + bias, C = act(Z), with the bias and
  * the activation (ids and scalar forms in activations.h) applied in the write-back of each tile
- * while it is in cache. a (m, k), b (k, n), bias (n), c (m, n); if z != NULL it receives Z
- * (m, n) too. Equals bn_?gemm (alpha 1, beta 0) followed by the elementwise pass, bit for bit.
- * Returns 0, or BN_ENOMEM. */
+ * while it is in cache. a (m, k), b (k, n), bias (n) or NULL, c (m, n); if z != NULL it
+ * receives Z (m, n) too (z may not alias c). Equals bn_?gemm (alpha 1, beta 0) followed by
+ * the elementwise pass, bit for bit. BN_ACT_SOFTMAX is row-wise, not fused: it acts as the
+ * identity here (the layer code applies it to whole rows). Returns 0, or BN_ENOMEM. */
 int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                       const float *b, int64_t ldb, const float *bias, int32_t act,
                       float *c, int64_t ldc, float *z, int64_t ldz);

@@ -1,8 +1,9 @@
 /* gemm_kernel_avx2.c -- AVX2+FMA micro-kernels: sgemm 6x16 and dgemm 6x8 (rows of C in
  * registers, B vectors broadcast-multiplied by A scalars); for thin products (small N) the
  * "cols" kernels sgemm 16x5 / dgemm 8x5 (columns of C in registers, transposed A read in
- * place) and the "rows" kernels sgemm 8x10 / dgemm 4x10 (A read in place along its rows). The only file
- * built with -mavx2 -mfma; called only after cpu.c has seen the features. Contracts in cpu.h. */
+ * place) and the "rows" kernels sgemm 8x10 / dgemm 4x10 (A read in place along its rows);
+ * and the transposing packers of full panels. The only file built with -mavx2 -mfma; it runs
+ * only after cpu.c has seen the features. Contracts in cpu.h. */
 #include "cpu.h"
 
 #include <immintrin.h>
@@ -264,9 +265,21 @@ void bn_dgemm_kernel_avx2_cols_8x5(int64_t k, const double *a, int64_t sa, const
 
 /* ---- thin "rows" kernels for N <= 10 with A read in place along its rows: columns 0-7
  * (f32) / 0-7 in two vectors (f64) of each row in registers, and columns 8-9 of several rows
- * interleaved in one vector ([c(0,8) c(0,9) c(1,8) c(1,9) ...]) fed by a blend of the row
- * broadcasts, so N = 10 wastes no lane. pb per k step: op(B)[p, 0:8], then [b8 b9] repeated
- * (16 floats / 12 doubles), zero beyond n. ---- */
+ * interleaved in one vector ([c(0,8) c(0,9) c(1,8) c(1,9) ...]) = a blend of the row
+ * broadcasts times [b8 b9] repeated (one 64-bit / 128-bit broadcast), so N = 10 wastes no
+ * lane. B's row p is at b + p * ldb (in place, or a padded copy). ---- */
+
+/* [b[0] b[1]] repeated over a vector (one 64-bit broadcast load; the intrinsic takes the
+ * address, so no double object is accessed from C) */
+FORCE_INLINE __m256 pair_f32(const float *b)
+{
+    return _mm256_castpd_ps(_mm256_broadcast_sd((const double *)(const void *)b));
+}
+
+FORCE_INLINE __m256d pair_f64(const double *b)
+{
+    return _mm256_broadcast_pd((const __m128d *)b);
+}
 
 /* write back row r of the tile: columns 0-7 from lo (vector), 8.. from t8 (alpha applied) */
 FORCE_INLINE void rows_store_f32(float *c, int64_t n, __m256 lo, const float *t8, __m256 va,
@@ -285,7 +298,7 @@ FORCE_INLINE void rows_store_f32(float *c, int64_t n, __m256 lo, const float *t8
 }
 
 FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64_t lda,
-                                const float *pb, float *c, int64_t ldc, int64_t m, int64_t n,
+                                const float *pb, int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n,
                                 float alpha, float beta)
 {
     const float *r[8];
@@ -301,7 +314,7 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
 #pragma GCC unroll 2
 #endif
     for (int64_t p = 0; p < k; p++, a0++, a4++) {
-        __m256 b = _mm256_load_ps(pb), x0, x1, x2, x3;
+        __m256 b = _mm256_loadu_ps(pb), x0, x1, x2, x3;
         x0 = _mm256_broadcast_ss(a0);
         x1 = _mm256_broadcast_ss(a0 + d1);
         x2 = _mm256_broadcast_ss(a0 + d2);
@@ -311,8 +324,9 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
         c2 = _mm256_fmadd_ps(x2, b, c2);
         c3 = _mm256_fmadd_ps(x3, b, c3);
         if (tail) {
-            __m256 x = _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x0C), _mm256_blend_ps(x2, x3, 0xC0), 0xF0);
-            t03 = _mm256_fmadd_ps(x, _mm256_load_ps(pb + 8), t03);
+            __m256 x01 = _mm256_blend_ps(x0, x1, 0x0C), x23 = _mm256_blend_ps(x2, x3, 0xC0);
+            __m256 x = _mm256_blend_ps(x01, x23, 0xF0);   /* [x0 x0 x1 x1 x2 x2 x3 x3] */
+            t03 = _mm256_fmadd_ps(x, pair_f32(pb + 8), t03);
         }
         x0 = _mm256_broadcast_ss(a4);
         x1 = _mm256_broadcast_ss(a4 + d5);
@@ -323,10 +337,11 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
         c6 = _mm256_fmadd_ps(x2, b, c6);
         c7 = _mm256_fmadd_ps(x3, b, c7);
         if (tail) {
-            __m256 x = _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x0C), _mm256_blend_ps(x2, x3, 0xC0), 0xF0);
-            t47 = _mm256_fmadd_ps(x, _mm256_load_ps(pb + 8), t47);
+            __m256 x01 = _mm256_blend_ps(x0, x1, 0x0C), x23 = _mm256_blend_ps(x2, x3, 0xC0);
+            __m256 x = _mm256_blend_ps(x01, x23, 0xF0);   /* [x0 x0 x1 x1 x2 x2 x3 x3] */
+            t47 = _mm256_fmadd_ps(x, pair_f32(pb + 8), t47);
         }
-        pb += 16;
+        pb += ldb;
     }
     __m256 va = _mm256_set1_ps(alpha);
     float t8[16];                                  /* t8[2 * i + (j - 8)] = alpha * C[i, j] */
@@ -336,12 +351,12 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
     for (int64_t i = 0; i < m; i++) rows_store_f32(c + i * ldc, n, rows[i], t8 + 2 * i, va, beta);
 }
 
-void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, const float *pb,
-                                    float *c, int64_t ldc, int64_t m, int64_t n, float alpha,
-                                    float beta)
+void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, const float *b,
+                                    int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n,
+                                    float alpha, float beta)
 {
-    if (n > 8) rows_8x10_f32(1, k, a, lda, pb, c, ldc, m, n, alpha, beta);
-    else rows_8x10_f32(0, k, a, lda, pb, c, ldc, m, n, alpha, beta);
+    if (n > 8) rows_8x10_f32(1, k, a, lda, b, ldb, c, ldc, m, n, alpha, beta);
+    else rows_8x10_f32(0, k, a, lda, b, ldb, c, ldc, m, n, alpha, beta);
 }
 
 FORCE_INLINE void rows_store_f64(double *c, int64_t n, __m256d lo, __m256d hi,
@@ -356,7 +371,7 @@ FORCE_INLINE void rows_store_f64(double *c, int64_t n, __m256d lo, __m256d hi,
 }
 
 FORCE_INLINE void rows_4x10_f64(const int tail, int64_t k, const double *a, int64_t lda,
-                                const double *pb, double *c, int64_t ldc, int64_t m, int64_t n,
+                                const double *pb, int64_t ldb, double *c, int64_t ldc, int64_t m, int64_t n,
                                 double alpha, double beta)
 {
     const double *r[4];
@@ -372,18 +387,18 @@ FORCE_INLINE void rows_4x10_f64(const int tail, int64_t k, const double *a, int6
 #pragma GCC unroll 2
 #endif
     for (int64_t p = 0; p < k; p++, a0++) {
-        __m256d b0 = _mm256_load_pd(pb), b1 = _mm256_load_pd(pb + 4), x0, x1;
+        __m256d b0 = _mm256_loadu_pd(pb), b1 = _mm256_loadu_pd(pb + 4), x0, x1;
         x0 = _mm256_broadcast_sd(a0);
         x1 = _mm256_broadcast_sd(a0 + d1);
         c00 = _mm256_fmadd_pd(x0, b0, c00); c01 = _mm256_fmadd_pd(x0, b1, c01);
         c10 = _mm256_fmadd_pd(x1, b0, c10); c11 = _mm256_fmadd_pd(x1, b1, c11);
-        if (tail) t01 = _mm256_fmadd_pd(_mm256_blend_pd(x0, x1, 0xC), _mm256_load_pd(pb + 8), t01);
+        if (tail) t01 = _mm256_fmadd_pd(_mm256_blend_pd(x0, x1, 0xC), pair_f64(pb + 8), t01);
         x0 = _mm256_broadcast_sd(a0 + d2);
         x1 = _mm256_broadcast_sd(a0 + d3);
         c20 = _mm256_fmadd_pd(x0, b0, c20); c21 = _mm256_fmadd_pd(x0, b1, c21);
         c30 = _mm256_fmadd_pd(x1, b0, c30); c31 = _mm256_fmadd_pd(x1, b1, c31);
-        if (tail) t23 = _mm256_fmadd_pd(_mm256_blend_pd(x0, x1, 0xC), _mm256_load_pd(pb + 8), t23);
-        pb += 12;
+        if (tail) t23 = _mm256_fmadd_pd(_mm256_blend_pd(x0, x1, 0xC), pair_f64(pb + 8), t23);
+        pb += ldb;
     }
     __m256d va = _mm256_set1_pd(alpha);
     double t8[8];                                  /* t8[2 * i + (j - 8)] = alpha * C[i, j] */
@@ -394,12 +409,12 @@ FORCE_INLINE void rows_4x10_f64(const int tail, int64_t k, const double *a, int6
         rows_store_f64(c + i * ldc, n, lo[i], hi[i], t8 + 2 * i, va, beta);
 }
 
-void bn_dgemm_kernel_avx2_rows_4x10(int64_t k, const double *a, int64_t lda, const double *pb,
-                                    double *c, int64_t ldc, int64_t m, int64_t n, double alpha,
-                                    double beta)
+void bn_dgemm_kernel_avx2_rows_4x10(int64_t k, const double *a, int64_t lda,
+                                    const double *b, int64_t ldb, double *c, int64_t ldc,
+                                    int64_t m, int64_t n, double alpha, double beta)
 {
-    if (n > 8) rows_4x10_f64(1, k, a, lda, pb, c, ldc, m, n, alpha, beta);
-    else rows_4x10_f64(0, k, a, lda, pb, c, ldc, m, n, alpha, beta);
+    if (n > 8) rows_4x10_f64(1, k, a, lda, b, ldb, c, ldc, m, n, alpha, beta);
+    else rows_4x10_f64(0, k, a, lda, b, ldb, c, ldc, m, n, alpha, beta);
 }
 
 /* ---- packing of 6 lines contiguous along k (op(A) = A for the 6-row kernels) into

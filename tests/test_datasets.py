@@ -1,11 +1,18 @@
 """Tests for barenet.datasets: the Fashion-MNIST IDX reader on small synthetic
-gzip files written to tmp_path (every corruption it must reject), one check of
-the real Debian files when installed, and the generated XOR, spirals, one_hot.
+gzip files written to tmp_path (every corruption it must reject), the download
+against an http.server on 127.0.0.1 serving such files (no other address is
+ever contacted), one check of the real Debian files when installed, and the
+generated XOR, spirals, one_hot.
 """
 
 import gzip
+import hashlib
+import http.server
 import os
+import socket
 import struct
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -28,6 +35,14 @@ def idx_bytes(array, *, type_code=0x08, magic_prefix=b"\x00\x00", ndim=None, dim
 
 def write_gz(path, data):
     path.write_bytes(gzip.compress(data))
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own empty cache: the user's real one is never read or written."""
+    cache = tmp_path / "barenet-cache"
+    monkeypatch.setenv("BARENET_CACHE_DIR", str(cache))
+    return cache / "fashion-mnist"
 
 
 def make_split(rng, n):
@@ -213,6 +228,244 @@ def test_real_fashion_mnist(monkeypatch):
     assert 0.0 <= X.min() and X.max() <= 1.0
     np.testing.assert_array_equal(np.bincount(y, minlength=10), [6000] * 10)
     np.testing.assert_array_equal(np.bincount(yt, minlength=10), [1000] * 10)
+
+
+# ---------------------------------------------------------------- download
+
+ALL_FILES = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves server.files by name; server.modes[name] makes one file misbehave:
+    "404", "truncate" (announces the full length, sends half, hangs up) or "stall"
+    (sends nothing until the test ends)."""
+
+    def do_GET(self):
+        server = self.server
+        name = self.path.rsplit("/", 1)[-1]
+        server.requests.append(self.path)
+        mode = server.modes.get(name)
+        if mode == "404" or name not in server.files:
+            self.send_error(404, "Not Found")
+            return
+        if mode == "stall":
+            server.release.wait(10)
+            return
+        body = server.files[name]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if mode == "truncate":
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """An HTTP server on 127.0.0.1 (a free port) in a thread, serving the four files of a
+    small generated Fashion-MNIST; FASHION_MNIST_SHA256 is patched to their hashes."""
+    rng = np.random.default_rng(5)
+    splits = {"train": make_split(rng, 12), "test": make_split(rng, 6)}
+    files = {}
+    for name, (images, labels) in splits.items():
+        image_file, label_file = datasets.FASHION_MNIST_FILES[name]
+        files[image_file] = gzip.compress(idx_bytes(images))
+        files[label_file] = gzip.compress(idx_bytes(labels))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.files, httpd.modes, httpd.requests = files, {}, []
+    httpd.release = threading.Event()
+    httpd.splits = splits
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/fmnist/"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(datasets, "FASHION_MNIST_SHA256",
+               {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+    yield httpd
+    mp.undo()
+    httpd.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+def fetch(tmp_path, server, **kwargs):
+    kwargs.setdefault("url", server.url)
+    kwargs.setdefault("download", True)
+    return load_fashion_mnist(tmp_path / "not-installed", **kwargs)
+
+
+def leftovers(directory):
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def test_download_then_cached(tmp_path, server, isolated_cache):
+    (X, y), (Xt, yt) = fetch(tmp_path, server)
+    assert server.requests == [f"/fmnist/{n}" for n in ALL_FILES]
+    images, labels = server.splits["train"]
+    np.testing.assert_allclose(X, images.reshape(12, 784) / 255.0, rtol=1e-7)
+    np.testing.assert_array_equal(y, labels)
+    assert Xt.shape == (6, 784) and X.dtype == np.float32
+    assert leftovers(isolated_cache) == sorted(ALL_FILES)        # nothing else, no .part
+    for name in ALL_FILES:
+        assert (isolated_cache / name).read_bytes() == server.files[name]
+
+    # Later calls read the cache and never contact the server, with or without download=True.
+    (X2, _), _ = fetch(tmp_path, server, dtype="float64")
+    (X3, _), _ = load_fashion_mnist(tmp_path / "not-installed")
+    assert len(server.requests) == 4
+    np.testing.assert_allclose(X2, X, rtol=1e-7)
+    np.testing.assert_array_equal(X3, X)
+
+
+def test_download_to_explicit_cache_dir_and_url_without_slash(tmp_path, server, isolated_cache):
+    target = tmp_path / "elsewhere" / "fm"
+    (X, _), _ = fetch(tmp_path, server, cache_dir=str(target), url=server.url.rstrip("/"))
+    assert X.shape == (12, 784)
+    assert leftovers(target) == sorted(ALL_FILES)
+    assert not isolated_cache.exists()
+    assert server.requests[0] == f"/fmnist/{TRAIN_IMAGES}"
+
+
+def test_download_only_fetches_missing_files(tmp_path, server, isolated_cache):
+    isolated_cache.mkdir(parents=True)
+    (isolated_cache / TRAIN_LABELS).write_bytes(server.files[TRAIN_LABELS])
+    fetch(tmp_path, server)
+    assert server.requests == [f"/fmnist/{n}" for n in ALL_FILES if n != TRAIN_LABELS]
+
+
+def test_installed_files_take_precedence_over_download(fmnist_dir, server):
+    directory, splits = fmnist_dir
+    (X, _), _ = load_fashion_mnist(directory, download=True, url=server.url)
+    assert X.shape == (20, 784) and server.requests == []
+
+
+def test_no_download_without_permission(tmp_path, server, isolated_cache):
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist(tmp_path / "not-installed", url=server.url)
+    assert "download=True" in str(info.value) and TRAIN_IMAGES in str(info.value)
+    assert server.requests == [] and not isolated_cache.exists()
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("BARENET_CACHE_DIR", str(tmp_path / "c"))
+    assert datasets.get_cache_dir() == str(tmp_path / "c")
+    monkeypatch.delenv("BARENET_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert datasets.get_cache_dir() == str(tmp_path / "xdg" / "barenet")
+    if os.name == "posix" and sys.platform != "darwin":
+        monkeypatch.delenv("XDG_CACHE_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        assert datasets.get_cache_dir() == str(tmp_path / "home" / ".cache" / "barenet")
+
+
+def failed_download(tmp_path, server, cache, match, **kwargs):
+    with pytest.raises(datasets.DownloadError, match=match) as info:
+        fetch(tmp_path, server, **kwargs)
+    assert isinstance(info.value, OSError)
+    assert not any(name.endswith(".part") for name in leftovers(cache))
+    return str(info.value)
+
+
+def test_checksum_mismatch_deletes_the_file(tmp_path, server, isolated_cache, monkeypatch):
+    monkeypatch.setitem(datasets.FASHION_MNIST_SHA256, TEST_IMAGES, "0" * 64)
+    msg = failed_download(tmp_path, server, isolated_cache, "SHA-256 mismatch")
+    assert TEST_IMAGES in msg and "0" * 64 in msg
+    assert hashlib.sha256(server.files[TEST_IMAGES]).hexdigest() in msg
+    # the files verified before the bad one stay; the bad one and the rest are absent
+    assert leftovers(isolated_cache) == sorted([TRAIN_IMAGES, TRAIN_LABELS])
+    # a corrected checksum resumes with the two missing files only
+    monkeypatch.setitem(datasets.FASHION_MNIST_SHA256, TEST_IMAGES,
+                        hashlib.sha256(server.files[TEST_IMAGES]).hexdigest())
+    fetch(tmp_path, server)
+    assert server.requests[-2:] == [f"/fmnist/{TEST_IMAGES}", f"/fmnist/{TEST_LABELS}"]
+    assert len(server.requests) == 5
+
+
+def test_http_404(tmp_path, server, isolated_cache):
+    server.modes[TRAIN_IMAGES] = "404"
+    msg = failed_download(tmp_path, server, isolated_cache, "HTTP 404")
+    assert f"{server.url}{TRAIN_IMAGES}" in msg
+    assert leftovers(isolated_cache) == [] and len(server.requests) == 1
+
+
+def test_truncated_response(tmp_path, server, isolated_cache):
+    server.modes[TRAIN_LABELS] = "truncate"
+    msg = failed_download(tmp_path, server, isolated_cache, "truncated")
+    assert TRAIN_LABELS in msg
+    assert leftovers(isolated_cache) == [TRAIN_IMAGES]
+
+
+def test_timeout(tmp_path, server, isolated_cache):
+    server.modes[TRAIN_IMAGES] = "stall"
+    failed_download(tmp_path, server, isolated_cache, "timed out after 0.3 s", timeout=0.3)
+    assert leftovers(isolated_cache) == []
+
+
+def test_connection_refused(tmp_path, isolated_cache):
+    with socket.socket() as sock:                      # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(datasets.DownloadError, match="download of http://127.0.0.1"):
+        load_fashion_mnist(tmp_path / "none", download=True, url=f"http://127.0.0.1:{port}/",
+                           timeout=5)
+    assert leftovers(isolated_cache) == []
+
+
+def test_interrupted_download_leaves_nothing(tmp_path, server, isolated_cache, monkeypatch):
+    """A KeyboardInterrupt in the middle of writing removes the temporary file too."""
+    real_sha256 = hashlib.sha256
+
+    class Interrupting:
+        def __init__(self):
+            self._h = real_sha256()
+
+        def update(self, data):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(datasets.hashlib, "sha256", Interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        fetch(tmp_path, server)
+    assert leftovers(isolated_cache) == []
+
+
+@pytest.mark.parametrize("timeout, exc", [(0, ValueError), (-1, ValueError),
+                                          (float("nan"), ValueError), ("5", TypeError),
+                                          (True, TypeError)])
+def test_bad_timeout(fmnist_dir, timeout, exc):
+    with pytest.raises(exc, match="timeout"):
+        load_fashion_mnist(fmnist_dir[0], timeout=timeout)
+
+
+@pytest.mark.skipif(not os.path.isdir(datasets.FASHION_MNIST_DIR),
+                    reason="dataset-fashion-mnist is not installed")
+def test_checksums_are_the_official_files():
+    """Debian's files hold Zalando's deflate streams under a normalised gzip header (no
+    file name, Debian's mtime). Restoring the original header (FNAME set, the upstream
+    mtime of 2017-08-31) rebuilds files whose MD5s are the ones the upstream README
+    publishes; their SHA-256 must be the module's constants."""
+    upstream = {  # name: (mtime, MD5 from github.com/zalandoresearch/fashion-mnist README)
+        TRAIN_IMAGES: (1504176606, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        TRAIN_LABELS: (1504176606, "25c81989df183df01b3e8a0aad5dffbe"),
+        TEST_IMAGES: (1504176627, "bef4ecab320f06d8554ea6380940ec79"),
+        TEST_LABELS: (1504176627, "bb300cfdad3c16e7a12a480ee83cd310"),
+    }
+    for name, (mtime, md5) in upstream.items():
+        with open(os.path.join(datasets.FASHION_MNIST_DIR, name), "rb") as f:
+            debian = f.read()
+        assert debian[:4] == b"\x1f\x8b\x08\x00"           # gzip, deflate, no FNAME
+        official = (b"\x1f\x8b\x08\x08" + struct.pack("<I", mtime) + debian[8:10]
+                    + name[:-3].encode() + b"\x00" + debian[10:])
+        assert hashlib.md5(official).hexdigest() == md5
+        assert hashlib.sha256(official).hexdigest() == datasets.FASHION_MNIST_SHA256[name]
 
 
 # ---------------------------------------------------------------- XOR

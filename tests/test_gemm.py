@@ -3,9 +3,10 @@ combination, sizes 0, 1 and odd sizes up to 67, a few large ones, leading dimens
 than the width, alpha/beta (beta = 0 over a NaN-filled C), both kernels, 1 vs 2 threads bit
 for bit, the fused bias + activation, and threadpoolctl limiting barenet's OpenMP pool.
 
-Tolerance: |C - C_ref| <= 2 (k + 2) eps |alpha| |op(A)| |op(B)| + |beta C0| elementwise, with
-eps the dtype's machine epsilon (float32 1.2e-7, float64 2.2e-16) and C_ref computed in
-float64 (float32) or longdouble-free float64 (float64) from the same inputs."""
+Tolerance, per element: |C - C_ref| <= 2 (k + 2) eps (|alpha| |op(A)| @ |op(B)| + |beta C0|),
+eps the dtype's machine epsilon (float32 1.2e-7, float64 2.2e-16), C_ref = numpy.matmul of
+the same inputs in float64 (the standard error bound of a k-term dot product, with room for
+the reference's own rounding)."""
 
 import math
 import os
@@ -82,7 +83,7 @@ def test_sweep(kernel, m, ta, tb, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta, tb", OPS)
 @pytest.mark.parametrize("shape", [(300, 257, 513), (1000, 10, 128), (129, 10, 900),
-                                   (517, 700, 131), (128, 128, 10)])
+                                   (517, 700, 131), (128, 128, 10), (7, 4200, 300)])
 def test_large(shape, ta, tb, dtype):
     m, n, k = shape
     a, b = operands(m, n, k, ta, tb, dtype, seed=1)
@@ -219,3 +220,11 @@ def test_validation_names_the_argument():
     # not row-contiguous inputs are copied, and still right
     at = np.asfortranarray(np.arange(12.0).reshape(3, 4))
     np.testing.assert_allclose(_gemm.gemm(at, np.ones((4, 2))), at @ np.ones((4, 2)))
+
+
+def test_barenet_num_threads_environment():
+    code = "from barenet import _gemm; print(_gemm.get_num_threads())"
+    env = dict(os.environ, BARENET_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split()[-1] == "1"

@@ -162,6 +162,16 @@ cdef class MLP:
         _check(status)
         return value
 
+    def penalty(self, const floating[::1] params, double l1, double l2):
+        """l1 sum|W| + l2/2 sum W^2 over the weights"""
+        cdef double value
+        with nogil:
+            if floating is float:
+                value = bn_mlp_penalty_f32(&self.net, &params[0], l1, l2)
+            else:
+                value = bn_mlp_penalty_f64(&self.net, &params[0], l1, l2)
+        return value
+
     def predict(self, floating[:, ::1] out, floating[::1] work, const floating[::1] params,
                 const floating[:, ::1] x):
         cdef int status

@@ -202,4 +202,7 @@ def check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight"):
     _finite(arr, name)
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name} must be >= 0; got a minimum of {arr.min()}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    _finite(out, name)  # float64 weights beyond float32's range become inf
+    return out

@@ -1,20 +1,29 @@
-"""Small data sets for examples, tests and benchmarks, with NumPy only.
+"""Small data sets for examples, tests and benchmarks, with NumPy and the standard library.
 
 Fashion-MNIST is read from the gzip IDX files that the Debian package
-``dataset-fashion-mnist`` installs (nothing is downloaded); XOR and the 2-D
-spirals are generated. Everything returns plain NumPy arrays; networks,
-batching and scaling beyond [0, 1] are left to the caller.
+``dataset-fashion-mnist`` installs, or, with ``download=True``, fetched once
+with urllib into a cache directory (SHA-256 checked, written atomically); XOR
+and the 2-D spirals are generated. Everything returns plain NumPy arrays;
+networks, batching and scaling beyond [0, 1] are left to the caller.
 """
 
+import contextlib
 import gzip
+import hashlib
+import http.client
 import math
 import numbers
 import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
 import zlib
 
 import numpy as np
 
-__all__ = ["load_fashion_mnist", "make_spirals", "make_xor", "one_hot"]
+__all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "make_spirals", "make_xor",
+           "one_hot"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "BARENET_FASHION_MNIST_DIR"
@@ -23,6 +32,23 @@ FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# SHA-256 of the four files as Zalando publishes them (their MD5s are the ones in the
+# upstream README). Debian's copies hold the same deflate streams but their gzip headers
+# were normalised (no file name, another mtime), so Debian's files hash differently;
+# tests/test_datasets.py rebuilds the official files from Debian's and checks these.
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz":
+        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "train-labels-idx1-ubyte.gz":
+        "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "t10k-images-idx3-ubyte.gz":
+        "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte.gz":
+        "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+CACHE_ENV = "BARENET_CACHE_DIR"
+DOWNLOAD_TIMEOUT = 60.0    # seconds without data before a download is abandoned
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -83,13 +109,6 @@ def _read_split(directory, image_file, label_file, dtype):
     """Load one (X, y) pair: X (n, 784) scaled to [0, 1] in dtype, y int64 (n,)."""
     image_path = os.path.join(directory, image_file)
     label_path = os.path.join(directory, label_file)
-    for p in (image_path, label_path):
-        if not os.path.isfile(p):
-            raise FileNotFoundError(
-                f"Fashion-MNIST file not found: {p}. Install it with "
-                f"`apt-get install {FASHION_MNIST_PACKAGE}` (files go to "
-                f"{FASHION_MNIST_DIR}), or pass path= (or set {FASHION_MNIST_ENV}) "
-                "to a directory holding the four gzip IDX files.")
     dims, pixels = _idx_payload(image_path, 3)
     if dims[1:] != _IMAGE_SHAPE:
         raise ValueError(f"{image_path}: images are {dims[1]}x{dims[2]}, "
@@ -106,20 +125,152 @@ def _read_split(directory, image_file, label_file, dtype):
     return X, labels.astype(np.int64)
 
 
-def load_fashion_mnist(path=None, *, dtype="float32"):
-    """Load Fashion-MNIST from its four gzip IDX files.
+# ---------------------------------------------------------------- download and cache
+
+class DownloadError(OSError):
+    """A file could not be downloaded: HTTP error, network failure, timeout, truncated
+    response or SHA-256 mismatch. Nothing is left behind: the partial file is deleted."""
+
+
+def get_cache_dir():
+    """barenet's cache directory (it may not exist yet).
+
+    ``$BARENET_CACHE_DIR`` when set; otherwise ``$XDG_CACHE_HOME/barenet`` when
+    ``XDG_CACHE_HOME`` is set, ``~/Library/Caches/barenet`` on macOS,
+    ``%LOCALAPPDATA%\\barenet\\Cache`` on Windows, else ``~/.cache/barenet``.
+    """
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        return os.path.expanduser(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "barenet")
+    if sys.platform == "darwin":
+        return os.path.expanduser(os.path.join("~", "Library", "Caches", "barenet"))
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return os.path.join(os.environ["LOCALAPPDATA"], "barenet", "Cache")
+    return os.path.expanduser(os.path.join("~", ".cache", "barenet"))
+
+
+def _fsync_directory(directory):
+    """Make a rename in directory durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _download(url, target, sha256, timeout):
+    """Fetch url into the file target, atomically, checking its SHA-256.
+
+    The bytes go to a temporary file in target's directory, are flushed and fsynced,
+    checked (length announced by the server, then SHA-256) and only then renamed onto
+    target, so target is either absent or complete and verified. Any failure deletes
+    the temporary file and raises DownloadError naming the URL.
+    """
+    directory, name = os.path.split(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    try:
+        digest, size, expected_size = hashlib.sha256(), 0, None
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    length = response.headers.get("Content-Length")
+                    expected_size = int(length) if length and length.isdigit() else None
+                    while True:
+                        chunk = response.read(1 << 16)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                raise DownloadError(f"download of {url} failed: HTTP {exc.code} "
+                                    f"{exc.reason}") from None
+            except http.client.IncompleteRead as exc:
+                raise DownloadError(f"download of {url} failed: truncated response "
+                                    f"({size + len(exc.partial)} bytes received)") from None
+            except TimeoutError:
+                raise DownloadError(f"download of {url} failed: timed out after {timeout:g} s "
+                                    "without data") from None
+            except urllib.error.URLError as exc:
+                reason = exc.reason
+                if isinstance(reason, TimeoutError):
+                    reason = f"timed out after {timeout:g} s"
+                raise DownloadError(f"download of {url} failed: {reason}") from None
+            except (http.client.HTTPException, ConnectionError) as exc:
+                raise DownloadError(f"download of {url} failed: {exc!r}") from None
+            if expected_size is not None and size != expected_size:
+                raise DownloadError(f"download of {url} failed: truncated response "
+                                    f"({size} of {expected_size} bytes received)")
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise DownloadError(f"download of {url} failed: SHA-256 mismatch (expected "
+                                f"{sha256}, got {digest.hexdigest()} for {size} bytes); "
+                                "the file was deleted")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _missing(directory):
+    """the Fashion-MNIST file names not present in directory, in a fixed order"""
+    names = [n for split in ("train", "test") for n in FASHION_MNIST_FILES[split]]
+    return [n for n in names if not os.path.isfile(os.path.join(directory, n))]
+
+
+def _timeout(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"timeout must be a positive number of seconds, got "
+                        f"{type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {value}")
+    return float(value)
+
+
+def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=None,
+                       url=None, timeout=DOWNLOAD_TIMEOUT):
+    """Load Fashion-MNIST from its four gzip IDX files, downloading them if asked.
+
+    The files are looked for first in ``path`` (default: the environment variable
+    ``BARENET_FASHION_MNIST_DIR`` if set, else ``/usr/share/datasets/fashion-mnist``,
+    where the Debian package ``dataset-fashion-mnist`` puts them), then in the cache
+    directory. A directory is used when it holds all four files.
 
     Parameters
     ----------
     path : str or os.PathLike, optional
         Directory holding ``train-images-idx3-ubyte.gz``,
         ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz`` and
-        ``t10k-labels-idx1-ubyte.gz``. Default: the environment variable
-        ``BARENET_FASHION_MNIST_DIR`` if set, else
-        ``/usr/share/datasets/fashion-mnist`` (Debian package
-        ``dataset-fashion-mnist``).
+        ``t10k-labels-idx1-ubyte.gz``.
     dtype : {"float32", "float64"}
         Floating type of the images.
+    download : bool
+        When neither directory holds the files, fetch the missing ones from ``url``
+        into the cache directory. Each file is checked against the SHA-256 in
+        ``FASHION_MNIST_SHA256`` and written atomically, so an interrupted or failed
+        download never leaves a partial file; later calls find the cached files and
+        do not download again. Default False: nothing is downloaded.
+    cache_dir : str or os.PathLike, optional
+        Where downloaded files go (and are looked for). Default:
+        ``get_cache_dir()/fashion-mnist``, i.e. ``$BARENET_CACHE_DIR/fashion-mnist``
+        or ``~/.cache/barenet/fashion-mnist`` (``$XDG_CACHE_HOME`` respected).
+    url : str, optional
+        Base URL the four file names are appended to. Default
+        ``FASHION_MNIST_URL``, Zalando's official location.
+    timeout : float
+        Seconds to wait for a connection or for data before giving up on a download.
 
     Returns
     -------
@@ -131,7 +282,12 @@ def load_fashion_mnist(path=None, *, dtype="float32"):
     Raises
     ------
     FileNotFoundError
-        A file is missing; the message names it and the package to install.
+        A file is missing and ``download`` is False; the message names it, the
+        package to install and ``download=True``.
+    DownloadError
+        (an OSError) A download failed: HTTP error, unreachable host, timeout,
+        truncated response or checksum mismatch. Files downloaded and verified
+        before the failure stay in the cache; the failed one leaves nothing.
     ValueError
         A file is not valid gzip, has a bad IDX header (magic number, type
         code, dimensions), is truncated or too long, has a label count
@@ -139,9 +295,33 @@ def load_fashion_mnist(path=None, *, dtype="float32"):
         not float32/float64. The message names the file.
     """
     dt = _float_dtype(dtype)
+    download = bool(download)
+    timeout = _timeout(timeout)
     if path is None:
         path = os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
     directory = os.fspath(path)
+    cache = os.fspath(cache_dir) if cache_dir is not None else os.path.join(
+        get_cache_dir(), "fashion-mnist")
+
+    missing = _missing(directory)
+    if missing and not _missing(cache):
+        directory, missing = cache, []
+    if missing and not download:
+        raise FileNotFoundError(
+            f"Fashion-MNIST file not found: {os.path.join(directory, missing[0])}. Install "
+            f"it with `apt-get install {FASHION_MNIST_PACKAGE}` (files go to "
+            f"{FASHION_MNIST_DIR}), pass path= (or set {FASHION_MNIST_ENV}) to a directory "
+            "holding the four gzip IDX files, or call load_fashion_mnist(download=True) "
+            f"to fetch them into {cache}.")
+    if missing:
+        base = FASHION_MNIST_URL if url is None else str(url)
+        if not base.endswith("/"):
+            base += "/"
+        os.makedirs(cache, exist_ok=True)
+        for name in _missing(cache):
+            _download(base + name, os.path.join(cache, name), FASHION_MNIST_SHA256[name],
+                      timeout)
+        directory = cache
     train = _read_split(directory, *FASHION_MNIST_FILES["train"], dt)
     test = _read_split(directory, *FASHION_MNIST_FILES["test"], dt)
     return train, test
