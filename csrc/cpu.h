@@ -11,7 +11,7 @@
  *   c[0:m, 0:n] = alpha * pa @ pb + beta * c[0:m, 0:n],  1 <= m <= MR, 1 <= n <= NR,
  * where pa is an A micro-panel packed k-major (MR values per step, rows >= m zero-padded)
  * and pb a B micro-panel packed k-major (NR values per step, columns >= n zero-padded),
- * both 64-byte aligned. Edge tiles (m < MR or n < NR) are handled inside the kernel.
+ * pb 64-byte aligned (kernels may use aligned vector loads on it). Edge tiles (m < MR or n < NR) are handled inside the kernel.
  * beta == 0 never reads c. k may be 0 (then c = beta * c, or 0 if beta == 0). */
 typedef void (*bn_sgemm_ukernel)(int64_t k, const float *pa, const float *pb,
                                  float *c, int64_t ldc, int64_t m, int64_t n,

@@ -377,15 +377,17 @@ static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int6
 /* Threads tm x tn = nt, each on its own rectangle of C with private packing (no barrier
  * inside a product, so a thread delayed by the OS delays only its own part). Splitting M
  * makes every thread pack all of B, splitting N all of A: pick the grid with the least
- * estimated time per thread, multiply-adds plus packing (~4 flops' time per element). */
+ * estimated time per thread: its multiply-adds plus its packing (an element packed costs
+ * about the time of 8 flops at the kernels' rate). */
 static void choose_grid(const gemm_job *g, int nt, int *tm, int *tn)
 {
     const int64_t mp = ceil_div(g->m, g->mr), np = ceil_div(g->n, g->nr);
     double best = -1.0;
     for (int t = nt; t >= 1; t--) {
         if (nt % t) continue;
-        double rows = (double)ceil_div(mp, t) * g->mr, cols = (double)ceil_div(np, nt / t) * g->nr;
-        double cost = 2.0 * rows * cols + 4.0 * (rows + cols);
+        double rows = (double)ceil_div(mp, t) * g->mr;
+        double cols = (double)ceil_div(np, nt / t) * g->nr;
+        double cost = 2.0 * rows * cols + 8.0 * (rows + cols);
         if (best < 0.0 || cost < best) {
             best = cost;
             *tm = t;

@@ -344,6 +344,28 @@ FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64
         pb += ldb;
     }
     __m256 va = _mm256_set1_ps(alpha);
+    if (tail && m == 8 && n == 10 && beta == 0.0f) {   /* the full tile of an N = 10 layer */
+        _mm256_storeu_ps(c + 0 * ldc, _mm256_mul_ps(va, c0));
+        _mm256_storeu_ps(c + 1 * ldc, _mm256_mul_ps(va, c1));
+        _mm256_storeu_ps(c + 2 * ldc, _mm256_mul_ps(va, c2));
+        _mm256_storeu_ps(c + 3 * ldc, _mm256_mul_ps(va, c3));
+        _mm256_storeu_ps(c + 4 * ldc, _mm256_mul_ps(va, c4));
+        _mm256_storeu_ps(c + 5 * ldc, _mm256_mul_ps(va, c5));
+        _mm256_storeu_ps(c + 6 * ldc, _mm256_mul_ps(va, c6));
+        _mm256_storeu_ps(c + 7 * ldc, _mm256_mul_ps(va, c7));
+        __m256 u = _mm256_mul_ps(va, t03), w = _mm256_mul_ps(va, t47);
+        __m128 u0 = _mm256_castps256_ps128(u), u1 = _mm256_extractf128_ps(u, 1);
+        __m128 w0 = _mm256_castps256_ps128(w), w1 = _mm256_extractf128_ps(w, 1);
+        _mm_storel_pi((__m64 *)(c + 0 * ldc + 8), u0);
+        _mm_storeh_pi((__m64 *)(c + 1 * ldc + 8), u0);
+        _mm_storel_pi((__m64 *)(c + 2 * ldc + 8), u1);
+        _mm_storeh_pi((__m64 *)(c + 3 * ldc + 8), u1);
+        _mm_storel_pi((__m64 *)(c + 4 * ldc + 8), w0);
+        _mm_storeh_pi((__m64 *)(c + 5 * ldc + 8), w0);
+        _mm_storel_pi((__m64 *)(c + 6 * ldc + 8), w1);
+        _mm_storeh_pi((__m64 *)(c + 7 * ldc + 8), w1);
+        return;
+    }
     float t8[16];                                  /* t8[2 * i + (j - 8)] = alpha * C[i, j] */
     _mm256_storeu_ps(t8, _mm256_mul_ps(va, t03));
     _mm256_storeu_ps(t8 + 8, _mm256_mul_ps(va, t47));

@@ -82,9 +82,10 @@ int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *
  * is bn_mlp_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
  * shuffling; state1/state2 are the optimizer's buffers (NULL where unused). backup
  * (3 * n_params) keeps the state at the last completed epoch: when SIGINT arrives
- * (BN_EINTERRUPTED) or an epoch's loss is not finite (BN_EDIVERGED, losses[*completed]
- * holds it) params, state and opt->step are rolled back to it. *completed counts the
- * epochs that finished with a finite loss. */
+ * (BN_EINTERRUPTED), or an epoch's loss or the parameters or optimizer state after it are
+ * not finite (BN_EDIVERGED; losses[*completed] holds that epoch's loss), params, state and
+ * opt->step are rolled back to it. *completed counts the epochs that finished with a finite
+ * loss and finite parameters and state. */
 int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t *completed, int64_t epochs, double *params,
                      double *dparams, double *state1, double *state2, double *backup,

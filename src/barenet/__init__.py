@@ -1,6 +1,7 @@
 """barenet: dense neural networks with a compiled C core and a NumPy reference backend."""
 
 from . import datasets, optimizers, schedules
+from ._info import info
 from ._threads import get_num_threads, set_num_threads
 from .io import ModelFileError
 from .network import NeuralNetwork, TrainingDiverged
@@ -8,5 +9,6 @@ from .training import EarlyStopping, History
 
 __version__ = "0.1.0"
 
-__all__ = ["NeuralNetwork", "TrainingDiverged", "ModelFileError", "EarlyStopping", "History", "datasets",
-           "optimizers", "schedules", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["NeuralNetwork", "TrainingDiverged", "ModelFileError", "EarlyStopping", "History",
+           "datasets", "optimizers", "schedules", "set_num_threads", "get_num_threads", "info",
+           "__version__"]

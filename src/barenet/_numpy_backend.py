@@ -159,7 +159,8 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
                 optimizer.update_numpy(params, dparams, lr)
                 total += batch_loss * len(xb)
             losses[e] = total / n
-            status = "ok" if np.isfinite(losses[e]) else "diverged"
+            finite = np.isfinite(losses[e]) and all(np.isfinite(a).all() for a in live)
+            status = "ok" if finite else "diverged"  # a NaN loss, or updates that overflowed
         except KeyboardInterrupt:
             status = "interrupted"
         if status != "ok":

@@ -31,7 +31,7 @@ def set_num_threads(n):
     """use n >= 1 threads; None returns to the default (BARENET_NUM_THREADS, else OpenMP's).
     Never more than OpenMP allows, so threadpoolctl's limits apply to barenet too."""
     if n is not None:
-        n = check_int(n, "n", minimum=1)
+        n = check_int(n, "n", minimum=1, maximum=2**31 - 1)
     if _forked_child and n != 1:
         warnings.warn("barenet: this process was forked; OpenMP threads cannot be used after "
                       "a fork, so barenet stays on 1 thread here (use the 'spawn' or "

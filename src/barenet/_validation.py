@@ -9,6 +9,10 @@ import operator
 
 import numpy as np
 
+MAX_PARAMS = 2**62  # parameter counts and offsets are int64 in C
+MAX_SEED = 2**64 - 1  # seeds reach C as uint64
+MAX_STEP = 2**62  # epoch and step counters are int64 in C
+
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
@@ -16,20 +20,22 @@ def check_dtype(dtype):
     """'float32' or 'float64' (names, NumPy dtypes or scalar types) -> np.dtype"""
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except Exception:  # TypeError, but also SyntaxError for strings such as ","
         dt = None
     if dt is None or dt.name not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     return dt
 
 
-def check_int(value, name, minimum=None):
-    """an integer (not a bool, not a float) >= minimum -> int"""
+def check_int(value, name, minimum=None, maximum=None):
+    """an integer (not a bool, not a float) in [minimum, maximum] -> int"""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
     value = operator.index(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {value}")
     return value
 
 
@@ -65,6 +71,10 @@ def check_layer_sizes(layer_sizes):
         if s < 1:
             raise ValueError(f"layer_sizes[{i}] must be >= 1; got {s}")
         out.append(int(s))
+    n_params = sum(a * b + b for a, b in zip(out[:-1], out[1:]))
+    if n_params > MAX_PARAMS:
+        raise ValueError(f"layer_sizes {out} need {n_params} parameters; barenet handles at "
+                         f"most {MAX_PARAMS} (2**62)")
     return tuple(out)
 
 

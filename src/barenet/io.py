@@ -18,6 +18,8 @@ import zipfile
 
 import numpy as np
 
+from ._validation import check_layer_sizes
+
 FORMAT = "barenet.model"
 FORMAT_VERSION = 1
 _NPY_HEADER_MAX = 4096  # bytes an .npy member may hold beyond its data
@@ -110,7 +112,8 @@ def _read_header(path):
     try:
         with zipfile.ZipFile(path) as zf:
             infos = {info.filename: info for info in zf.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: a zip "version needed" beyond what zipfile reads
         _fail(path, f"not a barenet model file (not a readable .npz archive: {exc})")
     if "header.npy" not in infos:
         _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
@@ -140,6 +143,24 @@ def _read_array(path, name, infos, expected_bytes, dtype):
     if not np.isfinite(arr).all():
         _fail(path, f"the member {name!r} contains NaN or infinity")
     return arr
+
+
+def _check_params_fit(path, header, infos):
+    """refuse a header whose network would not fit the params member before allocating
+    it: a tiny file must not make load allocate gigabytes"""
+    try:
+        sizes = check_layer_sizes(header["layer_sizes"])
+    except (TypeError, ValueError) as exc:
+        _fail(path, f"the header describes an invalid network: {exc}")
+    info = infos.get("params.npy")
+    if info is None:
+        _fail(path, "the member 'params' is missing")
+    # a lower bound that any dtype meets (one byte a value); _read_array checks exactly
+    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    stored = os.path.getsize(path) if info.compress_type == zipfile.ZIP_STORED else n_params
+    if n_params > min(info.file_size, stored):
+        _fail(path, f"the header's layer_sizes {list(sizes)} need {n_params} parameters; "
+                    f"the member 'params' is too small to hold them")
 
 
 def load(path, backend=None):
@@ -172,6 +193,7 @@ def load(path, backend=None):
     missing = [k for k in required if k not in header]
     if missing:
         _fail(path, f"the header is missing {', '.join(missing)}")
+    _check_params_fit(path, header, infos)
     try:
         net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
                             output_activation=header["output_activation"],
@@ -180,11 +202,15 @@ def load(path, backend=None):
                             backend=backend)
     except (TypeError, ValueError) as exc:
         _fail(path, f"the header describes an invalid network: {exc}")
+    # the C core counts epochs and optimizer steps in int64 (seeds are uint64): bounds
+    # that leave room to keep training
+    limits = {"epochs_done": 2**62, "stream_seed": 2**64}
     for key in ("epochs_done", "stream_seed"):
         value = header[key]
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or not 0 <= value < 2**64):
-            _fail(path, f"the header's {key} must be a non-negative integer; got {value!r}")
+                                  or not 0 <= value < limits[key]):
+            _fail(path, f"the header's {key} must be a non-negative integer < "
+                        f"{limits[key]}; got {value!r}")
     if header["epochs_done"] is None:
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
     nbytes = net.n_params * net.dtype.itemsize
@@ -203,6 +229,8 @@ def load(path, backend=None):
             opt = optimizer_from_state_dict(state)
         except (TypeError, ValueError) as exc:
             _fail(path, f"the optimizer state is invalid: {exc}")
+        if opt.step >= 2**62:
+            _fail(path, f"the optimizer's step must be < {2**62}; got {opt.step}")
         arrays = opt.state_arrays()
         if arrays is not None and any(a is not None and a.shape != (net.n_params,)
                                       for a in arrays):

@@ -16,7 +16,7 @@ from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_positive_float, check_rate,
                           check_sample_weight, check_X, check_y_binary, check_y_categorical,
-                          check_y_regression)
+                          check_y_regression, MAX_SEED)
 from .layers import Dense
 from .schedules import get_schedule
 from .training import History, Progress, get_early_stopping
@@ -189,7 +189,8 @@ class NeuralNetwork:
         self.l1 = check_nonnegative_float(l1, "l1")
         self.l2 = check_nonnegative_float(l2, "l2")
         self.dtype = check_dtype(dtype)
-        self.seed = None if seed is None else check_int(seed, "seed", minimum=0)
+        self.seed = None if seed is None else check_int(seed, "seed", minimum=0,
+                                                         maximum=MAX_SEED)
         self.layers = [Dense(n_in, n_out, activation if i < len(sizes) - 2 else output_activation)
                        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
         self._spec = Spec.from_layers(self.layers, LOSSES[self.loss_name])
@@ -420,7 +421,14 @@ class NeuralNetwork:
             else:
                 k = epochs - e
             base = opt.learning_rate_for(lr)
-            lr_e = schedule(e, base, epochs) if schedule is not None else base
+            lr_e = base
+            if schedule is not None:
+                lr_e = schedule(e, base, epochs)
+                try:
+                    lr_e = check_positive_float(lr_e, "learning rate")
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"lr_schedule returned an invalid learning rate for epoch "
+                                    f"{e}: {exc}") from None
             losses, completed, status = self._backend.train(
                 replace(cfg, epoch=self._epochs_done), opt, self._params, X, y, k, lr_e, sw)
             self._epochs_done += completed
@@ -439,10 +447,13 @@ class NeuralNetwork:
                 bad = e + completed
                 if progress is not None:
                     progress.update(history, e, bad)
-                message = (f"the training loss became {losses[completed]} at epoch {bad}; the "
-                           f"network keeps the parameters of epoch {bad - 1}" if bad else
-                           f"the training loss became {losses[completed]} at epoch 0; the "
-                           "network keeps its parameters from before training")
+                what = (f"the training loss became {losses[completed]}"
+                        if not np.isfinite(losses[completed])
+                        else "the parameters became NaN or infinite")
+                message = (f"{what} at epoch {bad}; the network keeps the parameters of "
+                           f"epoch {bad - 1}" if bad else
+                           f"{what} at epoch 0; the network keeps its parameters from before "
+                           "training")
                 message += f". Try a lower learning_rate (now {lr_e:g})."
                 if on_divergence == "raise":
                     raise TrainingDiverged(message, epoch=bad, history=history)

@@ -228,7 +228,7 @@ class Optimizer:
         if kind != new.kind:
             raise ValueError(f"this state is for optimizer kind {kind} ({_KIND_NAMES[kind]}), "
                              f"but its settings make {new.name} (kind {new.kind})")
-        step = check_int(d["step"], "step", minimum=0)
+        step = check_int(d["step"], "step", minimum=0, maximum=2**62)
         states = [d.get(f"state{i + 1}") for i in range(new.n_states)]
         if any(s is None for s in states) and any(s is not None for s in states):
             raise ValueError("optimizer state must hold all or none of its state arrays")
