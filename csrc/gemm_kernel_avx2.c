@@ -423,6 +423,22 @@ FORCE_INLINE void rows_4x10_f64(const int tail, int64_t k, const double *a, int6
         pb += ldb;
     }
     __m256d va = _mm256_set1_pd(alpha);
+    if (tail && m == 4 && n == 10 && beta == 0.0) {    /* the full tile of an N = 10 layer */
+        _mm256_storeu_pd(c + 0 * ldc, _mm256_mul_pd(va, c00));
+        _mm256_storeu_pd(c + 0 * ldc + 4, _mm256_mul_pd(va, c01));
+        _mm256_storeu_pd(c + 1 * ldc, _mm256_mul_pd(va, c10));
+        _mm256_storeu_pd(c + 1 * ldc + 4, _mm256_mul_pd(va, c11));
+        _mm256_storeu_pd(c + 2 * ldc, _mm256_mul_pd(va, c20));
+        _mm256_storeu_pd(c + 2 * ldc + 4, _mm256_mul_pd(va, c21));
+        _mm256_storeu_pd(c + 3 * ldc, _mm256_mul_pd(va, c30));
+        _mm256_storeu_pd(c + 3 * ldc + 4, _mm256_mul_pd(va, c31));
+        __m256d u = _mm256_mul_pd(va, t01), w = _mm256_mul_pd(va, t23);
+        _mm_storeu_pd(c + 0 * ldc + 8, _mm256_castpd256_pd128(u));
+        _mm_storeu_pd(c + 1 * ldc + 8, _mm256_extractf128_pd(u, 1));
+        _mm_storeu_pd(c + 2 * ldc + 8, _mm256_castpd256_pd128(w));
+        _mm_storeu_pd(c + 3 * ldc + 8, _mm256_extractf128_pd(w, 1));
+        return;
+    }
     double t8[8];                                  /* t8[2 * i + (j - 8)] = alpha * C[i, j] */
     _mm256_storeu_pd(t8, _mm256_mul_pd(va, t01));
     _mm256_storeu_pd(t8 + 4, _mm256_mul_pd(va, t23));
