@@ -22,6 +22,8 @@ import zlib
 
 import numpy as np
 
+from .io import fsync_directory
+
 __all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "make_spirals", "make_xor",
            "one_hot"]
 
@@ -152,20 +154,6 @@ def get_cache_dir():
     return os.path.expanduser(os.path.join("~", ".cache", "barenet"))
 
 
-def _fsync_directory(directory):
-    """Make a rename in directory durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _download(url, target, sha256, timeout):
     """Fetch url into the file target, atomically, checking its SHA-256.
 
@@ -221,7 +209,7 @@ def _download(url, target, sha256, timeout):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def _missing(directory):

@@ -29,7 +29,8 @@ class ModelFileError(ValueError):
     """A file is not a valid barenet model: truncated, corrupted, foreign or too new."""
 
 
-def _fsync_directory(directory):
+def fsync_directory(directory):
+    """make a rename in directory durable (POSIX; a no-op where directories cannot be opened)"""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # not possible on every platform (Windows)
@@ -60,7 +61,7 @@ def atomic_write(path, write):
         except OSError:
             pass
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def save(net, path, include_optimizer=True):
