@@ -4,8 +4,11 @@
  * against the naive bn_?gemm_ref, and only then times GFLOP/s. Build: see the command at the
  * end of this comment; run: ./gemm_check [quick].
  *   gcc -O3 -fopenmp -Icsrc -c csrc/gemm_kernel_avx2.c -mavx2 -mfma -o /tmp/k_avx2.o
+ *   gcc -O3 -fopenmp -Icsrc -c csrc/gemm_kernel_avx512.c -mavx512f -mavx512vl -mavx512dq \
+ *       -mfma -o /tmp/k_avx512.o
  *   gcc -O3 -fopenmp -Icsrc benchmarks/gemm_check.c csrc/gemm.c csrc/gemm_ref.c \
- *       csrc/gemm_kernel_generic.c csrc/cpu.c /tmp/k_avx2.o -lm -o /tmp/gemm_check */
+ *       csrc/gemm_kernel_generic.c csrc/cpu.c /tmp/k_avx2.o /tmp/k_avx512.o -lm \
+ *       -o /tmp/gemm_check */
 #define _POSIX_C_SOURCE 199309L   /* clock_gettime */
 #include <math.h>
 #include <stdint.h>
@@ -154,6 +157,7 @@ static void check_all(const char *kern)
         if (t % 50 == 0) k = 0;
         if (t % 97 == 0) { m = irange(100, 400); n = irange(1, 300); k = irange(200, 600); }
         if (t % 301 == 0) { m = irange(1, 20); n = irange(4081, 4300); k = irange(250, 300); }
+        if (t % 149 == 0) { m = irange(1, 80); n = irange(1, 80); k = irange(801, 1700); }
         check_one(m, n, k, (bn_trans)(t & 1), (bn_trans)((t >> 1) & 1), alphas[t % 3],
                   betas[(t / 3) % 3], kern);
     }
@@ -227,6 +231,8 @@ int main(int argc, char **argv)
         check_all("generic");
         if (bn_cpu_force_kernel("avx2") == 0) check_all("avx2_fma");
         else printf("check avx2_fma: skipped (CPU lacks AVX2/FMA)\n");
+        if (bn_cpu_force_kernel("avx512") == 0) check_all("avx512");
+        else printf("check avx512: skipped (CPU lacks AVX-512)\n");
         bn_cpu_force_kernel(NULL);
         if (failures) {
             printf("%d failures: not timing\n", failures);

@@ -1,6 +1,7 @@
-/* cpu.c -- detects AVX2+FMA once (compiler builtins, or cpuid+xgetbv under MSVC) and picks
- * the GEMM micro-kernels; the environment variable BARENET_DISABLE_CPU_FEATURES and
- * bn_cpu_force_kernel override the choice. Nothing here is compiled with AVX flags. */
+/* cpu.c -- detects AVX2+FMA and AVX-512 once (compiler builtins, or cpuid, plus xgetbv for
+ * the OS-saved register state) and picks the GEMM micro-kernels; the environment variable
+ * BARENET_DISABLE_CPU_FEATURES and bn_cpu_force_kernel override the choice. Nothing here is
+ * compiled with AVX flags. */
 #include "cpu.h"
 
 #include <ctype.h>
@@ -28,6 +29,15 @@ static const bn_kernel_set avx2_set = {
     {bn_sgemm_kernel_avx2_cols_16x5, 16, 5, bn_sgemm_kernel_avx2_rows_8x10, 8},
     {bn_dgemm_kernel_avx2_cols_8x5, 8, 5, bn_dgemm_kernel_avx2_rows_4x10, 4},
 };
+
+/* AVX-512 for the large products; A panels (6 rows) and thin products stay AVX2 */
+static const bn_kernel_set avx512_set = {
+    "avx512",
+    {bn_sgemm_kernel_avx512_6x32, 6, 32, bn_spack_avx2_6xk, bn_spack_avx512_32xk},
+    {bn_dgemm_kernel_avx512_6x16, 6, 16, bn_dpack_avx2_6xk, bn_dpack_avx512_16xk},
+    {bn_sgemm_kernel_avx2_cols_16x5, 16, 5, bn_sgemm_kernel_avx2_rows_8x10, 8},
+    {bn_dgemm_kernel_avx2_cols_8x5, 8, 5, bn_dgemm_kernel_avx2_rows_4x10, 4},
+};
 #endif
 
 static const bn_kernel_set *volatile chosen = 0;   /* set once; races only rewrite the same value */
@@ -50,10 +60,33 @@ int bn_cpu_has_avx2_fma(void)
 #endif
 }
 
-/* 1 if BARENET_DISABLE_CPU_FEATURES lists AVX2 or FMA (comma-separated, any case) */
-static int env_disables_avx2(void)
+int bn_cpu_has_avx512(void)
+{
+    if (!bn_cpu_has_avx2_fma()) return 0;           /* also: the OS saves YMM state (OSXSAVE) */
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("avx512vl")))
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 0xE6) == 0xE6;                     /* XMM, YMM, opmask, ZMM0-15 and ZMM16-31 */
+#elif defined(_M_X64) && defined(_MSC_VER)
+    int r[4];
+    __cpuidex(r, 7, 0);
+    int f = (r[1] >> 16) & 1, dq = (r[1] >> 17) & 1, vl = (r[1] >> 31) & 1;
+    return f && dq && vl && (_xgetbv(0) & 0xE6) == 0xE6;
+#else
+    return 0;
+#endif
+}
+
+/* features listed in BARENET_DISABLE_CPU_FEATURES (comma-separated, any case) */
+enum { NO_AVX2 = 1, NO_AVX512 = 2 };
+static int env_disabled(void)
 {
     const char *s = getenv("BARENET_DISABLE_CPU_FEATURES");
+    int off = 0;
     if (!s) return 0;
     while (*s) {
         char tok[32];
@@ -64,15 +97,18 @@ static int env_disables_avx2(void)
             s++;
         }
         tok[len] = '\0';
-        if (!strcmp(tok, "AVX2") || !strcmp(tok, "FMA")) return 1;
+        if (!strcmp(tok, "AVX2") || !strcmp(tok, "FMA")) off |= NO_AVX2 | NO_AVX512;
+        if (!strncmp(tok, "AVX512", 6)) off |= NO_AVX512;       /* AVX512, AVX512F, ... */
     }
-    return 0;
+    return off;
 }
 
 static const bn_kernel_set *automatic_choice(void)
 {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (bn_cpu_has_avx2_fma() && !env_disables_avx2()) return &avx2_set;
+    const int off = env_disabled();
+    if (!(off & NO_AVX512) && bn_cpu_has_avx512()) return &avx512_set;
+    if (!(off & NO_AVX2) && bn_cpu_has_avx2_fma()) return &avx2_set;
 #endif
     return &generic_set;
 }
@@ -99,6 +135,10 @@ int bn_cpu_force_kernel(const char *name)
 #if defined(__x86_64__) || defined(_M_X64)
     if ((!strcmp(name, "avx2") || !strcmp(name, "avx2_fma")) && bn_cpu_has_avx2_fma()) {
         chosen = &avx2_set;
+        return 0;
+    }
+    if (!strcmp(name, "avx512") && bn_cpu_has_avx512()) {
+        chosen = &avx512_set;
         return 0;
     }
 #endif

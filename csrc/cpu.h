@@ -1,7 +1,8 @@
 /* cpu.h -- run-time CPU feature detection and the choice of GEMM micro-kernels.
- * Features are detected once; BARENET_DISABLE_CPU_FEATURES=AVX2 (comma-separated, case-
- * insensitive; AVX2 or FMA) forces the generic kernels, and bn_cpu_force_kernel lets tests
- * pick one. The micro-kernel contract is written here; the blocking loops live in gemm.c. */
+ * Features are detected once; BARENET_DISABLE_CPU_FEATURES (comma-separated, case-
+ * insensitive) =AVX512 falls back to the AVX2 kernels, =AVX2 (or FMA) to the generic ones,
+ * and bn_cpu_force_kernel lets tests pick one. The micro-kernel contract is written here;
+ * the blocking loops live in gemm.c. */
 #ifndef BARENET_CPU_H
 #define BARENET_CPU_H
 
@@ -61,7 +62,7 @@ typedef struct {
 
 /* One instruction set's kernels; thin kernels are NULL when the set has none. */
 typedef struct {
-    const char *name;           /* "avx2_fma" or "generic" */
+    const char *name;           /* "avx512", "avx2_fma" or "generic" */
     bn_sgemm_ukr sgemm;
     bn_dgemm_ukr dgemm;
     bn_sgemm_thin sgemm_thin;
@@ -70,15 +71,18 @@ typedef struct {
 
 /* The kernels in use (chosen at first call from the CPU and the environment). */
 const bn_kernel_set *bn_cpu_kernels(void);
-/* Name of the kernels in use, for `barenet info`: "avx2_fma" or "generic". */
+/* Name of the kernels in use, for `barenet info`: "avx512", "avx2_fma" or "generic". */
 const char *bn_cpu_kernel_name(void);
-/* Force "generic" or "avx2" (alias "avx2_fma"); NULL or "" returns to the automatic choice.
- * Returns 0, or -1 if the name is unknown or the CPU lacks the features (choice unchanged). */
+/* Force "generic", "avx2" (alias "avx2_fma") or "avx512"; NULL or "" returns to the automatic
+ * choice. Returns 0, or -1 if the name is unknown or the CPU lacks the features (choice
+ * unchanged). */
 int bn_cpu_force_kernel(const char *name);
 /* 1 if the CPU (and OS) supports AVX2 and FMA, ignoring the environment override. */
 int bn_cpu_has_avx2_fma(void);
+/* 1 if the CPU (and OS: opmask and ZMM state) supports AVX-512 F, DQ and VL besides AVX2+FMA. */
+int bn_cpu_has_avx512(void);
 
-/* The micro-kernels (gemm_kernel_generic.c, gemm_kernel_avx2.c). */
+/* The micro-kernels (gemm_kernel_generic.c, gemm_kernel_avx2.c, gemm_kernel_avx512.c). */
 void bn_sgemm_kernel_generic_4x8(int64_t k, const float *pa, const float *pb, float *c,
                                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 void bn_dgemm_kernel_generic_4x8(int64_t k, const double *pa, const double *pb, double *c,
@@ -104,6 +108,12 @@ void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, cons
 void bn_dgemm_kernel_avx2_rows_4x10(int64_t k, const double *a, int64_t lda,
                                     const double *b, int64_t ldb, double *c, int64_t ldc,
                                     int64_t m, int64_t n, double alpha, double beta);
+void bn_sgemm_kernel_avx512_6x32(int64_t k, const float *pa, const float *pb, float *c,
+                                 int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
+void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, double *c,
+                                 int64_t ldc, int64_t m, int64_t n, double alpha, double beta);
+void bn_spack_avx512_32xk(const float *src, int64_t ld, int64_t kc, float *dst);
+void bn_dpack_avx512_16xk(const double *src, int64_t ld, int64_t kc, double *dst);
 #endif
 
 #endif

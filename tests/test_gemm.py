@@ -57,9 +57,9 @@ def check_close(c, a, b, ta, tb, alpha=1.0, beta=0.0, c0=None):
     assert np.all(err <= bound), f"max error {err.max()} exceeds bound (k={k})"
 
 
-@pytest.fixture(params=["avx2", "generic"])
+@pytest.fixture(params=["avx512", "avx2", "generic"])
 def kernel(request):
-    """run a test with each kernel forced (avx2 is skipped on CPUs without AVX2+FMA)"""
+    """run a test with each kernel forced (avx512 / avx2 are skipped on CPUs without them)"""
     try:
         _gemm.force_kernel(request.param)
     except ValueError:
@@ -83,8 +83,9 @@ def test_sweep(kernel, m, ta, tb, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta, tb", OPS)
 @pytest.mark.parametrize("shape", [(300, 257, 513), (1000, 10, 128), (129, 10, 900),
-                                   (517, 700, 131), (128, 128, 10), (7, 4200, 300)])
-def test_large(shape, ta, tb, dtype):
+                                   (517, 700, 131), (128, 128, 10), (7, 4200, 300),
+                                   (131, 75, 1650)])
+def test_large(kernel, shape, ta, tb, dtype):
     m, n, k = shape
     a, b = operands(m, n, k, ta, tb, dtype, seed=1)
     check_close(_gemm.gemm(a, b, trans_a=ta, trans_b=tb), a, b, ta, tb)
@@ -129,7 +130,7 @@ def test_reference_kernel(ta, tb, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta, tb", OPS)
 @pytest.mark.parametrize("shape", [(301, 203, 517), (1000, 10, 128), (128, 10, 900),
-                                   (37, 700, 300), (600, 600, 40)])
+                                   (37, 700, 300), (600, 600, 40), (130, 75, 1650)])
 def test_threads_bit_identical(kernel, shape, ta, tb, dtype):
     """K is never split between threads, so 1 and 2 threads give the same bits"""
     m, n, k = shape
@@ -167,12 +168,17 @@ def test_fused_bias_activation(kernel, shape, act, dtype):
 
 
 def test_kernel_report_and_env_override():
-    assert _gemm.cpu_kernel() in ("avx2_fma", "generic")
+    assert _gemm.cpu_kernel() in ("avx512", "avx2_fma", "generic")
     code = "from barenet import _gemm; print(_gemm.cpu_kernel())"
     env = dict(os.environ, BARENET_DISABLE_CPU_FEATURES="sse4,AVX2")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True)
     assert out.stdout.split()[-1] == "generic"   # (an editable install may log a rebuild first)
+    if _gemm.cpu_kernel() == "avx512":           # AVX512 alone falls back to AVX2
+        env["BARENET_DISABLE_CPU_FEATURES"] = "avx512"
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.split()[-1] == "avx2_fma"
     with pytest.raises(ValueError, match="kernel"):
         _gemm.force_kernel("avx9000")
 

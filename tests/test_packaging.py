@@ -118,7 +118,7 @@ def test_info(backend):
     assert isinstance(facts["openmp"], bool) and isinstance(facts["threads"], int)
     if compiled:
         assert facts["compiled_error"] is None
-        assert facts["cpu_kernel"] in ("avx2_fma", "generic")
+        assert facts["cpu_kernel"] in ("avx512", "avx2_fma", "generic")
         assert facts["threads"] >= 1
         if not facts["openmp"]:
             assert facts["threads"] == 1

@@ -104,11 +104,11 @@ def get_num_threads():
 
 
 def cpu_kernel():
-    """the GEMM micro-kernels chosen for this CPU: "avx2_fma" or "generic" """
+    """the GEMM micro-kernels chosen for this CPU: "avx512", "avx2_fma" or "generic" """
     return _core.cpu_kernel()
 
 
 def force_kernel(name=None):
-    """use "generic" or "avx2" kernels (for tests); None restores the automatic choice,
+    """use "generic", "avx2" or "avx512" kernels (for tests); None restores the automatic choice,
     which BARENET_DISABLE_CPU_FEATURES=AVX2 also steers"""
     _core.force_kernel(name)

@@ -20,7 +20,7 @@ def info(backend=None):
 
     Keys: version, python, numpy, platform, machine, backend ("compiled" or "numpy"),
     compiled_available (bool), compiled_error (None or why the extension is unusable),
-    cpu_kernel ("avx2_fma", "generic", ... or None without the extension), threads (int),
+    cpu_kernel ("avx512", "avx2_fma", "generic", ... or None without the extension), threads (int),
     openmp (bool). Raises ImportError for backend="compiled" when the extension is absent
     or broken, as NeuralNetwork does."""
     from . import __version__, get_num_threads
