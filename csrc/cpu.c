@@ -33,8 +33,8 @@ static const bn_kernel_set avx2_set = {
 /* AVX-512 for the large products; A panels (6 rows) and thin products stay AVX2 */
 static const bn_kernel_set avx512_set = {
     "avx512",
-    {bn_sgemm_kernel_avx512_6x32, 6, 32, bn_spack_avx2_6xk, bn_spack_avx512_32xk},
-    {bn_dgemm_kernel_avx512_6x16, 6, 16, bn_dpack_avx2_6xk, bn_dpack_avx512_16xk},
+    {bn_sgemm_kernel_avx512_6x32, 6, 32, bn_spack_avx2_6xk, bn_spack_avx2_32xk},
+    {bn_dgemm_kernel_avx512_6x16, 6, 16, bn_dpack_avx2_6xk, bn_dpack_avx2_16xk},
     {bn_sgemm_kernel_avx2_cols_16x5, 16, 5, bn_sgemm_kernel_avx2_rows_8x10, 8},
     {bn_dgemm_kernel_avx2_cols_8x5, 8, 5, bn_dgemm_kernel_avx2_rows_4x10, 4},
 };

@@ -102,6 +102,9 @@ void bn_spack_avx2_6xk(const float *src, int64_t ld, int64_t kc, float *dst);
 void bn_dpack_avx2_6xk(const double *src, int64_t ld, int64_t kc, double *dst);
 void bn_spack_avx2_16xk(const float *src, int64_t ld, int64_t kc, float *dst);
 void bn_dpack_avx2_8xk(const double *src, int64_t ld, int64_t kc, double *dst);
+/* the same transposing packers at the AVX-512 kernels' widths (plain AVX2 code) */
+void bn_spack_avx2_32xk(const float *src, int64_t ld, int64_t kc, float *dst);
+void bn_dpack_avx2_16xk(const double *src, int64_t ld, int64_t kc, double *dst);
 void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, const float *b,
                                     int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n,
                                     float alpha, float beta);
@@ -112,8 +115,6 @@ void bn_sgemm_kernel_avx512_6x32(int64_t k, const float *pa, const float *pb, fl
                                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, double *c,
                                  int64_t ldc, int64_t m, int64_t n, double alpha, double beta);
-void bn_spack_avx512_32xk(const float *src, int64_t ld, int64_t kc, float *dst);
-void bn_dpack_avx512_16xk(const double *src, int64_t ld, int64_t kc, double *dst);
 #endif
 
 #endif

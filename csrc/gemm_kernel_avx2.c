@@ -550,37 +550,60 @@ static inline void transpose8_store_f32(const __m256 r[8], float *dst, int64_t s
     _mm256_storeu_ps(dst + 7 * stride, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
-void bn_spack_avx2_16xk(const float *src, int64_t ld, int64_t kc, float *dst)
+/* nr (a multiple of 8) float lines into dst[p * nr + r], 8 lines at a time */
+static void spack_lines(const float *src, int64_t ld, int64_t kc, float *dst, int nr)
 {
     int64_t p = 0;
     for (; p + 8 <= kc; p += 8) {
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < nr / 8; h++) {
             __m256 r[8];
             for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (8 * h + i) * ld + p);
-            transpose8_store_f32(r, dst + p * 16 + 8 * h, 16);
+            transpose8_store_f32(r, dst + p * nr + 8 * h, nr);
         }
     }
     for (; p < kc; p++)
-        for (int i = 0; i < 16; i++) dst[p * 16 + i] = src[i * ld + p];
+        for (int i = 0; i < nr; i++) dst[p * nr + i] = src[i * ld + p];
 }
 
-void bn_dpack_avx2_8xk(const double *src, int64_t ld, int64_t kc, double *dst)
+/* nr (a multiple of 4) double lines into dst[p * nr + r], 4 lines at a time */
+static void dpack_lines(const double *src, int64_t ld, int64_t kc, double *dst, int nr)
 {
     int64_t p = 0;
     for (; p + 4 <= kc; p += 4) {
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < nr / 4; h++) {
             const double *s = src + 4 * h * ld + p;
             __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + ld);
             __m256d r2 = _mm256_loadu_pd(s + 2 * ld), r3 = _mm256_loadu_pd(s + 3 * ld);
             __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
             __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-            double *d = dst + p * 8 + 4 * h;
-            _mm256_storeu_pd(d + 0, _mm256_permute2f128_pd(t0, t2, 0x20));
-            _mm256_storeu_pd(d + 8, _mm256_permute2f128_pd(t1, t3, 0x20));
-            _mm256_storeu_pd(d + 16, _mm256_permute2f128_pd(t0, t2, 0x31));
-            _mm256_storeu_pd(d + 24, _mm256_permute2f128_pd(t1, t3, 0x31));
+            double *d = dst + p * nr + 4 * h;
+            _mm256_storeu_pd(d + 0 * nr, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm256_storeu_pd(d + 1 * nr, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm256_storeu_pd(d + 2 * nr, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm256_storeu_pd(d + 3 * nr, _mm256_permute2f128_pd(t1, t3, 0x31));
         }
     }
     for (; p < kc; p++)
-        for (int i = 0; i < 8; i++) dst[p * 8 + i] = src[i * ld + p];
+        for (int i = 0; i < nr; i++) dst[p * nr + i] = src[i * ld + p];
+}
+
+/* the B packers of the AVX2 (NR 16 / 8) and AVX-512 (NR 32 / 16) kernels: plain AVX2 code */
+void bn_spack_avx2_16xk(const float *src, int64_t ld, int64_t kc, float *dst)
+{
+    spack_lines(src, ld, kc, dst, 16);
+}
+
+void bn_spack_avx2_32xk(const float *src, int64_t ld, int64_t kc, float *dst)
+{
+    spack_lines(src, ld, kc, dst, 32);
+}
+
+void bn_dpack_avx2_8xk(const double *src, int64_t ld, int64_t kc, double *dst)
+{
+    dpack_lines(src, ld, kc, dst, 8);
+}
+
+void bn_dpack_avx2_16xk(const double *src, int64_t ld, int64_t kc, double *dst)
+{
+    dpack_lines(src, ld, kc, dst, 16);
 }

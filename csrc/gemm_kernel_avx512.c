@@ -1,7 +1,7 @@
 /* gemm_kernel_avx512.c -- AVX-512 micro-kernels for the large (packed) path: sgemm 6x32 and
  * dgemm 6x16 (rows of C in two zmm registers each, B vectors times broadcast A scalars; edge
- * tiles through masked loads and stores), and the transposing packers of full B^T panels of
- * those widths. A panels (6 rows) use the AVX2 packers; thin products keep the AVX2 kernels.
+ * tiles through masked loads and stores). Packing of A and B panels is AVX2 code
+ * (gemm_kernel_avx2.c, at these widths); thin products keep the AVX2 kernels.
  * The only file built with -mavx512f; it runs only after cpu.c has seen the features. */
 #include "cpu.h"
 
@@ -133,63 +133,4 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
     if (m > 3) store_row_f64(c + 3 * ldc, c30, c31, va, beta, ml, mh);
     if (m > 4) store_row_f64(c + 4 * ldc, c40, c41, va, beta, ml, mh);
     if (m > 5) store_row_f64(c + 5 * ldc, c50, c51, va, beta, ml, mh);
-}
-
-/* ---- packing of 32 (float) / 16 (double) lines contiguous along k (op(B) = B^T) into
- * dst[p * NR + r], through 8x8 / 4x4 in-register transposes of 8 / 4 lines at a time. ---- */
-
-/* rows r[0..7] (8 steps each) to dst[q * stride + 0..7], q < 8 */
-static inline void transpose8_store_f32(const __m256 r[8], float *dst, int64_t stride)
-{
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst + 0 * stride, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_storeu_ps(dst + 1 * stride, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_storeu_ps(dst + 2 * stride, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_storeu_ps(dst + 3 * stride, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_storeu_ps(dst + 4 * stride, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_storeu_ps(dst + 5 * stride, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_storeu_ps(dst + 6 * stride, _mm256_permute2f128_ps(s2, s6, 0x31));
-    _mm256_storeu_ps(dst + 7 * stride, _mm256_permute2f128_ps(s3, s7, 0x31));
-}
-
-void bn_spack_avx512_32xk(const float *src, int64_t ld, int64_t kc, float *dst)
-{
-    int64_t p = 0;
-    for (; p + 8 <= kc; p += 8) {
-        for (int h = 0; h < 4; h++) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (8 * h + i) * ld + p);
-            transpose8_store_f32(r, dst + p * 32 + 8 * h, 32);
-        }
-    }
-    for (; p < kc; p++)
-        for (int i = 0; i < 32; i++) dst[p * 32 + i] = src[i * ld + p];
-}
-
-void bn_dpack_avx512_16xk(const double *src, int64_t ld, int64_t kc, double *dst)
-{
-    int64_t p = 0;
-    for (; p + 4 <= kc; p += 4) {
-        for (int h = 0; h < 4; h++) {
-            const double *s = src + 4 * h * ld + p;
-            __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + ld);
-            __m256d r2 = _mm256_loadu_pd(s + 2 * ld), r3 = _mm256_loadu_pd(s + 3 * ld);
-            __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-            __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-            double *d = dst + p * 16 + 4 * h;
-            _mm256_storeu_pd(d + 0, _mm256_permute2f128_pd(t0, t2, 0x20));
-            _mm256_storeu_pd(d + 16, _mm256_permute2f128_pd(t1, t3, 0x20));
-            _mm256_storeu_pd(d + 32, _mm256_permute2f128_pd(t0, t2, 0x31));
-            _mm256_storeu_pd(d + 48, _mm256_permute2f128_pd(t1, t3, 0x31));
-        }
-    }
-    for (; p < kc; p++)
-        for (int i = 0; i < 16; i++) dst[p * 16 + i] = src[i * ld + p];
 }
