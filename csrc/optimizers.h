@@ -7,10 +7,6 @@
 
 #include <stdint.h>
 
-/* plain gradient descent: params -= lr * grads */
-void bn_sgd_step_f64(double *params, const double *grads, int64_t count, double lr);
-void bn_sgd_step_f32(float *params, const float *grads, int64_t count, float lr);
-
 typedef enum {
     BN_OPT_SGD = 0,      /* no state */
     BN_OPT_MOMENTUM = 1, /* state1: velocity */
