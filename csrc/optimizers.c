@@ -1,8 +1,8 @@
 /* optimizers.c -- optimizer steps over flat buffers (see optimizers.h): one fused loop
  * per kind, simple enough for the compiler to vectorise. The float and double versions are
  * one body (optimizers_impl.inc) with the scalars rounded to the buffer's type; the NumPy
- * reference in
- * src/barenet/optimizers.py performs the same operations in the same order. GCC vectorises
+ * reference in src/barenet/optimizers.py performs the same operations in the same order.
+ * GCC vectorises
  * the loops that take a square root only when built with -fno-math-errno (the results do not
  * change: sqrt here never sees a negative number, so errno is never set anyway). */
 #include "optimizers.h"

@@ -36,18 +36,22 @@ class Backend:
             self.core.predict(out[start:start + rows], work, params, x[start:start + rows])
         return out
 
-    def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None):
+    def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         """in chunks of rows, so a large validation set needs no large workspace: every
-        loss is a mean over rows, so chunk means weighted by chunk rows give it exactly"""
-        n = x.shape[0]
+        loss is a mean over rows, so chunk means weighted by chunk rows give it exactly.
+        With out (N, W[L]), the forward pass's outputs are kept there too."""
+        n, k = x.shape[0], self.spec.sizes[-1]
         rows = min(n, PREDICT_CHUNK)
         work = np.empty(self.core.workspace_size(rows), dtype=params.dtype)
         total = 0.0
         for start in range(0, n, rows):
             part = slice(start, start + rows)
-            chunk = self.core.evaluate(work, params, x[part], y[part], 0.0, 0.0, None,
-                                       None if sw is None else sw[part])
-            total += chunk * len(x[part])
+            m = len(x[part])
+            total += m * self.core.evaluate(work, params, x[part], y[part], 0.0, 0.0, None,
+                                            None if sw is None else sw[part])
+            if out is not None:
+                first = self.core.output_offset(m)
+                out[part] = work[first:first + m * k].reshape(m, k)
         return total / n + (self.core.penalty(params, l1, l2) if l1 or l2 else 0.0)
 
     def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):

@@ -182,8 +182,10 @@ class Backend:
     def predict(self, params, x):
         return predict(self.spec, params, x)
 
-    def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None):
+    def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         acts, zs, _ = forward(self.spec, params, x)
+        if out is not None:
+            out[...] = acts[-1]
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
     def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):

@@ -93,18 +93,19 @@ def _as_numeric_array(value, name):
 
 
 def _finite(arr, name):
-    """NaN/inf check in slices of rows, so a large X needs no full-size boolean temporary"""
+    """NaN/inf check in slices of about a million values, so a large X needs no full-size
+    boolean temporary"""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
-    rows = max(1, (1 << 20) // max(1, arr.size // max(1, len(arr)))) if arr.ndim else 1
-    for start in range(0, max(len(arr), 1) if arr.ndim else 1, rows):
-        part = arr[start:start + rows] if arr.ndim else arr
-        if not np.isfinite(part).all():
-            bad = np.argwhere(~np.isfinite(part))[0]
-            if arr.ndim:
-                bad[0] += start
+    rows = arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1)
+    step = max(1, (1 << 20) // rows.shape[1])
+    for start in range(0, len(rows), step):
+        bad = ~np.isfinite(rows[start:start + step])
+        if bad.any():
+            where = np.unravel_index(start * rows.shape[1] + int(np.argmax(bad)),
+                                     arr.shape or (1,))
             raise ValueError(f"{name} contains NaN or infinity (first at index "
-                             f"{tuple(int(i) for i in bad)})")
+                             f"{tuple(int(i) for i in where)[:arr.ndim]})")
 
 
 def check_X(X, dtype, n_features=None, name="X"):

@@ -462,8 +462,8 @@ class NeuralNetwork:
                 break
             if validation:
                 Xv, yv = validation
-                proba = self._backend.predict(self._params, Xv)
-                history.record("val_loss", self._backend.loss(self._params, Xv, yv))
+                proba = np.empty(yv.shape, dtype=self.dtype)  # one forward pass for both
+                history.record("val_loss", self._backend.loss(self._params, Xv, yv, out=proba))
                 if classifier:
                     history.record("val_accuracy", self._accuracy(proba, yv))
             if progress is not None:
