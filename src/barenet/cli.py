@@ -95,6 +95,19 @@ def _read_table(path, what):
     return arr
 
 
+def _read_npz(path, keys, option):
+    """the arrays named keys from a .npz, never unpickling"""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise UserError(f"{path} has no array named {missing[0]!r} (it holds "
+                                f"{', '.join(data.files)}); use {option}")
+            return tuple(data[k] for k in keys)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+
+
 def _load_xy(args):
     if args.dataset is not None:
         from .datasets import load_fashion_mnist
@@ -105,15 +118,7 @@ def _load_xy(args):
         return X, y
     path = args.data
     if path.endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = [k for k in (args.x_key, args.y_key) if k not in data.files]
-                if missing:
-                    raise UserError(f"{path} has no array named {missing[0]!r} (it holds "
-                                    f"{', '.join(data.files)}); use --x-key/--y-key")
-                return data[args.x_key], data[args.y_key]
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {path}: {exc}") from None
+        return _read_npz(path, (args.x_key, args.y_key), "--x-key/--y-key")
     table = _read_table(path, "data")
     if table.ndim != 2 or table.shape[1] < 2:
         raise UserError(f"{path}: need at least two columns (features and a target)")
@@ -190,14 +195,7 @@ def _predict(args):
 
     net = NeuralNetwork.load(args.model, backend=args.backend)
     if args.data.endswith(".npz"):
-        try:
-            with np.load(args.data, allow_pickle=False) as data:
-                if args.x_key not in data.files:
-                    raise UserError(f"{args.data} has no array named {args.x_key!r}; "
-                                    "use --x-key")
-                X = data[args.x_key]
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {args.data}: {exc}") from None
+        (X,) = _read_npz(args.data, (args.x_key,), "--x-key")
     else:
         X = _read_table(args.data, "data")
     out = net.predict_classes(X) if args.classes else net.predict(X)
