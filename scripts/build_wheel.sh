@@ -15,15 +15,10 @@
 # machine's glibc (cibuildwheel's manylinux_2_28 image gives manylinux_2_28).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
+WORK_NAME=wheel
+# shellcheck source=scripts/_common.sh
+. "$(dirname "$0")/_common.sh"
 DIST="${DIST:-$ROOT/dist}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/barenet-wheel.XXXXXX")"
-# (deleting the venvs takes tens of seconds on a busy disk: it runs in the background)
-cleanup() { if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else (rm -rf "$WORK" >/dev/null 2>&1 &); fi; }
-trap cleanup EXIT
-start=$SECONDS
-step() { echo "== [$((SECONDS - start))s] $*"; }
 
 [ "$(uname -s)" = Linux ] || { echo "build_wheel.sh: Linux only (auditwheel)" >&2; exit 2; }
 

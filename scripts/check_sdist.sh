@@ -10,15 +10,10 @@
 #   PYTHON=python3.12 DIST=/tmp/out scripts/check_sdist.sh
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
+WORK_NAME=sdist
+# shellcheck source=scripts/_common.sh
+. "$(dirname "$0")/_common.sh"
 DIST="${DIST:-$ROOT/dist}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/barenet-sdist.XXXXXX")"
-# (deleting the venvs takes tens of seconds on a busy disk: it runs in the background)
-cleanup() { if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else (rm -rf "$WORK" >/dev/null 2>&1 &); fi; }
-trap cleanup EXIT
-start=$SECONDS
-step() { echo "== [$((SECONDS - start))s] $*"; }
 
 step "python -m build --sdist"
 "$PYTHON" -m venv "$WORK/tools"

@@ -10,14 +10,9 @@
 #   PYTHON=python3.10 PYTEST_ARGS="-x -q" scripts/pure_install.sh
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/barenet-pure.XXXXXX")"
-# (deleting the venvs takes tens of seconds on a busy disk: it runs in the background)
-cleanup() { if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else (rm -rf "$WORK" >/dev/null 2>&1 &); fi; }
-trap cleanup EXIT
-start=$SECONDS
-step() { echo "== [$((SECONDS - start))s] $*"; }
+WORK_NAME=pure
+# shellcheck source=scripts/_common.sh
+. "$(dirname "$0")/_common.sh"
 
 step "fresh venv"
 "$PYTHON" -m venv "$WORK/venv"
