@@ -1,14 +1,14 @@
-"""barenet: dense neural networks with a compiled C core and a NumPy reference backend."""
+"""barenet: neural networks with a compiled C core and a NumPy reference backend."""
 
-from . import datasets, optimizers, schedules
+from . import datasets, layers, optimizers, schedules
 from ._info import info
 from ._threads import get_num_threads, set_num_threads
 from .io import ModelFileError
-from .network import NeuralNetwork, TrainingDiverged
+from .network import NeuralNetwork, Sequential, TrainingDiverged
 from .training import EarlyStopping, History
 
 __version__ = "0.1.0"
 
-__all__ = ["NeuralNetwork", "TrainingDiverged", "ModelFileError", "EarlyStopping", "History",
-           "datasets", "optimizers", "schedules", "set_num_threads", "get_num_threads", "info",
+__all__ = ["NeuralNetwork", "Sequential", "TrainingDiverged", "ModelFileError", "EarlyStopping",
+           "History", "datasets", "layers", "optimizers", "schedules", "set_num_threads", "get_num_threads", "info",
            "__version__"]

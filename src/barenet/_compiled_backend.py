@@ -8,7 +8,8 @@ import numpy as np
 
 from . import _core
 
-PREDICT_CHUNK = 8192  # rows per C call in predict: bounds the workspace, keeps GEMMs large
+PREDICT_CHUNK = 8192       # at most this many rows per C call in predict and loss...
+WORKSPACE_BYTES = 64 << 20  # ...and fewer when their workspace would exceed this (CNNs)
 
 
 class Backend:
@@ -18,19 +19,18 @@ class Backend:
 
     def __init__(self, spec):
         self.spec = spec
-        self.core = _core.MLP(
-            np.asarray(spec.sizes, dtype=np.int64),
-            np.asarray(spec.w_offsets, dtype=np.int64),
-            np.asarray(spec.b_offsets, dtype=np.int64),
-            np.asarray(spec.activations, dtype=np.int32),
-            spec.loss,
-            spec.n_params,
-        )
+        fields, rates = spec.c_layers()
+        self.core = _core.Net(fields, rates, len(spec.input_shape) == 3, spec.loss,
+                              spec.n_params)
+
+    def _chunk(self, n, per_row):
+        """rows per C call: large GEMMs, a bounded workspace (per_row elements a row)"""
+        return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
 
     def predict(self, params, x):
         n = x.shape[0]
-        out = np.empty((n, self.spec.sizes[-1]), dtype=params.dtype)
-        rows = min(n, PREDICT_CHUNK)
+        out = np.empty((n, self.spec.out_size), dtype=params.dtype)
+        rows = self._chunk(n, self.core.predict_workspace_size(1))
         work = np.empty(self.core.predict_workspace_size(rows), dtype=params.dtype)
         for start in range(0, n, rows):
             self.core.predict(out[start:start + rows], work, params, x[start:start + rows])
@@ -40,8 +40,8 @@ class Backend:
         """in chunks of rows, so a large validation set needs no large workspace: every
         loss is a mean over rows, so chunk means weighted by chunk rows give it exactly.
         With out (N, W[L]), the forward pass's outputs are kept there too."""
-        n, k = x.shape[0], self.spec.sizes[-1]
-        rows = min(n, PREDICT_CHUNK)
+        n, k = x.shape[0], self.spec.out_size
+        rows = self._chunk(n, self.core.workspace_size(1))
         work = np.empty(self.core.workspace_size(rows), dtype=params.dtype)
         total = 0.0
         for start in range(0, n, rows):
@@ -59,7 +59,7 @@ class Backend:
         return self.core.evaluate(work, params, x, y, l1, l2, dparams, sw)
 
     def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
-        """(losses, completed, status) of bn_mlp_train (mlp.h): status "ok", or
+        """(losses, completed, status) of bn_net_train (net.h): status "ok", or
         "interrupted" / "diverged" with the state rolled back to the last completed epoch"""
         losses = np.empty(epochs)
         if epochs == 0:
@@ -76,7 +76,7 @@ class Backend:
         empty = np.empty(0, dtype=params.dtype)
         state1, state2 = (empty if s is None else s for s in state)
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
-                      dropout=cfg.dropout, l1=cfg.l1, l2=cfg.l2)
+                      l1=cfg.l1, l2=cfg.l2)
         main = threading.current_thread() is threading.main_thread()
         step, completed, status = self.core.train(
             losses, params, dparams, state1, state2, backup, work, perm, scratch, x, y,

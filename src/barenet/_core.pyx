@@ -3,6 +3,7 @@
 GIL released, a status code turned into an exception. Python has validated every shape,
 dtype and value before anything here runs (barenet/_compiled_backend.py)."""
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "gemm.h" nogil:
@@ -15,17 +16,23 @@ cdef extern from "optimizers.h" nogil:
         double lr, momentum, rho, beta1, beta2, eps, weight_decay
         int64_t step
 
-cdef extern from "mlp.h" nogil:
-    ctypedef struct bn_mlp:
+cdef extern from "net.h" nogil:
+    ctypedef struct bn_layer:
+        int64_t kind, activation
+        int64_t in_h, in_w, in_c
+        int64_t out_h, out_w, out_c
+        int64_t kh, kw, sh, sw
+        int64_t pad_top, pad_left
+        int64_t w_offset, b_offset
+        int64_t stream
+        double rate
+    ctypedef struct bn_net:
         int64_t n_layers
-        const int64_t *sizes
-        const int64_t *w_offsets
-        const int64_t *b_offsets
-        const int32_t *activations
+        const bn_layer *layers
+        int32_t input_chw
         int32_t loss
         int64_t n_params
     ctypedef struct bn_dropout:
-        double rate
         uint64_t seed
         int64_t epoch, batch
     ctypedef struct bn_train_config:
@@ -33,40 +40,40 @@ cdef extern from "mlp.h" nogil:
         int32_t shuffle
         uint64_t seed
         int64_t epoch
-        double dropout, l1, l2
-    int64_t bn_mlp_workspace_size(const bn_mlp *net, int64_t b)
-    int64_t bn_mlp_output_offset(const bn_mlp *net, int64_t b)
-    int64_t bn_mlp_predict_workspace_size(const bn_mlp *net, int64_t n)
-    int bn_mlp_forward_f64(const bn_mlp *net, double *work, const double *params,
+        double l1, l2
+    int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+    int64_t bn_net_output_offset(const bn_net *net, int64_t b)
+    int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
+    int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
                            const double *x, int64_t n, const bn_dropout *drop)
-    int bn_mlp_forward_f32(const bn_mlp *net, float *work, const float *params,
+    int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
                            const float *x, int64_t n, const bn_dropout *drop)
-    double bn_mlp_loss_f64(const bn_mlp *net, const double *work, const double *y,
+    double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                            const double *sw, int64_t n)
-    double bn_mlp_loss_f32(const bn_mlp *net, const float *work, const float *y,
+    double bn_net_loss_f32(const bn_net *net, const float *work, const float *y,
                            const float *sw, int64_t n)
-    double bn_mlp_penalty_f64(const bn_mlp *net, const double *params, double l1, double l2)
-    double bn_mlp_penalty_f32(const bn_mlp *net, const float *params, double l1, double l2)
-    int bn_mlp_backward_f64(const bn_mlp *net, double *dparams, double *work,
+    double bn_net_penalty_f64(const bn_net *net, const double *params, double l1, double l2)
+    double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, double l2)
+    int bn_net_backward_f64(const bn_net *net, double *dparams, double *work,
                             const double *params, const double *x, const double *y,
                             const double *sw, int64_t n, const bn_dropout *drop, double l1,
                             double l2)
-    int bn_mlp_backward_f32(const bn_mlp *net, float *dparams, float *work,
+    int bn_net_backward_f32(const bn_net *net, float *dparams, float *work,
                             const float *params, const float *x, const float *y,
                             const float *sw, int64_t n, const bn_dropout *drop, double l1,
                             double l2)
-    int bn_mlp_predict_f64(const bn_mlp *net, double *out, double *work, const double *params,
+    int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
                            const double *x, int64_t n)
-    int bn_mlp_predict_f32(const bn_mlp *net, float *out, float *work, const float *params,
+    int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
                            const float *x, int64_t n)
     int BN_EINTERRUPTED
     int BN_EDIVERGED
-    int bn_mlp_train_f64(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
+    int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, double *params,
                          double *dparams, double *state1, double *state2, double *backup,
                          double *work, int64_t *perm, uint64_t *scratch, const double *x,
                          const double *y, const double *sw, int64_t n)
-    int bn_mlp_train_f32(const bn_mlp *net, const bn_train_config *cfg, bn_optimizer *opt,
+    int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, float *params,
                          float *dparams, float *state1, float *state2, float *backup,
                          float *work, int64_t *perm, uint64_t *scratch, const float *x,
@@ -104,33 +111,48 @@ def build_info():
     return {"openmp": bool(BN_BUILT_WITH_OPENMP)}
 
 
-cdef class MLP:
-    """A network description for C: sizes, parameter offsets and activation ids, kept alive
-    here because bn_mlp only points at them."""
-    cdef bn_mlp net
-    cdef int64_t[::1] _sizes, _w_offsets, _b_offsets
-    cdef int32_t[::1] _activations
+cdef class Net:
+    """A network description for C: one bn_layer per row of `layers` (the int64 fields in
+    bn_layer's order, see barenet/layers.py C_FIELDS) with the dropout rates beside."""
+    cdef bn_net net
+    cdef bn_layer *_layers
 
-    def __init__(self, int64_t[::1] sizes, int64_t[::1] w_offsets, int64_t[::1] b_offsets,
-                 int32_t[::1] activations, int32_t loss, int64_t n_params):
-        self._sizes, self._w_offsets, self._b_offsets = sizes, w_offsets, b_offsets
-        self._activations = activations
-        self.net.n_layers = activations.shape[0]
-        self.net.sizes = &sizes[0]
-        self.net.w_offsets = &w_offsets[0]
-        self.net.b_offsets = &b_offsets[0]
-        self.net.activations = &activations[0]
+    def __cinit__(self):
+        self._layers = NULL
+
+    def __init__(self, const int64_t[:, ::1] layers, const double[::1] rates, bint input_chw,
+                 int32_t loss, int64_t n_params):
+        cdef Py_ssize_t i, n = layers.shape[0]
+        if layers.shape[1] != 17 or rates.shape[0] != n or n == 0:
+            raise ValueError("layers must have shape (L, 17) and rates (L,), L >= 1")
+        self._layers = <bn_layer *>PyMem_Malloc(n * sizeof(bn_layer))
+        if self._layers == NULL:
+            raise MemoryError()
+        for i in range(n):
+            self._layers[i] = bn_layer(
+                kind=layers[i, 0], activation=layers[i, 1], in_h=layers[i, 2],
+                in_w=layers[i, 3], in_c=layers[i, 4], out_h=layers[i, 5], out_w=layers[i, 6],
+                out_c=layers[i, 7], kh=layers[i, 8], kw=layers[i, 9], sh=layers[i, 10],
+                sw=layers[i, 11], pad_top=layers[i, 12], pad_left=layers[i, 13],
+                w_offset=layers[i, 14], b_offset=layers[i, 15], stream=layers[i, 16],
+                rate=rates[i])
+        self.net.n_layers = n
+        self.net.layers = self._layers
+        self.net.input_chw = input_chw
         self.net.loss = loss
         self.net.n_params = n_params
 
+    def __dealloc__(self):
+        PyMem_Free(self._layers)
+
     def workspace_size(self, int64_t b):
-        return bn_mlp_workspace_size(&self.net, b)
+        return bn_net_workspace_size(&self.net, b)
 
     def output_offset(self, int64_t b):
-        return bn_mlp_output_offset(&self.net, b)
+        return bn_net_output_offset(&self.net, b)
 
     def predict_workspace_size(self, int64_t n):
-        return bn_mlp_predict_workspace_size(&self.net, n)
+        return bn_net_predict_workspace_size(&self.net, n)
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
                  const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,
@@ -144,20 +166,20 @@ cdef class MLP:
         cdef const floating *w = &sw[0] if sw is not None else NULL
         with nogil:
             if floating is float:
-                status = bn_mlp_forward_f32(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
+                status = bn_net_forward_f32(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
                 if status == BN_OK:
-                    value = (bn_mlp_loss_f32(&self.net, &work[0], &y[0, 0], w, n)
-                             + bn_mlp_penalty_f32(&self.net, &params[0], l1, l2))
+                    value = (bn_net_loss_f32(&self.net, &work[0], &y[0, 0], w, n)
+                             + bn_net_penalty_f32(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
-                    status = bn_mlp_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
+                    status = bn_net_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
                                                  &x[0, 0], &y[0, 0], w, n, NULL, l1, l2)
             else:
-                status = bn_mlp_forward_f64(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
+                status = bn_net_forward_f64(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
                 if status == BN_OK:
-                    value = (bn_mlp_loss_f64(&self.net, &work[0], &y[0, 0], w, n)
-                             + bn_mlp_penalty_f64(&self.net, &params[0], l1, l2))
+                    value = (bn_net_loss_f64(&self.net, &work[0], &y[0, 0], w, n)
+                             + bn_net_penalty_f64(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
-                    status = bn_mlp_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
+                    status = bn_net_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
                                                  &x[0, 0], &y[0, 0], w, n, NULL, l1, l2)
         _check(status)
         return value
@@ -167,9 +189,9 @@ cdef class MLP:
         cdef double value
         with nogil:
             if floating is float:
-                value = bn_mlp_penalty_f32(&self.net, &params[0], l1, l2)
+                value = bn_net_penalty_f32(&self.net, &params[0], l1, l2)
             else:
-                value = bn_mlp_penalty_f64(&self.net, &params[0], l1, l2)
+                value = bn_net_penalty_f64(&self.net, &params[0], l1, l2)
         return value
 
     def predict(self, floating[:, ::1] out, floating[::1] work, const floating[::1] params,
@@ -178,10 +200,10 @@ cdef class MLP:
         cdef int64_t n = x.shape[0]
         with nogil:
             if floating is float:
-                status = bn_mlp_predict_f32(&self.net, &out[0, 0], &work[0], &params[0],
+                status = bn_net_predict_f32(&self.net, &out[0, 0], &work[0], &params[0],
                                             &x[0, 0], n)
             else:
-                status = bn_mlp_predict_f64(&self.net, &out[0, 0], &work[0], &params[0],
+                status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0],
                                             &x[0, 0], n)
         _check(status)
 
@@ -190,7 +212,7 @@ cdef class MLP:
               floating[::1] work, int64_t[::1] perm, uint64_t[::1] scratch,
               const floating[:, ::1] x, const floating[:, ::1] y, dict config,
               dict optimizer, const floating[::1] sw=None, bint catch_interrupt=False):
-        """len(losses) epochs of bn_mlp_train; config holds the bn_train_config fields and
+        """len(losses) epochs of bn_net_train; config holds the bn_train_config fields and
         optimizer the bn_optimizer ones. With catch_interrupt (main thread only), SIGINT
         stops the loop between batches. Returns (optimizer step afterwards, epochs
         completed, "ok" | "interrupted" | "diverged")."""
@@ -205,7 +227,6 @@ cdef class MLP:
         cfg.shuffle = config["shuffle"]
         cfg.seed = config["seed"]
         cfg.epoch = config["epoch"]
-        cfg.dropout = config["dropout"]
         cfg.l1 = config["l1"]
         cfg.l2 = config["l2"]
         opt.kind = optimizer["kind"]
@@ -221,12 +242,12 @@ cdef class MLP:
         try:
             with nogil:
                 if floating is float:
-                    status = bn_mlp_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
+                    status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
                                               epochs, &params[0], &dparams[0], s1, s2,
                                               &backup[0], &work[0], &perm[0], &scratch[0],
                                               &x[0, 0], &y[0, 0], w, n)
                 else:
-                    status = bn_mlp_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
+                    status = bn_net_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
                                               epochs, &params[0], &dparams[0], s1, s2,
                                               &backup[0], &work[0], &perm[0], &scratch[0],
                                               &x[0, 0], &y[0, 0], w, n)

@@ -1,75 +1,96 @@
 """The reference backend: the network's mathematics in NumPy, with the same operations
-and names as the C core (csrc/mlp_impl.inc) and the same random numbers (barenet._rng).
+and names as the C core (csrc/net_impl.inc, csrc/layers_impl.inc) and the same random numbers (barenet._rng).
 It is the specification the compiled backend is tested against, so it favours clarity
 over speed. Inputs arrive validated, C-contiguous and in the parameter dtype."""
 
 import numpy as np
 
 from . import _activations as act
+from . import _numpy_layers as nl
 from . import _rng
+from .layers import AVGPOOL2D, CONV2D, DENSE, FLATTEN, MAXPOOL2D
 
 LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE = 0, 1, 2
 
 
-def layer_views(spec, params):
-    """[(W (n_in, n_out), b (n_out,))] views into the flat buffer"""
-    return [(params[w:w + n_in * n_out].reshape(n_in, n_out), params[b:b + n_out])
-            for w, b, n_in, n_out in zip(spec.w_offsets, spec.b_offsets, spec.sizes[:-1],
-                                         spec.sizes[1:])]
-
-
-def dropout_scale(drop, layer, shape, dtype):
-    """keep / (1 - rate) for each output of hidden layer `layer` (see bn_dropout in mlp.h)"""
+def dropout_scale(drop, stream, shape, dtype):
+    """keep / (1 - rate) for each value of a dropout layer's output (bn_dropout in
+    layers.h), indexed in channels-first order, row by row"""
     rate, seed, epoch, batch = drop
-    stream = _rng.rng_stream(_rng.STREAM_DROPOUT, epoch, batch, layer)
-    return _rng.dropout_mask(seed, stream, int(np.prod(shape)), rate, dtype).reshape(shape)
+    key = _rng.rng_stream(_rng.STREAM_DROPOUT, epoch, batch, stream)
+    return _rng.dropout_mask(seed, key, int(np.prod(shape)), rate, dtype).reshape(shape)
 
 
-def dense_forward(x, w, b, activation):
-    """z = x @ w + b, a = f(z)"""
-    z = x @ w + b
-    return act.FORWARD[activation](z), z
+def dense_forward(x, w, b):
+    """z = x @ w + b"""
+    return x @ w if b is None else x @ w + b
 
 
-def dense_backward(dz, x, x_z, w, in_activation, keep, l1, l2):
-    """dw (+ penalty gradient), db, and dloss/dz of the layer below, whose output x is
-    (already multiplied by its dropout scale `keep`, when there is dropout)"""
-    dw = x.T @ dz
-    if l1 or l2:
-        t = dw.dtype.type
-        dw += t(l1) * np.sign(w) + t(l2) * w
-    db = dz.sum(axis=0)
-    if x_z is None:
-        return dw, db, None
-    dx = dz @ w.T
-    if keep is None:
-        dx *= act.DERIVATIVE[in_activation](x, x_z)
+def dense_backward(dz, x, w, need_dx):
+    """dw, db, dx of z = x @ w + b"""
+    return x.T @ dz, dz.sum(axis=0), dz @ w.T if need_dx else None
+
+
+def activate(z, activation):
+    """a = f(z); softmax over the last axis (dense output layers only)"""
+    return act.FORWARD[activation](z)
+
+
+def layer_forward(layer, params, at, stream, x, drop):
+    """(a, z) of one layer on its input x; z is None for layers without an activation"""
+    if layer.kind in (DENSE, CONV2D):
+        w, b = layer.views(params, at)
+        if layer.kind == DENSE:
+            z = dense_forward(x, w, None if b is None else b.reshape(-1))
+        else:
+            z = nl.conv2d_forward(x, w, b, layer.stride, layer.pads())
+        return activate(z, layer.activation_id), z
+    if layer.kind == MAXPOOL2D:
+        return nl.maxpool2d_forward(x, layer.pool_size, layer.stride), None
+    if layer.kind == AVGPOOL2D:
+        return nl.avgpool2d_forward(x, layer.pool_size, layer.stride), None
+    if layer.kind == FLATTEN:
+        return nl.flatten_forward(x), None
+    if drop is None or layer.rate == 0:  # dropout, when not training
+        return x, None
+    return x * dropout_scale((layer.rate,) + drop, stream, x.shape, x.dtype), None
+
+
+def layer_backward(layer, params, at, stream, d, x, a, z, drop, is_output, need_dx):
+    """(weight grad, bias grad, dloss/dx) of one layer from d = dloss/d(its output), or
+    dloss/dz for the output layer (whose activation the loss gradient includes)"""
+    if layer.kind in (DENSE, CONV2D):
+        w, b = layer.views(params, at)
+        dz = d if is_output else d * act.DERIVATIVE[layer.activation_id](a, z)
+        if layer.kind == DENSE:
+            dw, db, dx = dense_backward(dz, x, w, need_dx)
+        else:
+            dx, dw, db = nl.conv2d_backward(dz, x, w, layer.stride, layer.pads(), need_dx)
+        return dw, db if b is not None else None, dx
+    if not need_dx:
+        return None, None, None
+    if layer.kind == MAXPOOL2D:
+        dx = nl.maxpool2d_backward(d, x, layer.pool_size, layer.stride)
+    elif layer.kind == AVGPOOL2D:
+        dx = nl.avgpool2d_backward(d, x, layer.pool_size, layer.stride)
+    elif layer.kind == FLATTEN:
+        dx = nl.flatten_backward(d, x.shape)
+    elif drop is None or layer.rate == 0:
+        dx = d
     else:
-        unscaled = x * dx.dtype.type(1 - keep.rate)
-        dx *= keep.mask * act.DERIVATIVE[in_activation](unscaled, x_z)
-    return dw, db, dx
-
-
-class _Keep:
-    def __init__(self, rate, mask):
-        self.rate, self.mask = rate, mask
+        dx = d * dropout_scale((layer.rate,) + drop, stream, d.shape, d.dtype)
+    return None, None, dx
 
 
 def forward(spec, params, x, drop=None):
-    """layer outputs [x, a1, ..., aL] and inputs [None, z1, ..., zL], with dropout on the
-    hidden outputs when drop = (rate, seed, epoch, batch) has rate > 0"""
-    acts, zs, keeps = [x], [None], [None]
-    layers = layer_views(spec, params)
-    for l, ((w, b), activation) in enumerate(zip(layers, spec.activations)):
-        a, z = dense_forward(acts[-1], w, b, activation)
-        keep = None
-        if drop is not None and drop[0] > 0 and l < len(layers) - 1:
-            keep = _Keep(drop[0], dropout_scale(drop, l, a.shape, a.dtype))
-            a = a * keep.mask
+    """layer inputs and outputs [x, a_0, ..., a_{L-1}] and pre-activations [None, z_0, ...],
+    with dropout when drop = (seed, epoch, batch) is given"""
+    acts, zs = [x.reshape((len(x),) + spec.input_shape)], [None]
+    for layer, at, stream in zip(spec.layers, spec.offsets, spec.streams):
+        a, z = layer_forward(layer, params, at, stream, acts[-1], drop)
         acts.append(a)
         zs.append(z)
-        keeps.append(keep)
-    return acts, zs, keeps
+    return acts, zs
 
 
 def loss(spec, acts, zs, y, sw=None):
@@ -87,11 +108,16 @@ def loss(spec, acts, zs, y, sw=None):
     return float(np.mean(rows if sw is None else sw * rows))
 
 
+def _weights(spec, params):
+    return [layer.views(params, at)[0] for layer, at in zip(spec.layers, spec.offsets)
+            if layer.n_params]
+
+
 def penalty(spec, params, l1, l2):
     """l1 sum|W| + l2/2 sum W^2 over the weights (not the biases)"""
     if not l1 and not l2:
         return 0.0
-    ws = [w.astype(np.float64) for w, _ in layer_views(spec, params)]
+    ws = [w.astype(np.float64) for w in _weights(spec, params)]
     return l1 * sum(np.abs(w).sum() for w in ws) + 0.5 * l2 * sum((w * w).sum() for w in ws)
 
 
@@ -102,36 +128,39 @@ def dloss(spec, acts, zs, y, sw=None):
     if spec.loss == LOSS_CROSS_ENTROPY:
         dz = (a - y) * t(1 / len(y))
     elif spec.loss == LOSS_MSE:
-        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.activations[-1]](a, zs[-1])
+        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.layers[-1].activation_id](a, zs[-1])
     else:
         dz = (a - y) * t(1 / a.size)
     return dz if sw is None else dz * sw[:, None]
 
 
-def backward(spec, dparams, params, acts, zs, keeps, y, sw=None, l1=0.0, l2=0.0):
+def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=None):
     """gradients of (mean data loss + penalty) into dparams, from the forward's weights"""
-    layers = layer_views(spec, params)
-    grads = layer_views(spec, dparams)
-    dz = dloss(spec, acts, zs, y, sw)
-    for l in range(len(layers) - 1, -1, -1):
-        in_activation = spec.activations[l - 1] if l > 0 else None
-        dw, db, dx = dense_backward(dz, acts[l], zs[l], layers[l][0], in_activation,
-                                    keeps[l], l1, l2)
-        grads[l][0][...] = dw
-        grads[l][1][...] = db
-        dz = dx
+    d = dloss(spec, acts, zs, y, sw)
+    last = len(spec.layers) - 1
+    first = next(i for i, layer in enumerate(spec.layers) if layer.n_params or i == last)
+    for l in range(last, first - 1, -1):
+        layer, at = spec.layers[l], spec.offsets[l]
+        dw, db, d = layer_backward(layer, params, at, spec.streams[l], d, acts[l],
+                                   acts[l + 1], zs[l + 1], drop, l == last, l > first)
+        if dw is not None:
+            w, _ = layer.views(params, at)
+            gw, gb = layer.views(dparams, at)
+            if l1 or l2:
+                t = dw.dtype.type
+                dw = dw + t(l1) * np.sign(w) + t(l2) * w
+            gw[...] = dw
+            if gb is not None:
+                gb[...] = db.reshape(gb.shape)
 
 
 def predict(spec, params, x):
     """the output layer for x, without dropout"""
-    a = x
-    for (w, b), activation in zip(layer_views(spec, params), spec.activations):
-        a, _ = dense_forward(a, w, b, activation)
-    return a
+    return forward(spec, params, x)[0][-1]
 
 
 def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
-    """`epochs` epochs of mini-batch training from cfg.epoch (bn_mlp_train in mlp.h);
+    """`epochs` epochs of mini-batch training from cfg.epoch (bn_net_train in net.h);
     returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C) /
     "diverged" (a non-finite epoch loss) after rolling the parameters and the optimizer
     state back to the last completed epoch"""
@@ -152,10 +181,10 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
             for batch, start in enumerate(range(0, n, b)):
                 rows = slice(start, start + b) if order is None else order[start:start + b]
                 xb, yb, wb = x[rows], y[rows], None if sw is None else sw[rows]
-                drop = (cfg.dropout, cfg.seed, epoch, batch)
-                acts, zs, keeps = forward(spec, params, xb, drop)
+                drop = (cfg.seed, epoch, batch)
+                acts, zs = forward(spec, params, xb, drop)
                 batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
-                backward(spec, dparams, params, acts, zs, keeps, yb, wb, cfg.l1, cfg.l2)
+                backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop)
                 optimizer.update_numpy(params, dparams, lr)
                 total += batch_loss * len(xb)
             losses[e] = total / n
@@ -183,14 +212,14 @@ class Backend:
         return predict(self.spec, params, x)
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
-        acts, zs, _ = forward(self.spec, params, x)
+        acts, zs = forward(self.spec, params, x)
         if out is not None:
             out[...] = acts[-1]
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
     def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):
-        acts, zs, keeps = forward(self.spec, params, x)
-        backward(self.spec, dparams, params, acts, zs, keeps, y, sw, l1, l2)
+        acts, zs = forward(self.spec, params, x)
+        backward(self.spec, dparams, params, acts, zs, y, sw, l1, l2)
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
     def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):

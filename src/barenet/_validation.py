@@ -125,6 +125,23 @@ def check_X(X, dtype, n_features=None, name="X"):
     return out
 
 
+def check_X_shaped(X, dtype, input_shape, first_layer=None, name="X"):
+    """rows of a model's input: (n, *input_shape), or (n, prod(input_shape)) flattened in
+    C order -> C-contiguous (n, prod(input_shape)) array of dtype"""
+    input_shape = tuple(input_shape)
+    size = int(np.prod(input_shape))
+    if len(input_shape) == 1:
+        return check_X(X, dtype, n_features=size, name=name)
+    arr = _as_numeric_array(X, name)
+    if not (arr.ndim == 2 and arr.shape[1] == size
+            or arr.ndim == 1 + len(input_shape) and arr.shape[1:] == input_shape):
+        shape = ", ".join(map(str, input_shape))
+        where = f", the input of {first_layer!r}" if first_layer is not None else ""
+        raise ValueError(f"{name} must have shape (n, {shape}) or (n, {size}){where}; got "
+                         f"shape {arr.shape}")
+    return check_X(arr.reshape(arr.shape[0], size), dtype, n_features=size, name=name)
+
+
 def check_y_binary(y, n_rows, n_outputs, dtype, name="y"):
     """targets for sigmoid + binary cross-entropy: shape (n_rows, n_outputs), or (n_rows,)
     for a single output, values in [0, 1] -> C-contiguous (n_rows, n_outputs) array"""

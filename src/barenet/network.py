@@ -1,9 +1,10 @@
-"""NeuralNetwork: the tutorial's multi-layer perceptron as a facade over barenet's backends.
-It validates every input (barenet._validation), owns the one flat parameter buffer that
+"""Sequential (a list of layers) and NeuralNetwork (the tutorial's multi-layer perceptron,
+a Sequential of Dense layers): the facade over barenet's backends. It validates every input (barenet._validation), owns the one flat parameter buffer that
 `weights` and `biases` view, keeps the optimizer state and the epoch count between `train`
 calls, and hands whole operations (an epoch, many epochs, a prediction) to the chosen
 backend, the C core or the NumPy reference, which never see unvalidated data."""
 
+import copy
 import functools
 import threading
 import warnings
@@ -15,9 +16,9 @@ from . import _activations, _backend
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_positive_float, check_rate,
-                          check_sample_weight, check_X, check_y_binary, check_y_categorical,
-                          check_y_regression, MAX_SEED)
-from .layers import Dense
+                          check_sample_weight, check_X_shaped, check_y_binary, check_y_categorical,
+                          check_y_regression, MAX_PARAMS, MAX_SEED)
+from .layers import C_FIELDS, DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, get_early_stopping
 
@@ -41,26 +42,40 @@ class TrainingDiverged(ArithmeticError):
 
 @dataclass(frozen=True)
 class Spec:
-    """What a backend needs to know about the network: layer widths, activation ids,
-    where each layer's weights and bias start in the flat buffer, the loss id."""
-    sizes: tuple
-    activations: tuple
-    w_offsets: tuple
-    b_offsets: tuple
+    """What a backend needs to know about the network: its built layers, where each one's
+    parameters start in the flat buffer, each layer's dropout stream, the input shape and
+    the loss id."""
+    layers: tuple
+    offsets: tuple
+    streams: tuple
+    input_shape: tuple
     loss: int
     n_params: int
 
     @classmethod
-    def from_layers(cls, layers, loss):
-        w_offsets, b_offsets, at = [], [], 0
+    def from_layers(cls, layers, input_shape, loss):
+        offsets, streams, at, dropouts = [], [], 0, 0
         for layer in layers:
-            w, b = layer.offsets(at)
-            w_offsets.append(w)
-            b_offsets.append(b)
+            offsets.append(at)
+            streams.append(dropouts)
+            dropouts += layer.kind == DROPOUT
             at += layer.n_params
-        sizes = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
-        acts = tuple(layer.activation_id for layer in layers)
-        return cls(sizes, acts, tuple(w_offsets), tuple(b_offsets), loss, at)
+        return cls(tuple(layers), tuple(offsets), tuple(streams), tuple(input_shape), loss, at)
+
+    @property
+    def in_size(self):
+        return int(np.prod(self.input_shape))
+
+    @property
+    def out_size(self):
+        return self.layers[-1].output_shape[0]
+
+    def c_layers(self):
+        """(int64 (L, len(C_FIELDS)) rows of bn_layer fields, float64 (L,) dropout rates)"""
+        rows = [layer.c_fields(at, stream)
+                for layer, at, stream in zip(self.layers, self.offsets, self.streams)]
+        fields = np.array([[row[f] for f in C_FIELDS] for row in rows], dtype=np.int64)
+        return fields, np.array([layer.rate for layer in self.layers], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,6 @@ class TrainConfig:
     shuffle: bool
     seed: int
     epoch: int
-    dropout: float
     l1: float
     l2: float
 
@@ -102,8 +116,8 @@ def _exclusive(method):
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
         if not self._busy.acquire(blocking=False):
-            raise RuntimeError(f"this NeuralNetwork is in use by another thread "
-                               f"(NeuralNetwork.{method.__name__} was called while another "
+            raise RuntimeError(f"this {type(self).__name__} is in use by another thread "
+                               f"({type(self).__name__}.{method.__name__} was called while another "
                                "call on it is running); give each thread its own network "
                                "or serialise the calls")
         try:
@@ -112,6 +126,19 @@ def _exclusive(method):
             self._busy.release()
 
     return guarded
+
+
+def _check_input_shape(shape):
+    """(n,) or (C, H, W) of positive ints -> tuple"""
+    items = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"input_shape must be (n,) or (C, H, W); got {shape!r}")
+    items = tuple(items)
+    if len(items) not in (1, 3) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+            for v in items):
+        raise ValueError(f"input_shape must be (n,) or (C, H, W) of ints >= 1; got {shape!r}")
+    return tuple(int(v) for v in items)
 
 
 def _infer_loss(output_activation, loss):
@@ -132,100 +159,107 @@ def _infer_loss(output_activation, loss):
     return loss
 
 
-class NeuralNetwork:
-    """A dense feed-forward network on a compiled core, starting from the classic NumPy
-    tutorial: ReLU hidden layers and a sigmoid output trained on binary cross-entropy by
-    full-batch gradient descent, unless told otherwise.
+class Sequential:
+    """A feed-forward network given as a list of layers (barenet.layers: Dense, Conv2D,
+    MaxPool2D, AvgPool2D, Flatten, Dropout), on the compiled core or the NumPy reference.
+    Training, prediction, history, save/load and both backends are NeuralNetwork's, which
+    is a Sequential of Dense layers.
 
     Parameters
     ----------
-    layer_sizes : sequence of int
-        Widths from the input to the output layer, e.g. ``[2, 4, 1]``.
-    activation : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"}
-        Activation of the hidden layers (leaky_relu has slope 0.01; gelu is the exact erf
-        form). Keyword-only, like everything after layer_sizes.
-    output_activation : {"sigmoid", "softmax", "identity", "tanh", "relu", ...}
-    loss : {"binary_crossentropy", "categorical_crossentropy", "mse"} or None
-        None infers it: sigmoid -> binary cross-entropy (mean over all outputs), softmax ->
-        categorical cross-entropy (mean over rows; y as integer labels or one-hot rows),
-        anything else -> mean squared error. Both cross-entropies are computed from the
-        logits z, stably: binary as ``max(z, 0) - y z + log(1 + exp(-|z|))``, which equals
-        the tutorial's ``-mean(y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8))`` to ~1e-8
-        wherever that is finite; categorical by log-sum-exp.
-    dropout : float in [0, 1)
-        Inverted dropout on every hidden layer's output, during training only.
-    l1, l2 : float >= 0
-        Penalty ``l1 * sum|W| + l2 / 2 * sum W**2`` on the weights (not the biases), added
-        to the loss that training minimises and reports.
-    dtype : {"float64", "float32"}
-        Precision of the parameters and of every computation on them.
-    seed : int or None
-        None draws the initial weights from NumPy's global state exactly as the tutorial does
-        (and, when training first needs one, a seed for shuffling and dropout); an int draws
-        from ``np.random.default_rng(seed)`` and makes whole training runs reproducible,
-        identical between the two backends up to float rounding.
-    backend : {"auto", "compiled", "numpy"} or None
-        Which implementation runs; None reads ``BARENET_BACKEND`` (default "auto").
+    layers : list of barenet.layers objects
+        Built in order for `input_shape`; the last must be Dense (its activation is the
+        output's: sigmoid, softmax, identity, ...). The layers are copied, so one list can
+        build several models.
+    input_shape : tuple
+        One sample's shape: (C, H, W) for images (channels first), (n,) for vectors. X may
+        come as (N, *input_shape) or flattened as (N, prod(input_shape)).
+    loss, l1, l2, dtype, seed, backend
+        As for NeuralNetwork (loss None infers it from the output activation; l1/l2 act on
+        the weights of Dense and Conv2D layers).
     """
 
-    def __init__(self, layer_sizes, *, activation="relu", output_activation="sigmoid",
-                 loss=None, dropout=0.0, l1=0.0, l2=0.0, dtype="float64", seed=None,
-                 backend=None):
-        sizes = check_layer_sizes(layer_sizes)
-        if activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; "
-                             f"got {activation!r}")
-        if output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; "
-                             f"got {output_activation!r}")
-        if output_activation == "softmax" and sizes[-1] < 2:
-            raise ValueError("a softmax output needs at least 2 outputs (layer_sizes[-1] >= 2); "
-                             "for one output use output_activation='sigmoid'")
-        self.loss_name = _infer_loss(output_activation, loss)
-        self.layer_sizes = sizes
-        self.activation = activation
-        self.output_activation = output_activation
-        self.dropout = check_rate(dropout, "dropout")
+    def __init__(self, layers, *, input_shape, loss=None, l1=0.0, l2=0.0, dtype="float64",
+                 seed=None, backend=None):
+        if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+            raise TypeError("layers must be a list of barenet.layers objects, e.g. "
+                            "[Flatten(), Dense(10, activation='softmax')]")
+        layers = [copy.deepcopy(layer) for layer in layers]
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a barenet.layers object (Dense, Conv2D, "
+                                f"...); got {layer!r}")
+        if not layers or not isinstance(layers[-1], Dense):
+            raise ValueError("the last layer must be Dense (the output layer); got "
+                             f"{layers[-1] if layers else 'no layers'!r}")
+        input_shape = _check_input_shape(input_shape)
+        shape = input_shape
+        for i, layer in enumerate(layers):
+            if i < len(layers) - 1 and getattr(layer, "activation", None) == "softmax":
+                raise ValueError(f"{layer!r} (layer {i}): softmax is only supported on the "
+                                 "output layer")
+            shape = layer.build(shape, i)
+        self.input_shape = input_shape
+        self._setup(layers, loss, l1, l2, dtype, seed, backend)
+
+    def _setup(self, layers, loss, l1, l2, dtype, seed, backend):
+        """the state every model shares, once its layers are built"""
+        out = layers[-1]
+        if out.activation == "softmax" and out.n_out < 2:
+            raise ValueError("a softmax output needs at least 2 outputs; for one output use "
+                             "a sigmoid")
+        self.layers = layers
+        self.output_activation = out.activation
+        self.loss_name = _infer_loss(out.activation, loss)
         self.l1 = check_nonnegative_float(l1, "l1")
         self.l2 = check_nonnegative_float(l2, "l2")
         self.dtype = check_dtype(dtype)
         self.seed = None if seed is None else check_int(seed, "seed", minimum=0,
                                                          maximum=MAX_SEED)
-        self.layers = [Dense(n_in, n_out, activation if i < len(sizes) - 2 else output_activation)
-                       for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
-        self._spec = Spec.from_layers(self.layers, LOSSES[self.loss_name])
+        self._spec = Spec.from_layers(layers, self.input_shape, LOSSES[self.loss_name])
+        if self._spec.n_params > MAX_PARAMS:
+            raise ValueError(f"this network needs {self._spec.n_params} parameters; barenet "
+                             f"handles at most {MAX_PARAMS} (2**62)")
         self._backend = _backend.backend_class(backend)(self._spec)
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)
         self._make_views()
         rng = None if self.seed is None else np.random.default_rng(self.seed)
-        for layer, w, b in zip(self.layers, self._weights, self._biases):
-            layer.initialise(w, b, rng)
+        for layer, views in zip(self._param_layers, zip(self._weights, self._biases)):
+            layer.initialise(views, rng)
         self._stream_seed = None if self.seed is None else self.seed
         self._epochs_done = 0
         self._optimizer = None
         self._optimizer_name = None
         self._busy = threading.RLock()
 
+    @property
+    def dropout(self):
+        """the largest dropout rate of the model's Dropout layers (0: none)"""
+        return max([layer.rate for layer in self.layers if layer.kind == DROPOUT], default=0.0)
+
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):
-        ws, bs, at = [], [], 0
-        for layer in self.layers:
-            w, b = layer.views(self._params, at)
-            ws.append(w)
-            bs.append(b)
-            at += layer.n_params
-        assert at == self._params.size, "the layers must cover the parameter buffer exactly"
+        self._param_layers = [layer for layer in self.layers if layer.n_params]
+        ws, bs = [], []
+        for layer, at in zip(self.layers, self._spec.offsets):
+            if layer.n_params:
+                w, b = layer.views(self._params, at)
+                ws.append(w)
+                bs.append(b)
+        assert self._spec.n_params == self._params.size
         self._weights = _ParamList(ws, "weights")
         self._biases = _ParamList(bs, "biases")
 
     @property
     def weights(self):
-        """per layer, a (n_in, n_out) view into the flat parameter buffer"""
+        """per layer with parameters, its weights as a view into the flat parameter buffer:
+        (n_in, n_out) for Dense, (KH, KW, C, F) for Conv2D"""
         return self._weights
 
     @property
     def biases(self):
-        """per layer, a (1, n_out) view into the flat parameter buffer"""
+        """per layer with parameters, its bias as a view into the flat parameter buffer:
+        (1, n_out) for Dense, (F,) for Conv2D (None for a layer without bias)"""
         return self._biases
 
     @property
@@ -258,10 +292,10 @@ class NeuralNetwork:
 
     # -- inputs ----------------------------------------------------------------------------
     def _X(self, X, name="X"):
-        return check_X(X, self.dtype, n_features=self.layer_sizes[0], name=name)
+        return check_X_shaped(X, self.dtype, self.input_shape, self.layers[0], name=name)
 
     def _y(self, y, n_rows, name="y"):
-        n_out = self.layer_sizes[-1]
+        n_out = self._spec.out_size
         if self.loss_name == "binary_crossentropy":
             return check_y_binary(y, n_rows, n_out, self.dtype, name=name)
         if self.loss_name == "categorical_crossentropy":
@@ -384,7 +418,7 @@ class NeuralNetwork:
         if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
             self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
         cfg = TrainConfig(batch_size=batch, shuffle=shuffle, seed=self._stream_seed or 0,
-                          epoch=self._epochs_done, dropout=self.dropout, l1=self.l1, l2=self.l2)
+                          epoch=self._epochs_done, l1=self.l1, l2=self.l2)
 
         history = History()
         print_every = 100 if batch == n else 1
@@ -501,6 +535,76 @@ class NeuralNetwork:
         loading never executes code from the file."""
         from . import io
         return io.load(path, backend=backend)
+
+    def __repr__(self):
+        layers = ", ".join(map(repr, self.layers))
+        return (f"Sequential([{layers}], input_shape={self.input_shape}, "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, backend={self.backend!r})")
+
+
+class NeuralNetwork(Sequential):
+    """A dense feed-forward network on a compiled core, starting from the classic NumPy
+    tutorial: ReLU hidden layers and a sigmoid output trained on binary cross-entropy by
+    full-batch gradient descent, unless told otherwise.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Widths from the input to the output layer, e.g. ``[2, 4, 1]``.
+    activation : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"}
+        Activation of the hidden layers (leaky_relu has slope 0.01; gelu is the exact erf
+        form). Keyword-only, like everything after layer_sizes.
+    output_activation : {"sigmoid", "softmax", "identity", "tanh", "relu", ...}
+    loss : {"binary_crossentropy", "categorical_crossentropy", "mse"} or None
+        None infers it: sigmoid -> binary cross-entropy (mean over all outputs), softmax ->
+        categorical cross-entropy (mean over rows; y as integer labels or one-hot rows),
+        anything else -> mean squared error. Both cross-entropies are computed from the
+        logits z, stably: binary as ``max(z, 0) - y z + log(1 + exp(-|z|))``, which equals
+        the tutorial's ``-mean(y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8))`` to ~1e-8
+        wherever that is finite; categorical by log-sum-exp.
+    dropout : float in [0, 1)
+        Inverted dropout on every hidden layer's output, during training only.
+    l1, l2 : float >= 0
+        Penalty ``l1 * sum|W| + l2 / 2 * sum W**2`` on the weights (not the biases), added
+        to the loss that training minimises and reports.
+    dtype : {"float64", "float32"}
+        Precision of the parameters and of every computation on them.
+    seed : int or None
+        None draws the initial weights from NumPy's global state exactly as the tutorial does
+        (and, when training first needs one, a seed for shuffling and dropout); an int draws
+        from ``np.random.default_rng(seed)`` and makes whole training runs reproducible,
+        identical between the two backends up to float rounding.
+    backend : {"auto", "compiled", "numpy"} or None
+        Which implementation runs; None reads ``BARENET_BACKEND`` (default "auto").
+    """
+
+    def __init__(self, layer_sizes, *, activation="relu", output_activation="sigmoid",
+                 loss=None, dropout=0.0, l1=0.0, l2=0.0, dtype="float64", seed=None,
+                 backend=None):
+        sizes = check_layer_sizes(layer_sizes)
+        if activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; "
+                             f"got {activation!r}")
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; "
+                             f"got {output_activation!r}")
+        if output_activation == "softmax" and sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 outputs (layer_sizes[-1] >= 2); "
+                             "for one output use output_activation='sigmoid'")
+        _infer_loss(output_activation, loss)
+        dropout = check_rate(dropout, "dropout")
+        self.layer_sizes = sizes
+        self.activation = activation
+        self.input_shape = (sizes[0],)
+        layers, shape = [], self.input_shape
+        for i, n_out in enumerate(sizes[1:]):
+            hidden = i < len(sizes) - 2
+            layers.append(Dense(n_out, activation if hidden else output_activation))
+            if hidden and dropout > 0:  # stream i: the mask of hidden layer i, as always
+                layers.append(Dropout(dropout))
+        for i, layer in enumerate(layers):
+            shape = layer.build(shape, i)
+        self._setup(layers, loss, l1, l2, dtype, seed, backend)
 
     def __repr__(self):
         return (f"NeuralNetwork({list(self.layer_sizes)}, activation={self.activation!r}, "

@@ -1,0 +1,95 @@
+/* layers.h -- forward and backward of each layer kind over a batch of samples, for both
+ * precisions: dense and 2-D convolution on the GEMM (a convolution unfolds its input,
+ * "im2col", into one row per output pixel and is a dense layer on those rows), max and
+ * average pooling, flatten, inverted dropout. A sample's activations are (H, W, C),
+ * channels last; flat vectors are (1, 1, n). The network code (net.h) chains them.
+ * Loops over samples run on OpenMP threads when large; every sample is computed by one
+ * thread in a fixed order, so results do not depend on the thread count.
+ * Size letters: N samples, K = KH KW C values per unfolded row, F filters. */
+#ifndef BARENET_LAYERS_H
+#define BARENET_LAYERS_H
+
+#include <stdint.h>
+
+typedef enum {
+    BN_LAYER_DENSE = 0,     /* (1, 1, IN) -> (1, 1, OUT): z = x W + b, a = act(z) */
+    BN_LAYER_CONV2D = 1,    /* (H, W, C) -> (OH, OW, F), weights (KH, KW, C, F), bias (F) */
+    BN_LAYER_MAXPOOL2D = 2, /* (H, W, C) -> (OH, OW, C), windows without padding */
+    BN_LAYER_AVGPOOL2D = 3,
+    BN_LAYER_FLATTEN = 4,   /* (H, W, C) -> (1, 1, C H W) in channels-first order */
+    BN_LAYER_DROPOUT = 5,   /* inverted dropout when training, identity otherwise */
+} bn_layer_kind;
+
+/* one layer; Python fills every field (barenet/layers.py, C_FIELDS, in this order) */
+typedef struct {
+    int64_t kind, activation;      /* bn_layer_kind; bn_activation (dense, conv) */
+    int64_t in_h, in_w, in_c;      /* input of one sample */
+    int64_t out_h, out_w, out_c;   /* output of one sample */
+    int64_t kh, kw, sh, sw;        /* window and strides (conv, pooling) */
+    int64_t pad_top, pad_left;     /* zero padding before the input (conv) */
+    int64_t w_offset, b_offset;    /* parameters in the flat buffer; b_offset < 0: no bias */
+    int64_t stream;                /* dropout: which random stream its masks come from */
+    double rate;                   /* dropout rate, 0 <= rate < 1 */
+} bn_layer;
+
+/* the training position that dropout masks depend on: mask element i of the dropout
+ * layer with stream s comes from the stream (BN_STREAM_DROPOUT, epoch, batch, s) at index
+ * row * S + (its channels-first position in the sample) */
+typedef struct {
+    uint64_t seed;
+    int64_t epoch, batch;
+} bn_dropout;
+
+/* z = in w + b, a = act(z) (softmax rows for act softmax); z may be NULL (predict), b NULL
+ * (no bias). in (N, IN), w (IN, OUT), b (OUT), a and z (N, OUT). */
+int bn_dense_forward_f64(double *a, double *z, const double *in, const double *w,
+                         const double *b, int32_t act, int64_t n, int64_t n_in, int64_t n_out);
+int bn_dense_forward_f32(float *a, float *z, const float *in, const float *w, const float *b,
+                         int32_t act, int64_t n, int64_t n_in, int64_t n_out);
+/* from dz (N, OUT) = dloss/dz: dw = in^T dz + l1 sign(w) + l2 w, db = column sums of dz
+ * (db NULL: no bias) and, when din is not NULL, din = dz w^T (N, IN) */
+int bn_dense_backward_f64(double *dw, double *db, double *din, const double *dz,
+                          const double *in, const double *w, double l1, double l2, int64_t n,
+                          int64_t n_in, int64_t n_out);
+int bn_dense_backward_f32(float *dw, float *db, float *din, const float *dz, const float *in,
+                          const float *w, double l1, double l2, int64_t n, int64_t n_in,
+                          int64_t n_out);
+/* in (N, H, W, C) -> a, z (N, OH, OW, F); cols (N OH OW, K) is scratch (unused for a 1x1
+ * kernel with stride 1 and no padding) */
+int bn_conv2d_forward_f64(double *a, double *z, double *cols, const double *in,
+                          const double *w, const double *b, const bn_layer *ly, int64_t n);
+int bn_conv2d_forward_f32(float *a, float *z, float *cols, const float *in, const float *w,
+                          const float *b, const bn_layer *ly, int64_t n);
+/* from dz (N, OH, OW, F): dw, db as dense on the unfolded rows, din (N, H, W, C) or NULL */
+int bn_conv2d_backward_f64(double *dw, double *db, double *din, double *cols, const double *dz,
+                           const double *in, const double *w, const bn_layer *ly, double l1,
+                           double l2, int64_t n);
+int bn_conv2d_backward_f32(float *dw, float *db, float *din, float *cols, const float *dz,
+                           const float *in, const float *w, const bn_layer *ly, double l1,
+                           double l2, int64_t n);
+/* max or average pooling (ly->kind): in (N, H, W, C) -> out (N, OH, OW, C). Max pooling
+ * sends each window's gradient to its first maximum (window in row-major order); where
+ * windows overlap, gradients add up. */
+void bn_pool2d_forward_f64(double *out, const double *in, const bn_layer *ly, int64_t n);
+void bn_pool2d_forward_f32(float *out, const float *in, const bn_layer *ly, int64_t n);
+void bn_pool2d_backward_f64(double *din, const double *dout, const double *in,
+                            const bn_layer *ly, int64_t n);
+void bn_pool2d_backward_f32(float *din, const float *dout, const float *in, const bn_layer *ly,
+                            int64_t n);
+/* (N, HW, C) <-> (N, C, HW): flatten forward is hwc_to_chw, its backward chw_to_hwc (which
+ * also turns channels-first network inputs into channels-last) */
+void bn_hwc_to_chw_f64(double *out, const double *in, int64_t n, int64_t hw, int64_t c);
+void bn_hwc_to_chw_f32(float *out, const float *in, int64_t n, int64_t hw, int64_t c);
+void bn_chw_to_hwc_f64(double *out, const double *in, int64_t n, int64_t hw, int64_t c);
+void bn_chw_to_hwc_f32(float *out, const float *in, int64_t n, int64_t hw, int64_t c);
+/* out = in * keep / (1 - rate) (drop NULL: out = in); din likewise from dout */
+void bn_dropout_forward_f64(double *out, const double *in, const bn_layer *ly,
+                            const bn_dropout *drop, int64_t n);
+void bn_dropout_forward_f32(float *out, const float *in, const bn_layer *ly,
+                            const bn_dropout *drop, int64_t n);
+void bn_dropout_backward_f64(double *din, const double *dout, const bn_layer *ly,
+                             const bn_dropout *drop, int64_t n);
+void bn_dropout_backward_f32(float *din, const float *dout, const bn_layer *ly,
+                             const bn_dropout *drop, int64_t n);
+
+#endif

@@ -1,0 +1,131 @@
+/* net.c -- workspace layout and the two precisions of the network code. The body lives
+ * once in net_impl.inc and is compiled for double and for float (one source for both
+ * types, rather than two copies that drift apart). */
+#include <stddef.h>
+
+#include "net.h"
+
+/* values per sample of layer l's output; l = -1 is the network's input */
+static int64_t size_of(const bn_net *net, int64_t l)
+{
+    const bn_layer *ly = &net->layers[l < 0 ? 0 : l];
+    return l < 0 ? ly->in_h * ly->in_w * ly->in_c : ly->out_h * ly->out_w * ly->out_c;
+}
+
+/* dense and convolution layers keep z (their pre-activation) for backward */
+static int keeps_z(const bn_layer *ly)
+{
+    return ly->kind == BN_LAYER_DENSE || ly->kind == BN_LAYER_CONV2D;
+}
+
+/* the input must go from channels-first to channels-last (an image with several channels) */
+static int transposes_input(const bn_net *net)
+{
+    const bn_layer *ly = &net->layers[0];
+    return net->input_chw && ly->in_c > 1 && ly->in_h * ly->in_w > 1;
+}
+
+static int64_t max_size(const bn_net *net)
+{
+    int64_t s = 0;
+    for (int64_t l = 0; l < net->n_layers; l++)
+        if (size_of(net, l) > s) s = size_of(net, l);
+    return s;
+}
+
+/* values per sample of the largest unfolded convolution input (0 without convolutions) */
+static int64_t max_cols(const bn_net *net)
+{
+    int64_t s = 0;
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t c = ly->out_h * ly->out_w * ly->kh * ly->kw * ly->in_c;
+        if (ly->kind == BN_LAYER_CONV2D && c > s) s = c;
+    }
+    return s;
+}
+
+/* training workspace for b rows: xb, xt (only when transposing), yb, wb, then a[l] and
+ * z[l] (only where kept) for l = 0..L-1, cols, two deltas */
+static int64_t xt_offset(const bn_net *net, int64_t b) { return b * size_of(net, -1); }
+
+static int64_t yb_offset(const bn_net *net, int64_t b)
+{
+    return xt_offset(net, b) + (transposes_input(net) ? b * size_of(net, -1) : 0);
+}
+
+static int64_t wb_offset(const bn_net *net, int64_t b)
+{
+    return yb_offset(net, b) + b * size_of(net, net->n_layers - 1);
+}
+
+static int64_t a_offset(const bn_net *net, int64_t b, int64_t l)
+{
+    int64_t off = wb_offset(net, b) + b;
+    for (int64_t i = 0; i < l; i++)
+        off += (keeps_z(&net->layers[i]) ? 2 : 1) * b * size_of(net, i);
+    return off;
+}
+
+static int64_t z_offset(const bn_net *net, int64_t b, int64_t l)
+{
+    return a_offset(net, b, l) + b * size_of(net, l);
+}
+
+static int64_t cols_offset(const bn_net *net, int64_t b)
+{
+    return a_offset(net, b, net->n_layers);
+}
+
+static int64_t delta_offset(const bn_net *net, int64_t b)
+{
+    return cols_offset(net, b) + b * max_cols(net);
+}
+
+int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+{
+    return delta_offset(net, b) + 2 * b * max_size(net);
+}
+
+int64_t bn_net_output_offset(const bn_net *net, int64_t b)
+{
+    return a_offset(net, b, net->n_layers - 1);
+}
+
+/* prediction: two ping-pong buffers (N, max S), xt (N, S[in]) when transposing, cols */
+int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
+{
+    return n * (2 * max_size(net) + (transposes_input(net) ? size_of(net, -1) : 0)
+                + max_cols(net));
+}
+
+#define REAL double
+#define SFX(name) name##_f64
+#define DACT bn_dact_f64
+#define LOSS_BCE bn_loss_bce_f64
+#define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f64
+#define LOSS_MSE bn_loss_mse_f64
+#define DLOSS_LOGITS bn_dloss_logits_f64
+#define DLOSS_MSE bn_dloss_mse_f64
+#define OPTIMIZER_STEP bn_optimizer_step_f64
+#include "net_impl.inc"
+#undef REAL
+#undef SFX
+#undef DACT
+#undef LOSS_BCE
+#undef LOSS_CROSS_ENTROPY
+#undef LOSS_MSE
+#undef DLOSS_LOGITS
+#undef DLOSS_MSE
+#undef OPTIMIZER_STEP
+
+#define REAL float
+#define SFX(name) name##_f32
+#define DACT bn_dact_f32
+#define LOSS_BCE bn_loss_bce_f32
+#define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f32
+#define LOSS_MSE bn_loss_mse_f32
+#define DLOSS_LOGITS bn_dloss_logits_f32
+#define DLOSS_MSE bn_dloss_mse_f32
+#define OPTIMIZER_STEP bn_optimizer_step_f32
+#include "net_impl.inc"
