@@ -1,8 +1,11 @@
 """Saving and loading networks in barenet's model format: a .npz (zip) archive, opened with
 allow_pickle=False so that loading can never run code, holding
 
-    header             uint8: UTF-8 JSON {"format": "barenet.model", "version": 1, the
-                       network's settings, the training position, the optimizer settings}
+    header             uint8: UTF-8 JSON {"format": "barenet.model", "version": 1, "kind":
+                       "NeuralNetwork" or "Sequential", the network's settings (layer_sizes
+                       and activations, or the layer list with each layer's type and
+                       arguments and the input shape), the training position, the optimizer
+                       settings}
     params             (n_params,) float32/float64: the flat parameter buffer
     optimizer_state1   optional, (n_params,): the optimizer's first state buffer
     optimizer_state2   optional, (n_params,): its second (Adam's v)
@@ -73,12 +76,17 @@ def save(net, path, include_optimizer=True):
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "barenet_version": __version__,
-        "kind": "NeuralNetwork",
-        "layer_sizes": list(net.layer_sizes),
-        "activation": net.activation,
-        "output_activation": net.output_activation,
+        "kind": type(net).__name__,
+    }
+    if header["kind"] == "NeuralNetwork":
+        header.update(layer_sizes=list(net.layer_sizes), activation=net.activation,
+                      output_activation=net.output_activation, dropout=net.dropout)
+    else:
+        header.update(input_shape=list(net.input_shape),
+                      layers=[{"type": type(layer).__name__, **layer.config()}
+                              for layer in net.layers])
+    header.update({
         "loss": net.loss_name,
-        "dropout": net.dropout,
         "l1": net.l1,
         "l2": net.l2,
         "dtype": net.dtype.name,
@@ -87,7 +95,7 @@ def save(net, path, include_optimizer=True):
         "stream_seed": net._stream_seed,
         "optimizer": None,
         "optimizer_name": None,
-    }
+    })
     arrays = {"params": net._params}
     if opt is not None:
         state = opt.state_dict()
@@ -146,27 +154,61 @@ def _read_array(path, name, infos, expected_bytes, dtype):
     return arr
 
 
-def _check_params_fit(path, header, infos):
-    """refuse a header whose network would not fit the params member before allocating
-    it: a tiny file must not make load allocate gigabytes"""
+def _layers_from_header(path, header):
+    """the Sequential layer list a header describes, built (no parameters allocated)"""
+    from . import layers as _layers
+    from .network import _check_input_shape, build_layers
+
+    specs = header["layers"]
+    if not isinstance(specs, list) or not all(isinstance(d, dict) for d in specs):
+        _fail(path, "the header's layers must be a list of objects")
+    made = []
+    for i, spec in enumerate(specs):
+        kind = spec.get("type")
+        if kind not in _layers.KINDS:
+            _fail(path, f"the header's layers[{i}] has an unknown type {kind!r}")
+        args = {k: v for k, v in spec.items() if k != "type"}
+        positional = {"Dense": ("units",), "Conv2D": ("filters", "kernel_size")}
+        try:
+            made.append(_layers.KINDS[kind](*[args.pop(k) for k in positional.get(kind, ())],
+                                            **args))
+        except (KeyError, TypeError, ValueError) as exc:
+            _fail(path, f"the header's layers[{i}] ({kind}) is invalid: {exc}")
     try:
-        sizes = check_layer_sizes(header["layer_sizes"])
+        return build_layers(made, _check_input_shape(header["input_shape"]))
     except (TypeError, ValueError) as exc:
         _fail(path, f"the header describes an invalid network: {exc}")
+
+
+def _check_params_fit(path, header, infos):
+    """refuse a header whose network would not fit the params member before allocating
+    it: a tiny file must not make load allocate gigabytes. Returns the built layers of a
+    Sequential (None for a NeuralNetwork)."""
+    layers = None
+    if header["kind"] == "Sequential":
+        layers = _layers_from_header(path, header)
+        n_params, what = sum(layer.n_params for layer in layers), "layers"
+    else:
+        try:
+            sizes = check_layer_sizes(header["layer_sizes"])
+        except (TypeError, ValueError) as exc:
+            _fail(path, f"the header describes an invalid network: {exc}")
+        n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        what = f"layer_sizes {list(sizes)}"
     info = infos.get("params.npy")
     if info is None:
         _fail(path, "the member 'params' is missing")
     # a lower bound that any dtype meets (one byte a value); _read_array checks exactly
-    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     stored = os.path.getsize(path) if info.compress_type == zipfile.ZIP_STORED else n_params
     if n_params > min(info.file_size, stored):
-        _fail(path, f"the header's layer_sizes {list(sizes)} need {n_params} parameters; "
+        _fail(path, f"the header's {what} need {n_params} parameters; "
                     f"the member 'params' is too small to hold them")
+    return layers
 
 
 def load(path, backend=None):
     """the network saved at path, on the given backend (default: BARENET_BACKEND / auto)"""
-    from .network import NeuralNetwork
+    from .network import NeuralNetwork, Sequential
     from .optimizers import optimizer_from_state_dict
 
     raw, infos = _read_header(path)
@@ -187,20 +229,25 @@ def load(path, backend=None):
         _fail(path, f"written by a newer barenet (format version {version}; this barenet "
                     f"{__import__('barenet').__version__} reads up to version "
                     f"{FORMAT_VERSION}); upgrade barenet to load it")
-    if header.get("kind") != "NeuralNetwork":
-        _fail(path, f"holds a {header.get('kind')!r}, not a NeuralNetwork")
-    required = ("layer_sizes", "activation", "output_activation", "loss", "dropout", "l1",
-                "l2", "dtype", "seed", "epochs_done", "stream_seed")
+    kind = header.get("kind")
+    if kind not in ("NeuralNetwork", "Sequential"):
+        _fail(path, f"holds a {kind!r}, not a NeuralNetwork or Sequential")
+    required = (("layer_sizes", "activation", "output_activation", "dropout")
+                if kind == "NeuralNetwork" else ("input_shape", "layers"))
+    required += ("loss", "l1", "l2", "dtype", "seed", "epochs_done", "stream_seed")
     missing = [k for k in required if k not in header]
     if missing:
         _fail(path, f"the header is missing {', '.join(missing)}")
-    _check_params_fit(path, header, infos)
+    layers = _check_params_fit(path, header, infos)
+    settings = dict(loss=header["loss"], l1=header["l1"], l2=header["l2"],
+                    dtype=header["dtype"], seed=header["seed"], backend=backend)
     try:
-        net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
-                            output_activation=header["output_activation"],
-                            loss=header["loss"], dropout=header["dropout"], l1=header["l1"],
-                            l2=header["l2"], dtype=header["dtype"], seed=header["seed"],
-                            backend=backend)
+        if kind == "NeuralNetwork":
+            net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
+                                output_activation=header["output_activation"],
+                                dropout=header["dropout"], **settings)
+        else:
+            net = Sequential(layers, input_shape=header["input_shape"], **settings)
     except (TypeError, ValueError) as exc:
         _fail(path, f"the header describes an invalid network: {exc}")
     # the C core counts epochs and optimizer steps in int64 (seeds are uint64): bounds

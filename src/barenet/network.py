@@ -141,6 +141,28 @@ def _check_input_shape(shape):
     return tuple(int(v) for v in items)
 
 
+def build_layers(layers, input_shape):
+    """copies of the layers, checked and built in order for input_shape"""
+    if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+        raise TypeError("layers must be a list of barenet.layers objects, e.g. "
+                        "[Flatten(), Dense(10, activation='softmax')]")
+    layers = [copy.deepcopy(layer) for layer in layers]
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layers[{i}] must be a barenet.layers object (Dense, Conv2D, "
+                            f"...); got {layer!r}")
+    if not layers or not isinstance(layers[-1], Dense):
+        raise ValueError("the last layer must be Dense (the output layer); got "
+                         f"{layers[-1] if layers else 'no layers'!r}")
+    shape = input_shape
+    for i, layer in enumerate(layers):
+        if i < len(layers) - 1 and getattr(layer, "activation", None) == "softmax":
+            raise ValueError(f"{layer!r} (layer {i}): softmax is only supported on the "
+                             "output layer")
+        shape = layer.build(shape, i)
+    return layers
+
+
 def _infer_loss(output_activation, loss):
     if loss is None:
         return {"sigmoid": "binary_crossentropy",
@@ -181,24 +203,8 @@ class Sequential:
 
     def __init__(self, layers, *, input_shape, loss=None, l1=0.0, l2=0.0, dtype="float64",
                  seed=None, backend=None):
-        if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
-            raise TypeError("layers must be a list of barenet.layers objects, e.g. "
-                            "[Flatten(), Dense(10, activation='softmax')]")
-        layers = [copy.deepcopy(layer) for layer in layers]
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layers[{i}] must be a barenet.layers object (Dense, Conv2D, "
-                                f"...); got {layer!r}")
-        if not layers or not isinstance(layers[-1], Dense):
-            raise ValueError("the last layer must be Dense (the output layer); got "
-                             f"{layers[-1] if layers else 'no layers'!r}")
         input_shape = _check_input_shape(input_shape)
-        shape = input_shape
-        for i, layer in enumerate(layers):
-            if i < len(layers) - 1 and getattr(layer, "activation", None) == "softmax":
-                raise ValueError(f"{layer!r} (layer {i}): softmax is only supported on the "
-                                 "output layer")
-            shape = layer.build(shape, i)
+        layers = build_layers(layers, input_shape)
         self.input_shape = input_shape
         self._setup(layers, loss, l1, l2, dtype, seed, backend)
 

@@ -1,0 +1,29 @@
+/* parallel.h -- the one rule for splitting the layer code's loops over OpenMP threads:
+ * loops of fewer than BN_LAYER_PARALLEL_MIN element operations stay on one thread (a
+ * parallel region costs more), larger ones use bn_get_num_threads(). Every loop split this
+ * way computes each output element on one thread in a fixed order, so results do not
+ * depend on the thread count. */
+#ifndef BARENET_PARALLEL_H
+#define BARENET_PARALLEL_H
+
+#include <stdint.h>
+
+#include "gemm.h" /* bn_get_num_threads */
+
+#define BN_LAYER_PARALLEL_MIN 200000.0
+
+#ifdef _OPENMP
+#define BN_OMP_FOR(nt) _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")
+#else
+#define BN_OMP_FOR(nt)
+#endif
+
+/* threads for a loop of n independent items doing `work` element operations in all */
+static inline int bn_threads_for(int64_t n, double work)
+{
+    int nt = bn_get_num_threads();
+    if (work < BN_LAYER_PARALLEL_MIN || n < 2) return 1;
+    return nt < n ? nt : (int)n;
+}
+
+#endif
