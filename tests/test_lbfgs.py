@@ -233,3 +233,23 @@ def test_verbose_prints_iterations(capsys):
     assert lines[0].startswith("Iteration 1, Loss: ") and lines[1].startswith("Iteration 10,")
     assert lines[-1].startswith(f"L-BFGS: {history.n_iter} iterations, {history.n_fun} loss "
                                 "evaluations")
+
+
+def test_old_scipy_callback_gives_the_same_history(monkeypatch):
+    """scipy < 1.11 calls callback(xk) without the loss: it is taken from the evaluation"""
+    import scipy.optimize
+    X, y = make_spirals(20, 3, seed=5)
+    runs = []
+    for old in (False, True):
+        if old:
+            minimize = scipy.optimize.minimize
+
+            def old_minimize(*args, callback, **kwargs):
+                def old_style(xk):   # not named intermediate_result: scipy passes x only
+                    return callback(xk.copy())
+                return minimize(*args, callback=old_style, **kwargs)
+
+            monkeypatch.setattr(scipy.optimize, "minimize", old_minimize)
+        net = NeuralNetwork([2, 8, 3], output_activation="softmax", seed=0, backend="numpy")
+        runs.append(_lbfgs.train(net, *_validated(net, X, y), max_iter=12))
+    assert runs[1] == runs[0] and runs[1].n_fun == runs[0].n_fun

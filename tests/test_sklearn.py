@@ -267,6 +267,24 @@ def test_lbfgs_fitted_attributes_and_warm_start(backend, capsys):
     assert f32.coefs_[0].dtype == np.float32 and f32.score(X, y) > 0.9
 
 
+def test_lbfgs_interrupt_keeps_the_iterations_done(monkeypatch):
+    from barenet import _lbfgs
+    X, y = _blobs(90)
+    evaluate = _lbfgs._Objective.__call__
+
+    def interrupted(self, x):
+        if self.n_fun == 8:
+            raise KeyboardInterrupt
+        return evaluate(self, x)
+
+    monkeypatch.setattr(_lbfgs._Objective, "__call__", interrupted)
+    est = MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", random_state=0)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est.fit(X, y)
+    assert 0 < est.n_iter_ == len(est.loss_curve_) < 8 and est.loss_ == est.loss_curve_[-1]
+    assert est.score(X, y) > 0.5
+
+
 # -- scikit-learn machinery: clone, pickle, Pipeline, GridSearchCV ----------------------------
 
 def _blobs(n=120, k=3, seed=0):

@@ -425,8 +425,10 @@ class _BaseMLP(BaseEstimator):
                              f"may contain large values and need to be preprocessed. ({exc})"
                              ) from None
         except KeyboardInterrupt as exc:   # as the stochastic solvers: keep what was done
+            history = getattr(exc, "history", None)
+            if history is None:
+                raise
             warnings.warn("Training interrupted by user.")
-            history = exc.history
         self.n_iter_ = history.n_iter
         self.loss_ = history.final_loss
         self.loss_curve_.extend(history)   # barenet's extra: scikit-learn keeps none
@@ -608,8 +610,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Binary targets train one sigmoid output, multiclass targets a softmax, multilabel
     indicator matrices one sigmoid per label; the log-loss is minimised by mini-batch
-    sgd / adam (or barenet's rmsprop / adamw) or by full-batch lbfgs. Parameters and fitted attributes are those of
-    ``sklearn.neural_network.MLPClassifier`` (see its documentation), except:
+    sgd / adam (or barenet's rmsprop / adamw) or by full-batch lbfgs. Parameters and fitted
+    attributes are those of ``sklearn.neural_network.MLPClassifier`` (see its
+    documentation), except:
 
     solver : {"adam", "sgd", "lbfgs", "rmsprop", "adamw"}, default="adam"
         "lbfgs" is scipy's L-BFGS-B on scikit-learn's full-batch objective (needs scipy,
