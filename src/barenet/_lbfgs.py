@@ -25,9 +25,9 @@ def _scipy_optimize():
 
 def _blas_threads(net):
     """one BLAS thread during the scipy loop when the network runs on the compiled core:
-    BLAS then serves only L-BFGS-B's own O(m n) vector work, where threads never pay and,
-    on a busy machine, cost ~10x (measured: 0.7 ms vs 8 ms per iteration for 7,510
-    parameters). The NumPy backend's GEMMs use BLAS, so there it is left alone, as it is
+    BLAS then serves only L-BFGS-B's own O(m n) vector work, where threads do not pay and,
+    with the cores busy, cost ~10x (this 2-core machine under load: 0.7 ms vs 8 ms per
+    scipy iteration for 7,510 parameters). The NumPy backend's GEMMs use BLAS, so there it is left alone, as it is
     when threadpoolctl (a scikit-learn dependency, not barenet's) is not installed."""
     if net.backend != "compiled":
         return contextlib.nullcontext()
