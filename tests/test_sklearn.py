@@ -1,7 +1,8 @@
 """barenet.sklearn: scikit-learn's own estimator checks, update-for-update agreement with
 scikit-learn's MLP (full-batch sgd), accuracy parity on real data sets, pickling, Pipeline and
 GridSearchCV, and the behaviours scikit-learn defines (stopping, warnings, warm_start,
-partial_fit) plus barenet's extras. Every numeric test runs on both backends."""
+partial_fit) plus barenet's extras; solver="lbfgs" iterate for iterate and in accuracy.
+Every numeric test runs on both backends."""
 
 import inspect
 import pickle
@@ -49,7 +50,10 @@ if "expected_failed_checks" in inspect.signature(parametrize_with_checks).parame
 @parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), max_iter=100,
                                         learning_rate_init=0.01),
                           MLPRegressor(hidden_layer_sizes=(16,), max_iter=100,
-                                       learning_rate_init=0.01)], **_check_kwargs)
+                                       learning_rate_init=0.01),
+                          MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50),
+                          MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50)],
+                         **_check_kwargs)
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -163,6 +167,122 @@ def test_accuracy_parity_with_sklearn(name, backend):
           f"{_reference[name]:.4f}, barenet {backend} {ours:.4f}")
     assert ours >= _reference[name] - 0.02
     assert abs(ours - _reference[name]) <= 0.02
+
+
+# -- solver="lbfgs" ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression",
+                                  "multi-output regression"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_lbfgs_matches_sklearn_iterate_for_iterate(kind, weighted, backend):
+    """Same random_state => same initial weights; scipy then sees scikit-learn's loss and
+    gradient to rounding, so it takes the same steps: the parameters, n_iter_ and loss_
+    agree after 30 iterations, for every output kind (multi-output regression included,
+    where scikit-learn's gradient is not its loss's) and with sample weights."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    y = _targets(kind, X, rng)
+    sw = rng.random(40) + 0.5 if weighted else None
+    kw = dict(hidden_layer_sizes=(7, 4), activation="tanh", alpha=0.01, solver="lbfgs",
+              max_iter=30, random_state=3)
+    ours, theirs = ((MLPRegressor, sk.MLPRegressor) if "regression" in kind
+                    else (MLPClassifier, sk.MLPClassifier))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = theirs(**kw).fit(X, y, sample_weight=sw)
+        b = ours(backend=backend, **kw).fit(X, y, sample_weight=sw)
+    assert b.n_iter_ == a.n_iter_ == 30
+    assert b.loss_ == pytest.approx(a.loss_, rel=1e-7)
+    for pa, pb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(pb, pa, rtol=1e-6, atol=1e-8)
+    assert len(b.loss_curve_) == 30 and b.loss_curve_[-1] == b.loss_
+
+
+LBFGS_PARITY = {"digits": dict(hidden_layer_sizes=(32,), max_iter=200),
+                "breast_cancer": dict(hidden_layer_sizes=(16,), alpha=1.0, max_iter=100),
+                "diabetes": dict(hidden_layer_sizes=(16,), alpha=10.0, max_iter=100)}
+_lbfgs_reference = {}
+
+
+def _mean_lbfgs_score(cls, name, **extra):
+    Xtr, Xte, ytr, yte = _dataset(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return float(np.mean([cls(solver="lbfgs", random_state=seed, **LBFGS_PARITY[name],
+                                  **extra).fit(Xtr, ytr).score(Xte, yte) for seed in SEEDS]))
+
+
+@pytest.mark.parametrize("name", list(LBFGS_PARITY))
+def test_lbfgs_accuracy_parity_with_sklearn(name, backend):
+    ours, theirs = ((MLPRegressor, sk.MLPRegressor) if name == "diabetes"
+                    else (MLPClassifier, sk.MLPClassifier))
+    if name not in _lbfgs_reference:
+        _lbfgs_reference[name] = _mean_lbfgs_score(theirs, name)
+    score = _mean_lbfgs_score(ours, name, backend=backend)
+    print(f"lbfgs {name}: scikit-learn {_lbfgs_reference[name]:.4f}, barenet {backend} "
+          f"{score:.4f}")
+    assert abs(score - _lbfgs_reference[name]) <= 0.02
+
+
+def test_lbfgs_limits_warn_as_sklearn(backend):
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16.0
+    y = y[:300]
+    kw = dict(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0, backend=backend)
+    with pytest.warns(ConvergenceWarning, match=r"lbfgs failed to converge after 5 "
+                      r"iteration\(s\) \(status=1\)(.|\n)*max_iter=5"):
+        est = MLPClassifier(max_iter=5, **kw).fit(X, y)
+    assert est.n_iter_ == 5 and len(est.loss_curve_) == 5
+    with pytest.warns(ConvergenceWarning, match="status=1"):
+        est = MLPClassifier(max_iter=500, max_fun=10, **kw).fit(X, y)
+    assert est.n_iter_ <= 10 and est._net is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = MLPClassifier(max_iter=100, tol=1.0, **kw).fit(X, y)   # gtol met: no warning
+    assert est.n_iter_ < 100
+
+
+def test_lbfgs_fitted_attributes_and_warm_start(backend, capsys):
+    X, y = _blobs(90)
+    kw = dict(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=15, random_state=0,
+              backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(verbose=True, **kw).fit(X, y)
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("Iteration 1, loss = ") and len(lines) == est.n_iter_
+        assert not hasattr(est, "partial_fit")   # as scikit-learn: lbfgs is not stochastic
+        assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
+        assert est.best_loss_ == est.loss_ == min(est.loss_curve_)
+        # warm_start continues from the fitted weights: 15 + 15 iterations are 30 at once
+        est.set_params(warm_start=True, verbose=False).fit(X, y)
+        once = MLPClassifier(**dict(kw, max_iter=30)).fit(X, y)
+    assert len(est.loss_curve_) == 15 + est.n_iter_
+    assert est.loss_curve_[15] < est.loss_curve_[14]   # it went on from there
+    assert est.loss_ <= once.loss_ * 1.5
+    f32 = MLPClassifier(dtype="float32", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f32.fit(X, y)
+    assert f32.coefs_[0].dtype == np.float32 and f32.score(X, y) > 0.9
+
+
+def test_lbfgs_interrupt_keeps_the_iterations_done(monkeypatch):
+    from barenet import _lbfgs
+    X, y = _blobs(90)
+    evaluate = _lbfgs._Objective.__call__
+
+    def interrupted(self, x):
+        if self.n_fun == 8:
+            raise KeyboardInterrupt
+        return evaluate(self, x)
+
+    monkeypatch.setattr(_lbfgs._Objective, "__call__", interrupted)
+    est = MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", random_state=0)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est.fit(X, y)
+    assert 0 < est.n_iter_ == len(est.loss_curve_) < 8 and est.loss_ == est.loss_curve_[-1]
+    assert est.score(X, y) > 0.5
 
 
 # -- scikit-learn machinery: clone, pickle, Pipeline, GridSearchCV ----------------------------
@@ -340,10 +460,12 @@ def test_partial_fit(backend):
 
 # -- parameters -------------------------------------------------------------------------------
 
-def test_lbfgs_and_poisson_are_refused_clearly():
+def test_poisson_and_bad_parameters_are_refused_clearly():
     X, y = _blobs(30)
-    with pytest.raises(ValueError, match="lbfgs.*not supported.*'sgd', 'adam'"):
-        MLPClassifier(solver="lbfgs").fit(X, y)
+    with pytest.raises(ValueError, match="solver.*'sgd', 'adam', 'rmsprop', 'adamw', 'lbfgs'"):
+        MLPClassifier(solver="newton").fit(X, y)
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        MLPClassifier(solver="lbfgs", dropout=0.2).fit(X, y)
     with pytest.raises(ValueError, match="poisson"):
         MLPRegressor(loss="poisson").fit(X, X[:, 0])
     with pytest.raises(ValueError, match="activation"):

@@ -354,6 +354,30 @@ class Sequential:
         return loss, dparams
 
     @_exclusive
+    def loss_and_grad(self, params, X, y, sample_weight=None):
+        """(loss, flat gradient) of the training objective (mean data loss + l1/l2 penalty,
+        without dropout) at `params`, a flat vector in get_params()'s layout, leaving the
+        network's own parameters unchanged: the objective for scipy.optimize.minimize(...,
+        jac=True). params may be any real dtype; it is evaluated in the network's dtype and
+        the gradient comes back in it."""
+        arr = np.asarray(params)
+        if arr.shape != self._params.shape:
+            raise ValueError(f"params must be a flat vector of shape {self._params.shape} "
+                             f"(this network's n_params); got shape {arr.shape}")
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"params must hold real numbers; got dtype {arr.dtype}")
+        with np.errstate(over="ignore"):
+            p = np.ascontiguousarray(arr, dtype=self.dtype)
+        if not np.isfinite(p).all():
+            raise ValueError(f"params must hold finite numbers (in {self.dtype.name}); got NaN "
+                             "or infinity")
+        X, y = self._Xy(X, y)
+        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        dparams = np.empty_like(self._params)
+        loss = self._backend.loss_and_grad(p, X, y, dparams, self.l1, self.l2, sw)
+        return loss, dparams
+
+    @_exclusive
     def backward(self, X, y, learning_rate=0.01, sample_weight=None):
         """one full-batch gradient-descent step on (X, y); returns the loss before it.
         All gradients come from the current weights, then every layer is updated."""

@@ -4,6 +4,8 @@ attributes, stopping rules, warnings), with barenet's extras (dropout, l1, leaky
 rmsprop/adamw, class_weight, dtype, n_threads, backend). Training runs one epoch per
 NeuralNetwork.train call so that scikit-learn's tol / n_iter_no_change logic, learning-rate
 schedules and validation scores apply between epochs; the network does the numbers.
+solver="lbfgs" hands the whole fit to barenet._lbfgs (scipy's L-BFGS-B on the full-batch
+loss and gradient, evaluated by the network's backend).
 
 Needs scikit-learn (``pip install barenet[sklearn]``).
 
@@ -16,6 +18,11 @@ gradient is r times scikit-learn's, with r = 1 for softmax, 1/K for K sigmoid ou
 B the batch's rows, or its sum of sample weights), plain/momentum SGD takes learning rate
 ``learning_rate_init / r`` and Adam/RMSprop ``epsilon * r``, so every update is
 scikit-learn's, and ``loss_`` / ``loss_curve_`` are divided back to scikit-learn's scale.
+For lbfgs, whose objective is scikit-learn's loss + ``alpha / (2 S) ||W||^2`` over the whole
+training set (S rows, or the sum of sample weights), ``l2 = r * alpha / S`` and scipy sees
+barenet's objective divided by q and its gradient divided by r: exactly scikit-learn's pair of
+loss and gradient, so the iterates are scikit-learn's (see _fit_lbfgs for the multi-output
+regression case, where scikit-learn's gradient is not that of its loss).
 """
 
 import inspect
@@ -32,6 +39,7 @@ try:
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
     from sklearn.utils.class_weight import compute_sample_weight
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
                                           unique_labels)
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
@@ -47,6 +55,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
 
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, set_num_threads
+from ._validation import check_sample_weight
 from .network import NeuralNetwork, TrainingDiverged
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -54,7 +63,8 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # scikit-learn's hidden activation names -> barenet's (logistic is the sigmoid)
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu", "gelu": "gelu"}
-_SOLVERS = ("sgd", "adam", "rmsprop", "adamw")
+_SOLVERS = ("sgd", "adam", "rmsprop", "adamw", "lbfgs")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adamw")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _OUT_ACTIVATIONS = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity"}
 _TRAIN_HAS_SAMPLE_WEIGHT = "sample_weight" in inspect.signature(NeuralNetwork.train).parameters
@@ -138,9 +148,6 @@ class _BaseMLP(BaseEstimator):
         p["hidden"] = [int(s) for s in sizes]
         p["activation"] = _ACTIVATIONS[_check_choice(self.activation, "activation",
                                                      tuple(_ACTIVATIONS))]
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by barenet.sklearn yet; use one "
-                             f"of {', '.join(map(repr, _SOLVERS))}")
         p["solver"] = _check_choice(self.solver, "solver", _SOLVERS)
         p["alpha"] = _check_real(self.alpha, "alpha", 0)
         if isinstance(self.batch_size, str):
@@ -175,8 +182,12 @@ class _BaseMLP(BaseEstimator):
             p["n_iter_no_change"] = np.inf
         else:
             p["n_iter_no_change"] = _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
-        _check_int(self.max_fun, "max_fun", 1)
+        p["max_fun"] = _check_int(self.max_fun, "max_fun", 1)
         p["dropout"] = _check_real(self.dropout, "dropout", 0, 1, high_open=True)
+        if p["solver"] == "lbfgs" and p["dropout"] > 0:
+            raise ValueError("dropout needs a stochastic solver: solver='lbfgs' minimises the "
+                             "full-batch loss without dropout; set dropout=0.0 or use "
+                             "solver='adam'")
         p["l1"] = _check_real(self.l1, "l1", 0)
         if self.dtype is None:
             p["dtype"] = None
@@ -194,6 +205,13 @@ class _BaseMLP(BaseEstimator):
         if self.backend is not None:
             _check_choice(self.backend, "backend", ("auto", "compiled", "numpy"))
         return p
+
+    def _check_solver(self):
+        """partial_fit exists only for the stochastic solvers (as in scikit-learn)"""
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
     # -- the network ---------------------------------------------------------------------
     def _loss_scales(self, n_outputs):
@@ -312,7 +330,7 @@ class _BaseMLP(BaseEstimator):
         self._best_params = self._net.get_params()
         self.loss_curve_ = []
         self._no_improvement_count = 0
-        if p["early_stopping"]:
+        if p["early_stopping"] and p["solver"] != "lbfgs":
             self.validation_scores_ = []
             self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
@@ -342,12 +360,19 @@ class _BaseMLP(BaseEstimator):
         Y = np.ascontiguousarray(Y, dtype=dtype)
         if not np.isfinite(Y).all():
             raise ValueError(f"y has values too large for the network's dtype {dtype.name}")
+        if p["solver"] == "lbfgs":
+            with _Threads(self.n_threads):
+                self._fit_lbfgs(X, Y, sw, p)
+            return self._check_finite()
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(p)
             self._learning_rate = p["learning_rate_init"]
             self._optimizer_lr = None
         with _Threads(self.n_threads):
             self._fit_stochastic(X, Y, sw, p, rs, incremental)
+        return self._check_finite()
+
+    def _check_finite(self):
         if not np.isfinite(self._net.get_params()).all():
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
@@ -374,6 +399,52 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
         return X_tr, X_val, Y_tr, Y_val, sw_tr, sw_val
+
+    def _fit_lbfgs(self, X, Y, sw, p):
+        """scikit-learn's _fit_lbfgs on barenet._lbfgs: the whole training set, scikit-learn's
+        objective and gradient (module doc), maxiter=max_iter, maxfun=max_fun, gtol=tol"""
+        from . import _lbfgs
+        net = self._net
+        X, Y = net._Xy(X, Y)   # validated once here, not in every loss evaluation
+        mean_w = 1.0
+        if sw is not None:
+            mean_w = float(np.mean(sw))
+            sw = check_sample_weight(sw / mean_w, X.shape[0], net.dtype)
+        r, q = self._scale_r, self._scale_q
+        net.l2 = r * p["alpha"] / (X.shape[0] * mean_w)
+        # scipy gets f = F / q and g = grad F / r, F barenet's objective. With several
+        # regression outputs (r = 2/K != q = 2) scikit-learn's gradient is K times that of
+        # its data loss, so its loss is F / q plus the rest of its L2 term, added here
+        l2_rest = (1 - r / q) * net.l2 / (2 * r) if r != q else 0.0
+        try:
+            history = _lbfgs.train(net, X, Y, sw, max_iter=p["max_iter"],
+                                   max_fun=p["max_fun"], tol=p["tol"], loss_scale=1.0 / q,
+                                   grad_scale=1.0 / r, extra_l2=l2_rest)
+        except TrainingDiverged as exc:
+            raise ValueError("Solver produced non-finite parameter weights. The input data "
+                             f"may contain large values and need to be preprocessed. ({exc})"
+                             ) from None
+        except KeyboardInterrupt as exc:   # as the stochastic solvers: keep what was done
+            history = getattr(exc, "history", None)
+            if history is None:
+                raise
+            warnings.warn("Training interrupted by user.")
+        self.n_iter_ = history.n_iter
+        self.loss_ = history.final_loss
+        self.loss_curve_.extend(history)   # barenet's extra: scikit-learn keeps none
+        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
+        if p["verbose"]:
+            for i, loss in enumerate(history, 1):
+                print("Iteration %d, loss = %.8f" % (i, loss))
+        if history.status not in (0, None):   # scikit-learn's _check_optimize_result
+            msg = ("lbfgs failed to converge after %d iteration(s) (status=%d):\n%s\n"
+                   % (self.n_iter_, history.status, history.message))
+            if self.n_iter_ == p["max_iter"]:
+                msg += ("\nIncrease the number of iterations to improve the convergence "
+                        "(max_iter=%d)." % p["max_iter"])
+            msg += ("\nYou might also want to scale the data as shown in:\n"
+                    "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(msg, ConvergenceWarning)
 
     def _fit_stochastic(self, X, Y, sw, p, rs, incremental):
         if p["early_stopping"] and incremental:
@@ -539,17 +610,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Binary targets train one sigmoid output, multiclass targets a softmax, multilabel
     indicator matrices one sigmoid per label; the log-loss is minimised by mini-batch
-    sgd / adam (or barenet's rmsprop / adamw). Parameters and fitted attributes are those of
-    ``sklearn.neural_network.MLPClassifier`` (see its documentation), except:
+    sgd / adam (or barenet's rmsprop / adamw) or by full-batch lbfgs. Parameters and fitted
+    attributes are those of ``sklearn.neural_network.MLPClassifier`` (see its
+    documentation), except:
 
-    solver : {"adam", "sgd", "rmsprop", "adamw"}, default="adam"
-        "lbfgs" is not supported yet (ValueError). With "adamw", ``alpha`` is AdamW's
-        decoupled weight decay (on all parameters) instead of an L2 penalty.
+    solver : {"adam", "sgd", "lbfgs", "rmsprop", "adamw"}, default="adam"
+        "lbfgs" is scipy's L-BFGS-B on scikit-learn's full-batch objective (needs scipy,
+        which scikit-learn requires anyway): max_iter counts its iterations, max_fun its
+        loss evaluations, tol is its gtol, and a ConvergenceWarning follows when it stops
+        without converging, as in scikit-learn; it needs dropout=0 and has no partial_fit.
+        With "adamw", ``alpha`` is AdamW's decoupled weight decay (on all parameters)
+        instead of an L2 penalty.
     activation : {"relu", "logistic", "tanh", "identity", "leaky_relu", "gelu"}
     alpha : float, default=1e-4
         L2 penalty as scikit-learn scales it: barenet's ``l2 = r * alpha / batch_rows``
         (r as in the module doc), so the same alpha gives the same updates.
-    max_fun : accepted for compatibility; used only by lbfgs.
+    max_fun : int, default=15000
+        lbfgs only: the maximum number of loss evaluations (checked between iterations).
     dropout : float in [0, 1), default=0.0
         Inverted dropout on the hidden layers during training.
     l1 : float >= 0, default=0.0
@@ -564,7 +641,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     backend : None, "auto", "compiled" or "numpy"
         barenet's backend (None reads BARENET_BACKEND).
 
-    Extra fitted attribute: ``validation_loss_curve_`` (per epoch, with early_stopping).
+    Extra fitted attributes: ``validation_loss_curve_`` (per epoch, with early_stopping);
+    with lbfgs, ``loss_curve_`` (the objective after each iteration) and ``best_loss_``.
     """
 
     _is_classifier = True
@@ -644,6 +722,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(accuracy_score(y, self._labels_from_outputs(out),
                                     sample_weight=sample_weight))
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y). classes (all labels, e.g. np.unique(y_all)) is required on
         the first call. The optimizer's state continues between calls."""
@@ -685,12 +764,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor on barenet's core, with scikit-learn's parameters.
 
     An identity output trained on the squared error (one output per target column) by
-    mini-batch sgd / adam (or rmsprop / adamw). Parameters and fitted attributes are those
-    of ``sklearn.neural_network.MLPRegressor``, with the differences and extras listed in
-    MLPClassifier's documentation (no class_weight); ``loss`` accepts only
-    "squared_error" ("poisson" is not supported yet). ``loss_`` is scikit-learn's half
-    squared error; for several outputs its L2 part is 1/n_outputs of scikit-learn's (whose
-    gradient is not that of its loss there: the updates follow the gradient).
+    mini-batch sgd / adam (or rmsprop / adamw) or full-batch lbfgs. Parameters and fitted
+    attributes are those of ``sklearn.neural_network.MLPRegressor``, with the differences
+    and extras listed in MLPClassifier's documentation (no class_weight); ``loss`` accepts
+    only "squared_error" ("poisson" is not supported yet). ``loss_`` is scikit-learn's half
+    squared error; for several outputs and a stochastic solver its L2 part is 1/n_outputs of
+    scikit-learn's (whose gradient is not that of its loss there: the updates follow the
+    gradient); lbfgs reports scikit-learn's value exactly.
     """
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -754,6 +834,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y = y.ravel() if y.shape[1] == 1 else y
         return float(r2_score(y, pred, sample_weight=sample_weight))
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y); the optimizer's state continues between calls."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
