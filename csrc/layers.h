@@ -46,14 +46,21 @@ int bn_dense_forward_f64(double *a, double *z, const double *in, const double *w
                          const double *b, int32_t act, int64_t n, int64_t n_in, int64_t n_out);
 int bn_dense_forward_f32(float *a, float *z, const float *in, const float *w, const float *b,
                          int32_t act, int64_t n, int64_t n_in, int64_t n_out);
+/* A weight gradient of at most BN_DW_GROUPED_MAX values over at least
+ * BN_DW_GROUPED_MIN_ROWS rows is summed in BN_DW_GROUPS fixed blocks of rows, in parallel,
+ * through a scratch of BN_DW_SCRATCH values (NULL: one GEMM, on one thread when small). */
+#define BN_DW_GROUPS 8
+#define BN_DW_GROUPED_MAX 4096
+#define BN_DW_GROUPED_MIN_ROWS 4096
+#define BN_DW_SCRATCH (BN_DW_GROUPS * BN_DW_GROUPED_MAX)
 /* from dz (N, OUT) = dloss/dz: dw = in^T dz + l1 sign(w) + l2 w, db = column sums of dz
  * (db NULL: no bias) and, when din is not NULL, din = dz w^T (N, IN) */
-int bn_dense_backward_f64(double *dw, double *db, double *din, const double *dz,
-                          const double *in, const double *w, double l1, double l2, int64_t n,
+int bn_dense_backward_f64(double *dw, double *db, double *din, double *scratch,
+                          const double *dz, const double *in, const double *w, double l1,
+                          double l2, int64_t n, int64_t n_in, int64_t n_out);
+int bn_dense_backward_f32(float *dw, float *db, float *din, float *scratch, const float *dz,
+                          const float *in, const float *w, double l1, double l2, int64_t n,
                           int64_t n_in, int64_t n_out);
-int bn_dense_backward_f32(float *dw, float *db, float *din, const float *dz, const float *in,
-                          const float *w, double l1, double l2, int64_t n, int64_t n_in,
-                          int64_t n_out);
 /* in (N, H, W, C) -> a, z (N, OH, OW, F); cols (N OH OW, K) is scratch (unused for a 1x1
  * kernel with stride 1 and no padding) */
 int bn_conv2d_forward_f64(double *a, double *z, double *cols, const double *in,
@@ -61,12 +68,13 @@ int bn_conv2d_forward_f64(double *a, double *z, double *cols, const double *in,
 int bn_conv2d_forward_f32(float *a, float *z, float *cols, const float *in, const float *w,
                           const float *b, const bn_layer *ly, int64_t n);
 /* from dz (N, OH, OW, F): dw, db as dense on the unfolded rows, din (N, H, W, C) or NULL */
-int bn_conv2d_backward_f64(double *dw, double *db, double *din, double *cols, const double *dz,
-                           const double *in, const double *w, const bn_layer *ly, double l1,
-                           double l2, int64_t n);
-int bn_conv2d_backward_f32(float *dw, float *db, float *din, float *cols, const float *dz,
-                           const float *in, const float *w, const bn_layer *ly, double l1,
-                           double l2, int64_t n);
+int bn_conv2d_backward_f64(double *dw, double *db, double *din, double *cols,
+                           double *scratch, const double *dz, const double *in,
+                           const double *w, const bn_layer *ly, double l1, double l2,
+                           int64_t n);
+int bn_conv2d_backward_f32(float *dw, float *db, float *din, float *cols, float *scratch,
+                           const float *dz, const float *in, const float *w,
+                           const bn_layer *ly, double l1, double l2, int64_t n);
 /* max or average pooling (ly->kind): in (N, H, W, C) -> out (N, OH, OW, C). Max pooling
  * sends each window's gradient to its first maximum (window in row-major order); where
  * windows overlap, gradients add up. */

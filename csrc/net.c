@@ -46,7 +46,7 @@ static int64_t max_cols(const bn_net *net)
 }
 
 /* training workspace for b rows: xb, xt (only when transposing), yb, wb, then a[l] and
- * z[l] (only where kept) for l = 0..L-1, cols, two deltas */
+ * z[l] (only where kept) for l = 0..L-1, cols, two deltas, the weight gradients' scratch */
 static int64_t xt_offset(const bn_net *net, int64_t b) { return b * size_of(net, -1); }
 
 static int64_t yb_offset(const bn_net *net, int64_t b)
@@ -82,9 +82,15 @@ static int64_t delta_offset(const bn_net *net, int64_t b)
     return cols_offset(net, b) + b * max_cols(net);
 }
 
-int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+/* after the deltas: the weight gradients' scratch (layers.h) */
+static int64_t scratch_offset(const bn_net *net, int64_t b)
 {
     return delta_offset(net, b) + 2 * b * max_size(net);
+}
+
+int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+{
+    return scratch_offset(net, b) + BN_DW_SCRATCH;
 }
 
 int64_t bn_net_output_offset(const bn_net *net, int64_t b)

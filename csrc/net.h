@@ -38,7 +38,8 @@ typedef struct {
 
 /* Training workspace, in elements of the parameter type, for batches of up to b rows:
  * gathered rows xb (B, S[in]), yb (B, S[L]) and row weights wb (B), per layer a and z
- * (B, S[l]), the convolutions' unfolded input (B OH OW, KH KW C), two deltas. Row weights
+ * (B, S[l]), the convolutions' unfolded input (B OH OW, KH KW C), two deltas, and the
+ * weight gradients' scratch (BN_DW_SCRATCH, layers.h). Row weights
  * sw (N) are optional everywhere (NULL: all ones). */
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b);
 /* where the network's output (B, S[L]) starts in the training workspace */

@@ -14,8 +14,10 @@
 
 #ifdef _OPENMP
 #define BN_OMP_FOR(nt) _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")
+#define BN_OMP_CRITICAL _Pragma("omp critical(bn_layer_status)")
 #else
 #define BN_OMP_FOR(nt)
+#define BN_OMP_CRITICAL
 #endif
 
 /* threads for a loop of n independent items doing `work` element operations in all */

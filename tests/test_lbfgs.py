@@ -253,3 +253,47 @@ def test_old_scipy_callback_gives_the_same_history(monkeypatch):
         net = NeuralNetwork([2, 8, 3], output_activation="softmax", seed=0, backend="numpy")
         runs.append(_lbfgs.train(net, *_validated(net, X, y), max_iter=12))
     assert runs[1] == runs[0] and runs[1].n_fun == runs[0].n_fun
+
+
+# ---- through NeuralNetwork.train / Sequential.train ----------------------------------------
+
+def test_train_with_lbfgs_equals_the_module_call(backend):
+    from barenet.optimizers import LBFGS
+    X, y = make_spirals(100, seed=1)
+    a = NeuralNetwork([2, 16, 3], output_activation="softmax", seed=2, backend=backend)
+    b = NeuralNetwork([2, 16, 3], output_activation="softmax", seed=2, backend=backend)
+    hist = a.train(X, y, epochs=30, optimizer=LBFGS(max_fun=500, tol=0.0), verbose=False)
+    ref = _lbfgs.train(b, *b._Xy(X, y), None, max_iter=30, max_fun=500, tol=0.0)
+    assert list(hist) == list(ref) and hist.n_iter == ref.n_iter == 30
+    np.testing.assert_array_equal(a.get_params(), b.get_params())
+
+
+def test_train_with_lbfgs_fits_a_small_cnn(backend):
+    from barenet import Sequential
+    from barenet.layers import Conv2D, Dense, Flatten, MaxPool2D
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 1, 6, 6))
+    y = (X[:, 0, :3].sum(axis=(1, 2)) > X[:, 0, 3:].sum(axis=(1, 2))).astype(int)
+    net = Sequential([Conv2D(3, 3, padding="same", activation="tanh"), MaxPool2D(2), Flatten(),
+                      Dense(2, activation="softmax")], input_shape=(1, 6, 6), seed=0,
+                     backend=backend)
+    hist = net.train(X, y, epochs=100, optimizer="lbfgs", verbose=False)
+    assert hist[-1] < 0.1 and np.mean(net.predict_classes(X) == y) == 1.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"batch_size": 16}, "full batch without batch_size"),
+    ({"validation_data": "v"}, "without validation_data"),
+    ({"lr_schedule": "cosine", "early_stopping": 3}, "without early_stopping, lr_schedule"),
+    ({"epochs": 0}, "epochs must be"),
+])
+def test_train_with_lbfgs_refuses_what_does_not_apply(kwargs, match):
+    X, y = make_xor()
+    net = NeuralNetwork([2, 4, 1], seed=0)
+    with pytest.raises(ValueError, match=match):
+        net.train(X, y, optimizer="lbfgs", verbose=False, **{"epochs": 10, **kwargs})
+    with pytest.raises(ValueError, match="dropout"):
+        NeuralNetwork([2, 4, 1], dropout=0.5).train(X, y, optimizer="lbfgs", verbose=False)
+    from barenet.optimizers import LBFGS
+    with pytest.raises(ValueError, match="max_fun"):
+        LBFGS(max_fun=0)

@@ -23,14 +23,16 @@ class Backend:
         self.core = _core.Net(fields, rates, len(spec.input_shape) == 3, spec.loss,
                               spec.n_params)
 
-    def _chunk(self, n, per_row):
-        """rows per C call: large GEMMs, a bounded workspace (per_row elements a row)"""
+    def _chunk(self, n, size):
+        """rows per C call: large GEMMs, a bounded workspace; size(b) is the workspace of
+        b rows in elements"""
+        per_row = size(2) - size(1)
         return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
 
     def predict(self, params, x):
         n = x.shape[0]
         out = np.empty((n, self.spec.out_size), dtype=params.dtype)
-        rows = self._chunk(n, self.core.predict_workspace_size(1))
+        rows = self._chunk(n, self.core.predict_workspace_size)
         work = np.empty(self.core.predict_workspace_size(rows), dtype=params.dtype)
         for start in range(0, n, rows):
             self.core.predict(out[start:start + rows], work, params, x[start:start + rows])
@@ -41,7 +43,7 @@ class Backend:
         loss is a mean over rows, so chunk means weighted by chunk rows give it exactly.
         With out (N, W[L]), the forward pass's outputs are kept there too."""
         n, k = x.shape[0], self.spec.out_size
-        rows = self._chunk(n, self.core.workspace_size(1))
+        rows = self._chunk(n, self.core.workspace_size)
         work = np.empty(self.core.workspace_size(rows), dtype=params.dtype)
         total = 0.0
         for start in range(0, n, rows):

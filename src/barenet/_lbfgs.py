@@ -8,6 +8,7 @@ import contextlib
 
 import numpy as np
 
+from ._numpy_backend import penalty
 from ._validation import check_bool, check_int, check_nonnegative_float
 from .training import History
 
@@ -58,10 +59,8 @@ class _Objective:
         self.last = None                            # (x, f) of the last finite evaluation
 
     def _sum_w2(self):
-        return sum(float(np.dot(w, w)) for w in
-                   (self.params[at:at + n_in * n_out].astype(np.float64)
-                    for at, n_in, n_out in zip(self.spec.w_offsets, self.spec.sizes[:-1],
-                                               self.spec.sizes[1:])))
+        """sum of the squared weights (not biases), in float64"""
+        return penalty(self.spec, self.params, 0.0, 2.0)
 
     def __call__(self, x):
         self.n_fun += 1

@@ -416,7 +416,10 @@ class Sequential:
         batch_size None means full batch (the tutorial); otherwise rows are reshuffled each
         epoch (shuffle=True) and split into batches, the last one smaller. `optimizer` is a
         name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or an object from
-        barenet.optimizers; its state carries over to the next train call. With verbose, a
+        barenet.optimizers; its state carries over to the next train call. "lbfgs" (or
+        barenet.optimizers.LBFGS(max_fun, tol)) trains full batch with scipy's L-BFGS-B for
+        at most `epochs` iterations; the History then holds the loss after each iteration
+        and n_iter, n_fun, converged and message attributes. With verbose, a
         line `Epoch e, Loss: x` is printed every 100 epochs in full-batch training and every
         epoch in mini-batch training, with validation metrics when there are any.
         sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
@@ -429,6 +432,11 @@ class Sequential:
         """
         X, y = self._Xy(X, y)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        if isinstance(optimizer, _optimizers.LBFGS) or (isinstance(optimizer, str)
+                                                       and optimizer.strip().lower() == "lbfgs"):
+            return self._train_lbfgs(X, y, sw, epochs, verbose, optimizer, batch_size,
+                                     validation_data, early_stopping, lr_schedule,
+                                     on_divergence)
         epochs = check_int(epochs, "epochs", minimum=0)
         lr = check_positive_float(learning_rate, "learning_rate")
         verbose = check_bool(verbose, "verbose")
@@ -469,6 +477,31 @@ class Sequential:
             if progress is not None:
                 progress.close()
         return history
+
+    def _train_lbfgs(self, X, y, sw, epochs, verbose, optimizer, batch_size, validation_data,
+                     early_stopping, lr_schedule, on_divergence):
+        """train() with optimizer="lbfgs": full batch, through barenet._lbfgs"""
+        from . import _lbfgs
+        options = {"batch_size": batch_size, "validation_data": validation_data,
+                   "early_stopping": early_stopping, "lr_schedule": lr_schedule}
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise ValueError(f"optimizer='lbfgs' trains full batch without {', '.join(given)}; "
+                             "leave them at None (or use a first-order optimizer)")
+        if self.dropout > 0:
+            raise ValueError("optimizer='lbfgs' needs a deterministic loss: this network has "
+                             f"dropout {self.dropout}")
+        epochs = check_int(epochs, "epochs", minimum=1)
+        on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
+        opt = optimizer if isinstance(optimizer, _optimizers.LBFGS) else _optimizers.LBFGS()
+        try:
+            return _lbfgs.train(self, X, y, sw, max_iter=epochs, max_fun=opt.max_fun,
+                                tol=opt.tol, verbose=check_bool(verbose, "verbose"))
+        except TrainingDiverged as exc:
+            if on_divergence == "raise":
+                raise
+            warnings.warn(str(exc), RuntimeWarning, stacklevel=3)
+            return exc.history if exc.history is not None else History()
 
     def _train_loop(self, X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
                     validation, per_epoch, print_every, progress, history, on_divergence):

@@ -35,6 +35,7 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "LBFGS",
     "Optimizer",
     "RMSprop",
     "get_optimizer",
@@ -395,7 +396,24 @@ _FACTORIES = {
     "adam": Adam,
     "adamw": AdamW,
 }
-OPTIMIZER_NAMES = tuple(_FACTORIES)
+OPTIMIZER_NAMES = tuple(_FACTORIES) + ("lbfgs",)
+
+
+class LBFGS:
+    """Full-batch L-BFGS through scipy.optimize.minimize(method="L-BFGS-B") (needs scipy),
+    on the loss and gradient the backend computes in one call. With train(...,
+    optimizer=LBFGS(...)) or optimizer="lbfgs" (these defaults), `epochs` is the most
+    iterations; max_fun bounds the loss evaluations and tol is scipy's gtol (stop when
+    every gradient component is at most tol in absolute value). learning_rate and shuffle
+    do not apply; each train call starts a fresh L-BFGS memory."""
+
+    def __init__(self, max_fun=15000, tol=1e-5):
+        from ._validation import check_nonnegative_float
+        self.max_fun = check_int(max_fun, "max_fun", minimum=1)
+        self.tol = check_nonnegative_float(tol, "tol")
+
+    def __repr__(self):
+        return f"LBFGS(max_fun={self.max_fun}, tol={self.tol})"
 
 
 def get_optimizer(optimizer):
