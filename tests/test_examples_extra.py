@@ -83,3 +83,15 @@ def test_fashion_mnist_example(backend, tmp_path):
     if have_matplotlib():
         assert "history plotted to history.png" in out
         check_png(tmp_path / "history.png", (1000, 400))
+
+
+@pytest.mark.skipif(not fashion_mnist_installed(),
+                    reason="dataset-fashion-mnist is not installed")
+def test_fashion_cnn_example(backend, tmp_path):
+    out = run_example("fashion_cnn.py", "--subset", "1500", "--test-subset", "500",
+                      "--epochs", "1", "--out", "cnn.npz", backend=backend, cwd=tmp_path)
+    assert f"{backend} backend" in out and "1500 training images" in out
+    assert out.count("Epoch 0, Loss:") == 1
+    assert number_after("test accuracy:", out) >= 0.5
+    assert "reloaded model predicts the same: True" in out
+    assert (tmp_path / "cnn.npz").is_file()
