@@ -17,6 +17,7 @@ typedef enum {
     BN_ACT_LEAKY_RELU = 4, /* slope BN_LEAKY_SLOPE for z < 0 */
     BN_ACT_GELU = 5,       /* exact form z * Phi(z) */
     BN_ACT_SOFTMAX = 6,    /* rows; output layer only, with cross-entropy */
+    BN_ACT_EXP = 7,        /* exp(z): the Poisson loss's output (log link) */
 } bn_activation;
 
 #define BN_LEAKY_SLOPE 0.01
@@ -47,6 +48,7 @@ static inline double bn_act_f64(int32_t act, double z)
     case BN_ACT_TANH: return tanh(z);
     case BN_ACT_LEAKY_RELU: return z > 0.0 ? z : BN_LEAKY_SLOPE * z;
     case BN_ACT_GELU: return 0.5 * z * (1.0 + erf(z * BN_SQRT1_2));
+    case BN_ACT_EXP: return exp(z);
     default: return z;
     }
 }
@@ -59,6 +61,7 @@ static inline float bn_act_f32(int32_t act, float z)
     case BN_ACT_TANH: return tanhf(z);
     case BN_ACT_LEAKY_RELU: return z > 0.0f ? z : (float)BN_LEAKY_SLOPE * z;
     case BN_ACT_GELU: return 0.5f * z * (1.0f + erff(z * (float)BN_SQRT1_2));
+    case BN_ACT_EXP: return expf(z);
     default: return z;
     }
 }
@@ -73,6 +76,7 @@ static inline double bn_dact_f64(int32_t act, double a, double z)
     case BN_ACT_LEAKY_RELU: return z > 0.0 ? 1.0 : BN_LEAKY_SLOPE;
     case BN_ACT_GELU:
         return 0.5 * (1.0 + erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * exp(-0.5 * z * z);
+    case BN_ACT_EXP: return a;
     default: return 1.0;
     }
 }
@@ -87,6 +91,7 @@ static inline float bn_dact_f32(int32_t act, float a, float z)
     case BN_ACT_GELU:
         return 0.5f * (1.0f + erff(z * (float)BN_SQRT1_2))
              + z * (float)BN_INV_SQRT_2PI * expf(-0.5f * z * z);
+    case BN_ACT_EXP: return a;
     default: return 1.0f;
     }
 }

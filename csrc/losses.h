@@ -6,13 +6,20 @@
  *   cross_entropy  categorical cross-entropy on a softmax output, from the logits by
  *                  log-sum-exp; y rows are probability vectors (one-hot for labels)
  *   mse            squared error averaged over the row's K outputs, on any elementwise output
+ *   poisson        half Poisson deviance on an exp output, from the logits z (mu = e^z),
+ *                  averaged over the row's K outputs: e^z - y z + y log y - y (0 log 0 = 0)
  * Values are accumulated in double in both precisions (a scalar, not an array). */
 #ifndef BARENET_LOSSES_H
 #define BARENET_LOSSES_H
 
 #include <stdint.h>
 
-typedef enum { BN_LOSS_BCE = 0, BN_LOSS_CROSS_ENTROPY = 1, BN_LOSS_MSE = 2 } bn_loss;
+typedef enum {
+    BN_LOSS_BCE = 0,
+    BN_LOSS_CROSS_ENTROPY = 1,
+    BN_LOSS_MSE = 2,
+    BN_LOSS_POISSON = 3,
+} bn_loss;
 
 /* z, a, y (N, K); w (N) or NULL */
 double bn_loss_bce_f64(const double *z, const double *y, const double *w, int64_t n, int64_t k);
@@ -21,6 +28,10 @@ double bn_loss_cross_entropy_f64(const double *z, const double *y, const double 
                                  int64_t k);
 double bn_loss_cross_entropy_f32(const float *z, const float *y, const float *w, int64_t n,
                                  int64_t k);
+double bn_loss_poisson_f64(const double *z, const double *y, const double *w, int64_t n,
+                           int64_t k);
+double bn_loss_poisson_f32(const float *z, const float *y, const float *w, int64_t n,
+                           int64_t k);
 double bn_loss_mse_f64(const double *a, const double *y, const double *w, int64_t n, int64_t k);
 double bn_loss_mse_f32(const float *a, const float *y, const float *w, int64_t n, int64_t k);
 
@@ -28,7 +39,8 @@ double bn_loss_mse_f32(const float *a, const float *y, const float *w, int64_t n
 void bn_softmax_rows_f64(double *a, const double *z, int64_t n, int64_t k);
 void bn_softmax_rows_f32(float *a, const float *z, int64_t n, int64_t k);
 
-/* dz = (a - y) * w_i * scale: bce (scale 1/(N*K)) and softmax cross-entropy (scale 1/N) */
+/* dz = (a - y) * w_i * scale: bce and poisson (scale 1/(N*K)), softmax cross-entropy
+ * (scale 1/N) */
 void bn_dloss_logits_f64(double *dz, const double *a, const double *y, const double *w,
                          int64_t n, int64_t k, double scale);
 void bn_dloss_logits_f32(float *dz, const float *a, const float *y, const float *w,

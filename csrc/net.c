@@ -111,6 +111,7 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #define LOSS_BCE bn_loss_bce_f64
 #define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f64
 #define LOSS_MSE bn_loss_mse_f64
+#define LOSS_POISSON bn_loss_poisson_f64
 #define DLOSS_LOGITS bn_dloss_logits_f64
 #define DLOSS_MSE bn_dloss_mse_f64
 #define OPTIMIZER_STEP bn_optimizer_step_f64
@@ -121,6 +122,7 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #undef LOSS_BCE
 #undef LOSS_CROSS_ENTROPY
 #undef LOSS_MSE
+#undef LOSS_POISSON
 #undef DLOSS_LOGITS
 #undef DLOSS_MSE
 #undef OPTIMIZER_STEP
@@ -131,6 +133,7 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #define LOSS_BCE bn_loss_bce_f32
 #define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f32
 #define LOSS_MSE bn_loss_mse_f32
+#define LOSS_POISSON bn_loss_poisson_f32
 #define DLOSS_LOGITS bn_dloss_logits_f32
 #define DLOSS_MSE bn_dloss_mse_f32
 #define OPTIMIZER_STEP bn_optimizer_step_f32

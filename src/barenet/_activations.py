@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU, GELU, SOFTMAX = range(7)
+IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU, GELU, SOFTMAX, EXP = range(8)
 
 IDS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH,
-       "leaky_relu": LEAKY_RELU, "gelu": GELU, "softmax": SOFTMAX}
+       "leaky_relu": LEAKY_RELU, "gelu": GELU, "softmax": SOFTMAX, "exp": EXP}
 NAMES = {v: k for k, v in IDS.items()}
 
 LEAKY_SLOPE = 0.01
@@ -54,6 +54,7 @@ FORWARD = {
     LEAKY_RELU: lambda z: np.where(z > 0, z, z.dtype.type(LEAKY_SLOPE) * z),
     GELU: gelu,
     SOFTMAX: softmax_rows,
+    EXP: np.exp,
 }
 
 # f'(z) from a = f(z) and z
@@ -64,4 +65,5 @@ DERIVATIVE = {
     TANH: lambda a, z: 1 - a * a,
     LEAKY_RELU: lambda a, z: np.where(z > 0, a.dtype.type(1), a.dtype.type(LEAKY_SLOPE)),
     GELU: lambda a, z: dgelu(z),
+    EXP: lambda a, z: a,
 }

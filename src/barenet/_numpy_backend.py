@@ -10,7 +10,7 @@ from . import _numpy_layers as nl
 from . import _rng
 from .layers import AVGPOOL2D, CONV2D, DENSE, FLATTEN, MAXPOOL2D
 
-LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE = 0, 1, 2
+LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = 0, 1, 2, 3
 
 
 def dropout_scale(drop, stream, shape, dtype):
@@ -102,6 +102,9 @@ def loss(spec, acts, zs, y, sw=None):
         rows = -(y * log_softmax).sum(axis=1, dtype=np.float64)
     elif spec.loss == LOSS_MSE:
         rows = np.square(a - y).mean(axis=1, dtype=np.float64)
+    elif spec.loss == LOSS_POISSON:  # half Poisson deviance, mu = exp(z), 0 log 0 = 0
+        y_log_y = y * np.log(np.where(y > 0, y, 1))
+        rows = (np.exp(z) - y * z + y_log_y - y).mean(axis=1, dtype=np.float64)
     else:
         rows = (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1,
                                                                                dtype=np.float64)
@@ -129,7 +132,7 @@ def dloss(spec, acts, zs, y, sw=None):
         dz = (a - y) * t(1 / len(y))
     elif spec.loss == LOSS_MSE:
         dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.layers[-1].activation_id](a, zs[-1])
-    else:
+    else:  # binary cross-entropy, poisson
         dz = (a - y) * t(1 / a.size)
     return dz if sw is None else dz * sw[:, None]
 

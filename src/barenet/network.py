@@ -22,11 +22,12 @@ from .layers import C_FIELDS, DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, get_early_stopping
 
-LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
+LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
 LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
                 "crossentropy": "categorical_crossentropy"}
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity")
-OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "gelu")
+OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "gelu",
+                      "exp")
 
 
 class TrainingDiverged(ArithmeticError):
@@ -165,13 +166,14 @@ def build_layers(layers, input_shape):
 
 def _infer_loss(output_activation, loss):
     if loss is None:
-        return {"sigmoid": "binary_crossentropy",
-                "softmax": "categorical_crossentropy"}.get(output_activation, "mse")
+        return {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy",
+                "exp": "poisson"}.get(output_activation, "mse")
     if not isinstance(loss, str) or LOSS_ALIASES.get(loss, loss) not in LOSSES:
         names = ", ".join(map(repr, list(LOSSES) + list(LOSS_ALIASES)))
         raise ValueError(f"loss must be one of {names} or None; got {loss!r}")
     loss = LOSS_ALIASES.get(loss, loss)
-    required = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}
+    required = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax",
+                "poisson": "exp"}
     if loss in required and output_activation != required[loss]:
         raise ValueError(f"loss {loss!r} needs output_activation={required[loss]!r} (it is "
                          f"computed from the logits); got {output_activation!r}")
@@ -306,7 +308,11 @@ class Sequential:
             return check_y_binary(y, n_rows, n_out, self.dtype, name=name)
         if self.loss_name == "categorical_crossentropy":
             return check_y_categorical(y, n_rows, n_out, self.dtype, name=name)
-        return check_y_regression(y, n_rows, n_out, self.dtype, name=name)
+        y = check_y_regression(y, n_rows, n_out, self.dtype, name=name)
+        if self.loss_name == "poisson" and y.size and y.min() < 0:
+            raise ValueError(f"{name} must hold counts or rates >= 0 for the poisson loss; got "
+                             f"values down to {y.min()}")
+        return y
 
     def _Xy(self, X, y, names=("X", "y")):
         X = self._X(X, names[0])
@@ -617,11 +623,12 @@ class NeuralNetwork(Sequential):
     activation : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"}
         Activation of the hidden layers (leaky_relu has slope 0.01; gelu is the exact erf
         form). Keyword-only, like everything after layer_sizes.
-    output_activation : {"sigmoid", "softmax", "identity", "tanh", "relu", ...}
-    loss : {"binary_crossentropy", "categorical_crossentropy", "mse"} or None
+    output_activation : {"sigmoid", "softmax", "identity", "exp", "tanh", "relu", ...}
+    loss : {"binary_crossentropy", "categorical_crossentropy", "mse", "poisson"} or None
         None infers it: sigmoid -> binary cross-entropy (mean over all outputs), softmax ->
         categorical cross-entropy (mean over rows; y as integer labels or one-hot rows),
-        anything else -> mean squared error. Both cross-entropies are computed from the
+        exp -> poisson (half Poisson deviance ``e^z - y z + y log y - y`` of the mean
+        ``e^z``, averaged over all outputs; y >= 0), anything else -> mean squared error. Both cross-entropies are computed from the
         logits z, stably: binary as ``max(z, 0) - y z + log(1 + exp(-|z|))``, which equals
         the tutorial's ``-mean(y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8))`` to ~1e-8
         wherever that is finite; categorical by log-sum-exp.

@@ -66,7 +66,8 @@ _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "
 _SOLVERS = ("sgd", "adam", "rmsprop", "adamw", "lbfgs")
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adamw")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
-_OUT_ACTIVATIONS = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity"}
+_OUT_ACTIVATIONS = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity",
+                    "exp": "exp"}
 _TRAIN_HAS_SAMPLE_WEIGHT = "sample_weight" in inspect.signature(NeuralNetwork.train).parameters
 
 
@@ -219,7 +220,7 @@ class _BaseMLP(BaseEstimator):
         times scikit-learn's (they differ only for multi-output regression)"""
         if self.out_activation_ == "softmax":
             return 1.0, 1.0
-        if self.out_activation_ == "logistic":
+        if self.out_activation_ in ("logistic", "exp"):  # bce, poisson: means over outputs
             return 1.0 / n_outputs, 1.0 / n_outputs
         return 2.0 / n_outputs, 2.0
 
@@ -320,7 +321,7 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(p["hidden"]) + 2
         if not self._is_classifier:
-            self.out_activation_ = "identity"
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
         elif self._label_binarizer.y_type_ == "multiclass":
             self.out_activation_ = "softmax"
         else:
@@ -763,12 +764,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor on barenet's core, with scikit-learn's parameters.
 
-    An identity output trained on the squared error (one output per target column) by
-    mini-batch sgd / adam (or rmsprop / adamw) or full-batch lbfgs. Parameters and fitted
+    An identity output trained on the squared error (one output per target column), or with
+    ``loss="poisson"`` an exp output (log link) trained on the half Poisson deviance (y >= 0),
+    by mini-batch sgd / adam (or rmsprop / adamw) or full-batch lbfgs. Parameters and fitted
     attributes are those of ``sklearn.neural_network.MLPRegressor``, with the differences
-    and extras listed in MLPClassifier's documentation (no class_weight); ``loss`` accepts
-    only "squared_error" ("poisson" is not supported yet). ``loss_`` is scikit-learn's half
-    squared error; for several outputs and a stochastic solver its L2 part is 1/n_outputs of
+    and extras listed in MLPClassifier's documentation (no class_weight). ``loss_`` is
+    scikit-learn's half squared error or half Poisson deviance; for several outputs and a stochastic solver its L2 part is 1/n_outputs of
     scikit-learn's (whose gradient is not that of its loss there: the updates follow the
     gradient); lbfgs reports scikit-learn's value exactly.
     """
@@ -811,10 +812,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.backend = backend
 
     def _check_params(self):
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not supported by barenet.sklearn yet; use "
-                             "loss='squared_error'")
-        _check_choice(self.loss, "loss", ("squared_error",))
+        _check_choice(self.loss, "loss", ("squared_error", "poisson"))
         return super()._check_params()
 
     def _validate_input(self, X, y, incremental, reset, p):
