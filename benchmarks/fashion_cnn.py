@@ -204,8 +204,9 @@ def fmt(x, spec):
 
 def report(results, n_train, batch_size):
     steps = math.ceil(n_train / batch_size)
-    head = (f"{'peer':<8} {'s/epoch':>8} {'median':>8} {'first':>8} {'ms/step':>8} "
-            f"{'test acc':>8} {'loss':>7} {'train +MiB':>10} {'eval +MiB':>9} {'proc MiB':>8}  note")
+    head = (f"{'peer':<8} {'s/epoch':>8} {'median':>8} {'min':>8} {'first':>8} "
+            f"{'ms/step':>8} {'test acc':>8} {'loss':>7} {'train +MiB':>10} {'eval +MiB':>9} "
+            f"{'proc MiB':>8}  note")
     print(head)
     print("-" * len(head))
     ok = {}
@@ -216,7 +217,7 @@ def report(results, n_train, batch_size):
         ok[peer] = r
         t = r["seconds_per_epoch"]
         s = epoch_seconds(r)
-        print(f"{peer:<8} {s:>8.3f} {statistics.median(t):>8.3f} {t[0]:>8.3f} "
+        print(f"{peer:<8} {s:>8.3f} {statistics.median(t):>8.3f} {min(t):>8.3f} {t[0]:>8.3f} "
               f"{s / steps * 1e3:>8.2f} {r['test_accuracy']:>8.4f} "
               f"{fmt(r['final_loss'], '>7.4f')} {fmt(r['peak_mem_mb'], '>10.1f')} "
               f"{fmt(r.get('eval_mem_mb'), '>9.1f')} "
@@ -277,6 +278,7 @@ def main(argv=None):
           f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"{os.cpu_count()} CPUs")
     results = {}
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory(prefix="barenet-cnn-") as tmp:
         if not args.in_process:
             np.savez(os.path.join(tmp, "data.npz"), X=X, y=y, Xt=Xt, yt=yt)
@@ -288,6 +290,9 @@ def main(argv=None):
             else:
                 r = run_peer(peer, tmp, cfg, args.threads)
             results[peer] = r
+    if hasattr(os, "getloadavg"):       # other work on the machine shows up in the times
+        print(f"load average (1 min): {load_before:.2f} before, "
+              f"{os.getloadavg()[0]:.2f} after the run")
     print()
     report(results, X.shape[0], args.batch_size)
     if args.json:
