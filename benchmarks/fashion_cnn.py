@@ -1,0 +1,304 @@
+"""Fashion-MNIST CNN benchmark: barenet's Sequential against the same network in PyTorch.
+
+Trains Conv2D(32, 3, same, relu) - MaxPool2D(2) - Conv2D(64, 3, valid, relu) -
+MaxPool2D(2) - Flatten - Dense(128, relu) - Dropout(0.3) - Dense(10, softmax) on
+(N, 1, 28, 28) float32 images, Adam lr 1e-3, batch 128, shuffled every epoch, each peer
+in its own fresh process with capped threads, and prints seconds per epoch (mean of the
+epochs after the first, which carries the warm-up), test accuracy, and the ratios. Memory
+is measured as in _peers.py (peak RSS growth, MiB), but in two parts: "train" covers
+building the network and all epochs, "eval" the test-set pass in chunks of EVAL_CHUNK
+images (whose activations would otherwise dominate a CNN's figure). Until
+barenet.Sequential exists the barenet row says so and the other peers still run.
+
+    python benchmarks/fashion_cnn.py                       # 5 epochs, barenet and torch
+    python benchmarks/fashion_cnn.py --peers torch --limit 10000 --epochs 2
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _peers
+
+# An installed barenet wins; from a plain checkout, use its src/ (parent and workers).
+SRC = os.path.join(os.path.dirname(HERE), "src")
+if importlib.util.find_spec("barenet") is None and os.path.isdir(SRC):
+    sys.path.insert(1, SRC)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+IMAGE_SHAPE = (1, 28, 28)
+N_CLASSES = 10
+DROPOUT = 0.3
+QUICK_ROWS, QUICK_EPOCHS = 5000, 2
+ARCH = ("conv3x3(32, same)-relu-maxpool2-conv3x3(64, valid)-relu-maxpool2-"
+        "flatten-dense128-relu-dropout0.3-dense10")
+
+
+# ---------------------------------------------------------------- peers
+# Each returns {"seconds_per_epoch": [...], "test_accuracy", "peak_mem_mb", "final_loss",
+# "note"} like _peers.py plus "eval_mem_mb", or {"error": ...}. Every epoch is timed on its
+# own; the test set is scored in chunks of _peers.EVAL_CHUNK rows, outside the timing.
+
+def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
+    """barenet.Sequential, one train(epochs=1) call per epoch (the optimizer's state and
+    the epoch count continue from call to call, as in NeuralNetwork)"""
+    try:
+        import barenet
+        Sequential = barenet.Sequential
+        from barenet.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
+    except (ImportError, AttributeError) as exc:
+        return {"error": f"barenet.Sequential not available ({type(exc).__name__}: {exc})"}
+    try:
+        barenet.set_num_threads(threads)
+        with _peers.peak_rss() as mem:
+            net = Sequential([Conv2D(32, 3, padding="same", activation="relu"), MaxPool2D(2),
+                              Conv2D(64, 3, activation="relu"), MaxPool2D(2), Flatten(),
+                              Dense(128, activation="relu"), Dropout(DROPOUT),
+                              Dense(N_CLASSES, activation="softmax")],
+                             input_shape=IMAGE_SHAPE, dtype="float32", seed=seed)
+            times, losses = [], []
+            for _ in range(epochs):
+                t0 = time.perf_counter()
+                hist = net.train(X, y, epochs=1, learning_rate=lr, batch_size=batch_size,
+                                 optimizer="adam", verbose=False)
+                times.append(time.perf_counter() - t0)
+                losses.extend(float(v) for v in hist)
+        with _peers.peak_rss() as eval_mem:
+            correct = 0
+            for start in range(0, Xt.shape[0], _peers.EVAL_CHUNK):
+                pred = np.asarray(net.predict_classes(Xt[start:start + _peers.EVAL_CHUNK]))
+                correct += int((pred.ravel() == yt[start:start + _peers.EVAL_CHUNK]).sum())
+    except Exception as exc:  # noqa: BLE001 -- report the failure, let the other peers run
+        traceback.print_exc()
+        return {"error": f"barenet failed: {type(exc).__name__}: {exc}"}
+    backend = getattr(net, "backend", None)
+    return {"seconds_per_epoch": times, "test_accuracy": correct / max(1, len(yt)),
+            "peak_mem_mb": mem[0], "eval_mem_mb": eval_mem[0],
+            "final_loss": losses[-1] if losses else float("nan"),
+            "note": f"barenet {getattr(barenet, '__version__', '?')}"
+                    + (f", backend {backend}" if isinstance(backend, str) else "")
+                    + f", {threads} threads"}
+
+
+def train_torch(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
+    """the same network in PyTorch: torch's default initialisation, CrossEntropyLoss on
+    the logits (softmax + cross-entropy), torch.optim.Adam, torch.randperm shuffling,
+    dropout off (model.eval()) for the test set"""
+    try:
+        import torch
+    except ImportError:
+        return {"error": "torch: not installed, skipped"}
+    nn = torch.nn
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    Xtr = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))   # shares memory
+    ytr = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+    n = Xtr.shape[0]
+    side = ((IMAGE_SHAPE[1] // 2) - 2) // 2                             # 28 -> 14 -> 12 -> 6
+    with _peers.peak_rss() as mem:
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(64 * side * side, 128), nn.ReLU(), nn.Dropout(DROPOUT),
+            nn.Linear(128, N_CLASSES))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(_peers.ADAM_BETA1,
+                               _peers.ADAM_BETA2), eps=_peers.ADAM_EPS)
+        gen = torch.Generator().manual_seed(seed + 1)
+        times, epoch_loss = [], float("nan")
+        model.train()
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            order = torch.randperm(n, generator=gen)
+            loss_sum = torch.zeros(())
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                xb, yb = Xtr.index_select(0, idx), ytr.index_select(0, idx)
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(xb), yb)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach() * idx.numel()
+            times.append(time.perf_counter() - t0)
+            epoch_loss = float(loss_sum) / n
+    with _peers.peak_rss() as eval_mem:
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for start in range(0, Xt.shape[0], _peers.EVAL_CHUNK):
+                xt = np.ascontiguousarray(Xt[start:start + _peers.EVAL_CHUNK], dtype=np.float32)
+                pred = model(torch.from_numpy(xt)).argmax(dim=1).numpy()
+                correct += int((pred == yt[start:start + _peers.EVAL_CHUNK]).sum())
+    return {"seconds_per_epoch": times, "test_accuracy": correct / max(1, len(yt)),
+            "peak_mem_mb": mem[0], "eval_mem_mb": eval_mem[0], "final_loss": epoch_loss,
+            "note": f"torch {torch.__version__}, float32, {torch.get_num_threads()} threads, "
+                    f"default init"}
+
+
+TRAINERS = {"barenet": train_barenet, "torch": train_torch}
+
+
+# ---------------------------------------------------------------- running
+
+def load_data(limit):
+    """(X (N, 1, 28, 28), y, Xt, yt), float32 images in [0, 1], int64 labels"""
+    from barenet.datasets import load_fashion_mnist
+    (X, y), (Xt, yt) = load_fashion_mnist(dtype="float32")
+    if limit is not None:
+        X, y = X[:limit], y[:limit]
+    X = np.ascontiguousarray(X.reshape(-1, *IMAGE_SHAPE))
+    Xt = np.ascontiguousarray(Xt.reshape(-1, *IMAGE_SHAPE))
+    return X, np.asarray(y, dtype=np.int64), Xt, np.asarray(yt, dtype=np.int64)
+
+
+def run_worker(args):
+    """Child process: load the arrays, train one peer, print its result as JSON."""
+    d = np.load(os.path.join(args.data, "data.npz"))
+    X, y, Xt, yt = (np.ascontiguousarray(d[k]) for k in ("X", "y", "Xt", "yt"))
+    result = TRAINERS[args.worker](X, y, Xt, yt, **json.loads(args.config))
+    result["process_peak_mb"] = _peers.process_peak_mb()
+    print(json.dumps(result))
+
+
+def run_peer(peer, data_dir, cfg, threads):
+    """Run one peer in a fresh process with capped threads; return its result."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
+           "--data", data_dir, "--config", json.dumps(cfg)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                          env=_peers.env_for_threads(threads), check=False)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return {"error": f"{peer}: worker failed with exit code {proc.returncode}"}
+    return json.loads(lines[-1])
+
+
+# ---------------------------------------------------------------- reporting
+
+def epoch_seconds(result):
+    """mean of the epochs after the first (the first carries warm-up); the only epoch
+    when there is one"""
+    t = result["seconds_per_epoch"]
+    return statistics.fmean(t[1:]) if len(t) > 1 else t[0]
+
+
+def fmt(x, spec):
+    """format(x, spec), or a "-" of the same width when x is missing"""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return format("-", spec.split(".")[0])
+    return format(x, spec)
+
+
+def report(results, n_train, batch_size):
+    steps = math.ceil(n_train / batch_size)
+    head = (f"{'peer':<8} {'s/epoch':>8} {'median':>8} {'min':>8} {'first':>8} "
+            f"{'ms/step':>8} {'test acc':>8} {'loss':>7} {'train +MiB':>10} {'eval +MiB':>9} "
+            f"{'proc MiB':>8}  note")
+    print(head)
+    print("-" * len(head))
+    ok = {}
+    for peer, r in results.items():
+        if "error" in r:
+            print(f"{peer:<8} {r['error']}")
+            continue
+        ok[peer] = r
+        t = r["seconds_per_epoch"]
+        s = epoch_seconds(r)
+        print(f"{peer:<8} {s:>8.3f} {statistics.median(t):>8.3f} {min(t):>8.3f} {t[0]:>8.3f} "
+              f"{s / steps * 1e3:>8.2f} {r['test_accuracy']:>8.4f} "
+              f"{fmt(r['final_loss'], '>7.4f')} {fmt(r['peak_mem_mb'], '>10.1f')} "
+              f"{fmt(r.get('eval_mem_mb'), '>9.1f')} "
+              f"{fmt(r.get('process_peak_mb'), '>8.0f')}  {r.get('note', '')}")
+    if "barenet" in ok and "torch" in ok:
+        b, t = ok["barenet"], ok["torch"]
+        mem = b["peak_mem_mb"] / t["peak_mem_mb"] if t["peak_mem_mb"] > 0 else float("nan")
+        print(f"\ntorch / barenet time x{epoch_seconds(t) / epoch_seconds(b):.2f} "
+              f"(>1: barenet is faster)   barenet / torch train memory x{fmt(mem, '.2f')}   "
+              f"accuracy barenet - torch {b['test_accuracy'] - t['test_accuracy']:+.4f}")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=None,
+                    help=f"epochs per peer (default 5; {QUICK_EPOCHS} with --quick)")
+    ap.add_argument("--peers", default="barenet,torch",
+                    help="comma-separated from barenet,torch (run in this order)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="train on the first N rows only (the test set stays whole)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"smoke test: --limit {QUICK_ROWS} --epochs {QUICK_EPOCHS} "
+                         f"unless given")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--in-process", action="store_true",
+                    help="run peers in this process (debugging; memory figures less clean)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = QUICK_EPOCHS if args.quick else 5
+    if args.quick and args.limit is None:
+        args.limit = QUICK_ROWS
+    if min(args.epochs, args.threads, args.batch_size) < 1 or (args.limit or 1) < 1:
+        ap.error("--epochs, --threads, --batch-size and --limit must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return run_worker(args)
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = [p for p in peers if p not in TRAINERS]
+    if unknown:
+        sys.exit(f"unknown peer(s) {unknown}; choose from {sorted(TRAINERS)}")
+    X, y, Xt, yt = load_data(args.limit)
+    cfg = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+           "seed": args.seed, "threads": args.threads}
+    print(f"{ARCH}\n{X.shape[0]} train / {Xt.shape[0]} test images, {args.epochs} epochs, "
+          f"batch {args.batch_size}, Adam lr {args.lr}, float32, {args.threads} threads; "
+          f"Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"{os.cpu_count()} CPUs")
+    results = {}
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    with tempfile.TemporaryDirectory(prefix="barenet-cnn-") as tmp:
+        if not args.in_process:
+            np.savez(os.path.join(tmp, "data.npz"), X=X, y=y, Xt=Xt, yt=yt)
+        for peer in peers:
+            print(f"  {peer} ...", file=sys.stderr, flush=True)
+            if args.in_process:
+                r = TRAINERS[peer](X, y, Xt, yt, **cfg)
+                r.setdefault("process_peak_mb", _peers.process_peak_mb())
+            else:
+                r = run_peer(peer, tmp, cfg, args.threads)
+            results[peer] = r
+    if hasattr(os, "getloadavg"):       # other work on the machine shows up in the times
+        print(f"load average (1 min): {load_before:.2f} before, "
+              f"{os.getloadavg()[0]:.2f} after the run")
+    print()
+    report(results, X.shape[0], args.batch_size)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": cfg, "limit": args.limit, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
