@@ -16,11 +16,15 @@
 #include <omp.h>
 #endif
 
-/* Calls with less work than this (multiply-adds + output elements written) run on one
- * thread: an OpenMP team costs a few microseconds (measured crossover, benchmarks/
- * sparse_kernels.py; overridable with -D to measure it again). */
+/* Teams and their measured costs (2-core Zen 5, float32, 1 vs 2 threads, rebuilt with
+ * -DBN_SPARSE_PARALLEL_MIN=0): starting a team costs ~1-2 us, so the forward goes parallel
+ * from (entries + NB) OUT = 32768 multiply-adds (two threads won from ~30k with w in cache,
+ * from ~5k with w in memory); for the gradient see gradient_team. */
 #ifndef BN_SPARSE_PARALLEL_MIN
 #define BN_SPARSE_PARALLEL_MIN 32768.0
+#endif
+#ifndef BN_SPARSE_SCAN_COST
+#define BN_SPARSE_SCAN_COST 150.0
 #endif
 
 /* how many entries ahead the dense rows are prefetched, and at most how many bytes of each */
@@ -72,12 +76,29 @@ static int64_t batch_entries(const csr_batch *x)
     return n;
 }
 
-/* the team for `work` split into at most `parts` pieces: 1 below the measured size */
-static int team_size(double work, int64_t parts)
+/* the forward's team: work = (entries + NB) OUT, split by batch rows; one thread below the
+ * measured size */
+static int forward_team(double work, int64_t nb)
 {
     int nt = work < BN_SPARSE_PARALLEL_MIN ? 1 : bn_get_num_threads();
-    if (nt > parts) nt = (int)parts;
+    if (nt > nb) nt = (int)nb;
     return nt < 1 ? 1 : nt;
+}
+
+/* The gradient's team splits the rows of dw, so the zeroing (IN OUT) and the axpys
+ * (entries OUT) divide among nt threads, but every thread reads every entry to find its
+ * own: a branch on the column, mispredicted about half the time, costing each thread about
+ * BN_SPARSE_SCAN_COST multiply-adds per entry whatever nt. (Splitting the columns of dw
+ * instead measured worse: the hardware prefetchers of the two cores then fetch each other's
+ * neighbouring lines.) A team when what it saves beats what it adds. */
+static int gradient_team(int64_t entries, int64_t n_in, int64_t n_out)
+{
+    int nt = bn_get_num_threads();
+    if (nt > n_in) nt = (int)n_in;
+    if (nt <= 1) return 1;
+    const double split_work = (double)(entries + n_in) * (double)n_out;
+    const double added = (double)entries * BN_SPARSE_SCAN_COST + BN_SPARSE_PARALLEL_MIN;
+    return split_work * (1.0 - 1.0 / nt) > added ? nt : 1;
 }
 
 #ifdef _OPENMP

@@ -1,16 +1,15 @@
-/* sparse.h -- products of a CSR matrix X (scipy.sparse input to the first layer) with dense
- * matrices, in float (_f32) and double (_f64): the dense layer's forward with the bias and
- * activation fused, and its weight gradient. A mini-batch is a list of rows of X, so
- * shuffled batches need no copy of X. Python (barenet/_sparse.py) validates the structure
- * (indptr non-decreasing from 0, indices in [0, IN), rows in [0, n_rows), int64 indices);
- * nothing here checks it. Results are bit-identical for any thread count: each output
- * element is summed by one thread, in a fixed order. No allocation; every call returns
- * BN_OK (gemm.h).
+/* sparse.h -- a CSR matrix X (scipy.sparse input to the first layer) times dense matrices,
+ * in float (_f32) and double (_f64): the dense layer's forward with bias and activation
+ * fused, and its weight gradient, on a mini-batch given as a list of rows of X (shuffled
+ * batches need no copy of X). Python (barenet/_sparse.py) validates; nothing here checks.
+ * Bit-identical for any thread count; no allocation; every call returns BN_OK (gemm.h).
  *
  * Sizes: NB batch rows, IN features (columns of X), OUT units.
- * X: indptr (n_rows + 1), indices (nnz), data (nnz), row r's entries at [indptr[r],
- * indptr[r + 1]); duplicate column entries in a row are added. rows (NB) picks the batch:
- * batch row i is row rows[i] of X (repeats allowed); rows == NULL means rows 0..NB-1. */
+ * X: indptr (n_rows + 1), indices (nnz), data (nnz) as scipy stores it, with int64 indices:
+ * row r's entries are [indptr[r], indptr[r + 1]), columns in [0, IN); duplicate columns in
+ * a row are added. rows (NB) picks the batch: batch row i is row rows[i] of X (repeats
+ * allowed, each in [0, n_rows)); rows == NULL means rows 0..NB-1 (so indptr + start gives
+ * the contiguous batch starting at row `start`). */
 #ifndef BARENET_SPARSE_H
 #define BARENET_SPARSE_H
 

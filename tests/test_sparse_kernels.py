@@ -186,16 +186,32 @@ def test_empty_batch_and_empty_matrix(core, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_contiguous_batch_by_offset(core, dtype):
+    """rows=None with indptr[start:start + NB + 1] is the batch of rows start..start+NB-1
+    (indptr holds absolute offsets into indices and data), equal to passing those rows"""
+    X, C, w, bias, dz, _ = operands((50, 40, 10, 12), dtype, seed=21)
+    start, nb = 17, 12
+    rows = np.arange(start, start + nb, dtype=np.int64)
+    sliced = _sparse.CSR(C.indptr[start:start + nb + 1], C.indices, C.data, (nb, 40))
+    for act in (0, 2):
+        np.testing.assert_array_equal(forward(core, sliced, None, w, bias, act, True)[1],
+                                      forward(core, C, rows, w, bias, act, True)[1])
+    np.testing.assert_array_equal(t_dense(core, sliced, None, dz, 40),
+                                  t_dense(core, C, rows, dz, 40))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_threads_bit_identical(core, dtype):
-    """large enough to run on a team; rows of very different lengths (the forward splits
-    the batch by entries)"""
+    """large enough for a team in both kernels (the gradient's zeroing, 6000 x 256, is what
+    makes its team pay); rows of very different lengths (the forward splits the batch by
+    entries)"""
     r = np.random.default_rng(5)
-    X = random_csr(400, 2000, 0.01, 6, dtype).tolil()
+    X = random_csr(400, 6000, 0.003, 6, dtype).tolil()
     X[3, :1500] = r.standard_normal(1500)          # one long row, in the batch twice
     X = X.tocsr()
     C = _sparse.check_sparse_X(X, dtype)
     rows = np.concatenate(([3], r.integers(0, 400, 254), [3])).astype(np.int64)
-    w = r.standard_normal((2000, 256)).astype(dtype)
+    w = r.standard_normal((6000, 256)).astype(dtype)
     bias = r.standard_normal(256).astype(dtype)
     dz = r.standard_normal((len(rows), 256)).astype(dtype)
     results = []
@@ -203,7 +219,7 @@ def test_threads_bit_identical(core, dtype):
         for threads in (1, 2):
             barenet.set_num_threads(threads)
             a, z = forward(core, C, rows, w, bias, _activations.GELU, keep_z=True)
-            results.append((a, z, t_dense(core, C, rows, dz, 2000)))
+            results.append((a, z, t_dense(core, C, rows, dz, 6000)))
     finally:
         barenet.set_num_threads(None)
     for one, two in zip(*results):
