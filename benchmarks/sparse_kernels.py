@@ -9,12 +9,14 @@ call, as in an epoch):
   gradient dW = X[rows]^T @ dZ                barenet: bn_csr_t_dense
                                               scipy:   X[rows].T @ dZ
                                               dense:   Xb.T @ dZ (NumPy BLAS)
+and again "cold": after a 96 MB pass over other memory before each call (untimed), as a
+training step's optimizer pass over the parameters and its states would leave the caches;
 where Xb = X[rows].toarray() is made before the dense timings (its cost, ~10 MB per batch,
 is printed on its own line: the densified route pays it every batch). Each result is
 checked against scipy's before anything is timed. On 1 and 2 threads: barenet's through
 set_num_threads, NumPy's BLAS through threadpoolctl; scipy.sparse runs on one thread.
 Times are medians per call (microseconds), ratios are peer / barenet (> 1: barenet is
-faster); "epoch" is n / 128 batches of barenet's forward + gradient, kernels only.
+faster); "epoch" is n / 128 batches of barenet's cold forward + gradient, kernels only.
 
     python benchmarks/sparse_kernels.py [--calls 200] [--rows 100000] [--features 20000]
 """
@@ -36,12 +38,15 @@ except ImportError:
 SWITCH_PAUSE = 0.2  # seconds between libraries (idle BLAS / OpenMP threads spin for a while)
 
 
-def median_time(fn, batches, calls):
-    """median seconds per call of fn(batch), a different batch each call"""
+def median_time(fn, batches, calls, before=None):
+    """median seconds per call of fn(batch), a different batch each call; before() runs
+    untimed before each call"""
     fn(batches[0])
     times = []
     for c in range(calls):
         b = batches[(c + 1) % len(batches)]
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         fn(b)
         times.append(time.perf_counter() - t0)
@@ -91,6 +96,10 @@ def main():
     dense_batches = [X[b].toarray() for b in batches[:n_dense]]
     a = np.empty((nb, n_out), dtype)
     z = np.empty((nb, n_out), dtype)
+    junk = np.zeros(96 << 18, np.float32)       # 96 MB, three times this L3
+
+    def evict():
+        np.add(junk, 1, out=junk)
     dw = np.empty((n_in, n_out), dtype)
 
     def bn_forward(rows):
@@ -153,11 +162,16 @@ def main():
                 time.sleep(SWITCH_PAUSE)
                 t_dn = median_time(dn_fn, dense_batches, max(args.calls // 4, 10))
                 time.sleep(SWITCH_PAUSE)
-                epoch += t_bn * epoch_batches
                 print(f"{name:<22} {threads:>3} {t_bn * 1e6:10.0f} {t_sp * 1e6:9.0f} "
                       f"{t_sp / t_bn:6.2f} {t_dn * 1e6:9.0f} {t_dn / t_bn:6.2f}", flush=True)
+                cold_bn = median_time(bn_fn, batches, args.calls // 2, evict)
+                cold_sp = median_time(sp_fn, batches, args.calls // 2, evict)
+                time.sleep(SWITCH_PAUSE)
+                epoch += cold_bn * epoch_batches
+                print(f"{'  cold':<22} {threads:>3} {cold_bn * 1e6:10.0f} {cold_sp * 1e6:9.0f} "
+                      f"{cold_sp / cold_bn:6.2f}", flush=True)
         print(f"{f'  epoch ({epoch_batches} batches)':<22} {threads:>3} {epoch:10.2f}s  "
-              "(barenet forward + gradient)")
+              "(barenet forward + gradient, cold)")
     _core.set_num_threads(0)
     t_dz = median_time(densify, batches, max(args.calls // 4, 10))
     print(f"densify a batch: X[rows].toarray() {t_dz * 1e6:.0f} us "

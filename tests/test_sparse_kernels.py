@@ -138,7 +138,8 @@ def test_forward_matches_dense(core, shape, dtype):
             acts = ACTS if rows is not None and b is not None else (0, 4)
             for act in acts:
                 a, z = forward(core, Cn, rows, w, b, act, keep_z=True)
-                assert np.all(np.abs(z - ref) <= tol), f"act {act}: z off by {np.abs(z - ref).max()}"
+                err = np.abs(z - ref)
+                assert np.all(err <= tol), f"act {act}: z off by {err.max()}"
                 check_act(a, z, act)
                 a_only, _ = forward(core, Cn, rows, w, b, act, keep_z=False)
                 np.testing.assert_array_equal(a_only, a)  # z=NULL changes nothing else
