@@ -452,3 +452,63 @@ def optimizer_step(int kind, double lr, double momentum, double rho, double beta
     if status != BN_OK:
         raise ValueError(f"barenet: optimizer kind {kind} is unknown or lacks a state buffer")
     return opt.step
+
+
+# ---- sparse kernels ----
+# CSR times dense (csrc/sparse.h) for the first layer fed scipy.sparse input. Thin wrappers
+# for the training code, tests and benchmarks; barenet/_sparse.py validates the structure
+# (int64 indptr/indices, indices and rows in range) and the shapes first. rows, bias and z
+# may be None (C's NULL: rows 0..NB-1, no bias, z not kept). NB is a's (or dz's) rows.
+
+cdef extern from "sparse.h" nogil:
+    int bn_csr_dense_bias_act_f32(int64_t nb, int64_t n_in, int64_t n_out,
+                                  const int64_t *indptr, const int64_t *indices,
+                                  const float *data, const int64_t *rows, const float *w,
+                                  const float *bias, int32_t act, float *a, float *z)
+    int bn_csr_dense_bias_act_f64(int64_t nb, int64_t n_in, int64_t n_out,
+                                  const int64_t *indptr, const int64_t *indices,
+                                  const double *data, const int64_t *rows, const double *w,
+                                  const double *bias, int32_t act, double *a, double *z)
+    int bn_csr_t_dense_f32(int64_t nb, int64_t n_in, int64_t n_out, const int64_t *indptr,
+                           const int64_t *indices, const float *data, const int64_t *rows,
+                           const float *dz, float *dw)
+    int bn_csr_t_dense_f64(int64_t nb, int64_t n_in, int64_t n_out, const int64_t *indptr,
+                           const int64_t *indices, const double *data, const int64_t *rows,
+                           const double *dz, double *dw)
+
+
+def csr_dense_bias_act(const int64_t[::1] indptr, const int64_t[::1] indices,
+                       const floating[::1] data, const int64_t[::1] rows,
+                       const floating[:, ::1] w, const floating[::1] bias, int32_t act,
+                       floating[:, ::1] a, floating[:, ::1] z):
+    """z = X[rows] @ w + bias, a = act(z) (bn_csr_dense_bias_act_f32/f64); a and z (NB, OUT)"""
+    cdef int status
+    cdef int64_t nb = a.shape[0], n_in = w.shape[0], n_out = a.shape[1]
+    cdef const int64_t *r = &rows[0] if rows is not None else NULL
+    cdef const floating *b = &bias[0] if bias is not None else NULL
+    cdef floating *zp = &z[0, 0] if z is not None else NULL
+    with nogil:
+        if floating is float:
+            status = bn_csr_dense_bias_act_f32(nb, n_in, n_out, &indptr[0], &indices[0],
+                                               &data[0], r, &w[0, 0], b, act, &a[0, 0], zp)
+        else:
+            status = bn_csr_dense_bias_act_f64(nb, n_in, n_out, &indptr[0], &indices[0],
+                                               &data[0], r, &w[0, 0], b, act, &a[0, 0], zp)
+    _check(status)
+
+
+def csr_t_dense(const int64_t[::1] indptr, const int64_t[::1] indices,
+                const floating[::1] data, const int64_t[::1] rows,
+                const floating[:, ::1] dz, floating[:, ::1] dw):
+    """dw = X[rows]^T @ dz, all of dw overwritten (bn_csr_t_dense_f32/f64); dz (NB, OUT)"""
+    cdef int status
+    cdef int64_t nb = dz.shape[0], n_in = dw.shape[0], n_out = dw.shape[1]
+    cdef const int64_t *r = &rows[0] if rows is not None else NULL
+    with nogil:
+        if floating is float:
+            status = bn_csr_t_dense_f32(nb, n_in, n_out, &indptr[0], &indices[0], &data[0], r,
+                                        &dz[0, 0], &dw[0, 0])
+        else:
+            status = bn_csr_t_dense_f64(nb, n_in, n_out, &indptr[0], &indices[0], &data[0], r,
+                                        &dz[0, 0], &dw[0, 0])
+    _check(status)
