@@ -61,6 +61,26 @@ int bn_dense_backward_f64(double *dw, double *db, double *din, double *scratch,
 int bn_dense_backward_f32(float *dw, float *db, float *din, float *scratch, const float *dz,
                           const float *in, const float *w, double l1, double l2, int64_t n,
                           int64_t n_in, int64_t n_out);
+/* CSR rows as a dense layer's input (scipy.sparse input; kernels in sparse.h): batch row i
+ * is row rows[i] of the matrix, or row i of indptr when rows is NULL */
+typedef struct {
+    const int64_t *indptr, *indices; /* (rows + 1), (nnz) */
+    const void *data;                /* (nnz) of the parameter type */
+    const int64_t *rows;             /* (N) or NULL */
+} bn_csr_rows;
+/* the dense layer on CSR rows x: forward as bn_dense_forward, backward without din */
+int bn_dense_forward_csr_f64(double *a, double *z, const bn_csr_rows *x, const double *w,
+                             const double *b, int32_t act, int64_t n, int64_t n_in,
+                             int64_t n_out);
+int bn_dense_forward_csr_f32(float *a, float *z, const bn_csr_rows *x, const float *w,
+                             const float *b, int32_t act, int64_t n, int64_t n_in,
+                             int64_t n_out);
+int bn_dense_backward_csr_f64(double *dw, double *db, const double *dz, const bn_csr_rows *x,
+                              const double *w, double l1, double l2, int64_t n, int64_t n_in,
+                              int64_t n_out);
+int bn_dense_backward_csr_f32(float *dw, float *db, const float *dz, const bn_csr_rows *x,
+                              const float *w, double l1, double l2, int64_t n, int64_t n_in,
+                              int64_t n_out);
 /* in (N, H, W, C) -> a, z (N, OH, OW, F); cols (N OH OW, K) is scratch (unused for a 1x1
  * kernel with stride 1 and no padding) */
 int bn_conv2d_forward_f64(double *a, double *z, double *cols, const double *in,

@@ -48,12 +48,16 @@ int64_t bn_net_output_offset(const bn_net *net, int64_t b);
  * unfolded convolution input */
 int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n);
 
+/* Inputs: x (N, S[in]) dense rows, or, when xs is not NULL, CSR rows xs (scipy.sparse
+ * input; the first layer is then dense) and x is not read. */
 /* forward through the training workspace (keeps every layer's output for backward);
  * drop NULL: no dropout */
 int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
-                       const double *x, int64_t n, const bn_dropout *drop);
+                       const double *x, const bn_csr_rows *xs, int64_t n,
+                       const bn_dropout *drop);
 int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
-                       const float *x, int64_t n, const bn_dropout *drop);
+                       const float *x, const bn_csr_rows *xs, int64_t n,
+                       const bn_dropout *drop);
 /* data loss of the last forward against y (N, S[L]), rows weighted by sw (N) or NULL */
 double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                        const double *sw, int64_t n);
@@ -65,16 +69,18 @@ double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, dou
 /* gradients of (mean data loss + penalty) into dparams; needs the workspace of a forward
  * on the same x with the same dropout */
 int bn_net_backward_f64(const bn_net *net, double *dparams, double *work, const double *params,
-                        const double *x, const double *y, const double *sw, int64_t n,
-                        const bn_dropout *drop, double l1, double l2);
+                        const double *x, const bn_csr_rows *xs, const double *y,
+                        const double *sw, int64_t n, const bn_dropout *drop, double l1,
+                        double l2);
 int bn_net_backward_f32(const bn_net *net, float *dparams, float *work, const float *params,
-                        const float *x, const float *y, const float *sw, int64_t n,
-                        const bn_dropout *drop, double l1, double l2);
+                        const float *x, const bn_csr_rows *xs, const float *y,
+                        const float *sw, int64_t n, const bn_dropout *drop, double l1,
+                        double l2);
 /* output (N, S[L]) for x, no dropout, through the prediction workspace */
 int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
-                       const double *x, int64_t n);
+                       const double *x, const bn_csr_rows *xs, int64_t n);
 int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
-                       const float *x, int64_t n);
+                       const float *x, const bn_csr_rows *xs, int64_t n);
 /* `epochs` epochs from cfg->epoch; losses[e] is the mean over the epoch's batches of
  * (data loss + penalty) before each batch's update, weighted by batch rows. The workspace
  * is bn_net_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
@@ -88,11 +94,11 @@ int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer
                      double *losses, int64_t *completed, int64_t epochs, double *params,
                      double *dparams, double *state1, double *state2, double *backup,
                      double *work, int64_t *perm, uint64_t *scratch, const double *x,
-                     const double *y, const double *sw, int64_t n);
+                     const bn_csr_rows *xs, const double *y, const double *sw, int64_t n);
 int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t *completed, int64_t epochs, float *params,
                      float *dparams, float *state1, float *state2, float *backup,
                      float *work, int64_t *perm, uint64_t *scratch, const float *x,
-                     const float *y, const float *sw, int64_t n);
+                     const bn_csr_rows *xs, const float *y, const float *sw, int64_t n);
 
 #endif

@@ -571,9 +571,11 @@ def test_bad_input_follows_sklearn():
         est.predict(X[:, :3])
     with pytest.raises(ValueError):
         MLPRegressor().fit(X, np.array(["a", "b"] * 20))
-    with pytest.raises(TypeError, match="(?i)sparse"):
-        from scipy import sparse
-        MLPClassifier().fit(sparse.csr_matrix(X), y)
+    from scipy import sparse
+    with pytest.raises(ValueError, match="(?i)nan|infinity"):
+        bad = sparse.csr_matrix(X)
+        bad.data[0] = np.nan
+        MLPClassifier().fit(bad, y)
 
 
 # -- sample and class weights -----------------------------------------------------------------

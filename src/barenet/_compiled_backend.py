@@ -7,9 +7,19 @@ import threading
 import numpy as np
 
 from . import _core
+from ._sparse import CSR
 
 PREDICT_CHUNK = 8192       # at most this many rows per C call in predict and loss...
 WORKSPACE_BYTES = 64 << 20  # ...and fewer when their workspace would exceed this (CNNs)
+
+
+def _input(x, start=0, stop=None):
+    """rows start:stop of the input as the core's arguments: (dense rows or None, the CSR
+    arrays as keywords); a CSR's rows are a slice of indptr, its entries are not copied"""
+    if not isinstance(x, CSR):
+        return x[start:stop], {}
+    stop = x.shape[0] if stop is None else min(stop, x.shape[0])
+    return None, dict(indptr=x.indptr[start:stop + 1], indices=x.indices, data=x.data)
 
 
 class Backend:
@@ -35,7 +45,8 @@ class Backend:
         rows = self._chunk(n, self.core.predict_workspace_size)
         work = np.empty(self.core.predict_workspace_size(rows), dtype=params.dtype)
         for start in range(0, n, rows):
-            self.core.predict(out[start:start + rows], work, params, x[start:start + rows])
+            xs, csr = _input(x, start, start + rows)
+            self.core.predict(out[start:start + rows], work, params, xs, **csr)
         return out
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
@@ -48,9 +59,10 @@ class Backend:
         total = 0.0
         for start in range(0, n, rows):
             part = slice(start, start + rows)
-            m = len(x[part])
-            total += m * self.core.evaluate(work, params, x[part], y[part], 0.0, 0.0, None,
-                                            None if sw is None else sw[part])
+            m = len(y[part])
+            xs, csr = _input(x, start, start + rows)
+            total += m * self.core.evaluate(work, params, xs, y[part], 0.0, 0.0, None,
+                                            None if sw is None else sw[part], **csr)
             if out is not None:
                 first = self.core.output_offset(m)
                 out[part] = work[first:first + m * k].reshape(m, k)
@@ -58,7 +70,8 @@ class Backend:
 
     def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):
         work = np.empty(self.core.workspace_size(x.shape[0]), dtype=params.dtype)
-        return self.core.evaluate(work, params, x, y, l1, l2, dparams, sw)
+        xs, csr = _input(x)
+        return self.core.evaluate(work, params, xs, y, l1, l2, dparams, sw, **csr)
 
     def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
         """(losses, completed, status) of bn_net_train (net.h): status "ok", or
@@ -80,8 +93,9 @@ class Backend:
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
                       l1=cfg.l1, l2=cfg.l2)
         main = threading.current_thread() is threading.main_thread()
+        xs, csr = _input(x)
         step, completed, status = self.core.train(
-            losses, params, dparams, state1, state2, backup, work, perm, scratch, x, y,
-            config, dict(optimizer.c_config(lr)), sw, main)
+            losses, params, dparams, state1, state2, backup, work, perm, scratch, xs, y,
+            config, dict(optimizer.c_config(lr)), sw, main, **csr)
         optimizer.step = step
         return losses, completed, status

@@ -26,6 +26,11 @@ cdef extern from "net.h" nogil:
         int64_t w_offset, b_offset
         int64_t stream
         double rate
+    ctypedef struct bn_csr_rows:
+        const int64_t *indptr
+        const int64_t *indices
+        const void *data
+        const int64_t *rows
     ctypedef struct bn_net:
         int64_t n_layers
         const bn_layer *layers
@@ -45,9 +50,11 @@ cdef extern from "net.h" nogil:
     int64_t bn_net_output_offset(const bn_net *net, int64_t b)
     int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
     int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
-                           const double *x, int64_t n, const bn_dropout *drop)
+                           const double *x, const bn_csr_rows *xs,
+                           int64_t n, const bn_dropout *drop)
     int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
-                           const float *x, int64_t n, const bn_dropout *drop)
+                           const float *x, const bn_csr_rows *xs,
+                           int64_t n, const bn_dropout *drop)
     double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                            const double *sw, int64_t n)
     double bn_net_loss_f32(const bn_net *net, const float *work, const float *y,
@@ -55,29 +62,29 @@ cdef extern from "net.h" nogil:
     double bn_net_penalty_f64(const bn_net *net, const double *params, double l1, double l2)
     double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, double l2)
     int bn_net_backward_f64(const bn_net *net, double *dparams, double *work,
-                            const double *params, const double *x, const double *y,
-                            const double *sw, int64_t n, const bn_dropout *drop, double l1,
-                            double l2)
+                            const double *params, const double *x, const bn_csr_rows *xs,
+                            const double *y, const double *sw, int64_t n,
+                            const bn_dropout *drop, double l1, double l2)
     int bn_net_backward_f32(const bn_net *net, float *dparams, float *work,
-                            const float *params, const float *x, const float *y,
-                            const float *sw, int64_t n, const bn_dropout *drop, double l1,
-                            double l2)
+                            const float *params, const float *x, const bn_csr_rows *xs,
+                            const float *y, const float *sw, int64_t n,
+                            const bn_dropout *drop, double l1, double l2)
     int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
-                           const double *x, int64_t n)
+                           const double *x, const bn_csr_rows *xs, int64_t n)
     int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
-                           const float *x, int64_t n)
+                           const float *x, const bn_csr_rows *xs, int64_t n)
     int BN_EINTERRUPTED
     int BN_EDIVERGED
     int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, double *params,
                          double *dparams, double *state1, double *state2, double *backup,
                          double *work, int64_t *perm, uint64_t *scratch, const double *x,
-                         const double *y, const double *sw, int64_t n)
+                         const bn_csr_rows *xs, const double *y, const double *sw, int64_t n)
     int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, float *params,
                          float *dparams, float *state1, float *state2, float *backup,
                          float *work, int64_t *perm, uint64_t *scratch, const float *x,
-                         const float *y, const float *sw, int64_t n)
+                         const bn_csr_rows *xs, const float *y, const float *sw, int64_t n)
 
 cdef extern from "interrupt.h" nogil:
     int bn_interrupt_install()
@@ -109,6 +116,18 @@ cdef int _check(int status) except -1:
 def build_info():
     """facts about this build of the C core, for `barenet info`"""
     return {"openmp": bool(BN_BUILT_WITH_OPENMP)}
+
+
+cdef const bn_csr_rows *_csr(bn_csr_rows *out, const int64_t[::1] indptr,
+                             const int64_t[::1] indices, const floating[::1] data):
+    """out pointing at a CSR matrix's arrays (rows 0..N-1), or NULL when indptr is None"""
+    if indptr is None:
+        return NULL
+    out.indptr = &indptr[0]
+    out.indices = &indices[0] if indices.shape[0] else NULL
+    out.data = &data[0] if data.shape[0] else NULL
+    out.rows = NULL
+    return out
 
 
 cdef class Net:
@@ -156,31 +175,36 @@ cdef class Net:
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
                  const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,
-                 floating[::1] dparams=None, const floating[::1] sw=None):
+                 floating[::1] dparams=None, const floating[::1] sw=None,
+                 const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
+                 const floating[::1] data=None):
         """forward without dropout and (data loss + penalty), rows weighted by sw when
-        given; with dparams, backward too"""
+        given; with dparams, backward too. CSR input: x None, indptr/indices/data given."""
         cdef int status
         cdef double value = 0.0
-        cdef int64_t n = x.shape[0]
+        cdef bn_csr_rows csr
+        cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
+        cdef const floating *xp = NULL if x is None else &x[0, 0]
+        cdef int64_t n = y.shape[0]
         cdef bint grad = dparams is not None
         cdef const floating *w = &sw[0] if sw is not None else NULL
         with nogil:
             if floating is float:
-                status = bn_net_forward_f32(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
+                status = bn_net_forward_f32(&self.net, &work[0], &params[0], xp, xs, n, NULL)
                 if status == BN_OK:
                     value = (bn_net_loss_f32(&self.net, &work[0], &y[0, 0], w, n)
                              + bn_net_penalty_f32(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
                     status = bn_net_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
-                                                 &x[0, 0], &y[0, 0], w, n, NULL, l1, l2)
+                                                 xp, xs, &y[0, 0], w, n, NULL, l1, l2)
             else:
-                status = bn_net_forward_f64(&self.net, &work[0], &params[0], &x[0, 0], n, NULL)
+                status = bn_net_forward_f64(&self.net, &work[0], &params[0], xp, xs, n, NULL)
                 if status == BN_OK:
                     value = (bn_net_loss_f64(&self.net, &work[0], &y[0, 0], w, n)
                              + bn_net_penalty_f64(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
                     status = bn_net_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
-                                                 &x[0, 0], &y[0, 0], w, n, NULL, l1, l2)
+                                                 xp, xs, &y[0, 0], w, n, NULL, l1, l2)
         _check(status)
         return value
 
@@ -195,23 +219,29 @@ cdef class Net:
         return value
 
     def predict(self, floating[:, ::1] out, floating[::1] work, const floating[::1] params,
-                const floating[:, ::1] x):
+                const floating[:, ::1] x, const int64_t[::1] indptr=None,
+                const int64_t[::1] indices=None, const floating[::1] data=None):
         cdef int status
-        cdef int64_t n = x.shape[0]
+        cdef bn_csr_rows csr
+        cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
+        cdef const floating *xp = NULL if x is None else &x[0, 0]
+        cdef int64_t n = out.shape[0]
         with nogil:
             if floating is float:
-                status = bn_net_predict_f32(&self.net, &out[0, 0], &work[0], &params[0],
-                                            &x[0, 0], n)
+                status = bn_net_predict_f32(&self.net, &out[0, 0], &work[0], &params[0], xp, xs,
+                                            n)
             else:
-                status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0],
-                                            &x[0, 0], n)
+                status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0], xp, xs,
+                                            n)
         _check(status)
 
     def train(self, double[::1] losses, floating[::1] params, floating[::1] dparams,
               floating[::1] state1, floating[::1] state2, floating[::1] backup,
               floating[::1] work, int64_t[::1] perm, uint64_t[::1] scratch,
               const floating[:, ::1] x, const floating[:, ::1] y, dict config,
-              dict optimizer, const floating[::1] sw=None, bint catch_interrupt=False):
+              dict optimizer, const floating[::1] sw=None, bint catch_interrupt=False,
+              const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
+              const floating[::1] data=None):
         """len(losses) epochs of bn_net_train; config holds the bn_train_config fields and
         optimizer the bn_optimizer ones. With catch_interrupt (main thread only), SIGINT
         stops the loop between batches. Returns (optimizer step afterwards, epochs
@@ -219,7 +249,10 @@ cdef class Net:
         cdef bn_train_config cfg
         cdef bn_optimizer opt
         cdef int status
-        cdef int64_t n = x.shape[0], epochs = losses.shape[0], completed = 0
+        cdef int64_t n = y.shape[0], epochs = losses.shape[0], completed = 0
+        cdef bn_csr_rows csr
+        cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
+        cdef const floating *xp = NULL if x is None else &x[0, 0]
         cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
         cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
         cdef const floating *w = &sw[0] if sw is not None else NULL
@@ -245,12 +278,12 @@ cdef class Net:
                     status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
                                               epochs, &params[0], &dparams[0], s1, s2,
                                               &backup[0], &work[0], &perm[0], &scratch[0],
-                                              &x[0, 0], &y[0, 0], w, n)
+                                              xp, xs, &y[0, 0], w, n)
                 else:
                     status = bn_net_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
                                               epochs, &params[0], &dparams[0], s1, s2,
                                               &backup[0], &work[0], &perm[0], &scratch[0],
-                                              &x[0, 0], &y[0, 0], w, n)
+                                              xp, xs, &y[0, 0], w, n)
         finally:
             if installed:
                 bn_interrupt_restore()

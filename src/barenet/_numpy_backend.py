@@ -8,6 +8,7 @@ import numpy as np
 from . import _activations as act
 from . import _numpy_layers as nl
 from . import _rng
+from . import _sparse
 from .layers import AVGPOOL2D, CONV2D, DENSE, FLATTEN, MAXPOOL2D
 
 LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = 0, 1, 2, 3
@@ -82,10 +83,23 @@ def layer_backward(layer, params, at, stream, d, x, a, z, drop, is_output, need_
     return None, None, dx
 
 
+def rows_of(x, rows):
+    """rows of the input: dense, or a CSR (checked, barenet._sparse) as a scipy matrix"""
+    if not isinstance(x, _sparse.CSR):
+        return x[rows]
+    if isinstance(rows, slice):
+        rows = np.arange(*rows.indices(x.shape[0]))
+    return _sparse.batch(x, rows)
+
+
 def forward(spec, params, x, drop=None):
     """layer inputs and outputs [x, a_0, ..., a_{L-1}] and pre-activations [None, z_0, ...],
-    with dropout when drop = (seed, epoch, batch) is given"""
-    acts, zs = [x.reshape((len(x),) + spec.input_shape)], [None]
+    with dropout when drop = (seed, epoch, batch) is given. Sparse x (a CSR, or a scipy
+    matrix of its rows) feeds a first dense layer: x @ w and x.T @ dz as scipy computes them"""
+    if isinstance(x, _sparse.CSR):
+        x = _sparse.batch(x)
+    acts = [x if _sparse.is_sparse(x) else x.reshape((x.shape[0],) + spec.input_shape)]
+    zs = [None]
     for layer, at, stream in zip(spec.layers, spec.offsets, spec.streams):
         a, z = layer_forward(layer, params, at, stream, acts[-1], drop)
         acts.append(a)
@@ -167,7 +181,7 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
     returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C) /
     "diverged" (a non-finite epoch loss) after rolling the parameters and the optimizer
     state back to the last completed epoch"""
-    n = len(x)
+    n = x.shape[0]
     b = min(cfg.batch_size, n)
     shuffled = cfg.shuffle and b < n
     dparams = np.empty_like(params)
@@ -183,13 +197,13 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
             total = 0.0
             for batch, start in enumerate(range(0, n, b)):
                 rows = slice(start, start + b) if order is None else order[start:start + b]
-                xb, yb, wb = x[rows], y[rows], None if sw is None else sw[rows]
+                xb, yb, wb = rows_of(x, rows), y[rows], None if sw is None else sw[rows]
                 drop = (cfg.seed, epoch, batch)
                 acts, zs = forward(spec, params, xb, drop)
                 batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
                 backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop)
                 optimizer.update_numpy(params, dparams, lr)
-                total += batch_loss * len(xb)
+                total += batch_loss * xb.shape[0]
             losses[e] = total / n
             finite = np.isfinite(losses[e]) and all(np.isfinite(a).all() for a in live)
             status = "ok" if finite else "diverged"  # a NaN loss, or updates that overflowed

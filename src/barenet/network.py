@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _activations, _backend
+from . import _activations, _backend, _sparse
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_positive_float, check_rate,
@@ -300,6 +300,15 @@ class Sequential:
 
     # -- inputs ----------------------------------------------------------------------------
     def _X(self, X, name="X"):
+        """validated input rows: a C-contiguous (n, prod(input_shape)) array, or for a
+        scipy.sparse matrix (CSR, or CSC converted once) a checked CSR (barenet._sparse)"""
+        if _sparse.is_sparse(X):
+            if not isinstance(self.layers[0], Dense):
+                raise TypeError(f"{name} is a scipy.sparse matrix, which only a first Dense "
+                                f"layer takes; this model starts with {self.layers[0]!r}: "
+                                f"pass a dense array ({name}.toarray())")
+            return _sparse.check_sparse_X(X, self.dtype, n_features=self._spec.in_size,
+                                          name=name)
         return check_X_shaped(X, self.dtype, self.input_shape, self.layers[0], name=name)
 
     def _y(self, y, n_rows, name="y"):

@@ -53,6 +53,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
     def _validate_data(estimator, X="no_validation", y="no_validation", **kwargs):
         return estimator._validate_data(X, y, **kwargs)
 
+from . import _sparse
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, set_num_threads
 from ._validation import check_sample_weight
@@ -297,7 +298,8 @@ class _BaseMLP(BaseEstimator):
     def _predict_raw(self, X):
         """the output activations for X (validated), in the network's dtype"""
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32),
+                           accept_sparse=("csr", "csc"))
         with _Threads(self.n_threads):
             return self._net.predict(X)
 
@@ -357,7 +359,12 @@ class _BaseMLP(BaseEstimator):
                              f"{self.n_outputs_}; fit again without warm_start")
         # converted once to the network's dtype, not in every epoch's train call
         dtype = self._net.dtype
-        X = np.ascontiguousarray(X, dtype=dtype)
+        if _sparse.is_sparse(X):  # CSR with int64 indices: each train call takes it as is
+            X = X.tocsr().astype(dtype)
+            X.sum_duplicates()
+            X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+        else:
+            X = np.ascontiguousarray(X, dtype=dtype)
         Y = np.ascontiguousarray(Y, dtype=dtype)
         if not np.isfinite(Y).all():
             raise ValueError(f"y has values too large for the network's dtype {dtype.name}")
@@ -689,7 +696,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset, p):
         """(X, Y as the network's 2-D float targets, y as labels) with scikit-learn's
         checks and its rules for classes_ under warm_start and partial_fit"""
-        X, y = _validate_data(self, X, y, accept_sparse=False, multi_output=True,
+        X, y = _validate_data(self, X, y, accept_sparse=("csr", "csc"), multi_output=True,
                               dtype=self._x_dtype(p), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -755,6 +762,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
     def _more_tags(self):  # scikit-learn < 1.6
@@ -816,7 +824,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return super()._check_params()
 
     def _validate_input(self, X, y, incremental, reset, p):
-        X, y = _validate_data(self, X, y, accept_sparse=False, multi_output=True,
+        X, y = _validate_data(self, X, y, accept_sparse=("csr", "csc"), multi_output=True,
                               y_numeric=True, dtype=self._x_dtype(p), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -846,6 +854,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
+        tags.input_tags.sparse = True
         return tags
 
     def _more_tags(self):  # scikit-learn < 1.6
