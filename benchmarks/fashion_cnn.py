@@ -1,14 +1,15 @@
 """Fashion-MNIST CNN benchmark: barenet's Sequential against the same network in PyTorch.
 
-Trains Conv2D(32, 3, same, relu) - MaxPool2D(2) - Conv2D(64, 3, valid, relu) -
+Trains Conv2D(32, 3, same, relu) - MaxPool2D(2) - Conv2D(64, 3, same, relu) -
 MaxPool2D(2) - Flatten - Dense(128, relu) - Dropout(0.3) - Dense(10, softmax) on
-(N, 1, 28, 28) float32 images, Adam lr 1e-3, batch 128, shuffled every epoch, each peer
-in its own fresh process with capped threads, and prints seconds per epoch (mean of the
+(N, 1, 28, 28) float32 images, Adam from lr 1e-3 with cosine decay over the run (the same
+rate for every peer in every epoch), batch 128, shuffled every epoch, each peer in its
+own fresh process with capped threads, and prints seconds per epoch (mean of the
 epochs after the first, which carries the warm-up), test accuracy, and the ratios. Memory
 is measured as in _peers.py (peak RSS growth, MiB), but in two parts: "train" covers
 building the network and all epochs, "eval" the test-set pass in chunks of EVAL_CHUNK
-images (whose activations would otherwise dominate a CNN's figure). Until
-barenet.Sequential exists the barenet row says so and the other peers still run.
+images (whose activations would otherwise dominate a CNN's figure). If
+barenet.Sequential is missing the barenet row says so and the other peers still run.
 
     python benchmarks/fashion_cnn.py                       # 5 epochs, barenet and torch
     python benchmarks/fashion_cnn.py --peers torch --limit 10000 --epochs 2
@@ -44,7 +45,7 @@ IMAGE_SHAPE = (1, 28, 28)
 N_CLASSES = 10
 DROPOUT = 0.3
 QUICK_ROWS, QUICK_EPOCHS = 5000, 2
-ARCH = ("conv3x3(32, same)-relu-maxpool2-conv3x3(64, valid)-relu-maxpool2-"
+ARCH = ("conv3x3(32, same)-relu-maxpool2-conv3x3(64, same)-relu-maxpool2-"
         "flatten-dense128-relu-dropout0.3-dense10")
 
 
@@ -52,6 +53,12 @@ ARCH = ("conv3x3(32, same)-relu-maxpool2-conv3x3(64, valid)-relu-maxpool2-"
 # Each returns {"seconds_per_epoch": [...], "test_accuracy", "peak_mem_mb", "final_loss",
 # "note"} like _peers.py plus "eval_mem_mb", or {"error": ...}. Every epoch is timed on its
 # own; the test set is scored in chunks of _peers.EVAL_CHUNK rows, outside the timing.
+
+def cosine_lr(lr, epoch, epochs):
+    """the learning rate of an epoch under cosine decay over the run (barenet's
+    lr_schedule="cosine"), given to both peers epoch by epoch"""
+    return lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
+
 
 def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
     """barenet.Sequential, one train(epochs=1) call per epoch (the optimizer's state and
@@ -66,15 +73,16 @@ def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
         barenet.set_num_threads(threads)
         with _peers.peak_rss() as mem:
             net = Sequential([Conv2D(32, 3, padding="same", activation="relu"), MaxPool2D(2),
-                              Conv2D(64, 3, activation="relu"), MaxPool2D(2), Flatten(),
+                              Conv2D(64, 3, padding="same", activation="relu"), MaxPool2D(2),
+                              Flatten(),
                               Dense(128, activation="relu"), Dropout(DROPOUT),
                               Dense(N_CLASSES, activation="softmax")],
                              input_shape=IMAGE_SHAPE, dtype="float32", seed=seed)
             times, losses = [], []
-            for _ in range(epochs):
+            for epoch in range(epochs):
                 t0 = time.perf_counter()
-                hist = net.train(X, y, epochs=1, learning_rate=lr, batch_size=batch_size,
-                                 optimizer="adam", verbose=False)
+                hist = net.train(X, y, epochs=1, learning_rate=cosine_lr(lr, epoch, epochs),
+                                 batch_size=batch_size, optimizer="adam", verbose=False)
                 times.append(time.perf_counter() - t0)
                 losses.extend(float(v) for v in hist)
         with _peers.peak_rss() as eval_mem:
@@ -108,11 +116,11 @@ def train_torch(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
     Xtr = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))   # shares memory
     ytr = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
     n = Xtr.shape[0]
-    side = ((IMAGE_SHAPE[1] // 2) - 2) // 2                             # 28 -> 14 -> 12 -> 6
+    side = IMAGE_SHAPE[1] // 2 // 2                                     # 28 -> 14 -> 7
     with _peers.peak_rss() as mem:
         model = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Conv2d(32, 64, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(64 * side * side, 128), nn.ReLU(), nn.Dropout(DROPOUT),
             nn.Linear(128, N_CLASSES))
         loss_fn = nn.CrossEntropyLoss()
@@ -121,8 +129,10 @@ def train_torch(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
         gen = torch.Generator().manual_seed(seed + 1)
         times, epoch_loss = [], float("nan")
         model.train()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             t0 = time.perf_counter()
+            for group in opt.param_groups:
+                group["lr"] = cosine_lr(lr, epoch, epochs)
             order = torch.randperm(n, generator=gen)
             loss_sum = torch.zeros(())
             for start in range(0, n, batch_size):
@@ -274,7 +284,7 @@ def main(argv=None):
     cfg = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
            "seed": args.seed, "threads": args.threads}
     print(f"{ARCH}\n{X.shape[0]} train / {Xt.shape[0]} test images, {args.epochs} epochs, "
-          f"batch {args.batch_size}, Adam lr {args.lr}, float32, {args.threads} threads; "
+          f"batch {args.batch_size}, Adam lr {args.lr} cosine, float32, {args.threads} threads; "
           f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"{os.cpu_count()} CPUs")
     results = {}
