@@ -84,8 +84,9 @@ def peak_rss():
 
 
 @contextlib.contextmanager
-def blas_threads(threads):
-    """Limit BLAS/OpenMP threads of already-loaded libraries (threadpoolctl if present).
+def blas_threads(threads, user_api=None):
+    """Limit the threads of already-loaded BLAS/OpenMP libraries (user_api "blas": BLAS
+    only) through threadpoolctl, if present.
 
     The ``*_NUM_THREADS`` environment variables that fashion_mnist.py sets for each
     worker process do the same for libraries loaded later.
@@ -95,7 +96,7 @@ def blas_threads(threads):
     except ImportError:
         yield
         return
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=threads, user_api=user_api):
         yield
 
 
@@ -376,6 +377,31 @@ def train_sklearn(X, y, Xt, yt, *, sizes=DEFAULT_SIZES, epochs, batch_size=128, 
 
 PEERS = {"numpy": train_numpy, "torch": train_torch, "sklearn": train_sklearn}
 AVAILABLE = {"numpy": lambda: True, "torch": torch_available, "sklearn": sklearn_available}
+
+
+def run_worker(args, trainers):
+    """Child process: load the arrays, train one peer, print its result as JSON."""
+    import json
+    d = np.load(os.path.join(args.data, "data.npz"))
+    X, y, Xt, yt = (np.ascontiguousarray(d[k]) for k in ("X", "y", "Xt", "yt"))
+    result = trainers[args.worker](X, y, Xt, yt, **json.loads(args.config))
+    result["process_peak_mb"] = process_peak_mb()
+    print(json.dumps(result))
+
+
+def run_peer(script, peer, data_dir, cfg, threads):
+    """Run one peer of `script` (its --worker mode) in a fresh process with capped
+    threads; return its result."""
+    import json
+    import subprocess
+    cmd = [sys.executable, os.path.abspath(script), "--worker", peer,
+           "--data", data_dir, "--config", json.dumps(cfg)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                          env=env_for_threads(threads), check=False)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return {"error": f"{peer}: worker failed with exit code {proc.returncode}"}
+    return json.loads(lines[-1])
 
 
 def env_for_threads(threads):

@@ -22,7 +22,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -175,27 +174,6 @@ def load_data(limit):
     return X, np.asarray(y, dtype=np.int64), Xt, np.asarray(yt, dtype=np.int64)
 
 
-def run_worker(args):
-    """Child process: load the arrays, train one peer, print its result as JSON."""
-    d = np.load(os.path.join(args.data, "data.npz"))
-    X, y, Xt, yt = (np.ascontiguousarray(d[k]) for k in ("X", "y", "Xt", "yt"))
-    result = TRAINERS[args.worker](X, y, Xt, yt, **json.loads(args.config))
-    result["process_peak_mb"] = _peers.process_peak_mb()
-    print(json.dumps(result))
-
-
-def run_peer(peer, data_dir, cfg, threads):
-    """Run one peer in a fresh process with capped threads; return its result."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
-           "--data", data_dir, "--config", json.dumps(cfg)]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
-                          env=_peers.env_for_threads(threads), check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"{peer}: worker failed with exit code {proc.returncode}"}
-    return json.loads(lines[-1])
-
-
 # ---------------------------------------------------------------- reporting
 
 def epoch_seconds(result):
@@ -275,7 +253,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
-        return run_worker(args)
+        return _peers.run_worker(args, TRAINERS)
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     unknown = [p for p in peers if p not in TRAINERS]
     if unknown:
@@ -298,7 +276,7 @@ def main(argv=None):
                 r = TRAINERS[peer](X, y, Xt, yt, **cfg)
                 r.setdefault("process_peak_mb", _peers.process_peak_mb())
             else:
-                r = run_peer(peer, tmp, cfg, args.threads)
+                r = _peers.run_peer(__file__, peer, tmp, cfg, args.threads)
             results[peer] = r
     if hasattr(os, "getloadavg"):       # other work on the machine shows up in the times
         print(f"load average (1 min): {load_before:.2f} before, "

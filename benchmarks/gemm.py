@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+import _peers  # benchmarks/, on the path when run as a script
+
 from barenet import _core, _gemm
 from barenet._activations import IDENTITY, RELU
 
@@ -49,20 +51,6 @@ NETWORK = (
 )
 
 
-def limit_blas(threads):
-    if threadpoolctl is None:
-        return _Null()
-    return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 CLOCK = time.perf_counter   # --cpu-time: time.process_time (for a machine that is not idle)
 
 
@@ -88,7 +76,7 @@ def compare(bn_fn, np_fn, flops, threads, trials):
     OpenMP's briefly), which would steal the cores from the other library's threads."""
     _gemm.set_num_threads(threads)
     tb = tn = float("inf")
-    with limit_blas(threads):
+    with _peers.blas_threads(threads, user_api="blas"):
         for _ in range(max(1, trials // 2)):
             tb = min(tb, best_time(bn_fn, flops, 2))
             time.sleep(SWITCH_PAUSE)

@@ -25,15 +25,13 @@ import argparse
 import time
 
 import numpy as np
+
+import _peers  # benchmarks/, on the path when run as a script
 import scipy.sparse as sp
 
 from barenet import _core, _sparse
 from barenet._activations import RELU
 
-try:
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
 
 SWITCH_PAUSE = 0.2  # seconds between libraries (idle BLAS / OpenMP threads spin for a while)
 
@@ -51,20 +49,6 @@ def median_time(fn, batches, calls, before=None):
         fn(b)
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
-
-
-def limit_blas(threads):
-    if threadpoolctl is None:
-        return _Null()
-    return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def main():
@@ -151,7 +135,7 @@ def main():
     for threads in args.threads:
         _core.set_num_threads(threads)
         epoch = 0.0
-        with limit_blas(threads):
+        with _peers.blas_threads(threads, user_api="blas"):
             for name, bn_fn, sp_fn, dn_fn in (("forward (+b, relu)", bn_forward, scipy_forward,
                                                dense_forward),
                                               ("gradient dW", bn_gradient, scipy_gradient,

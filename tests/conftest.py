@@ -43,3 +43,20 @@ def random_problem(sizes, n=7, seed=0, dtype=np.float64):
     X = rng.standard_normal((n, sizes[0])).astype(dtype)
     y = (rng.random((n, sizes[-1])) > 0.5).astype(dtype)
     return X, y
+
+
+def numeric_gradient(net, X, y, eps=1e-6, sample_weight=None):
+    """central differences of the mean loss over every parameter"""
+    p0 = net.get_params()
+    grad = np.empty_like(p0)
+    for i in range(p0.size):
+        p = p0.copy()
+        p[i] += eps
+        net.set_params(p)
+        up = net.loss(X, y, sample_weight=sample_weight)
+        p[i] -= 2 * eps
+        net.set_params(p)
+        down = net.loss(X, y, sample_weight=sample_weight)
+        grad[i] = (up - down) / (2 * eps)
+    net.set_params(p0)
+    return grad

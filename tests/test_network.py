@@ -6,26 +6,9 @@ import numpy as np
 import pytest
 
 from barenet import NeuralNetwork
-from conftest import random_problem
+from conftest import numeric_gradient, random_problem
 
 SHAPES = [[2, 3, 1], [3, 5, 4, 2], [4, 1], [1, 6, 1], [5, 8, 8, 8, 3]]
-
-
-def numeric_gradient(net, X, y, eps=1e-6):
-    """central differences of the mean loss over every parameter"""
-    p0 = net.get_params()
-    grad = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        net.set_params(p)
-        up = net.loss(X, y)
-        p[i] -= 2 * eps
-        net.set_params(p)
-        down = net.loss(X, y)
-        grad[i] = (up - down) / (2 * eps)
-    net.set_params(p0)
-    return grad
 
 
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)

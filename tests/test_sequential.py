@@ -11,22 +11,7 @@ import barenet
 from barenet import NeuralNetwork, Sequential
 from barenet.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
-from conftest import compiled_available
-
-
-def numeric_gradient(net, X, y, eps=1e-6):
-    p0 = net.get_params()
-    num = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        net.set_params(p)
-        up = net.loss(X, y)
-        p[i] -= 2 * eps
-        net.set_params(p)
-        num[i] = (up - net.loss(X, y)) / (2 * eps)
-    net.set_params(p0)
-    return num
+from conftest import compiled_available, numeric_gradient
 
 
 # each case: (layers, input_shape); every layer kind and option appears at least once

@@ -9,7 +9,7 @@ import pytest
 import barenet
 from barenet import EarlyStopping, NeuralNetwork, TrainingDiverged, optimizers, schedules
 from conftest import compiled_available
-from test_network import numeric_gradient
+from conftest import numeric_gradient
 
 
 def problem(kind, n=24, n_in=4, n_out=3, seed=0, dtype=np.float64):
