@@ -25,6 +25,7 @@ importable and never become dependencies of barenet.
 """
 
 import contextlib
+import importlib.util
 import itertools
 import math
 import os
@@ -33,6 +34,14 @@ import sys
 import time
 
 import numpy as np
+
+# An installed barenet wins; from a plain checkout, the benchmarks (and the worker processes
+# they start, through PYTHONPATH) use its src/.
+_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+if importlib.util.find_spec("barenet") is None and os.path.isdir(_SRC):
+    sys.path.insert(1, _SRC)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 
 DEFAULT_SIZES = (784, 256, 128, 10)
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8

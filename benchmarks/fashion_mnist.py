@@ -11,7 +11,6 @@ _peers.py; this file loads the data, runs the workers and prints the table.
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -25,14 +24,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import _peers
-
-# An installed barenet wins; from a plain checkout, use its src/ (parent and workers).
-SRC = os.path.join(os.path.dirname(HERE), "src")
-if importlib.util.find_spec("barenet") is None and os.path.isdir(SRC):
-    sys.path.insert(1, SRC)
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+import _peers  # noqa: E402 (also puts a checkout's src/ on the path)
 
 FULL_SIZES = (784, 256, 128, 10)
 SMALL_SIZES = (64, 32, 10)
