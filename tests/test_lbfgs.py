@@ -13,6 +13,7 @@ pytest.importorskip("scipy", reason="scipy is not installed")
 
 from barenet import NeuralNetwork, TrainingDiverged, _lbfgs  # noqa: E402
 from barenet.datasets import make_spirals, make_xor  # noqa: E402
+from conftest import compiled_available  # noqa: E402
 
 NETS = {  # output kind: (network settings, targets for X (n, 3))
     "bce": (dict(layer_sizes=[3, 5, 4, 2], activation="tanh"),
@@ -126,14 +127,13 @@ def test_history_records_iterations_and_evaluations(backend):
     assert history.final_loss == pytest.approx(net.loss(X, y), rel=1e-12)
 
 
+@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
 def test_both_backends_take_the_same_steps():
     X, y = make_spirals(30, 3, seed=2)
     params = []
     for backend in ("numpy", "compiled"):
         net = NeuralNetwork([2, 12, 3], output_activation="softmax", seed=0, backend=backend,
                             l2=1e-3)
-        if net.backend != backend:
-            pytest.skip("the compiled extension is not available")
         _lbfgs.train(net, *_validated(net, X, y), max_iter=20)
         params.append(net.get_params())
     np.testing.assert_allclose(params[0], params[1], rtol=1e-6, atol=1e-9)

@@ -72,8 +72,9 @@ def test_csc_and_int_data_are_converted(backend):
 
 
 def test_predict_in_chunks(backend, monkeypatch):
-    from barenet import _compiled_backend
-    monkeypatch.setattr(_compiled_backend, "PREDICT_CHUNK", 7)
+    if backend == "compiled":
+        from barenet import _compiled_backend
+        monkeypatch.setattr(_compiled_backend, "PREDICT_CHUNK", 7)
     X, y = sparse_problem(n=50)
     net = NeuralNetwork([40, 6, 3], output_activation="softmax", seed=2, backend=backend)
     np.testing.assert_allclose(net.predict(X), net.predict(X.toarray()), rtol=1e-12)
