@@ -46,6 +46,15 @@ int bn_dense_forward_f64(double *a, double *z, const double *in, const double *w
                          const double *b, int32_t act, int64_t n, int64_t n_in, int64_t n_out);
 int bn_dense_forward_f32(float *a, float *z, const float *in, const float *w, const float *b,
                          int32_t act, int64_t n, int64_t n_in, int64_t n_out);
+/* *s1 = sum |w|, *s2 = sum w^2 over w (count) and, when dw is not NULL, dw += l1 sign(w) +
+ * l2 w: in BN_PENALTY_BLOCKS fixed blocks on the threads, each summed in eight lanes of
+ * doubles, the blocks' sums added in order (the same value for any thread count, with or
+ * without dw) */
+#define BN_PENALTY_BLOCKS 64
+void bn_weight_penalty_f64(double *dw, const double *w, int64_t count, double l1, double l2,
+                           double *s1, double *s2);
+void bn_weight_penalty_f32(float *dw, const float *w, int64_t count, double l1, double l2,
+                           double *s1, double *s2);
 /* A weight gradient of at most BN_DW_GROUPED_MAX values over at least
  * BN_DW_GROUPED_MIN_ROWS rows is summed in BN_DW_GROUPS fixed blocks of rows, in parallel,
  * through a scratch of BN_DW_SCRATCH values (NULL: one GEMM, on one thread when small). */

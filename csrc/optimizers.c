@@ -15,17 +15,10 @@
 #endif
 
 #include "gemm.h" /* bn_get_num_threads */
+#include "parallel.h" /* BN_VECTOR_CLONES */
 
 /* below this many parameters a step stays on one thread (a parallel region costs more) */
 #define BN_OPT_PARALLEL_MIN 65536
-
-/* The loops are compiled twice where GCC can dispatch at load time (ifunc): for AVX2 and
- * for the baseline, so a wheel built for any x86-64 still steps 8 floats at a time here. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define BN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define BN_VECTOR_CLONES
-#endif
 
 /* 1 if `kind` is known and has the state buffers it needs (none when count is 0) */
 static int valid(int32_t kind, const void *state1, const void *state2, int64_t count)

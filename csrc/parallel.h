@@ -1,4 +1,8 @@
-/* parallel.h -- the one rule for splitting the layer code's loops over OpenMP threads:
+/* parallel.h -- how the C core's elementwise loops use the CPU. Vector clones: where GCC
+ * can dispatch at load time (ifunc), functions marked BN_VECTOR_CLONES are compiled for AVX2
+ * too, so a wheel built for any x86-64 still steps 8 floats at a time; AVX2 alone (no FMA)
+ * leaves every rounding as it is, so both clones give the same bits. Threads: the one rule
+ * for splitting the layer code's loops over OpenMP threads:
  * loops of fewer than BN_LAYER_PARALLEL_MIN element operations stay on one thread (a
  * parallel region costs more), larger ones use bn_get_num_threads(). Every loop split this
  * way computes each output element on one thread in a fixed order, so results do not
@@ -11,6 +15,12 @@
 #include "gemm.h" /* bn_get_num_threads */
 
 #define BN_LAYER_PARALLEL_MIN 200000.0
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define BN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BN_VECTOR_CLONES
+#endif
 
 #ifdef _OPENMP
 #define BN_OMP_FOR(nt) _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")

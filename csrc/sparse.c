@@ -11,6 +11,7 @@
 
 #include "activations.h"
 #include "gemm.h" /* BN_OK, bn_get_num_threads */
+#include "parallel.h" /* BN_VECTOR_CLONES */
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,14 +44,6 @@
 #define PREFETCH_WRITE(p) ((void)(p))
 #endif
 
-/* As in optimizers.c: where GCC can dispatch at load time (ifunc), the loops are compiled
- * for AVX2 too, so a wheel built for any x86-64 still steps 8 floats at a time. AVX2 alone
- * (no FMA) leaves every rounding as it is, so both clones give the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define BN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define BN_VECTOR_CLONES
-#endif
 
 /* the batch: rows of X by their position in the batch */
 typedef struct {

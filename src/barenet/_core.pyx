@@ -184,7 +184,9 @@ cdef class Net:
         cdef double value = 0.0
         cdef bn_csr_rows csr
         cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
-        cdef const floating *xp = NULL if x is None else &x[0, 0]
+        cdef const floating *xp = NULL
+        if x is not None:
+            xp = &x[0, 0]
         cdef int64_t n = y.shape[0]
         cdef bint grad = dparams is not None
         cdef const floating *w = &sw[0] if sw is not None else NULL
@@ -224,7 +226,9 @@ cdef class Net:
         cdef int status
         cdef bn_csr_rows csr
         cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
-        cdef const floating *xp = NULL if x is None else &x[0, 0]
+        cdef const floating *xp = NULL
+        if x is not None:
+            xp = &x[0, 0]
         cdef int64_t n = out.shape[0]
         with nogil:
             if floating is float:
@@ -252,7 +256,9 @@ cdef class Net:
         cdef int64_t n = y.shape[0], epochs = losses.shape[0], completed = 0
         cdef bn_csr_rows csr
         cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
-        cdef const floating *xp = NULL if x is None else &x[0, 0]
+        cdef const floating *xp = NULL
+        if x is not None:
+            xp = &x[0, 0]
         cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
         cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
         cdef const floating *w = &sw[0] if sw is not None else NULL
