@@ -447,6 +447,17 @@ class Sequential:
         """
         X, y = self._Xy(X, y)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return self._train(X, y, sw, epochs, learning_rate, verbose, batch_size=batch_size,
+                           optimizer=optimizer, shuffle=shuffle, validation_data=validation_data,
+                           early_stopping=early_stopping, lr_schedule=lr_schedule,
+                           on_divergence=on_divergence)
+
+    @_exclusive
+    def _train(self, X, y, sw, epochs, learning_rate, verbose, *, batch_size=None,
+               optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
+               lr_schedule=None, on_divergence="raise"):
+        """train() on X, y, sw as _Xy and check_sample_weight return them (validated once:
+        barenet.sklearn calls this epoch by epoch)"""
         if isinstance(optimizer, _optimizers.LBFGS) or (isinstance(optimizer, str)
                                                        and optimizer.strip().lower() == "lbfgs"):
             return self._train_lbfgs(X, y, sw, epochs, verbose, optimizer, batch_size,

@@ -25,7 +25,6 @@ loss and gradient, so the iterates are scikit-learn's (see _fit_lbfgs for the mu
 regression case, where scikit-learn's gradient is not that of its loss).
 """
 
-import inspect
 import numbers
 import warnings
 
@@ -69,7 +68,6 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adamw")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _OUT_ACTIVATIONS = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity",
                     "exp": "exp"}
-_TRAIN_HAS_SAMPLE_WEIGHT = "sample_weight" in inspect.signature(NeuralNetwork.train).parameters
 
 
 class _Threads:
@@ -481,18 +479,12 @@ class _BaseMLP(BaseEstimator):
         r, q = self._scale_r, self._scale_q
         # scikit-learn divides each batch's loss and penalty by its sum of weights; barenet
         # by its rows, so weights go in normalised to mean 1 and alpha by the mean weight
-        mean_w = 1.0
-        train_kw = {}
+        mean_w, weights = 1.0, None
         if sw_tr is not None:
             mean_w = float(np.mean(sw_tr))
             if not mean_w > 0:
                 raise ValueError("sample_weight of the training rows must have a positive sum")
-            if not _TRAIN_HAS_SAMPLE_WEIGHT:
-                if np.any(sw_tr != sw_tr[0]):
-                    raise NotImplementedError("this barenet's NeuralNetwork.train has no "
-                                              "sample_weight: upgrade barenet")
-            else:
-                train_kw["sample_weight"] = sw_tr / mean_w
+            weights = sw_tr / mean_w
         net.l2 = 0.0 if p["solver"] == "adamw" else r * p["alpha"] / (batch * mean_w)
         sgd = p["solver"] == "sgd"
         verbose = p["verbose"]
@@ -500,15 +492,17 @@ class _BaseMLP(BaseEstimator):
         # add the rest from ||W||^2 (exact in full batch, from the epoch's mean otherwise)
         l2_rest = (1 - r / q) * net.l2 / (2 * r) if r != q else 0.0
         self.n_iter_ = 0
+        # validated once here, not in each epoch's train call
+        X_tr, Y_tr = net._Xy(X_tr, Y_tr)
+        sw_train = check_sample_weight(weights, X_tr.shape[0], net.dtype)
         try:
             for _ in range(p["max_iter"]):
                 lr = self._learning_rate / r if sgd else self._learning_rate
                 self._carry_velocity(lr)
                 w2_start = self._sum_w2() if l2_rest else 0.0
                 try:
-                    history = net.train(X_tr, Y_tr, epochs=1, learning_rate=lr, verbose=False,
-                                        batch_size=batch, optimizer=self._optimizer,
-                                        shuffle=p["shuffle"], **train_kw)
+                    history = net._train(X_tr, Y_tr, sw_train, 1, lr, False, batch_size=batch,
+                                         optimizer=self._optimizer, shuffle=p["shuffle"])
                 except TrainingDiverged as exc:
                     raise ValueError("Solver produced non-finite parameter weights. The input "
                                      "data may contain large values and need to be "
@@ -582,7 +576,7 @@ class _BaseMLP(BaseEstimator):
             score = self._score_outputs(proba, y_val, sw_val)
             self.validation_scores_.append(score)
             val_kw = {}
-            if sw_val is not None and _TRAIN_HAS_SAMPLE_WEIGHT:
+            if sw_val is not None:
                 val_kw["sample_weight"] = sw_val / np.mean(sw_val)
             self.validation_loss_curve_.append(
                 float(self._net.loss(X_val, Y_val, **val_kw)) / self._scale_q)
