@@ -1,6 +1,6 @@
 /* gemm.h -- row-major general matrix multiply, C = alpha * op(A) @ op(B) + beta * C,
  * in float (bn_sgemm) and double (bn_dgemm). op(A) is (M, K), op(B) is (K, N), C is (M, N).
- * Callers (mlp.c, the Cython bindings) validate shapes and leading dimensions; nothing here
+ * Callers (layers.c, the Cython bindings) validate shapes and leading dimensions; nothing here
  * checks them. beta == 0 never reads C (NaN in C is overwritten). Returns 0, or BN_ENOMEM.
  * The naive bn_?gemm_ref stays forever as the oracle and the fallback for awkward shapes. */
 #ifndef BARENET_GEMM_H

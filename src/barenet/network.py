@@ -81,7 +81,7 @@ class Spec:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The settings of a training run that the backends read (bn_train_config in mlp.h)"""
+    """The settings of a training run that the backends read (bn_train_config in net.h)"""
     batch_size: int
     shuffle: bool
     seed: int
