@@ -212,7 +212,7 @@ def _predict(args):
 
 def _parser():
     parser = argparse.ArgumentParser(prog="barenet",
-                                     description="Dense neural networks on a compiled core.")
+                                     description="Neural networks on a compiled core.")
     parser.add_argument("--backend", choices=["auto", "compiled", "numpy"], default=None,
                         help="implementation to run (default: BARENET_BACKEND or auto)")
     sub = parser.add_subparsers(dest="command", required=True)
