@@ -26,15 +26,21 @@
  * it is when nt is 1, without entering an OpenMP region (which costs ~0.3 us even for one
  * thread: libgomp builds a team). The caller's thread count must be a variable named nt. */
 #ifdef _OPENMP
+#if defined(_MSC_VER) && !defined(__clang__) /* MSVC's own pragma operator */
+#define BN_PRAGMA_OMP_FOR __pragma(omp parallel for num_threads(nt) schedule(static))
+#define BN_OMP_CRITICAL __pragma(omp critical(bn_layer_status))
+#else
+#define BN_PRAGMA_OMP_FOR _Pragma("omp parallel for num_threads(nt) schedule(static)")
+#define BN_OMP_CRITICAL _Pragma("omp critical(bn_layer_status)")
+#endif
 #define BN_PARALLEL_FOR(threads, ...)                                                     \
     do {                                                                                  \
         if ((threads) > 1) {                                                              \
-            _Pragma("omp parallel for num_threads(nt) schedule(static)") __VA_ARGS__     \
+            BN_PRAGMA_OMP_FOR __VA_ARGS__                                                 \
         } else {                                                                          \
             __VA_ARGS__                                                                   \
         }                                                                                 \
     } while (0)
-#define BN_OMP_CRITICAL _Pragma("omp critical(bn_layer_status)")
 #else
 #define BN_PARALLEL_FOR(threads, ...) do { __VA_ARGS__ } while (0)
 #define BN_OMP_CRITICAL
