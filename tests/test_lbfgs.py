@@ -160,9 +160,9 @@ class _Wrapped:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def loss_and_grad(self, params, *args):
+    def loss_and_grad(self, params, *args, **kwargs):
         self.calls += 1
-        loss = self.inner.loss_and_grad(params, *args)
+        loss = self.inner.loss_and_grad(params, *args, **kwargs)
         return self.hook(self.calls, params, loss)
 
 

@@ -10,5 +10,5 @@ from .training import EarlyStopping, History
 __version__ = "0.1.0"
 
 __all__ = ["NeuralNetwork", "Sequential", "TrainingDiverged", "ModelFileError", "EarlyStopping",
-           "History", "datasets", "layers", "optimizers", "schedules", "set_num_threads", "get_num_threads", "info",
-           "__version__"]
+           "History", "datasets", "layers", "optimizers", "schedules", "set_num_threads",
+           "get_num_threads", "info", "__version__"]

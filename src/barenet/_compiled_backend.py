@@ -68,8 +68,14 @@ class Backend:
                 out[part] = work[first:first + m * k].reshape(m, k)
         return total / n + (self.core.penalty(params, l1, l2) if l1 or l2 else 0.0)
 
-    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):
-        work = np.empty(self.core.workspace_size(x.shape[0]), dtype=params.dtype)
+    def workspace(self, n, dtype):
+        """a workspace for loss_and_grad on n rows, for callers that evaluate many times
+        (L-BFGS): allocated once, its pages are not faulted in again at every call"""
+        return np.empty(self.core.workspace_size(n), dtype=dtype)
+
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None, work=None):
+        if work is None:
+            work = self.workspace(x.shape[0], params.dtype)
         xs, csr = _input(x)
         return self.core.evaluate(work, params, xs, y, l1, l2, dparams, sw, **csr)
 

@@ -28,8 +28,9 @@ def _blas_threads(net):
     """one BLAS thread during the scipy loop when the network runs on the compiled core:
     BLAS then serves only L-BFGS-B's own O(m n) vector work, where threads do not pay and,
     with the cores busy, cost ~10x (this 2-core machine under load: 0.7 ms vs 8 ms per
-    scipy iteration for 7,510 parameters). The NumPy backend's GEMMs use BLAS, so there it is left alone, as it is
-    when threadpoolctl (a scikit-learn dependency, not barenet's) is not installed."""
+    scipy iteration for 7,510 parameters). The NumPy backend's GEMMs use BLAS, so there it
+    is left alone, as it is when threadpoolctl (a scikit-learn dependency, not barenet's)
+    is not installed."""
     if net.backend != "compiled":
         return contextlib.nullcontext()
     try:
@@ -52,6 +53,7 @@ class _Objective:
         self.loss_scale, self.grad_scale, self.extra_l2 = loss_scale, grad_scale, extra_l2
         self.params = np.empty_like(net._params)    # (P,) the trial point, network dtype
         self.dparams = np.empty_like(net._params)   # (P,) its gradient, network dtype
+        self.work = self.backend.workspace(X.shape[0], net.dtype)  # reused by every call
         self.n_fun = 0
         self.n_nonfinite = 0
         self.f_ref = None                           # the last finite f
@@ -67,7 +69,7 @@ class _Objective:
         with np.errstate(over="ignore", invalid="ignore"):
             np.copyto(self.params, x, casting="unsafe")
             loss = self.backend.loss_and_grad(self.params, self.X, self.y, self.dparams,
-                                              self.l1, self.l2, self.sw)
+                                              self.l1, self.l2, self.sw, work=self.work)
             f = self.loss_scale * loss
             if self.extra_l2:
                 f += self.extra_l2 * self._sum_w2()

@@ -1,5 +1,6 @@
 """The reference backend: the network's mathematics in NumPy, with the same operations
-and names as the C core (csrc/net_impl.inc, csrc/layers_impl.inc) and the same random numbers (barenet._rng).
+and names as the C core (csrc/net_impl.inc, csrc/layers_impl.inc) and the same random
+numbers (barenet._rng).
 It is the specification the compiled backend is tested against, so it favours clarity
 over speed. Inputs arrive validated, C-contiguous and in the parameter dtype."""
 
@@ -234,7 +235,11 @@ class Backend:
             out[...] = acts[-1]
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
-    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None):
+    def workspace(self, n, dtype):
+        """NumPy allocates as it goes: nothing to keep between loss_and_grad calls"""
+        return None
+
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None, work=None):
         acts, zs = forward(self.spec, params, x)
         backward(self.spec, dparams, params, acts, zs, y, sw, l1, l2)
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)

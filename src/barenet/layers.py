@@ -46,6 +46,7 @@ class Layer:
 
     kind = None
     n_params = 0
+    rate = 0.0    # dropout rate (Dropout's own); every layer has one for the C rows
     index = None  # position in the model, set by build (for error messages)
 
     def build(self, input_shape, index):
@@ -74,8 +75,6 @@ class Layer:
         row.update(kind=self.kind, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
                    w_offset=start, b_offset=-1, stream=stream)
         return row
-
-    rate = 0.0
 
     def config(self):
         """the constructor's arguments, for save/load"""

@@ -1,7 +1,8 @@
 """Sequential (a list of layers) and NeuralNetwork (the tutorial's multi-layer perceptron,
-a Sequential of Dense layers): the facade over barenet's backends. It validates every input (barenet._validation), owns the one flat parameter buffer that
-`weights` and `biases` view, keeps the optimizer state and the epoch count between `train`
-calls, and hands whole operations (an epoch, many epochs, a prediction) to the chosen
+a Sequential of Dense layers): the facade over barenet's backends. It validates every
+input (barenet._validation), owns the one flat parameter buffer that `weights` and
+`biases` view, keeps the optimizer state and the epoch count between `train` calls, and
+hands whole operations (an epoch, many epochs, a prediction) to the chosen
 backend, the C core or the NumPy reference, which never see unvalidated data."""
 
 import copy
@@ -648,7 +649,8 @@ class NeuralNetwork(Sequential):
         None infers it: sigmoid -> binary cross-entropy (mean over all outputs), softmax ->
         categorical cross-entropy (mean over rows; y as integer labels or one-hot rows),
         exp -> poisson (half Poisson deviance ``e^z - y z + y log y - y`` of the mean
-        ``e^z``, averaged over all outputs; y >= 0), anything else -> mean squared error. Both cross-entropies are computed from the
+        ``e^z``, averaged over all outputs; y >= 0), anything else -> mean squared error.
+        Both cross-entropies are computed from the
         logits z, stably: binary as ``max(z, 0) - y z + log(1 + exp(-|z|))``, which equals
         the tutorial's ``-mean(y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8))`` to ~1e-8
         wherever that is finite; categorical by log-sum-exp.

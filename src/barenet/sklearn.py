@@ -771,7 +771,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     by mini-batch sgd / adam (or rmsprop / adamw) or full-batch lbfgs. Parameters and fitted
     attributes are those of ``sklearn.neural_network.MLPRegressor``, with the differences
     and extras listed in MLPClassifier's documentation (no class_weight). ``loss_`` is
-    scikit-learn's half squared error or half Poisson deviance; for several outputs and a stochastic solver its L2 part is 1/n_outputs of
+    scikit-learn's half squared error or half Poisson deviance; for several outputs and a
+    stochastic solver its L2 part is 1/n_outputs of
     scikit-learn's (whose gradient is not that of its loss there: the updates follow the
     gradient); lbfgs reports scikit-learn's value exactly.
     """
