@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "vexp.h"
+
 typedef enum {
     BN_ACT_IDENTITY = 0,
     BN_ACT_RELU = 1,
@@ -24,19 +26,18 @@ typedef enum {
 #define BN_SQRT1_2 0.70710678118654752440
 #define BN_INV_SQRT_2PI 0.39894228040143267794
 
-/* sigmoid without overflow: exp is only taken of a non-positive number */
+/* sigmoid without overflow, and without a branch (so loops of it vectorise): exp is only
+ * taken of a non-positive number; 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below */
 static inline double bn_sigmoid_f64(double z)
 {
-    if (z >= 0.0) return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
+    const double e = bn_exp(z >= 0.0 ? -z : z);
+    return (z >= 0.0 ? 1.0 : e) / (1.0 + e);
 }
 
 static inline float bn_sigmoid_f32(float z)
 {
-    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
+    const float e = bn_expf(z >= 0.0f ? -z : z);
+    return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
 /* f(z) for the elementwise activations (softmax rows are done elsewhere) */
@@ -48,7 +49,7 @@ static inline double bn_act_f64(int32_t act, double z)
     case BN_ACT_TANH: return tanh(z);
     case BN_ACT_LEAKY_RELU: return z > 0.0 ? z : BN_LEAKY_SLOPE * z;
     case BN_ACT_GELU: return 0.5 * z * (1.0 + erf(z * BN_SQRT1_2));
-    case BN_ACT_EXP: return exp(z);
+    case BN_ACT_EXP: return bn_exp(z);
     default: return z;
     }
 }
@@ -61,7 +62,7 @@ static inline float bn_act_f32(int32_t act, float z)
     case BN_ACT_TANH: return tanhf(z);
     case BN_ACT_LEAKY_RELU: return z > 0.0f ? z : (float)BN_LEAKY_SLOPE * z;
     case BN_ACT_GELU: return 0.5f * z * (1.0f + erff(z * (float)BN_SQRT1_2));
-    case BN_ACT_EXP: return expf(z);
+    case BN_ACT_EXP: return bn_expf(z);
     default: return z;
     }
 }
@@ -75,7 +76,7 @@ static inline double bn_dact_f64(int32_t act, double a, double z)
     case BN_ACT_TANH: return 1.0 - a * a;
     case BN_ACT_LEAKY_RELU: return z > 0.0 ? 1.0 : BN_LEAKY_SLOPE;
     case BN_ACT_GELU:
-        return 0.5 * (1.0 + erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * exp(-0.5 * z * z);
+        return 0.5 * (1.0 + erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * bn_exp(-0.5 * z * z);
     case BN_ACT_EXP: return a;
     default: return 1.0;
     }
@@ -90,7 +91,7 @@ static inline float bn_dact_f32(int32_t act, float a, float z)
     case BN_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : (float)BN_LEAKY_SLOPE;
     case BN_ACT_GELU:
         return 0.5f * (1.0f + erff(z * (float)BN_SQRT1_2))
-             + z * (float)BN_INV_SQRT_2PI * expf(-0.5f * z * z);
+             + z * (float)BN_INV_SQRT_2PI * bn_expf(-0.5f * z * z);
     case BN_ACT_EXP: return a;
     default: return 1.0f;
     }

@@ -2,19 +2,24 @@
  * body (losses_impl.inc). Binary cross-entropy uses the stable form
  * max(z, 0) - y z + log(1 + exp(-|z|)), equal to the tutorial's
  * -[y log(p + 1e-8) + (1 - y) log(1 - p + 1e-8)] wherever that is finite and accurate;
- * cross-entropy uses log softmax(z)_j = z_j - max(z) - log(sum exp(z - max(z))). */
+ * cross-entropy uses log softmax(z)_j = z_j - max(z) - log(sum exp(z - max(z))). exp is
+ * bn_exp (vexp.h), so that these loops vectorise. */
 #include <math.h>
 
 #include "activations.h"
 #include "losses.h"
+#include "parallel.h"
+#include "vexp.h"
+
+#define BN_EXP_BLOCK 512 /* values softmax and cross-entropy exponentiate in one loop */
+#define MAX(a, b) ((a) > (b) ? (a) : (b)) /* fmax is a call; a NaN row gives NaN either way */
 
 #define REAL double
 #define SFX(name) name##_f64
-#define EXP exp
+#define EXP bn_exp
 #define LOG log
 #define LOG1P log1p
 #define FABS fabs
-#define FMAX fmax
 #define DACT bn_dact_f64
 #include "losses_impl.inc"
 #undef REAL
@@ -23,15 +28,13 @@
 #undef LOG
 #undef LOG1P
 #undef FABS
-#undef FMAX
 #undef DACT
 
 #define REAL float
 #define SFX(name) name##_f32
-#define EXP expf
+#define EXP bn_expf
 #define LOG logf
 #define LOG1P log1pf
 #define FABS fabsf
-#define FMAX fmaxf
 #define DACT bn_dact_f32
 #include "losses_impl.inc"
