@@ -1,7 +1,10 @@
 /* parallel.h -- how the C core's elementwise loops use the CPU. Vector clones: where GCC
- * can dispatch at load time (ifunc), functions marked BN_VECTOR_CLONES are compiled for AVX2
- * too, so a wheel built for any x86-64 still steps 8 floats at a time; AVX2 alone (no FMA)
- * leaves every rounding as it is, so both clones give the same bits. Threads: the one rule
+ * can dispatch at load time (ifunc), functions marked BN_VECTOR_CLONES are compiled for
+ * AVX-512 and AVX2 too, so a wheel built for any x86-64 still steps 16 or 8 floats at a
+ * time (AVX-512 halves Adam's step, whose square roots and divisions bound it). Every clone
+ * gives the same bits: the core is built with -ffp-contract=off (CMakeLists.txt), so the
+ * FMA that AVX-512 brings never fuses a * b + c, and nothing is reassociated; each
+ * operation rounds once whatever the vector width. Threads: the one rule
  * for splitting the layer code's loops over OpenMP threads:
  * loops of fewer than BN_LAYER_PARALLEL_MIN element operations stay on one thread (a
  * parallel region costs more), larger ones use bn_get_num_threads(). Every loop split this
@@ -17,7 +20,7 @@
 #define BN_LAYER_PARALLEL_MIN 200000.0
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define BN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define BN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define BN_VECTOR_CLONES
 #endif

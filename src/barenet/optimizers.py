@@ -348,14 +348,14 @@ class Adam(Optimizer):
         one_minus_b1, one_minus_b2 = real(1.0 - self.beta1), real(1.0 - self.beta2)
         # the bias corrections in double, rounded once, as PyTorch arranges them
         step_size = real(lr / (1.0 - self.beta1 ** step))
-        sqrt_bc2 = real(math.sqrt(1.0 - self.beta2 ** step))
+        inv_sqrt_bc2 = real(1.0 / math.sqrt(1.0 - self.beta2 ** step))
         eps = real(self.eps)
         self._decay(p, real, lr)
         m[...] = b1 * m + one_minus_b1 * g  # m = b1 m + (1-b1) g
         v[...] = b2 * v + one_minus_b2 * g * g  # v = b2 v + (1-b2) g^2
-        # p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps), computed as
-        # p -= (lr / (1-b1^t)) (m / (sqrt(v) / sqrt(1-b2^t) + eps))
-        p -= step_size * (m / (np.sqrt(v) / sqrt_bc2 + eps))
+        # p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps), with eps where PyTorch puts it:
+        # p -= (lr / (1-b1^t)) (m / (sqrt(v) (1 / sqrt(1-b2^t)) + eps)), as the C core does
+        p -= step_size * (m / (np.sqrt(v) * inv_sqrt_bc2 + eps))
 
 
 class AdamW(Adam):
