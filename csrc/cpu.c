@@ -37,6 +37,8 @@ static const bn_kernel_set avx512_set = {
     {bn_dgemm_kernel_avx512_6x16, 6, 16, bn_dpack_avx2_6xk, bn_dpack_avx2_16xk},
     {bn_sgemm_kernel_avx2_cols_16x5, 16, 5, bn_sgemm_kernel_avx2_rows_8x10, 8},
     {bn_dgemm_kernel_avx2_cols_8x5, 8, 5, bn_dgemm_kernel_avx2_rows_4x10, 4},
+    bn_sgemm_direct_avx512,
+    bn_dgemm_direct_avx512,
 };
 #endif
 

@@ -60,13 +60,27 @@ typedef struct {
     bn_dgemm_ukernel_rows rows; int mr_rows;
 } bn_dgemm_thin;
 
-/* One instruction set's kernels; thin kernels are NULL when the set has none. */
+/* Direct kernels for small products, nothing packed: the whole
+ *   c[0:m, 0:n] = alpha * op(A) @ B + beta * c,  op(A)[i][p] = a[i * sa_i + p * sa_p],
+ * B's row p at b + p * ldb (n values read in place). Each element of C is one chain of FMAs
+ * over p = 0, 1, ..., k - 1 from zero, then alpha times it (plus beta c), exactly as the
+ * packed kernel of the same set computes it when K is one block: the same bits. */
+typedef void (*bn_sgemm_direct)(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
+                                int64_t sa_p, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, float alpha, float beta);
+typedef void (*bn_dgemm_direct)(int64_t m, int64_t n, int64_t k, const double *a,
+                                int64_t sa_i, int64_t sa_p, const double *b, int64_t ldb,
+                                double *c, int64_t ldc, double alpha, double beta);
+
+/* One instruction set's kernels; thin and direct kernels are NULL when the set has none. */
 typedef struct {
     const char *name;           /* "avx512", "avx2_fma" or "generic" */
     bn_sgemm_ukr sgemm;
     bn_dgemm_ukr dgemm;
     bn_sgemm_thin sgemm_thin;
     bn_dgemm_thin dgemm_thin;
+    bn_sgemm_direct sgemm_direct;
+    bn_dgemm_direct dgemm_direct;
 } bn_kernel_set;
 
 /* The kernels in use (chosen at first call from the CPU and the environment). */
@@ -115,6 +129,12 @@ void bn_sgemm_kernel_avx512_6x32(int64_t k, const float *pa, const float *pb, fl
                                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, double *c,
                                  int64_t ldc, int64_t m, int64_t n, double alpha, double beta);
+void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
+                            int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
+                            float alpha, float beta);
+void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa_i,
+                            int64_t sa_p, const double *b, int64_t ldb, double *c,
+                            int64_t ldc, double alpha, double beta);
 #endif
 
 #endif

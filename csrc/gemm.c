@@ -567,6 +567,52 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
     return 1;
 }
 
+/* ---- direct products (small, one K block, N > THIN_MAX_N): the set's direct kernel reads
+ * op(A) and B in place; B^T is first transposed whole into the packing buffer. Nothing is
+ * packed into panels, which for a product of a few tens of thousands of multiply-adds
+ * costs as much as the product. Same bits as the packed path (cpu.h). ------------------- */
+
+#ifndef BN_DIRECT_MAX_FLOPS
+#define BN_DIRECT_MAX_FLOPS BN_PARALLEL_MIN_FLOPS   /* always one thread */
+#endif
+#define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
+
+/* 1 when done, 0 when the product is not direct, -1 when out of memory */
+static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
+{
+    const int f64 = g->dt == F64;
+    if (f64 ? !ks->dgemm_direct : !ks->sgemm_direct) return 0;
+    if (2.0 * (double)g->m * (double)g->n * (double)g->k >= BN_DIRECT_MAX_FLOPS) return 0;
+    if (g->k > blocks_for(ks, f64)->kc || g->n <= THIN_MAX_N) return 0;
+    const int64_t sa_i = g->ta == BN_NO_TRANS ? g->lda : 1;
+    const int64_t sa_p = g->ta == BN_NO_TRANS ? 1 : g->lda;
+    const void *b = g->b;
+    int64_t ldb = g->ldb;
+    if (g->tb == BN_TRANS) {                        /* op(B)[p][j] = b[j * ldb + p] */
+        const size_t bytes = (size_t)g->k * (size_t)g->n * g->es;
+        if (bytes > DIRECT_MAX_BT_BYTES) return 0;
+        char *buf = packing_buffer(bytes);
+        if (!buf) return -1;
+        for (int64_t j = 0; j < g->n; j++)
+            for (int64_t p = 0; p < g->k; p++) {
+                if (f64) ((double *)buf)[p * g->n + j] = ((const double *)g->b)[j * g->ldb + p];
+                else ((float *)buf)[p * g->n + j] = ((const float *)g->b)[j * g->ldb + p];
+            }
+        b = buf;
+        ldb = g->n;
+    }
+    if (f64) {
+        ks->dgemm_direct(g->m, g->n, g->k, g->a, sa_i, sa_p, b, ldb, g->c, g->ldc, g->alpha,
+                         g->beta);
+        if (g->fused) bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+    } else {
+        ks->sgemm_direct(g->m, g->n, g->k, g->a, sa_i, sa_p, b, ldb, g->c, g->ldc,
+                         (float)g->alpha, (float)g->beta);
+        if (g->fused) bias_act_f32(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+    }
+    return 1;
+}
+
 /* C = beta * C (then the fused write-back): the whole product when k == 0 or alpha == 0 */
 static void scale_only(const gemm_job *g)
 {
@@ -609,6 +655,8 @@ static int gemm_run(gemm_job *g)
         thin_team(g, 0, 1);
         return BN_OK;
     }
+    const int direct = direct_run(g, ks);
+    if (direct) return direct < 0 ? BN_ENOMEM : BN_OK;
 
     const blocking *bl;
     if (g->dt == F32) {

@@ -134,3 +134,87 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
     if (m > 4) store_row_f64(c + 4 * ldc, c40, c41, va, beta, ml, mh);
     if (m > 5) store_row_f64(c + 5 * ldc, c50, c51, va, beta, ml, mh);
 }
+
+/* ---- direct kernels for small products (cpu.h, bn_?gemm_direct): 8x32 (float) and 8x16
+ * (double) tiles with op(A) and B read where they lie. 16 accumulators: AVX-512 has 32
+ * registers. Rows past m repeat the last row (read, computed, never stored); columns past n
+ * are masked in the loads of B and the stores of C, so nothing outside the operands is
+ * touched. Tiles walk down a panel of B's columns, which stays in L1 across them. ---- */
+
+#define BN_DIRECT_ROWS 8
+
+/* one row's step: acc_r0/acc_r1 += a_r[p] * (b0, b1) */
+#define DIRECT_STEP(SET1, FMA, r)                                                         \
+    do {                                                                                  \
+        const __typeof__(b0) ap = SET1(a##r[off]);                                        \
+        c##r##0 = FMA(ap, b0, c##r##0);                                                   \
+        c##r##1 = FMA(ap, b1, c##r##1);                                                   \
+    } while (0)
+
+/* the 8-row tile of either type: REAL, VEC (register type), SUFFIX (_ps / _pd), LANES */
+#define DIRECT_TILE(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW, MASK, LANES)            \
+    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                     \
+    {                                                                                     \
+        const REAL *ar[BN_DIRECT_ROWS];                                                   \
+        for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
+            ar[r] = a + (i + (r < mb ? r : mb - 1)) * sa_i;                               \
+        a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];                                   \
+        a4 = ar[4], a5 = ar[5], a6 = ar[6], a7 = ar[7];                                   \
+    }                                                                                     \
+    VEC c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO();                           \
+    VEC c20 = ZERO(), c21 = ZERO(), c30 = ZERO(), c31 = ZERO();                           \
+    VEC c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO();                           \
+    VEC c60 = ZERO(), c61 = ZERO(), c70 = ZERO(), c71 = ZERO();                           \
+    const REAL *bp = b + j;                                                               \
+    for (int64_t p = 0, off = 0; p < k; p++, off += sa_p, bp += ldb) {                    \
+        const VEC b0 = LOADZ(ml, bp), b1 = LOADZ(mh, bp + LANES);                         \
+        DIRECT_STEP(SET1, FMA, 0);                                                        \
+        DIRECT_STEP(SET1, FMA, 1);                                                        \
+        DIRECT_STEP(SET1, FMA, 2);                                                        \
+        DIRECT_STEP(SET1, FMA, 3);                                                        \
+        DIRECT_STEP(SET1, FMA, 4);                                                        \
+        DIRECT_STEP(SET1, FMA, 5);                                                        \
+        DIRECT_STEP(SET1, FMA, 6);                                                        \
+        DIRECT_STEP(SET1, FMA, 7);                                                        \
+    }                                                                                     \
+    REAL *ci = c + i * ldc + j;                                                           \
+    STORE_ROW(ci, c00, c01, va, beta, ml, mh);                                            \
+    if (mb > 1) STORE_ROW(ci + ldc, c10, c11, va, beta, ml, mh);                          \
+    if (mb > 2) STORE_ROW(ci + 2 * ldc, c20, c21, va, beta, ml, mh);                      \
+    if (mb > 3) STORE_ROW(ci + 3 * ldc, c30, c31, va, beta, ml, mh);                      \
+    if (mb > 4) STORE_ROW(ci + 4 * ldc, c40, c41, va, beta, ml, mh);                      \
+    if (mb > 5) STORE_ROW(ci + 5 * ldc, c50, c51, va, beta, ml, mh);                      \
+    if (mb > 6) STORE_ROW(ci + 6 * ldc, c60, c61, va, beta, ml, mh);                      \
+    if (mb > 7) STORE_ROW(ci + 7 * ldc, c70, c71, va, beta, ml, mh)
+
+void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
+                            int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
+                            float alpha, float beta)
+{
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (int64_t j = 0; j < n; j += 32) {
+        const __mmask16 ml = (__mmask16)lane_mask(n - j, 16);
+        const __mmask16 mh = (__mmask16)lane_mask(n - j - 16, 16);
+        for (int64_t i = 0; i < m; i += BN_DIRECT_ROWS) {
+            const int64_t mb = m - i < BN_DIRECT_ROWS ? m - i : BN_DIRECT_ROWS;
+            DIRECT_TILE(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
+                        _mm512_maskz_loadu_ps, store_row_f32, ml, 16);
+        }
+    }
+}
+
+void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa_i,
+                            int64_t sa_p, const double *b, int64_t ldb, double *c,
+                            int64_t ldc, double alpha, double beta)
+{
+    const __m512d va = _mm512_set1_pd(alpha);
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask8 ml = (__mmask8)lane_mask(n - j, 8);
+        const __mmask8 mh = (__mmask8)lane_mask(n - j - 8, 8);
+        for (int64_t i = 0; i < m; i += BN_DIRECT_ROWS) {
+            const int64_t mb = m - i < BN_DIRECT_ROWS ? m - i : BN_DIRECT_ROWS;
+            DIRECT_TILE(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
+                        _mm512_maskz_loadu_pd, store_row_f64, ml, 8);
+        }
+    }
+}

@@ -121,6 +121,23 @@ def test_alpha_beta_and_leading_dimensions(kernel, alpha, beta, ta, tb, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta, tb", OPS)
+@pytest.mark.parametrize("shape", [(32, 32, 64), (64, 32, 32), (32, 32, 10), (1, 11, 1),
+                                   (9, 33, 7), (17, 70, 40), (8, 16, 200), (67, 45, 66)])
+def test_small_products_match_the_packed_path(kernel, shape, ta, tb, dtype):
+    """small products (one thread, one K block) take the direct kernels where the kernel set
+    has them (csrc/gemm.c, direct_run): the same rows inside a product large enough for the
+    packed path give the same bits"""
+    m, n, k = shape
+    big = max(m, -(-2_100_000 // (2 * n * k)))        # over BN_PARALLEL_MIN_FLOPS
+    a, b = operands(big, n, k, ta, tb, dtype, seed=5)
+    small_a = np.ascontiguousarray(a[:, :m] if ta else a[:m])
+    small = _gemm.gemm(small_a, b, trans_a=ta, trans_b=tb)
+    check_close(small, small_a, b, ta, tb)
+    np.testing.assert_array_equal(small, _gemm.gemm(a, b, trans_a=ta, trans_b=tb)[:m])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta, tb", OPS)
 def test_reference_kernel(ta, tb, dtype):
     a, b = operands(23, 17, 31, ta, tb, dtype, seed=3)
     c = _gemm.gemm(a, b, trans_a=ta, trans_b=tb, reference=True)
