@@ -567,7 +567,7 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
     return 1;
 }
 
-/* ---- direct products (small, one K block, N > THIN_MAX_N): the set's direct kernel reads
+/* ---- direct products (small: one thread, one K block): the set's direct kernel reads
  * op(A) and B in place; B^T is first transposed whole into the packing buffer. Nothing is
  * packed into panels, which for a product of a few tens of thousands of multiply-adds
  * costs as much as the product. Same bits as the packed path (cpu.h). ------------------- */
@@ -577,13 +577,26 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 #endif
 #define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
 
+/* dst (k x n, row stride n) = src^T, src (n x k, row stride ld) */
+static void transpose_f32(float *dst, const float *src, int64_t ld, int64_t n, int64_t k)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t p = 0; p < k; p++) dst[p * n + j] = src[j * ld + p];
+}
+
+static void transpose_f64(double *dst, const double *src, int64_t ld, int64_t n, int64_t k)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t p = 0; p < k; p++) dst[p * n + j] = src[j * ld + p];
+}
+
 /* 1 when done, 0 when the product is not direct, -1 when out of memory */
 static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
 {
     const int f64 = g->dt == F64;
     if (f64 ? !ks->dgemm_direct : !ks->sgemm_direct) return 0;
     if (2.0 * (double)g->m * (double)g->n * (double)g->k >= BN_DIRECT_MAX_FLOPS) return 0;
-    if (g->k > blocks_for(ks, f64)->kc || g->n <= THIN_MAX_N) return 0;
+    if (g->k > blocks_for(ks, f64)->kc) return 0;
     const int64_t sa_i = g->ta == BN_NO_TRANS ? g->lda : 1;
     const int64_t sa_p = g->ta == BN_NO_TRANS ? 1 : g->lda;
     const void *b = g->b;
@@ -593,11 +606,8 @@ static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
         if (bytes > DIRECT_MAX_BT_BYTES) return 0;
         char *buf = packing_buffer(bytes);
         if (!buf) return -1;
-        for (int64_t j = 0; j < g->n; j++)
-            for (int64_t p = 0; p < g->k; p++) {
-                if (f64) ((double *)buf)[p * g->n + j] = ((const double *)g->b)[j * g->ldb + p];
-                else ((float *)buf)[p * g->n + j] = ((const float *)g->b)[j * g->ldb + p];
-            }
+        if (f64) transpose_f64((double *)buf, g->b, g->ldb, g->n, g->k);
+        else transpose_f32((float *)buf, g->b, g->ldb, g->n, g->k);
         b = buf;
         ldb = g->n;
     }
@@ -642,6 +652,8 @@ static int gemm_run(gemm_job *g)
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
     if (flops < BN_PARALLEL_MIN_FLOPS) nt = 1;
 
+    const int direct = direct_run(g, ks);
+    if (direct) return direct < 0 ? BN_ENOMEM : BN_OK;
     int thin = thin_setup(g, ks);
     if (thin < 0) return BN_ENOMEM;
     if (thin) {
@@ -655,8 +667,6 @@ static int gemm_run(gemm_job *g)
         thin_team(g, 0, 1);
         return BN_OK;
     }
-    const int direct = direct_run(g, ks);
-    if (direct) return direct < 0 ? BN_ENOMEM : BN_OK;
 
     const blocking *bl;
     if (g->dt == F32) {

@@ -187,6 +187,58 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
     if (mb > 6) STORE_ROW(ci + 6 * ldc, c60, c61, va, beta, ml, mh);                      \
     if (mb > 7) STORE_ROW(ci + 7 * ldc, c70, c71, va, beta, ml, mh)
 
+/* the same with one vector per row, for a last panel of at most LANES columns */
+#define DIRECT_STEP1(SET1, FMA, r) c##r##0 = FMA(SET1(a##r[off]), b0, c##r##0)
+
+#define DIRECT_TILE1(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW1, MASK)                  \
+    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                     \
+    {                                                                                     \
+        const REAL *ar[BN_DIRECT_ROWS];                                                   \
+        for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
+            ar[r] = a + (i + (r < mb ? r : mb - 1)) * sa_i;                               \
+        a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];                                   \
+        a4 = ar[4], a5 = ar[5], a6 = ar[6], a7 = ar[7];                                   \
+    }                                                                                     \
+    VEC c00 = ZERO(), c10 = ZERO(), c20 = ZERO(), c30 = ZERO();                           \
+    VEC c40 = ZERO(), c50 = ZERO(), c60 = ZERO(), c70 = ZERO();                           \
+    const REAL *bp = b + j;                                                               \
+    for (int64_t p = 0, off = 0; p < k; p++, off += sa_p, bp += ldb) {                    \
+        const VEC b0 = LOADZ(ml, bp);                                                     \
+        DIRECT_STEP1(SET1, FMA, 0);                                                       \
+        DIRECT_STEP1(SET1, FMA, 1);                                                       \
+        DIRECT_STEP1(SET1, FMA, 2);                                                       \
+        DIRECT_STEP1(SET1, FMA, 3);                                                       \
+        DIRECT_STEP1(SET1, FMA, 4);                                                       \
+        DIRECT_STEP1(SET1, FMA, 5);                                                       \
+        DIRECT_STEP1(SET1, FMA, 6);                                                       \
+        DIRECT_STEP1(SET1, FMA, 7);                                                       \
+    }                                                                                     \
+    REAL *ci = c + i * ldc + j;                                                           \
+    STORE_ROW1(ci, c00, va, beta, ml);                                                    \
+    if (mb > 1) STORE_ROW1(ci + ldc, c10, va, beta, ml);                                  \
+    if (mb > 2) STORE_ROW1(ci + 2 * ldc, c20, va, beta, ml);                              \
+    if (mb > 3) STORE_ROW1(ci + 3 * ldc, c30, va, beta, ml);                              \
+    if (mb > 4) STORE_ROW1(ci + 4 * ldc, c40, va, beta, ml);                              \
+    if (mb > 5) STORE_ROW1(ci + 5 * ldc, c50, va, beta, ml);                              \
+    if (mb > 6) STORE_ROW1(ci + 6 * ldc, c60, va, beta, ml);                              \
+    if (mb > 7) STORE_ROW1(ci + 7 * ldc, c70, va, beta, ml)
+
+static inline void store_row1_f32(float *c, __m512 acc, __m512 va, float beta, __mmask16 m)
+{
+    acc = _mm512_mul_ps(va, acc);
+    if (beta != 0.0f)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, c), acc);
+    _mm512_mask_storeu_ps(c, m, acc);
+}
+
+static inline void store_row1_f64(double *c, __m512d acc, __m512d va, double beta, __mmask8 m)
+{
+    acc = _mm512_mul_pd(va, acc);
+    if (beta != 0.0)
+        acc = _mm512_fmadd_pd(_mm512_set1_pd(beta), _mm512_maskz_loadu_pd(m, c), acc);
+    _mm512_mask_storeu_pd(c, m, acc);
+}
+
 void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
                             int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
                             float alpha, float beta)
@@ -197,8 +249,13 @@ void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int
         const __mmask16 mh = (__mmask16)lane_mask(n - j - 16, 16);
         for (int64_t i = 0; i < m; i += BN_DIRECT_ROWS) {
             const int64_t mb = m - i < BN_DIRECT_ROWS ? m - i : BN_DIRECT_ROWS;
-            DIRECT_TILE(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
-                        _mm512_maskz_loadu_ps, store_row_f32, ml, 16);
+            if (n - j <= 16) {
+                DIRECT_TILE1(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
+                             _mm512_maskz_loadu_ps, store_row1_f32, ml);
+            } else {
+                DIRECT_TILE(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
+                            _mm512_maskz_loadu_ps, store_row_f32, ml, 16);
+            }
         }
     }
 }
@@ -213,8 +270,13 @@ void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, in
         const __mmask8 mh = (__mmask8)lane_mask(n - j - 8, 8);
         for (int64_t i = 0; i < m; i += BN_DIRECT_ROWS) {
             const int64_t mb = m - i < BN_DIRECT_ROWS ? m - i : BN_DIRECT_ROWS;
-            DIRECT_TILE(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
-                        _mm512_maskz_loadu_pd, store_row_f64, ml, 8);
+            if (n - j <= 8) {
+                DIRECT_TILE1(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd,
+                             _mm512_setzero_pd, _mm512_maskz_loadu_pd, store_row1_f64, ml);
+            } else {
+                DIRECT_TILE(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
+                            _mm512_maskz_loadu_pd, store_row_f64, ml, 8);
+            }
         }
     }
 }
