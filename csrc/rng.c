@@ -1,8 +1,9 @@
 /* rng.c -- the loops over the counter-based generator of rng.h: arrays of draws, the
- * permutation used for shuffling (a radix sort of the draws in the caller's scratch) and
+ * permutation used for shuffling (a sort of the draws in the caller's scratch) and
  * dropout masks. Single-threaded and allocation-free; the definitions live in rng.h. */
 #include "rng.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -31,23 +32,36 @@ static uint64_t rng_unmix(uint64_t z)
     return z - 0x9E3779B97F4A7C15u;
 }
 
-/* sorts keys (n) ascending, LSD radix over 8 bytes, through tmp (n); returns where the
- * sorted keys ended up (keys or tmp). Bytes on which all keys agree are skipped. */
+/* sorts keys (n, all distinct) ascending through tmp (n); returns where the sorted keys
+ * ended up (keys or tmp). An LSD radix sort over only the top bytes, as many as it takes for
+ * 256^bytes to exceed n^2 / 64 (2 bytes for up to 2,000 keys, 4 for up to 500,000), orders
+ * the keys by their top bits; keys sharing those bits (about 32 pairs for draws that are
+ * uniform) then sit side by side, and one insertion pass puts them in full order. Bytes on
+ * which all keys agree are skipped. */
 static uint64_t *radix_sort_u64(uint64_t *keys, uint64_t *tmp, int64_t n)
 {
+    int bytes = 1;
+    while (bytes < 8 && ldexp(1.0, 8 * bytes) <= (double)n * (double)n / 64.0) bytes++;
     size_t count[8][256];
-    memset(count, 0, sizeof count);
+    memset(count, 0, (size_t)bytes * sizeof count[0]);
     for (int64_t i = 0; i < n; i++)
-        for (int d = 0; d < 8; d++) count[d][(keys[i] >> (8 * d)) & 255]++;
+        for (int d = 0; d < bytes; d++) count[d][(keys[i] >> (64 - 8 * bytes + 8 * d)) & 255]++;
     uint64_t *src = keys, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
-        const int shift = 8 * d;
+    for (int d = 0; d < bytes; d++) {
+        const int shift = 64 - 8 * bytes + 8 * d;
         if (count[d][(src[0] >> shift) & 255] == (size_t)n) continue;
         size_t start[256], sum = 0;
         for (int b = 0; b < 256; b++) { start[b] = sum; sum += count[d][b]; }
         for (int64_t i = 0; i < n; i++) dst[start[(src[i] >> shift) & 255]++] = src[i];
         uint64_t *t = src; src = dst; dst = t;
     }
+    if (bytes < 8)
+        for (int64_t i = 1; i < n; i++) { /* ties in the top bytes: a few short runs */
+            const uint64_t v = src[i];
+            int64_t j = i;
+            for (; j > 0 && src[j - 1] > v; j--) src[j] = src[j - 1];
+            src[j] = v;
+        }
     return src;
 }
 

@@ -102,7 +102,7 @@ def test_stream_c_equals_numpy(core):
             assert core.rng_stream(kind, a, b, c) == _rng.rng_stream(kind, a, b, c)
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 257, 1000, 60000])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 257, 1000, 2047, 2049, 60000, 700000])
 def test_permutation_c_equals_numpy(core, n):
     for seed in (0, 1, 2**63, 2**64 - 1):
         stream = _rng.rng_stream(_rng.STREAM_SHUFFLE, seed % 5)
