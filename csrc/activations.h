@@ -67,14 +67,14 @@ static inline float bn_act_f32(int32_t act, float z)
     }
 }
 
-/* f'(z), from a = f(z) where that is cheaper, else from z */
+/* f'(z), from a = f(z) for all but gelu (so the layers need not keep z), gelu from z */
 static inline double bn_dact_f64(int32_t act, double a, double z)
 {
     switch (act) {
     case BN_ACT_RELU: return a > 0.0 ? 1.0 : 0.0;
     case BN_ACT_SIGMOID: return a * (1.0 - a);
     case BN_ACT_TANH: return 1.0 - a * a;
-    case BN_ACT_LEAKY_RELU: return z > 0.0 ? 1.0 : BN_LEAKY_SLOPE;
+    case BN_ACT_LEAKY_RELU: return a > 0.0 ? 1.0 : BN_LEAKY_SLOPE; /* a > 0 iff z > 0 */
     case BN_ACT_GELU:
         return 0.5 * (1.0 + erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * bn_exp(-0.5 * z * z);
     case BN_ACT_EXP: return a;
@@ -88,7 +88,7 @@ static inline float bn_dact_f32(int32_t act, float a, float z)
     case BN_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
     case BN_ACT_SIGMOID: return a * (1.0f - a);
     case BN_ACT_TANH: return 1.0f - a * a;
-    case BN_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : (float)BN_LEAKY_SLOPE;
+    case BN_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : (float)BN_LEAKY_SLOPE;
     case BN_ACT_GELU:
         return 0.5f * (1.0f + erff(z * (float)BN_SQRT1_2))
              + z * (float)BN_INV_SQRT_2PI * bn_expf(-0.5f * z * z);

@@ -3,6 +3,7 @@
  * types, rather than two copies that drift apart). */
 #include <stddef.h>
 
+#include "activations.h"
 #include "net.h"
 
 /* values per sample of layer l's output; l = -1 is the network's input */
@@ -12,10 +13,14 @@ static int64_t size_of(const bn_net *net, int64_t l)
     return l < 0 ? ly->in_h * ly->in_w * ly->in_c : ly->out_h * ly->out_w * ly->out_c;
 }
 
-/* dense and convolution layers keep z (their pre-activation) for backward */
-static int keeps_z(const bn_layer *ly)
+/* which dense and convolution layers keep z (their pre-activation): the output layer, whose
+ * logits the losses read, and gelu layers, whose derivative needs z; every other
+ * activation's derivative comes from its output a (activations.h), so z is not stored */
+static int keeps_z(const bn_net *net, int64_t l)
 {
-    return ly->kind == BN_LAYER_DENSE || ly->kind == BN_LAYER_CONV2D;
+    const bn_layer *ly = &net->layers[l];
+    if (ly->kind != BN_LAYER_DENSE && ly->kind != BN_LAYER_CONV2D) return 0;
+    return l == net->n_layers - 1 || ly->activation == BN_ACT_GELU;
 }
 
 /* the input must go from channels-first to channels-last (an image with several channels) */
@@ -63,7 +68,7 @@ static int64_t a_offset(const bn_net *net, int64_t b, int64_t l)
 {
     int64_t off = wb_offset(net, b) + b;
     for (int64_t i = 0; i < l; i++)
-        off += (keeps_z(&net->layers[i]) ? 2 : 1) * b * size_of(net, i);
+        off += (keeps_z(net, i) ? 2 : 1) * b * size_of(net, i);
     return off;
 }
 
