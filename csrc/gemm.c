@@ -10,6 +10,7 @@
 
 #include "activations.h"
 #include "cpu.h"
+#include "parallel.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -287,6 +288,7 @@ static void pack_b(const gemm_job *g, int64_t p0, int64_t j0, int64_t kc, int64_
  * is outside the loops so identity, relu and leaky relu vectorise; the others call the
  * scalar forms of activations.h (the same expressions, so the same bits). ---------------- */
 
+BN_VECTOR_CLONES
 static void bias_act_f32(float *c, int64_t ldc, int64_t mb, int64_t nb, const float *bias,
                          int32_t act, float *z, int64_t ldz)
 {
@@ -312,6 +314,7 @@ static void bias_act_f32(float *c, int64_t ldc, int64_t mb, int64_t nb, const fl
     }
 }
 
+BN_VECTOR_CLONES
 static void bias_act_f64(double *c, int64_t ldc, int64_t mb, int64_t nb, const double *bias,
                          int32_t act, double *z, int64_t ldz)
 {

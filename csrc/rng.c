@@ -3,6 +3,8 @@
  * dropout masks. Single-threaded and allocation-free; the definitions live in rng.h. */
 #include "rng.h"
 
+#include "parallel.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -65,15 +67,28 @@ static uint64_t *radix_sort_u64(uint64_t *keys, uint64_t *tmp, int64_t n)
     return src;
 }
 
+/* the draws of indices 0..n-1, and the indices of sorted draws: loops of 64-bit integer
+ * arithmetic that AVX-512 vectorises */
+BN_VECTOR_CLONES
+static void draws(uint64_t *out, uint64_t key, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = bn_rng_mix(key ^ bn_rng_mix((uint64_t)i));
+}
+
+BN_VECTOR_CLONES
+static void indices_of(int64_t *perm, const uint64_t *sorted, uint64_t key, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) perm[j] = (int64_t)rng_unmix(rng_unmix(sorted[j]) ^ key);
+}
+
 void bn_rng_permutation(int64_t *perm, uint64_t *scratch, uint64_t seed, uint64_t stream,
                         int64_t n)
 {
     if (n <= 0) return;
     const uint64_t key = bn_rng_key(seed, stream);
-    for (int64_t i = 0; i < n; i++) scratch[i] = bn_rng_mix(key ^ bn_rng_mix((uint64_t)i));
-    const uint64_t *sorted = radix_sort_u64(scratch, scratch + n, n);
+    draws(scratch, key, n);
     /* the draws are a bijection of the index, so each sorted draw gives back its index */
-    for (int64_t j = 0; j < n; j++) perm[j] = (int64_t)rng_unmix(rng_unmix(sorted[j]) ^ key);
+    indices_of(perm, radix_sort_u64(scratch, scratch + n, n), key, n);
 }
 
 void bn_dropout_mask_f64(double *out, uint64_t seed, uint64_t stream, int64_t count,
