@@ -64,13 +64,17 @@ typedef struct {
  *   c[0:m, 0:n] = alpha * op(A) @ B + beta * c,  op(A)[i][p] = a[i * sa_i + p * sa_p],
  * B's row p at b + p * ldb (n values read in place). Each element of C is one chain of FMAs
  * over p = 0, 1, ..., k - 1 from zero, then alpha times it (plus beta c), exactly as the
- * packed kernel of the same set computes it when K is one block: the same bits. */
+ * packed kernel of the same set computes it when K is one block: the same bits. With bias
+ * (n values, or NULL) the write-back then adds it, and applies relu if relu is nonzero, as
+ * gemm.c's fused write-back does (same operations, same bits). */
 typedef void (*bn_sgemm_direct)(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
                                 int64_t sa_p, const float *b, int64_t ldb, float *c,
-                                int64_t ldc, float alpha, float beta);
+                                int64_t ldc, float alpha, float beta, const float *bias,
+                                int relu);
 typedef void (*bn_dgemm_direct)(int64_t m, int64_t n, int64_t k, const double *a,
                                 int64_t sa_i, int64_t sa_p, const double *b, int64_t ldb,
-                                double *c, int64_t ldc, double alpha, double beta);
+                                double *c, int64_t ldc, double alpha, double beta,
+                                const double *bias, int relu);
 
 /* One instruction set's kernels; thin and direct kernels are NULL when the set has none. */
 typedef struct {
@@ -131,10 +135,11 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
                                  int64_t ldc, int64_t m, int64_t n, double alpha, double beta);
 void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
                             int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
-                            float alpha, float beta);
+                            float alpha, float beta, const float *bias, int relu);
 void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa_i,
                             int64_t sa_p, const double *b, int64_t ldb, double *c,
-                            int64_t ldc, double alpha, double beta);
+                            int64_t ldc, double alpha, double beta, const double *bias,
+                            int relu);
 #endif
 
 #endif

@@ -614,14 +614,20 @@ static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
         b = buf;
         ldb = g->n;
     }
+    /* the kernel adds the bias and applies relu or identity itself when z is not wanted */
+    const int in_kernel = g->fused && g->bias && !g->z
+                       && (g->act == BN_ACT_IDENTITY || g->act == BN_ACT_RELU);
+    const int relu = g->act == BN_ACT_RELU;
     if (f64) {
         ks->dgemm_direct(g->m, g->n, g->k, g->a, sa_i, sa_p, b, ldb, g->c, g->ldc, g->alpha,
-                         g->beta);
-        if (g->fused) bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+                         g->beta, in_kernel ? g->bias : NULL, relu);
+        if (g->fused && !in_kernel)
+            bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
     } else {
         ks->sgemm_direct(g->m, g->n, g->k, g->a, sa_i, sa_p, b, ldb, g->c, g->ldc,
-                         (float)g->alpha, (float)g->beta);
-        if (g->fused) bias_act_f32(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+                         (float)g->alpha, (float)g->beta, in_kernel ? g->bias : NULL, relu);
+        if (g->fused && !in_kernel)
+            bias_act_f32(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
     }
     return 1;
 }

@@ -143,6 +143,27 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
 
 #define BN_DIRECT_ROWS 8
 
+/* the direct kernels' write-back: c = alpha acc (+ beta c), then, when bias is given, plus
+ * bias and relu if asked: the operations of gemm.c's bias_act in the same order, so the
+ * same bits, done while the row is still in registers */
+static inline __m512 epilogue_f32(__m512 v, const float *bias, int relu, __mmask16 m)
+{
+    if (bias) {
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias));
+        if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps()); /* z > 0 ? z : 0, NaN to 0 */
+    }
+    return v;
+}
+
+static inline __m512d epilogue_f64(__m512d v, const double *bias, int relu, __mmask8 m)
+{
+    if (bias) {
+        v = _mm512_add_pd(v, _mm512_maskz_loadu_pd(m, bias));
+        if (relu) v = _mm512_max_pd(v, _mm512_setzero_pd());
+    }
+    return v;
+}
+
 /* one row's step: acc_r0/acc_r1 += a_r[p] * (b0, b1) */
 #define DIRECT_STEP(SET1, FMA, r)                                                         \
     do {                                                                                  \
@@ -153,7 +174,7 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
 
 /* the 8-row tile of either type: REAL, VEC (register type), SUFFIX (_ps / _pd), LANES */
 #define DIRECT_TILE(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW, MASK, LANES)            \
-    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                     \
+    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                    \
     {                                                                                     \
         const REAL *ar[BN_DIRECT_ROWS];                                                   \
         for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
@@ -178,20 +199,20 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
         DIRECT_STEP(SET1, FMA, 7);                                                        \
     }                                                                                     \
     REAL *ci = c + i * ldc + j;                                                           \
-    STORE_ROW(ci, c00, c01, va, beta, ml, mh);                                            \
-    if (mb > 1) STORE_ROW(ci + ldc, c10, c11, va, beta, ml, mh);                          \
-    if (mb > 2) STORE_ROW(ci + 2 * ldc, c20, c21, va, beta, ml, mh);                      \
-    if (mb > 3) STORE_ROW(ci + 3 * ldc, c30, c31, va, beta, ml, mh);                      \
-    if (mb > 4) STORE_ROW(ci + 4 * ldc, c40, c41, va, beta, ml, mh);                      \
-    if (mb > 5) STORE_ROW(ci + 5 * ldc, c50, c51, va, beta, ml, mh);                      \
-    if (mb > 6) STORE_ROW(ci + 6 * ldc, c60, c61, va, beta, ml, mh);                      \
-    if (mb > 7) STORE_ROW(ci + 7 * ldc, c70, c71, va, beta, ml, mh)
+    STORE_ROW(ci, c00, c01, va, beta, ml, mh, bj, relu);                                  \
+    if (mb > 1) STORE_ROW(ci + ldc, c10, c11, va, beta, ml, mh, bj, relu);                \
+    if (mb > 2) STORE_ROW(ci + 2 * ldc, c20, c21, va, beta, ml, mh, bj, relu);            \
+    if (mb > 3) STORE_ROW(ci + 3 * ldc, c30, c31, va, beta, ml, mh, bj, relu);            \
+    if (mb > 4) STORE_ROW(ci + 4 * ldc, c40, c41, va, beta, ml, mh, bj, relu);            \
+    if (mb > 5) STORE_ROW(ci + 5 * ldc, c50, c51, va, beta, ml, mh, bj, relu);            \
+    if (mb > 6) STORE_ROW(ci + 6 * ldc, c60, c61, va, beta, ml, mh, bj, relu);            \
+    if (mb > 7) STORE_ROW(ci + 7 * ldc, c70, c71, va, beta, ml, mh, bj, relu)
 
 /* the same with one vector per row, for a last panel of at most LANES columns */
 #define DIRECT_STEP1(SET1, FMA, r) c##r##0 = FMA(SET1(a##r[off]), b0, c##r##0)
 
-#define DIRECT_TILE1(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW1, MASK)                  \
-    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                     \
+#define DIRECT_TILE1(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW1, MASK)                 \
+    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                    \
     {                                                                                     \
         const REAL *ar[BN_DIRECT_ROWS];                                                   \
         for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
@@ -214,37 +235,55 @@ void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, 
         DIRECT_STEP1(SET1, FMA, 7);                                                       \
     }                                                                                     \
     REAL *ci = c + i * ldc + j;                                                           \
-    STORE_ROW1(ci, c00, va, beta, ml);                                                    \
-    if (mb > 1) STORE_ROW1(ci + ldc, c10, va, beta, ml);                                  \
-    if (mb > 2) STORE_ROW1(ci + 2 * ldc, c20, va, beta, ml);                              \
-    if (mb > 3) STORE_ROW1(ci + 3 * ldc, c30, va, beta, ml);                              \
-    if (mb > 4) STORE_ROW1(ci + 4 * ldc, c40, va, beta, ml);                              \
-    if (mb > 5) STORE_ROW1(ci + 5 * ldc, c50, va, beta, ml);                              \
-    if (mb > 6) STORE_ROW1(ci + 6 * ldc, c60, va, beta, ml);                              \
-    if (mb > 7) STORE_ROW1(ci + 7 * ldc, c70, va, beta, ml)
+    STORE_ROW1(ci, c00, va, beta, ml, bj, relu);                                          \
+    if (mb > 1) STORE_ROW1(ci + ldc, c10, va, beta, ml, bj, relu);                        \
+    if (mb > 2) STORE_ROW1(ci + 2 * ldc, c20, va, beta, ml, bj, relu);                    \
+    if (mb > 3) STORE_ROW1(ci + 3 * ldc, c30, va, beta, ml, bj, relu);                    \
+    if (mb > 4) STORE_ROW1(ci + 4 * ldc, c40, va, beta, ml, bj, relu);                    \
+    if (mb > 5) STORE_ROW1(ci + 5 * ldc, c50, va, beta, ml, bj, relu);                    \
+    if (mb > 6) STORE_ROW1(ci + 6 * ldc, c60, va, beta, ml, bj, relu);                    \
+    if (mb > 7) STORE_ROW1(ci + 7 * ldc, c70, va, beta, ml, bj, relu)
 
-static inline void store_row1_f32(float *c, __m512 acc, __m512 va, float beta, __mmask16 m)
+static inline void store_row1_f32(float *c, __m512 acc, __m512 va, float beta, __mmask16 m,
+                                  const float *bias, int relu)
 {
     acc = _mm512_mul_ps(va, acc);
     if (beta != 0.0f)
         acc = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, c), acc);
-    _mm512_mask_storeu_ps(c, m, acc);
+    _mm512_mask_storeu_ps(c, m, epilogue_f32(acc, bias, relu, m));
 }
 
-static inline void store_row1_f64(double *c, __m512d acc, __m512d va, double beta, __mmask8 m)
+static inline void store_row1_f64(double *c, __m512d acc, __m512d va, double beta, __mmask8 m,
+                                  const double *bias, int relu)
 {
     acc = _mm512_mul_pd(va, acc);
     if (beta != 0.0)
         acc = _mm512_fmadd_pd(_mm512_set1_pd(beta), _mm512_maskz_loadu_pd(m, c), acc);
-    _mm512_mask_storeu_pd(c, m, acc);
+    _mm512_mask_storeu_pd(c, m, epilogue_f64(acc, bias, relu, m));
+}
+
+/* both vectors of a row of the wide tile */
+static inline void store_row2_f32(float *c, __m512 lo, __m512 hi, __m512 va, float beta,
+                                  __mmask16 ml, __mmask16 mh, const float *bias, int relu)
+{
+    store_row1_f32(c, lo, va, beta, ml, bias, relu);
+    store_row1_f32(c + 16, hi, va, beta, mh, bias ? bias + 16 : NULL, relu);
+}
+
+static inline void store_row2_f64(double *c, __m512d lo, __m512d hi, __m512d va, double beta,
+                                  __mmask8 ml, __mmask8 mh, const double *bias, int relu)
+{
+    store_row1_f64(c, lo, va, beta, ml, bias, relu);
+    store_row1_f64(c + 8, hi, va, beta, mh, bias ? bias + 8 : NULL, relu);
 }
 
 void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
                             int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
-                            float alpha, float beta)
+                            float alpha, float beta, const float *bias, int relu)
 {
     const __m512 va = _mm512_set1_ps(alpha);
     for (int64_t j = 0; j < n; j += 32) {
+        const float *bj = bias ? bias + j : NULL;
         const __mmask16 ml = (__mmask16)lane_mask(n - j, 16);
         const __mmask16 mh = (__mmask16)lane_mask(n - j - 16, 16);
         for (int64_t i = 0; i < m; i += BN_DIRECT_ROWS) {
@@ -254,7 +293,7 @@ void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int
                              _mm512_maskz_loadu_ps, store_row1_f32, ml);
             } else {
                 DIRECT_TILE(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
-                            _mm512_maskz_loadu_ps, store_row_f32, ml, 16);
+                            _mm512_maskz_loadu_ps, store_row2_f32, ml, 16);
             }
         }
     }
@@ -262,10 +301,12 @@ void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int
 
 void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa_i,
                             int64_t sa_p, const double *b, int64_t ldb, double *c,
-                            int64_t ldc, double alpha, double beta)
+                            int64_t ldc, double alpha, double beta, const double *bias,
+                            int relu)
 {
     const __m512d va = _mm512_set1_pd(alpha);
     for (int64_t j = 0; j < n; j += 16) {
+        const double *bj = bias ? bias + j : NULL;
         const __mmask8 ml = (__mmask8)lane_mask(n - j, 8);
         const __mmask8 mh = (__mmask8)lane_mask(n - j - 8, 8);
         for (int64_t i = 0; i < m; i += BN_DIRECT_ROWS) {
@@ -275,7 +316,7 @@ void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, in
                              _mm512_setzero_pd, _mm512_maskz_loadu_pd, store_row1_f64, ml);
             } else {
                 DIRECT_TILE(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
-                            _mm512_maskz_loadu_pd, store_row_f64, ml, 8);
+                            _mm512_maskz_loadu_pd, store_row2_f64, ml, 8);
             }
         }
     }
