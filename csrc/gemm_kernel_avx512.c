@@ -164,6 +164,17 @@ static inline __m512d epilogue_f64(__m512d v, const double *bias, int relu, __mm
     return v;
 }
 
+/* a0..a7: the tile's rows of op(A), rows past m repeating the last */
+#define DIRECT_ROW_POINTERS(REAL)                                                         \
+    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                    \
+    {                                                                                     \
+        const REAL *ar[BN_DIRECT_ROWS];                                                   \
+        for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
+            ar[r] = a + (i + (r < mb ? r : mb - 1)) * sa_i;                               \
+        a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];                                   \
+        a4 = ar[4], a5 = ar[5], a6 = ar[6], a7 = ar[7];                                   \
+    }
+
 /* one row's step: acc_r0/acc_r1 += a_r[p] * (b0, b1) */
 #define DIRECT_STEP(SET1, FMA, r)                                                         \
     do {                                                                                  \
@@ -172,16 +183,10 @@ static inline __m512d epilogue_f64(__m512d v, const double *bias, int relu, __mm
         c##r##1 = FMA(ap, b1, c##r##1);                                                   \
     } while (0)
 
-/* the 8-row tile of either type: REAL, VEC (register type), SUFFIX (_ps / _pd), LANES */
-#define DIRECT_TILE(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW, MASK, LANES)            \
-    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                    \
-    {                                                                                     \
-        const REAL *ar[BN_DIRECT_ROWS];                                                   \
-        for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
-            ar[r] = a + (i + (r < mb ? r : mb - 1)) * sa_i;                               \
-        a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];                                   \
-        a4 = ar[4], a5 = ar[5], a6 = ar[6], a7 = ar[7];                                   \
-    }                                                                                     \
+/* the 8-row tile of either type: REAL, VEC (its register), its intrinsics, the row store,
+ * LANES per vector; two vectors per row */
+#define DIRECT_TILE(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW, LANES)                  \
+    DIRECT_ROW_POINTERS(REAL);                                                            \
     VEC c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO();                           \
     VEC c20 = ZERO(), c21 = ZERO(), c30 = ZERO(), c31 = ZERO();                           \
     VEC c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO();                           \
@@ -211,15 +216,8 @@ static inline __m512d epilogue_f64(__m512d v, const double *bias, int relu, __mm
 /* the same with one vector per row, for a last panel of at most LANES columns */
 #define DIRECT_STEP1(SET1, FMA, r) c##r##0 = FMA(SET1(a##r[off]), b0, c##r##0)
 
-#define DIRECT_TILE1(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW1, MASK)                 \
-    const REAL *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7;                                    \
-    {                                                                                     \
-        const REAL *ar[BN_DIRECT_ROWS];                                                   \
-        for (int r = 0; r < BN_DIRECT_ROWS; r++)                                          \
-            ar[r] = a + (i + (r < mb ? r : mb - 1)) * sa_i;                               \
-        a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];                                   \
-        a4 = ar[4], a5 = ar[5], a6 = ar[6], a7 = ar[7];                                   \
-    }                                                                                     \
+#define DIRECT_TILE1(REAL, VEC, SET1, FMA, ZERO, LOADZ, STORE_ROW1)                       \
+    DIRECT_ROW_POINTERS(REAL);                                                            \
     VEC c00 = ZERO(), c10 = ZERO(), c20 = ZERO(), c30 = ZERO();                           \
     VEC c40 = ZERO(), c50 = ZERO(), c60 = ZERO(), c70 = ZERO();                           \
     const REAL *bp = b + j;                                                               \
@@ -290,10 +288,10 @@ void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int
             const int64_t mb = m - i < BN_DIRECT_ROWS ? m - i : BN_DIRECT_ROWS;
             if (n - j <= 16) {
                 DIRECT_TILE1(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
-                             _mm512_maskz_loadu_ps, store_row1_f32, ml);
+                             _mm512_maskz_loadu_ps, store_row1_f32);
             } else {
                 DIRECT_TILE(float, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
-                            _mm512_maskz_loadu_ps, store_row2_f32, ml, 16);
+                            _mm512_maskz_loadu_ps, store_row2_f32, 16);
             }
         }
     }
@@ -313,10 +311,10 @@ void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, in
             const int64_t mb = m - i < BN_DIRECT_ROWS ? m - i : BN_DIRECT_ROWS;
             if (n - j <= 8) {
                 DIRECT_TILE1(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd,
-                             _mm512_setzero_pd, _mm512_maskz_loadu_pd, store_row1_f64, ml);
+                             _mm512_setzero_pd, _mm512_maskz_loadu_pd, store_row1_f64);
             } else {
                 DIRECT_TILE(double, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
-                            _mm512_maskz_loadu_pd, store_row2_f64, ml, 8);
+                            _mm512_maskz_loadu_pd, store_row2_f64, 8);
             }
         }
     }
