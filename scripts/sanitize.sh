@@ -38,7 +38,7 @@ case "$core" in
     "$ROOT/$VENV"/*) ;;
     *) echo "sanitize.sh: barenet._core resolves to $core, not the ASan build" >&2; exit 1 ;;
 esac
-if ! ldd "$core" | grep -q libasan; then
+if ! ldd "$core" | grep libasan >/dev/null; then  # not -q: an early exit would SIGPIPE ldd (pipefail)
     echo "sanitize.sh: $core is not linked against libasan" >&2; exit 1
 fi
 
