@@ -11,7 +11,6 @@
 #include "parallel.h"
 #include "vexp.h"
 
-#define BN_EXP_BLOCK 512 /* values of a long row exponentiated in one loop */
 #define BN_TILE 16        /* rows of at most BN_TILE_K classes taken at once (losses_impl.inc) */
 #define BN_TILE_K 32
 #define MAX(a, b) ((a) > (b) ? (a) : (b)) /* fmax is a call; a NaN row gives NaN either way */

@@ -24,10 +24,12 @@ typedef enum {
 /* z, a, y (N, K); w (N) or NULL */
 double bn_loss_bce_f64(const double *z, const double *y, const double *w, int64_t n, int64_t k);
 double bn_loss_bce_f32(const float *z, const float *y, const float *w, int64_t n, int64_t k);
-double bn_loss_cross_entropy_f64(const double *z, const double *y, const double *w, int64_t n,
-                                 int64_t k);
-double bn_loss_cross_entropy_f32(const float *z, const float *y, const float *w, int64_t n,
-                                 int64_t k);
+/* cross-entropy from the logits z and the rows' statistics that bn_softmax_rows kept while
+ * computing the softmax (stats: maxima (N), then sums of exp(z - max) (N)) */
+double bn_loss_cross_entropy_f64(const double *z, const double *y, const double *w,
+                                 const double *stats, int64_t n, int64_t k);
+double bn_loss_cross_entropy_f32(const float *z, const float *y, const float *w,
+                                 const float *stats, int64_t n, int64_t k);
 double bn_loss_poisson_f64(const double *z, const double *y, const double *w, int64_t n,
                            int64_t k);
 double bn_loss_poisson_f32(const float *z, const float *y, const float *w, int64_t n,
@@ -35,9 +37,10 @@ double bn_loss_poisson_f32(const float *z, const float *y, const float *w, int64
 double bn_loss_mse_f64(const double *a, const double *y, const double *w, int64_t n, int64_t k);
 double bn_loss_mse_f32(const float *a, const float *y, const float *w, int64_t n, int64_t k);
 
-/* row-wise softmax: a = softmax(z) (N, K); a may be z */
-void bn_softmax_rows_f64(double *a, const double *z, int64_t n, int64_t k);
-void bn_softmax_rows_f32(float *a, const float *z, int64_t n, int64_t k);
+/* row-wise softmax: a = softmax(z) (N, K); a may be z. stats (2N) or NULL: each row's
+ * maximum (stats[i]) and sum of exp(z - max) (stats[N + i]), for the cross-entropy */
+void bn_softmax_rows_f64(double *a, const double *z, int64_t n, int64_t k, double *stats);
+void bn_softmax_rows_f32(float *a, const float *z, int64_t n, int64_t k, float *stats);
 
 /* dz = (a - y) * w_i * scale: bce and poisson (scale 1/(N*K)), softmax cross-entropy
  * (scale 1/N) */

@@ -93,9 +93,15 @@ static int64_t scratch_offset(const bn_net *net, int64_t b)
     return delta_offset(net, b) + 2 * b * max_size(net);
 }
 
-int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+/* after the scratch: a softmax output's row statistics for the cross-entropy (2B) */
+static int64_t stats_offset(const bn_net *net, int64_t b)
 {
     return scratch_offset(net, b) + BN_DW_SCRATCH;
+}
+
+int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+{
+    return stats_offset(net, b) + 2 * b;
 }
 
 int64_t bn_net_output_offset(const bn_net *net, int64_t b)
@@ -115,6 +121,7 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #define DACT bn_dact_f64
 #define LOSS_BCE bn_loss_bce_f64
 #define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f64
+#define SOFTMAX_ROWS bn_softmax_rows_f64
 #define LOSS_MSE bn_loss_mse_f64
 #define LOSS_POISSON bn_loss_poisson_f64
 #define DLOSS_LOGITS bn_dloss_logits_f64
@@ -126,6 +133,7 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #undef DACT
 #undef LOSS_BCE
 #undef LOSS_CROSS_ENTROPY
+#undef SOFTMAX_ROWS
 #undef LOSS_MSE
 #undef LOSS_POISSON
 #undef DLOSS_LOGITS
@@ -137,6 +145,7 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #define DACT bn_dact_f32
 #define LOSS_BCE bn_loss_bce_f32
 #define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f32
+#define SOFTMAX_ROWS bn_softmax_rows_f32
 #define LOSS_MSE bn_loss_mse_f32
 #define LOSS_POISSON bn_loss_poisson_f32
 #define DLOSS_LOGITS bn_dloss_logits_f32
