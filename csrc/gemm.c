@@ -580,19 +580,6 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 #endif
 #define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
 
-/* dst (k x n, row stride n) = src^T, src (n x k, row stride ld) */
-static void transpose_f32(float *dst, const float *src, int64_t ld, int64_t n, int64_t k)
-{
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t p = 0; p < k; p++) dst[p * n + j] = src[j * ld + p];
-}
-
-static void transpose_f64(double *dst, const double *src, int64_t ld, int64_t n, int64_t k)
-{
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t p = 0; p < k; p++) dst[p * n + j] = src[j * ld + p];
-}
-
 /* 1 when done, 0 when the product is not direct, -1 when out of memory */
 static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
 {
@@ -609,8 +596,9 @@ static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
         if (bytes > DIRECT_MAX_BT_BYTES) return 0;
         char *buf = packing_buffer(bytes);
         if (!buf) return -1;
-        if (f64) transpose_f64((double *)buf, g->b, g->ldb, g->n, g->k);
-        else transpose_f32((float *)buf, g->b, g->ldb, g->n, g->k);
+        /* the packing's transpose with the whole of op(B) as one panel of n lines */
+        if (f64) transpose_lines_f64(g->b, g->ldb, g->k, (int)g->n, (double *)buf);
+        else transpose_lines_f32(g->b, g->ldb, g->k, (int)g->n, (float *)buf);
         b = buf;
         ldb = g->n;
     }

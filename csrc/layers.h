@@ -41,11 +41,13 @@ typedef struct {
 } bn_dropout;
 
 /* z = in w + b, a = act(z) (softmax rows for act softmax); z may be NULL (predict), b NULL
- * (no bias). in (N, IN), w (IN, OUT), b (OUT), a and z (N, OUT). */
+ * (no bias). in (N, IN), w (IN, OUT), b (OUT), a and z (N, OUT). stats (2N) or NULL: a
+ * softmax's row maxima and sums, for the cross-entropy (bn_softmax_rows). */
 int bn_dense_forward_f64(double *a, double *z, const double *in, const double *w,
-                         const double *b, int32_t act, int64_t n, int64_t n_in, int64_t n_out);
+                         const double *b, int32_t act, double *stats, int64_t n, int64_t n_in,
+                         int64_t n_out);
 int bn_dense_forward_f32(float *a, float *z, const float *in, const float *w, const float *b,
-                         int32_t act, int64_t n, int64_t n_in, int64_t n_out);
+                         int32_t act, float *stats, int64_t n, int64_t n_in, int64_t n_out);
 /* *s1 = sum |w|, *s2 = sum w^2 over w (count) and, when dw is not NULL, dw += l1 sign(w) +
  * l2 w: in BN_PENALTY_BLOCKS fixed blocks on the threads, each summed in eight lanes of
  * doubles, the blocks' sums added in order (the same value for any thread count, with or
@@ -79,11 +81,11 @@ typedef struct {
 } bn_csr_rows;
 /* the dense layer on CSR rows x: forward as bn_dense_forward, backward without din */
 int bn_dense_forward_csr_f64(double *a, double *z, const bn_csr_rows *x, const double *w,
-                             const double *b, int32_t act, int64_t n, int64_t n_in,
-                             int64_t n_out);
+                             const double *b, int32_t act, double *stats, int64_t n,
+                             int64_t n_in, int64_t n_out);
 int bn_dense_forward_csr_f32(float *a, float *z, const bn_csr_rows *x, const float *w,
-                             const float *b, int32_t act, int64_t n, int64_t n_in,
-                             int64_t n_out);
+                             const float *b, int32_t act, float *stats, int64_t n,
+                             int64_t n_in, int64_t n_out);
 int bn_dense_backward_csr_f64(double *dw, double *db, const double *dz, const bn_csr_rows *x,
                               const double *w, double l1, double l2, int64_t n, int64_t n_in,
                               int64_t n_out);

@@ -121,7 +121,6 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #define DACT bn_dact_f64
 #define LOSS_BCE bn_loss_bce_f64
 #define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f64
-#define SOFTMAX_ROWS bn_softmax_rows_f64
 #define LOSS_MSE bn_loss_mse_f64
 #define LOSS_POISSON bn_loss_poisson_f64
 #define DLOSS_LOGITS bn_dloss_logits_f64
@@ -133,7 +132,6 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #undef DACT
 #undef LOSS_BCE
 #undef LOSS_CROSS_ENTROPY
-#undef SOFTMAX_ROWS
 #undef LOSS_MSE
 #undef LOSS_POISSON
 #undef DLOSS_LOGITS
@@ -145,7 +143,6 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 #define DACT bn_dact_f32
 #define LOSS_BCE bn_loss_bce_f32
 #define LOSS_CROSS_ENTROPY bn_loss_cross_entropy_f32
-#define SOFTMAX_ROWS bn_softmax_rows_f32
 #define LOSS_MSE bn_loss_mse_f32
 #define LOSS_POISSON bn_loss_poisson_f32
 #define DLOSS_LOGITS bn_dloss_logits_f32

@@ -57,13 +57,14 @@ FORWARD = {
     EXP: np.exp,
 }
 
-# f'(z) from a = f(z) and z
+# f'(z) from a = f(z) and z: from a wherever it suffices (all but gelu), as the C core does,
+# which keeps z only for gelu layers and the output
 DERIVATIVE = {
     IDENTITY: lambda a, z: np.ones_like(a),
     RELU: lambda a, z: (a > 0).astype(a.dtype),
     SIGMOID: lambda a, z: a * (1 - a),
     TANH: lambda a, z: 1 - a * a,
-    LEAKY_RELU: lambda a, z: np.where(z > 0, a.dtype.type(1), a.dtype.type(LEAKY_SLOPE)),
+    LEAKY_RELU: lambda a, z: np.where(a > 0, a.dtype.type(1), a.dtype.type(LEAKY_SLOPE)),
     GELU: lambda a, z: dgelu(z),
     EXP: lambda a, z: a,
 }
