@@ -11,24 +11,34 @@
 
 #include <stdint.h>
 
+/* the layer kinds; each is one file in csrc/ops/ and one entry of the table in ops/ops.c */
 typedef enum {
-    BN_LAYER_DENSE = 0,     /* (1, 1, IN) -> (1, 1, OUT): z = x W + b, a = act(z) */
-    BN_LAYER_CONV2D = 1,    /* (H, W, C) -> (OH, OW, F), weights (KH, KW, C, F), bias (F) */
-    BN_LAYER_MAXPOOL2D = 2, /* (H, W, C) -> (OH, OW, C), windows without padding */
+    BN_LAYER_DENSE = 0,       /* (H, W, IN) -> (H, W, OUT): z = x W + b per position, a = act(z) */
+    BN_LAYER_CONV2D = 1,      /* (H, W, C) -> (OH, OW, F), weights (KH, KW, C, F), bias (F) */
+    BN_LAYER_MAXPOOL2D = 2,   /* (H, W, C) -> (OH, OW, C), windows without padding */
     BN_LAYER_AVGPOOL2D = 3,
-    BN_LAYER_FLATTEN = 4,   /* (H, W, C) -> (1, 1, C H W) in channels-first order */
-    BN_LAYER_DROPOUT = 5,   /* inverted dropout when training, identity otherwise */
+    BN_LAYER_FLATTEN = 4,     /* (H, W, C) -> (1, 1, C H W) in channels-first order (a sequence
+                               * is described as (1, 1, T C): a copy in its stored order) */
+    BN_LAYER_DROPOUT = 5,     /* inverted dropout when training, identity otherwise */
+    BN_LAYER_ADD = 6,         /* sum of its inputs, all of the output's shape */
+    BN_LAYER_CONCATENATE = 7, /* inputs side by side along channels (same H, W) */
+    BN_LAYER_MULTIPLY = 8,    /* elementwise product of its inputs */
+    BN_LAYER_KINDS            /* how many kinds there are (not a kind) */
 } bn_layer_kind;
 
-/* one layer; Python fills every field (barenet/layers.py, C_FIELDS, in this order) */
+/* one node of the network's graph; Python fills every field from the layer's descriptor
+ * (Layer.c_fields in barenet/layers); each kind's check (ops/ops.h) verifies them.
+ * Elementwise kinds (dropout, flatten) may describe their input with any (h, w, c) of the
+ * right size: that is the order in which they number its values. */
 typedef struct {
     int64_t kind, activation;      /* bn_layer_kind; bn_activation (dense, conv) */
-    int64_t in_h, in_w, in_c;      /* input of one sample */
+    int64_t in_h, in_w, in_c;      /* first input of one sample */
     int64_t out_h, out_w, out_c;   /* output of one sample */
     int64_t kh, kw, sh, sw;        /* window and strides (conv, pooling) */
     int64_t pad_top, pad_left;     /* zero padding before the input (conv) */
     int64_t w_offset, b_offset;    /* parameters in the flat buffer; b_offset < 0: no bias */
     int64_t stream;                /* dropout: which random stream its masks come from */
+    int64_t first_input, n_inputs; /* its inputs: net->inputs[first_input ...] */
     double rate;                   /* dropout rate, 0 <= rate < 1 */
 } bn_layer;
 
@@ -121,6 +131,9 @@ void bn_hwc_to_chw_f64(double *out, const double *in, int64_t n, int64_t hw, int
 void bn_hwc_to_chw_f32(float *out, const float *in, int64_t n, int64_t hw, int64_t c);
 void bn_chw_to_hwc_f64(double *out, const double *in, int64_t n, int64_t hw, int64_t c);
 void bn_chw_to_hwc_f32(float *out, const float *in, int64_t n, int64_t hw, int64_t c);
+/* d *= act'(z) elementwise, from a = act(z) and z (activations.h) */
+void bn_times_dact_f64(double *d, const double *a, const double *z, int64_t count, int32_t act);
+void bn_times_dact_f32(float *d, const float *a, const float *z, int64_t count, int32_t act);
 /* out = in * keep / (1 - rate) (drop NULL: out = in); din likewise from dout */
 void bn_dropout_forward_f64(double *out, const double *in, const bn_layer *ly,
                             const bn_dropout *drop, int64_t n);

@@ -1,13 +1,16 @@
-/* net.h -- a feed-forward network as a list of layers (dense, 2-D convolution, max and
- * average pooling, flatten, dropout) over one flat parameter buffer: forward (dropout only
- * when training), loss and L1/L2 penalty, backward (gradients of the mean loss, all from
- * the forward pass's weights), prediction, and whole epochs of mini-batch training with
- * shuffling and an optimizer in one call. Python lays out the layers and parameters and
- * validates every input and setting; this code trusts them and allocates nothing.
+/* net.h -- a network as a directed acyclic graph of layers (csrc/ops/: dense, 2-D
+ * convolution, pooling, flatten, dropout, add, concatenate, multiply) over one flat
+ * parameter buffer: forward (dropout only when training), loss and L1/L2 penalty, backward
+ * (gradients of the mean loss, summed where a node's output feeds several nodes),
+ * prediction, and whole epochs of mini-batch training with shuffling and an optimizer in
+ * one call. Python lays out the nodes (in topological order: a node's inputs come before
+ * it) and the parameters and validates every input and setting; bn_net_plan checks the
+ * description once and lays out the workspaces; nothing here allocates.
  * Layout: a sample's activations are (H, W, C), channels last, so a convolution is one
- * GEMM over all the batch's output pixels; flat vectors are (1, 1, n). Network inputs
- * arrive channels first, (C, H, W) per row, and are transposed once (net->input_chw).
- * Size letters: N rows, B rows per batch, L layers, S[l] values per sample after layer l. */
+ * GEMM over all the batch's output pixels; sequences are (1, T, C), flat vectors (1, 1, n).
+ * Network inputs arrive channels first for images, (C, H, W) per row, and are transposed
+ * once (net->input_chw). The last node is the output (dense); the loss reads it.
+ * Size letters: N rows, B rows per batch, L nodes, S[l] values per sample of node l. */
 #ifndef BARENET_NET_H
 #define BARENET_NET_H
 
@@ -19,14 +22,47 @@
 /* statuses beyond gemm.h's BN_OK / BN_ENOMEM and optimizers.h's BN_OPT_EINVAL */
 #define BN_EINTERRUPTED 3 /* SIGINT arrived (interrupt.h); state rolled back */
 #define BN_EDIVERGED 4    /* an epoch's loss was not finite; state rolled back */
+#define BN_ENET 5         /* the network description is inconsistent (bn_net_plan) */
+#define BN_EOVERFLOW 6    /* a size of the network overflows int64 (bn_net_plan) */
+
+/* where one node's buffers are; bn_net_plan fills it. Offsets count elements per batch
+ * row: a buffer of node l in a workspace for n rows starts at n * offset. */
+typedef struct {
+    int64_t a, z;       /* training: its output, its kept pre-activation (-1: not kept) */
+    int64_t d;          /* training: its gradient slot (-1: no gradient flows to it) */
+    int64_t p;          /* prediction: its output (-1: the output array, or none) */
+    int64_t p_src;      /* prediction: the node whose output it is (itself, or the input
+                         * of an identity node such as dropout; -1: the network input) */
+    int64_t needs_grad; /* it, or a node before it, has parameters */
+} bn_node_plan;
 
 typedef struct {
-    int64_t n_layers;        /* L */
-    const bn_layer *layers;  /* (L); the last one is dense */
-    int32_t input_chw;       /* 1: transpose input rows from (C, H, W) to (H, W, C) */
-    int32_t loss;            /* bn_loss; the output activation suits it */
-    int64_t n_params;        /* length of params and dparams */
+    int64_t n_layers;          /* L */
+    const bn_layer *layers;    /* (L) in topological order; the last one is dense */
+    const int64_t *inputs;     /* the nodes' inputs (bn_layer.first_input, n_inputs): node
+                                * indices below the reader's own, -1 = the network input */
+    int64_t n_edges;           /* length of inputs */
+    int64_t in_h, in_w, in_c;  /* the network input of one sample, channels last */
+    int32_t input_chw;         /* 1: transpose input rows from (C, H, W) to (H, W, C) */
+    int32_t loss;              /* bn_loss; the output activation suits it */
+    int64_t n_params;          /* length of params and dparams */
+    /* filled by bn_net_plan (storage given by the caller) */
+    bn_node_plan *plan;        /* (L) */
+    int32_t *edge_acc;         /* (n_edges) 1: this input's gradient adds to a slot another
+                                * reader wrote first (fan-out), through a temporary */
+    int64_t max_size;          /* largest S[l], the network input's included */
+    int64_t n_tmp;             /* temporaries a node needs for fan-out sums */
+    /* per-row offsets of the training workspace's regions (the gathered rows xb at 0),
+     * its elements per row, then the same for prediction */
+    int64_t row_xt, row_yb, row_wb, row_stats, row_tmp, row_cols, train_row;
+    int64_t prow_xt, prow_cols, predict_row;
 } bn_net;
+
+/* Check the description (every kind known, inputs before their readers, shapes and
+ * parameter ranges consistent with each kind's rules, sizes without int64 overflow) and lay
+ * out the workspaces into net's plan fields; scratch is (2L). BN_OK, BN_ENET or
+ * BN_EOVERFLOW; a network is used only after BN_OK. */
+int bn_net_plan(bn_net *net, int64_t *scratch);
 
 typedef struct {
     int64_t batch_size; /* rows per step, 1..N (N: full batch) */
@@ -37,15 +73,16 @@ typedef struct {
 } bn_train_config;
 
 /* Training workspace, in elements of the parameter type, for batches of up to b rows:
- * gathered rows xb (B, S[in]), yb (B, S[L]) and row weights wb (B), per layer a and z
- * (B, S[l]), the convolutions' unfolded input (B OH OW, KH KW C), two deltas, and the
- * weight gradients' scratch (BN_DW_SCRATCH, layers.h). Row weights
- * sw (N) are optional everywhere (NULL: all ones). */
+ * gathered rows xb (B, S[in]), the input made channels-last, yb (B, S[L]), row weights wb
+ * (B), a softmax's row statistics (2B), per node a and z (B, S[l]), the gradient slots
+ * and fan-out temporaries (B, max S) each, the kinds' scratch (the convolutions' unfolded
+ * input), and the weight gradients' scratch (BN_DW_SCRATCH, layers.h). Row weights sw (N)
+ * are optional everywhere (NULL: all ones). -1 when the size overflows int64. */
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b);
 /* where the network's output (B, S[L]) starts in the training workspace */
 int64_t bn_net_output_offset(const bn_net *net, int64_t b);
-/* prediction needs less: two (N, max S) ping-pong buffers, the input transposed and the
- * unfolded convolution input */
+/* prediction needs less: the buffers of the nodes whose outputs are still to be read
+ * (two for a chain), the input transposed and the kinds' scratch. -1 on overflow. */
 int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n);
 
 /* Inputs: x (N, S[in]) dense rows, or, when xs is not NULL, CSR rows xs (scipy.sparse

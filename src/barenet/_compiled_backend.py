@@ -29,21 +29,21 @@ class Backend:
 
     def __init__(self, spec):
         self.spec = spec
-        fields, rates = spec.c_layers()
-        self.core = _core.Net(fields, rates, len(spec.input_shape) == 3, spec.loss,
-                              spec.n_params)
+        nodes, inputs = spec.c_nodes()
+        self.core = _core.Net(nodes, inputs, spec.input_hwc, len(spec.input_shape) == 3,
+                              spec.loss_name, spec.n_params)
 
     def _chunk(self, n, size):
         """rows per C call: large GEMMs, a bounded workspace; size(b) is the workspace of
         b rows in elements"""
-        per_row = size(2) - size(1)
+        per_row = max(1, size(2) - size(1))
         return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
 
     def predict(self, params, x):
         n = x.shape[0]
         out = np.empty((n, self.spec.out_size), dtype=params.dtype)
         rows = self._chunk(n, self.core.predict_workspace_size)
-        work = np.empty(self.core.predict_workspace_size(rows), dtype=params.dtype)
+        work = np.empty(max(1, self.core.predict_workspace_size(rows)), dtype=params.dtype)
         for start in range(0, n, rows):
             xs, csr = _input(x, start, start + rows)
             self.core.predict(out[start:start + rows], work, params, xs, **csr)

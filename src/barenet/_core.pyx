@@ -4,6 +4,7 @@ GIL released, a status code turned into an exception. Python has validated every
 dtype and value before anything here runs (barenet/_compiled_backend.py)."""
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "gemm.h" nogil:
@@ -16,7 +17,23 @@ cdef extern from "optimizers.h" nogil:
         double lr, momentum, rho, beta1, beta2, eps, weight_decay
         int64_t step
 
+cdef extern from "layers.h" nogil:
+    ctypedef enum bn_layer_kind:
+        BN_LAYER_DENSE, BN_LAYER_CONV2D, BN_LAYER_MAXPOOL2D, BN_LAYER_AVGPOOL2D,
+        BN_LAYER_FLATTEN, BN_LAYER_DROPOUT, BN_LAYER_ADD, BN_LAYER_CONCATENATE,
+        BN_LAYER_MULTIPLY
+
+cdef extern from "activations.h" nogil:
+    ctypedef enum bn_activation:
+        BN_ACT_IDENTITY, BN_ACT_RELU, BN_ACT_SIGMOID, BN_ACT_TANH, BN_ACT_LEAKY_RELU,
+        BN_ACT_GELU, BN_ACT_SOFTMAX, BN_ACT_EXP
+
+cdef extern from "losses.h" nogil:
+    ctypedef enum bn_loss:
+        BN_LOSS_BCE, BN_LOSS_CROSS_ENTROPY, BN_LOSS_MSE, BN_LOSS_POISSON
+
 cdef extern from "net.h" nogil:
+    # the fields as csrc/layers.h declares them (a mismatch fails to compile)
     ctypedef struct bn_layer:
         int64_t kind, activation
         int64_t in_h, in_w, in_c
@@ -25,7 +42,10 @@ cdef extern from "net.h" nogil:
         int64_t pad_top, pad_left
         int64_t w_offset, b_offset
         int64_t stream
+        int64_t first_input, n_inputs
         double rate
+    ctypedef struct bn_node_plan:
+        pass
     ctypedef struct bn_csr_rows:
         const int64_t *indptr
         const int64_t *indices
@@ -34,9 +54,14 @@ cdef extern from "net.h" nogil:
     ctypedef struct bn_net:
         int64_t n_layers
         const bn_layer *layers
+        const int64_t *inputs
+        int64_t n_edges
+        int64_t in_h, in_w, in_c
         int32_t input_chw
         int32_t loss
         int64_t n_params
+        bn_node_plan *plan
+        int32_t *edge_acc
     ctypedef struct bn_dropout:
         uint64_t seed
         int64_t epoch, batch
@@ -46,6 +71,9 @@ cdef extern from "net.h" nogil:
         uint64_t seed
         int64_t epoch
         double l1, l2
+    int BN_ENET
+    int BN_EOVERFLOW
+    int bn_net_plan(bn_net *net, int64_t *scratch)
     int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
     int64_t bn_net_output_offset(const bn_net *net, int64_t b)
     int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
@@ -100,6 +128,27 @@ cdef extern from *:
     """
     int BN_BUILT_WITH_OPENMP
 
+# the C enums by the names Python uses (the numbers come from the headers, only here)
+LAYER_KINDS = {"dense": BN_LAYER_DENSE, "conv2d": BN_LAYER_CONV2D,
+               "maxpool2d": BN_LAYER_MAXPOOL2D, "avgpool2d": BN_LAYER_AVGPOOL2D,
+               "flatten": BN_LAYER_FLATTEN, "dropout": BN_LAYER_DROPOUT, "add": BN_LAYER_ADD,
+               "concatenate": BN_LAYER_CONCATENATE, "multiply": BN_LAYER_MULTIPLY}
+ACTIVATIONS = {"identity": BN_ACT_IDENTITY, "relu": BN_ACT_RELU, "sigmoid": BN_ACT_SIGMOID,
+               "tanh": BN_ACT_TANH, "leaky_relu": BN_ACT_LEAKY_RELU, "gelu": BN_ACT_GELU,
+               "softmax": BN_ACT_SOFTMAX, "exp": BN_ACT_EXP}
+LOSSES = {"binary_crossentropy": BN_LOSS_BCE, "categorical_crossentropy": BN_LOSS_CROSS_ENTROPY,
+          "mse": BN_LOSS_MSE, "poisson": BN_LOSS_POISSON}
+
+
+cdef dict _zero_layer():
+    cdef bn_layer zero
+    memset(&zero, 0, sizeof(bn_layer))
+    return zero
+
+# bn_layer's fields, read from the struct itself (Python fills them by name)
+LAYER_FIELDS = tuple(_zero_layer())
+
+
 ctypedef fused floating:
     float
     double
@@ -131,47 +180,92 @@ cdef const bn_csr_rows *_csr(bn_csr_rows *out, const int64_t[::1] indptr,
 
 
 cdef class Net:
-    """A network description for C: one bn_layer per row of `layers` (the int64 fields in
-    bn_layer's order, see barenet/layers.py C_FIELDS) with the dropout rates beside."""
+    """A network description for C (net.h): nodes, each a dict of bn_layer fields by name
+    with "kind" and "activation" given by their names (LAYER_KINDS, ACTIVATIONS), in
+    topological order; inputs, the nodes' input indices (-1: the network input) that each
+    node's first_input / n_inputs point into; the network input's (h, w, c) channels last.
+    bn_net_plan checks it all and lays out the workspaces."""
     cdef bn_net net
     cdef bn_layer *_layers
+    cdef int64_t *_inputs
+    cdef bn_node_plan *_plan
+    cdef int32_t *_edge_acc
 
     def __cinit__(self):
         self._layers = NULL
+        self._inputs = NULL
+        self._plan = NULL
+        self._edge_acc = NULL
 
-    def __init__(self, const int64_t[:, ::1] layers, const double[::1] rates, bint input_chw,
-                 int32_t loss, int64_t n_params):
-        cdef Py_ssize_t i, n = layers.shape[0]
-        if layers.shape[1] != 17 or rates.shape[0] != n or n == 0:
-            raise ValueError("layers must have shape (L, 17) and rates (L,), L >= 1")
+    def __init__(self, list nodes, const int64_t[::1] inputs, tuple input_hwc,
+                 bint input_chw, str loss, int64_t n_params):
+        cdef Py_ssize_t i, n = len(nodes), m = inputs.shape[0]
+        cdef int64_t *scratch
+        cdef int status
+        if n == 0 or loss not in LOSSES:
+            raise ValueError("a network needs at least one node and a known loss")
         self._layers = <bn_layer *>PyMem_Malloc(n * sizeof(bn_layer))
-        if self._layers == NULL:
+        self._inputs = <int64_t *>PyMem_Malloc((m + 1) * sizeof(int64_t))
+        self._plan = <bn_node_plan *>PyMem_Malloc(n * sizeof(bn_node_plan))
+        self._edge_acc = <int32_t *>PyMem_Malloc((m + 1) * sizeof(int32_t))
+        scratch = <int64_t *>PyMem_Malloc(2 * n * sizeof(int64_t))
+        if not (self._layers and self._inputs and self._plan and self._edge_acc and scratch):
+            PyMem_Free(scratch)
             raise MemoryError()
-        for i in range(n):
-            self._layers[i] = bn_layer(
-                kind=layers[i, 0], activation=layers[i, 1], in_h=layers[i, 2],
-                in_w=layers[i, 3], in_c=layers[i, 4], out_h=layers[i, 5], out_w=layers[i, 6],
-                out_c=layers[i, 7], kh=layers[i, 8], kw=layers[i, 9], sh=layers[i, 10],
-                sw=layers[i, 11], pad_top=layers[i, 12], pad_left=layers[i, 13],
-                w_offset=layers[i, 14], b_offset=layers[i, 15], stream=layers[i, 16],
-                rate=rates[i])
-        self.net.n_layers = n
-        self.net.layers = self._layers
-        self.net.input_chw = input_chw
-        self.net.loss = loss
-        self.net.n_params = n_params
+        try:
+            zero = _zero_layer()
+            for i in range(n):
+                row = dict(zero)
+                extra = set(nodes[i]) - set(zero)
+                if extra:
+                    raise ValueError(f"node {i}: no bn_layer field {sorted(extra)}")
+                row.update(nodes[i])
+                row["kind"] = LAYER_KINDS[row["kind"]]
+                row["activation"] = ACTIVATIONS[row.get("activation") or "identity"]
+                self._layers[i] = row
+            for i in range(m):
+                self._inputs[i] = inputs[i]
+            self.net.n_layers = n
+            self.net.layers = self._layers
+            self.net.inputs = self._inputs
+            self.net.n_edges = m
+            self.net.in_h, self.net.in_w, self.net.in_c = input_hwc
+            self.net.input_chw = input_chw
+            self.net.loss = LOSSES[loss]
+            self.net.n_params = n_params
+            self.net.plan = self._plan
+            self.net.edge_acc = self._edge_acc
+            status = bn_net_plan(&self.net, scratch)
+        finally:
+            PyMem_Free(scratch)
+        if status == BN_EOVERFLOW:
+            raise ValueError("barenet: this network's sizes overflow 64-bit integers")
+        if status != BN_OK:
+            raise ValueError("barenet: the C core refused this network's description "
+                             f"(status {status}); this is a bug in barenet's checks")
 
     def __dealloc__(self):
         PyMem_Free(self._layers)
+        PyMem_Free(self._inputs)
+        PyMem_Free(self._plan)
+        PyMem_Free(self._edge_acc)
 
     def workspace_size(self, int64_t b):
-        return bn_net_workspace_size(&self.net, b)
+        """training workspace elements for batches of b rows"""
+        cdef int64_t size = bn_net_workspace_size(&self.net, b)
+        if size < 0:
+            raise ValueError(f"barenet: the training workspace for {b} rows overflows")
+        return size
 
     def output_offset(self, int64_t b):
         return bn_net_output_offset(&self.net, b)
 
     def predict_workspace_size(self, int64_t n):
-        return bn_net_predict_workspace_size(&self.net, n)
+        """prediction workspace elements for n rows"""
+        cdef int64_t size = bn_net_predict_workspace_size(&self.net, n)
+        if size < 0:
+            raise ValueError(f"barenet: the prediction workspace for {n} rows overflows")
+        return size
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
                  const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,

@@ -12,7 +12,8 @@ from . import _rng
 from . import _sparse
 from .layers import AVGPOOL2D, CONV2D, DENSE, FLATTEN, MAXPOOL2D
 
-LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = 0, 1, 2, 3
+LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = (
+    "binary_crossentropy", "categorical_crossentropy", "mse", "poisson")
 
 
 def dropout_scale(drop, stream, shape, dtype):

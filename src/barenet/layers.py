@@ -11,10 +11,10 @@ import numpy as np
 
 from . import _activations
 
-# bn_layer's int64 fields, in order (csrc/layers.h); `rate` travels beside them
-C_FIELDS = ("kind", "activation", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kh", "kw",
-            "sh", "sw", "pad_top", "pad_left", "w_offset", "b_offset", "stream")
-DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT = range(6)
+# the layer kinds by the names the C core's table knows them by (csrc/layers.h,
+# bn_layer_kind; barenet._core.LAYER_KINDS maps them to its numbers)
+DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT = (
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout")
 
 
 def _pair(value, name, layer, minimum=1):
@@ -69,12 +69,11 @@ class Layer:
         pass
 
     def c_fields(self, start, stream):
-        """this layer as a row of C_FIELDS when its parameters start at `start`"""
+        """this layer's bn_layer fields (csrc/layers.h) by name, when its parameters start at
+        `start`; fields not given are 0 (the graph's inputs are the model's to add)"""
         (ih, iw, ic), (oh, ow, oc) = _hwc(self.input_shape), _hwc(self.output_shape)
-        row = dict.fromkeys(C_FIELDS, 0)
-        row.update(kind=self.kind, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
-                   w_offset=start, b_offset=-1, stream=stream)
-        return row
+        return dict(kind=self.kind, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
+                    w_offset=start, b_offset=-1, stream=stream, rate=float(self.rate))
 
     def config(self):
         """the constructor's arguments, for save/load"""
@@ -130,7 +129,7 @@ class Dense(Layer):
 
     def c_fields(self, start, stream):
         row = super().c_fields(start, stream)
-        row.update(activation=self.activation_id,
+        row.update(activation=self.activation,
                    b_offset=start + self.n_in * self.n_out if self.use_bias else -1)
         return row
 
@@ -225,7 +224,7 @@ class Conv2D(Layer):
         row = super().c_fields(start, stream)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         top, _, left, _ = self.pads()
-        row.update(activation=self.activation_id, kh=kh, kw=kw, sh=sh, sw=sw, pad_top=top,
+        row.update(activation=self.activation, kh=kh, kw=kw, sh=sh, sw=sw, pad_top=top,
                    pad_left=left,
                    b_offset=start + kh * kw * self.in_channels * self.filters
                    if self.use_bias else -1)

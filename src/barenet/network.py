@@ -19,11 +19,11 @@ from ._validation import (check_bool, check_choice, check_dtype, check_int, chec
                           check_nonnegative_float, check_positive_float, check_rate,
                           check_sample_weight, check_X_shaped, check_y_binary, check_y_categorical,
                           check_y_regression, MAX_PARAMS, MAX_SEED)
-from .layers import C_FIELDS, DROPOUT, Dense, Dropout, Layer
+from .layers import DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, get_early_stopping
 
-LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "poisson")
 LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
                 "crossentropy": "categorical_crossentropy"}
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity")
@@ -46,12 +46,12 @@ class TrainingDiverged(ArithmeticError):
 class Spec:
     """What a backend needs to know about the network: its built layers, where each one's
     parameters start in the flat buffer, each layer's dropout stream, the input shape and
-    the loss id."""
+    the loss's name."""
     layers: tuple
     offsets: tuple
     streams: tuple
     input_shape: tuple
-    loss: int
+    loss: str
     n_params: int
 
     @classmethod
@@ -72,12 +72,26 @@ class Spec:
     def out_size(self):
         return self.layers[-1].output_shape[0]
 
-    def c_layers(self):
-        """(int64 (L, len(C_FIELDS)) rows of bn_layer fields, float64 (L,) dropout rates)"""
-        rows = [layer.c_fields(at, stream)
-                for layer, at, stream in zip(self.layers, self.offsets, self.streams)]
-        fields = np.array([[row[f] for f in C_FIELDS] for row in rows], dtype=np.int64)
-        return fields, np.array([layer.rate for layer in self.layers], dtype=np.float64)
+    def c_nodes(self):
+        """(the nodes as dicts of bn_layer fields by name, the int64 input indices they
+        point into: -1 is the network input) for barenet._core.Net"""
+        nodes, inputs = [], []
+        for i, (layer, at, stream) in enumerate(zip(self.layers, self.offsets, self.streams)):
+            node = layer.c_fields(at, stream)
+            node.update(first_input=len(inputs), n_inputs=1)
+            inputs.append(i - 1)
+            nodes.append(node)
+        return nodes, np.array(inputs, dtype=np.int64)
+
+    @property
+    def loss_name(self):
+        return self.loss
+
+    @property
+    def input_hwc(self):
+        """the network input of one sample as (h, w, c), channels last"""
+        shape = self.input_shape
+        return (1, 1, shape[0]) if len(shape) == 1 else (shape[1], shape[2], shape[0])
 
 
 @dataclass(frozen=True)
@@ -225,7 +239,7 @@ class Sequential:
         self.dtype = check_dtype(dtype)
         self.seed = None if seed is None else check_int(seed, "seed", minimum=0,
                                                          maximum=MAX_SEED)
-        self._spec = Spec.from_layers(layers, self.input_shape, LOSSES[self.loss_name])
+        self._spec = Spec.from_layers(layers, self.input_shape, self.loss_name)
         if self._spec.n_params > MAX_PARAMS:
             raise ValueError(f"this network needs {self._spec.n_params} parameters; barenet "
                              f"handles at most {MAX_PARAMS} (2**62)")

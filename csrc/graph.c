@@ -1,0 +1,435 @@
+/* graph.c -- the executor of a network's graph (net.h): bn_net_plan checks the nodes and
+ * lays out the workspaces once; forward runs the nodes in order, backward in reverse,
+ * summing gradients where a node's output feeds several nodes; prediction keeps only the
+ * outputs still to be read. Each kind is reached through its table entry (ops/ops.h).
+ * The epoch loop is in train.c. Both precisions come from one source (precision.h). */
+#ifndef REAL
+#include <stddef.h>
+#include <string.h>
+
+#include "activations.h"
+#include "checked.h"
+#include "gemm.h"
+#include "losses.h"
+#include "net.h"
+#include "ops/ops.h"
+#include "parallel.h"
+
+/* values per sample of node l's output; l = -1 is the network's input */
+static int64_t size_of(const bn_net *net, int64_t l)
+{
+    if (l < 0) return net->in_h * net->in_w * net->in_c;
+    const bn_layer *ly = &net->layers[l];
+    return ly->out_h * ly->out_w * ly->out_c;
+}
+
+/* the input must go from channels-first to channels-last (an image with several channels) */
+static int transposes_input(const bn_net *net)
+{
+    return net->input_chw && net->in_c > 1 && net->in_h * net->in_w > 1;
+}
+
+static int64_t input_of(const bn_net *net, const bn_layer *ly, int64_t i)
+{
+    return net->inputs[ly->first_input + i];
+}
+
+/* does node l (the output: is_output) keep z? */
+static int keeps_z(const bn_net *net, int64_t l)
+{
+    const bn_layer *ly = &net->layers[l];
+    return bn_op_of(ly->kind)->keeps_z(ly, l == net->n_layers - 1);
+}
+
+/* the checks of bn_net_plan that need no arithmetic on sizes */
+static int check_nodes(const bn_net *net)
+{
+    const int64_t L = net->n_layers;
+    if (L < 1 || net->layers == NULL || net->inputs == NULL || net->n_params < 0
+        || net->in_h < 1 || net->in_w < 1 || net->in_c < 1)
+        return 0;
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const bn_op *op = bn_op_of(ly->kind);
+        if (op == NULL || ly->n_inputs < op->min_inputs || ly->n_inputs > op->max_inputs
+            || ly->first_input < 0 || ly->first_input > net->n_edges - ly->n_inputs)
+            return 0;
+        if (ly->in_h < 1 || ly->in_w < 1 || ly->in_c < 1 || ly->out_h < 1 || ly->out_w < 1
+            || ly->out_c < 1)
+            return 0;
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t j = input_of(net, ly, i);
+            if (j < -1 || j >= l) return 0; /* inputs come first: no cycles */
+        }
+    }
+    return net->layers[L - 1].kind == BN_LAYER_DENSE;
+}
+
+/* sizes, parameter ranges and each kind's own rules; BN_OK, BN_ENET or BN_EOVERFLOW */
+static int check_sizes(const bn_net *net)
+{
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const bn_op *op = bn_op_of(ly->kind);
+        int64_t s;
+        /* every product the kinds form from their fields (counts, scratch, windows) */
+        if (!bn_checked_mul3(ly->in_h, ly->in_w, ly->in_c, &s)
+            || !bn_checked_mul3(ly->out_h, ly->out_w, ly->out_c, &s)
+            || !bn_checked_mul3(ly->kh, ly->kw, ly->in_c, &s) || !bn_checked_mul(s, ly->out_c, &s)
+            || !bn_checked_mul(ly->in_c, ly->out_c, &s) || !bn_checked_add(s, ly->out_c, &s)
+            || !bn_checked_mul3(ly->out_h, ly->out_w, ly->kh, &s)
+            || !bn_checked_mul3(s, ly->kw, ly->in_c, &s)
+            || !bn_checked_mul3(ly->kh + 1, ly->in_w + 1, ly->in_c, &s)
+            || ly->pad_top < 0 || ly->pad_left < 0 || ly->pad_top > INT64_MAX / 4
+            || ly->pad_left > INT64_MAX / 4 || ly->sh > INT64_MAX / 4 || ly->sw > INT64_MAX / 4
+            || !bn_checked_mul(ly->out_h, ly->sh, &s) || !bn_checked_mul(ly->out_w, ly->sw, &s))
+            return BN_EOVERFLOW;
+        const int64_t count = op->param_count(ly);
+        if (count > 0 && (ly->w_offset < 0 || ly->w_offset > net->n_params - count))
+            return BN_ENET;
+        if (!op->check(net, ly)) return BN_ENET;
+    }
+    int64_t s;
+    if (!bn_checked_mul3(net->in_h, net->in_w, net->in_c, &s)) return BN_EOVERFLOW;
+    return BN_OK;
+}
+
+/* gradient flow: needs_grad, and which inputs' gradients add to an earlier writer's */
+static void plan_gradients(bn_net *net, int64_t *written)
+{
+    const int64_t L = net->n_layers;
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        int64_t needs = bn_op_of(ly->kind)->param_count(ly) > 0;
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t j = input_of(net, ly, i);
+            if (j >= 0 && net->plan[j].needs_grad) needs = 1;
+        }
+        net->plan[l].needs_grad = needs;
+        written[l] = 0;
+    }
+    /* backward visits nodes from the last, each node's inputs in order: the first visit of
+     * an edge into j writes j's gradient, later ones add to it */
+    net->n_tmp = 0;
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const bn_layer *ly = &net->layers[l];
+        int64_t adds = 0;
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t e = ly->first_input + i, j = net->inputs[e];
+            net->edge_acc[e] = 0;
+            if (j < 0 || !net->plan[j].needs_grad || !net->plan[l].needs_grad) continue;
+            if (written[j]) {
+                net->edge_acc[e] = 1;
+                adds++;
+            }
+            written[j] = 1;
+        }
+        if (adds > net->n_tmp) net->n_tmp = adds;
+    }
+}
+
+/* Gradient slots, one (B, max S) each. Visiting nodes from the last, a node's gradient
+ * slot is taken at the first visit of an edge into it and freed once the node itself has
+ * been visited; a slot is free again when its holder's index is above the visit. For a
+ * chain this is two slots, used in turn. holder (L) is scratch. Returns the slot count. */
+static int64_t plan_gradient_slots(bn_net *net, int64_t *holder)
+{
+    const int64_t L = net->n_layers;
+    int64_t slots = 0;
+    for (int64_t l = 0; l < L; l++) net->plan[l].d = -1;
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const bn_layer *ly = &net->layers[l];
+        for (int64_t i = -1; i < ly->n_inputs; i++) {
+            const int64_t j = i < 0 ? (l == L - 1 ? l : -1) : input_of(net, ly, i);
+            if (j < 0 || !net->plan[j].needs_grad || net->plan[j].d >= 0) continue;
+            int64_t s = 0;
+            while (s < slots && holder[s] <= l) s++; /* held by a node not yet visited */
+            if (s == slots) slots++;
+            holder[s] = j;
+            net->plan[j].d = s;
+        }
+    }
+    return slots;
+}
+
+/* Prediction buffers: a node's output lives from its own forward to the last forward that
+ * reads it (through identity nodes too); a buffer is free again after that. last (L) and
+ * holder (L) are scratch. Returns the buffer count. */
+static int64_t plan_predict_buffers(bn_net *net, int64_t *last, int64_t *holder)
+{
+    const int64_t L = net->n_layers;
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t j = input_of(net, ly, 0);
+        net->plan[l].p_src = bn_op_of(ly->kind)->identity_in_predict
+                           ? (j < 0 ? -1 : net->plan[j].p_src) : l;
+        last[l] = l;
+        net->plan[l].p = -1;
+    }
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t j = input_of(net, ly, i), src = j < 0 ? -1 : net->plan[j].p_src;
+            if (src >= 0 && last[src] < l) last[src] = l;
+        }
+    }
+    int64_t buffers = 0;
+    for (int64_t l = 0; l < L - 1; l++) { /* the last node writes the caller's array */
+        if (net->plan[l].p_src != l) continue;
+        int64_t s = 0;
+        while (s < buffers && last[holder[s]] >= l) s++;
+        if (s == buffers) buffers++;
+        holder[s] = l;
+        net->plan[l].p = s;
+    }
+    return buffers;
+}
+
+int bn_net_plan(bn_net *net, int64_t *scratch)
+{
+    if (!check_nodes(net)) return BN_ENET;
+    int status = check_sizes(net);
+    if (status != BN_OK) return status;
+    const int64_t L = net->n_layers, s_in = size_of(net, -1);
+    const int64_t s_out = size_of(net, L - 1), xt = transposes_input(net) ? s_in : 0;
+    int64_t max_size = s_in, max_scratch = 0, at;
+    /* training: xb, xt, yb, wb, stats (2), then each node's a and z */
+    net->row_xt = s_in;
+    if (!bn_checked_add(net->row_xt, xt, &net->row_yb)
+        || !bn_checked_add(net->row_yb, s_out, &net->row_wb))
+        return BN_EOVERFLOW;
+    net->row_stats = net->row_wb + 1;
+    at = net->row_stats + 2;
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t s = size_of(net, l), k = bn_op_of(ly->kind)->scratch(ly);
+        if (s > max_size) max_size = s;
+        if (k > max_scratch) max_scratch = k;
+        net->plan[l].a = at;
+        if (!bn_checked_add(at, s, &at)) return BN_EOVERFLOW;
+        net->plan[l].z = keeps_z(net, l) ? at : -1;
+        if (keeps_z(net, l) && !bn_checked_add(at, s, &at)) return BN_EOVERFLOW;
+    }
+    net->max_size = max_size;
+    /* then the gradient slots, the fan-out temporaries, the kinds' scratch */
+    plan_gradients(net, scratch);
+    const int64_t slots = plan_gradient_slots(net, scratch);
+    int64_t region;
+    for (int64_t l = 0; l < L; l++)
+        if (net->plan[l].d >= 0) net->plan[l].d = at + net->plan[l].d * max_size;
+    if (!bn_checked_mul(slots, max_size, &region) || !bn_checked_add(at, region, &net->row_tmp)
+        || !bn_checked_mul(net->n_tmp, max_size, &region)
+        || !bn_checked_add(net->row_tmp, region, &net->row_cols)
+        || !bn_checked_add(net->row_cols, max_scratch, &net->train_row))
+        return BN_EOVERFLOW;
+    /* prediction: the buffers, the input made channels-last, the kinds' scratch */
+    const int64_t buffers = plan_predict_buffers(net, scratch, scratch + L);
+    for (int64_t l = 0; l < L; l++)
+        if (net->plan[l].p >= 0) net->plan[l].p *= max_size;
+    if (!bn_checked_mul(buffers, max_size, &net->prow_xt)
+        || !bn_checked_add(net->prow_xt, xt, &net->prow_cols)
+        || !bn_checked_add(net->prow_cols, max_scratch, &net->predict_row))
+        return BN_EOVERFLOW;
+    return BN_OK;
+}
+
+/* the training workspace for b rows: b * train_row, then the weight gradients' scratch */
+int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
+{
+    int64_t size;
+    if (!bn_checked_mul(b, net->train_row, &size) || !bn_checked_add(size, BN_DW_SCRATCH, &size))
+        return -1;
+    return size;
+}
+
+int64_t bn_net_output_offset(const bn_net *net, int64_t b)
+{
+    return b * net->plan[net->n_layers - 1].a;
+}
+
+int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
+{
+    int64_t size;
+    return bn_checked_mul(n, net->predict_row, &size) ? size : -1;
+}
+
+#define BN_PRECISION_FILE "graph.c"
+#include "precision.h"
+
+#else /* ---- per precision ---- */
+
+/* the input rows as the nodes read them: x, or x made channels-last in xt; none for CSR
+ * input (xs) */
+static const REAL *SFX(input_rows)(const bn_net *net, REAL *xt, const REAL *x,
+                                   const bn_csr_rows *xs, int64_t n)
+{
+    if (xs || !transposes_input(net)) return xs ? NULL : x;
+    SFX(bn_chw_to_hwc)(xt, x, n, net->in_h * net->in_w, net->in_c);
+    return xt;
+}
+
+int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const REAL *x,
+                        const bn_csr_rows *xs, int64_t n, const bn_dropout *drop)
+{
+    const REAL *xin = SFX(input_rows)(net, work + n * net->row_xt, x, xs, n);
+    const void *in[BN_MAX_INPUTS];
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const bn_node_plan *pl = &net->plan[l];
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t j = input_of(net, ly, i);
+            in[i] = j < 0 ? (const void *)xin : (const void *)(work + n * net->plan[j].a);
+        }
+        bn_op_args g = {0};
+        g.net = net;
+        g.ly = ly;
+        g.n = n;
+        g.in = in;
+        g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
+        g.a = work + n * pl->a;                              /* (N, S[l]) */
+        g.z = pl->z >= 0 ? work + n * pl->z : NULL;           /* (N, S[l]) */
+        g.stats = l == net->n_layers - 1 ? work + n * net->row_stats : NULL;
+        g.cols = work + n * net->row_cols;
+        g.dw_scratch = work + n * net->train_row;
+        g.params = params;
+        g.drop = drop;
+        int status = bn_op_of(ly->kind)->forward[IS_F32](&g);
+        if (status != BN_OK) return status;
+    }
+    return BN_OK;
+}
+
+double SFX(bn_net_loss)(const bn_net *net, const REAL *work, const REAL *y, const REAL *sw,
+                        int64_t n)
+{
+    const bn_node_plan *out = &net->plan[net->n_layers - 1];
+    const int64_t k = size_of(net, net->n_layers - 1);
+    const REAL *a = work + n * out->a, *z = work + n * out->z;
+    switch ((bn_loss)net->loss) {
+    case BN_LOSS_CROSS_ENTROPY:
+        return SFX(bn_loss_cross_entropy)(z, y, sw, work + n * net->row_stats, n, k);
+    case BN_LOSS_MSE: return SFX(bn_loss_mse)(a, y, sw, n, k);
+    case BN_LOSS_POISSON: return SFX(bn_loss_poisson)(z, y, sw, n, k);
+    case BN_LOSS_BCE: return SFX(bn_loss_bce)(z, y, sw, n, k);
+    }
+    return NAN; /* no such loss (bn_net_plan's caller checks it) */
+}
+
+double SFX(bn_net_penalty)(const bn_net *net, const REAL *params, double l1, double l2)
+{
+    double a1 = 0.0, a2 = 0.0;
+    if (l1 == 0.0 && l2 == 0.0) return 0.0;
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t count = bn_op_of(ly->kind)->weight_count(ly);
+        double s1, s2;
+        if (count == 0) continue;
+        SFX(bn_weight_penalty)(NULL, params + ly->w_offset, count, 0.0, 0.0, &s1, &s2);
+        a1 += s1;
+        a2 += s2;
+    }
+    return l1 * a1 + 0.5 * l2 * a2;
+}
+
+/* dst += src, count values */
+static void SFX(add_into)(REAL *dst, const REAL *src, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) dst[i] += src[i];
+}
+
+int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REAL *params,
+                         const REAL *x, const bn_csr_rows *xs, const REAL *y, const REAL *sw,
+                         int64_t n, const bn_dropout *drop, double l1, double l2)
+{
+    const int64_t L = net->n_layers, k = size_of(net, L - 1);
+    const bn_layer *out_layer = &net->layers[L - 1];
+    const bn_node_plan *out = &net->plan[L - 1];
+    REAL *d = work + n * out->d; /* (N, S[L-1]): dloss/dz of the output */
+    const REAL *a = work + n * out->a, *logits = work + n * out->z;
+    switch ((bn_loss)net->loss) {
+    case BN_LOSS_CROSS_ENTROPY:
+        SFX(bn_dloss_logits)(d, a, y, sw, n, k, (REAL)(1.0 / (double)n));
+        break;
+    case BN_LOSS_MSE:
+        SFX(bn_dloss_mse)(d, a, logits, y, sw, (int32_t)out_layer->activation, n, k);
+        break;
+    case BN_LOSS_BCE: case BN_LOSS_POISSON: /* the same form from the logits */
+        SFX(bn_dloss_logits)(d, a, y, sw, n, k, (REAL)(1.0 / ((double)n * (double)k)));
+        break;
+    }
+    const REAL *xin = transposes_input(net) ? work + n * net->row_xt : x;
+    REAL *tmp = work + n * net->row_tmp; /* (n_tmp, N, max S) */
+    const void *in[BN_MAX_INPUTS];
+    void *din[BN_MAX_INPUTS];
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const bn_layer *ly = &net->layers[l];
+        const bn_node_plan *pl = &net->plan[l];
+        if (!pl->needs_grad) continue; /* nothing before it has parameters */
+        int64_t t = 0;
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t e = ly->first_input + i, j = net->inputs[e];
+            in[i] = j < 0 ? (const void *)xin : (const void *)(work + n * net->plan[j].a);
+            if (j < 0 || !net->plan[j].needs_grad) din[i] = NULL;
+            else if (net->edge_acc[e]) din[i] = tmp + (t++) * n * net->max_size;
+            else din[i] = work + n * net->plan[j].d;
+        }
+        bn_op_args g = {0};
+        g.net = net;
+        g.ly = ly;
+        g.n = n;
+        g.in = in;
+        g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
+        g.a = work + n * pl->a;
+        g.z = pl->z >= 0 ? work + n * pl->z : NULL;
+        g.zk = pl->z >= 0 ? g.z : g.a; /* f'(a) needs no z */
+        g.cols = work + n * net->row_cols;
+        g.dw_scratch = work + n * net->train_row;
+        g.params = params;
+        g.drop = drop;
+        g.dparams = dparams;
+        g.d = work + n * pl->d;
+        g.din = din;
+        g.is_output = l == L - 1;
+        g.l1 = l1;
+        g.l2 = l2;
+        int status = bn_op_of(ly->kind)->backward[IS_F32](&g);
+        if (status != BN_OK) return status;
+        for (int64_t i = 0; i < ly->n_inputs; i++) { /* fan-out: add to the first writer's */
+            const int64_t e = ly->first_input + i, j = net->inputs[e];
+            if (din[i] != NULL && net->edge_acc[e])
+                SFX(add_into)(work + n * net->plan[j].d, din[i], n * size_of(net, j));
+        }
+    }
+    return BN_OK;
+}
+
+int SFX(bn_net_predict)(const bn_net *net, REAL *out, REAL *work, const REAL *params,
+                        const REAL *x, const bn_csr_rows *xs, int64_t n)
+{
+    const int64_t L = net->n_layers;
+    const REAL *xin = SFX(input_rows)(net, work + n * net->prow_xt, x, xs, n);
+    const void *in[BN_MAX_INPUTS];
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const bn_node_plan *pl = &net->plan[l];
+        if (pl->p_src != l) continue; /* the identity when not training (dropout) */
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t j = input_of(net, ly, i), src = j < 0 ? -1 : net->plan[j].p_src;
+            in[i] = src < 0 ? (const void *)xin : (const void *)(work + n * net->plan[src].p);
+        }
+        bn_op_args g = {0};
+        g.net = net;
+        g.ly = ly;
+        g.n = n;
+        g.in = in;
+        g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
+        g.a = l == L - 1 ? out : work + n * pl->p;
+        g.cols = work + n * net->prow_cols;
+        g.params = params;
+        int status = bn_op_of(ly->kind)->forward[IS_F32](&g);
+        if (status != BN_OK) return status;
+    }
+    return BN_OK;
+}
+
+#endif

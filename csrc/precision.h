@@ -1,0 +1,70 @@
+/* precision.h -- the one mechanism for code written once for both float and double.
+ * A file that needs both precisions writes its precision-dependent part in terms of REAL
+ * (the element type), SFX(name) (name_f64 / name_f32) and the names below, then includes
+ * this header with BN_PRECISION_FILE naming itself (or its .inc part):
+ *
+ *     #define BN_PRECISION_FILE "ops/dense.c"
+ *     #include "precision.h"
+ *
+ * which includes that file twice, first with REAL = double, then with REAL = float, and
+ * undefines everything afterwards. Inside the included pass REAL is defined, so the file
+ * tells its two parts apart by `#ifndef REAL` (once) / `#else` (per precision). Every
+ * precision-dependent helper is named here, once; nothing depends on the including file.
+ *   GEMM, GEMM_BIAS_ACT                  gemm.h (bn_dgemm / bn_sgemm, ..._bias_act)
+ *   SOFTMAX_ROWS                         losses.h
+ *   ACT, DACT                            activations.h (scalar forms)
+ *   CSR_DENSE_BIAS_ACT, CSR_T_DENSE      sparse.h
+ *   POOL_INDEX                           index type max pooling keeps (int64 / int32)
+ *   IS_F32                               1 in the float pass, 0 in the double pass */
+#ifndef BN_PRECISION_FILE
+#error "define BN_PRECISION_FILE before including precision.h"
+#endif
+
+#define REAL double
+#define SFX(name) name##_f64
+#define IS_F32 0
+#define GEMM bn_dgemm
+#define GEMM_BIAS_ACT bn_dgemm_bias_act
+#define SOFTMAX_ROWS bn_softmax_rows_f64
+#define ACT bn_act_f64
+#define DACT bn_dact_f64
+#define CSR_DENSE_BIAS_ACT bn_csr_dense_bias_act_f64
+#define CSR_T_DENSE bn_csr_t_dense_f64
+#define POOL_INDEX int64_t
+#include BN_PRECISION_FILE
+#undef REAL
+#undef SFX
+#undef IS_F32
+#undef GEMM
+#undef GEMM_BIAS_ACT
+#undef SOFTMAX_ROWS
+#undef ACT
+#undef DACT
+#undef CSR_DENSE_BIAS_ACT
+#undef CSR_T_DENSE
+#undef POOL_INDEX
+
+#define REAL float
+#define SFX(name) name##_f32
+#define IS_F32 1
+#define GEMM bn_sgemm
+#define GEMM_BIAS_ACT bn_sgemm_bias_act
+#define SOFTMAX_ROWS bn_softmax_rows_f32
+#define ACT bn_act_f32
+#define DACT bn_dact_f32
+#define CSR_DENSE_BIAS_ACT bn_csr_dense_bias_act_f32
+#define CSR_T_DENSE bn_csr_t_dense_f32
+#define POOL_INDEX int32_t
+#include BN_PRECISION_FILE
+#undef REAL
+#undef SFX
+#undef IS_F32
+#undef GEMM
+#undef GEMM_BIAS_ACT
+#undef SOFTMAX_ROWS
+#undef ACT
+#undef DACT
+#undef CSR_DENSE_BIAS_ACT
+#undef CSR_T_DENSE
+#undef POOL_INDEX
+#undef BN_PRECISION_FILE

@@ -1,0 +1,131 @@
+/* train.c -- whole epochs of mini-batch training in one call (net.h, bn_net_train):
+ * shuffling, gathering each batch's rows, forward, loss, backward and the optimizer step
+ * per batch, the epoch's loss, and the rollback to the last good epoch on Ctrl-C or
+ * divergence. The graph itself is run by graph.c. Both precisions from one source. */
+#ifndef REAL
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "interrupt.h"
+#include "net.h"
+#include "optimizers.h"
+#include "rng.h"
+
+#define BN_PRECISION_FILE "train.c"
+#include "precision.h"
+
+#else /* ---- per precision ---- */
+
+/* rows perm[0..nb) of x, y and sw into xb (NB, IN) (unless xb is NULL: CSR input), yb
+ * (NB, OUT) and wb (NB) */
+static void SFX(gather_rows)(REAL *xb, REAL *yb, REAL *wb, const REAL *x, const REAL *y,
+                             const REAL *sw, const int64_t *perm, int64_t nb, int64_t n_in,
+                             int64_t n_out)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        if (xb) memcpy(xb + i * n_in, x + perm[i] * n_in, (size_t)n_in * sizeof(REAL));
+        memcpy(yb + i * n_out, y + perm[i] * n_out, (size_t)n_out * sizeof(REAL));
+        if (sw) wb[i] = sw[perm[i]];
+    }
+}
+
+/* copy params and the optimizer state to (save) or from (restore) the backup */
+static void SFX(backup_state)(REAL *backup, REAL *params, REAL *state1, REAL *state2,
+                              int64_t count, int restore)
+{
+    REAL *live[3] = {params, state1, state2};
+    for (int i = 0; i < 3; i++) {
+        if (live[i] == NULL) continue;
+        REAL *saved = backup + i * count;
+        if (restore) memcpy(live[i], saved, (size_t)count * sizeof(REAL));
+        else memcpy(saved, live[i], (size_t)count * sizeof(REAL));
+    }
+}
+
+/* 1 if every element of the non-NULL buffers is finite */
+static int SFX(all_finite)(const REAL *params, const REAL *state1, const REAL *state2,
+                           int64_t count)
+{
+    const REAL *bufs[3] = {params, state1, state2};
+    for (int i = 0; i < 3; i++) {
+        if (bufs[i] == NULL) continue;
+        int ok = 1;
+        for (int64_t j = 0; j < count; j++) ok &= isfinite(bufs[i][j]) != 0;
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
+                      double *losses, int64_t *completed, int64_t epochs, REAL *params,
+                      REAL *dparams, REAL *state1, REAL *state2, REAL *backup, REAL *work,
+                      int64_t *perm, uint64_t *scratch, const REAL *x,
+                      const bn_csr_rows *xs, const REAL *y, const REAL *sw, int64_t n)
+{
+    const bn_layer *out = &net->layers[net->n_layers - 1];
+    const int64_t n_in = net->in_h * net->in_w * net->in_c;
+    const int64_t n_out = out->out_h * out->out_w * out->out_c;
+    const int64_t b = cfg->batch_size < n ? cfg->batch_size : n;
+    const int shuffled = cfg->shuffle && b < n;
+    int64_t saved_step = opt->step;
+    int status = BN_OK;
+    *completed = 0;
+    if (backup) SFX(backup_state)(backup, params, state1, state2, net->n_params, 0);
+    for (int64_t e = 0; e < epochs && status == BN_OK; e++) {
+        const int64_t epoch = cfg->epoch + e;
+        double total = 0.0;
+        if (shuffled)
+            bn_rng_permutation(perm, scratch, cfg->seed,
+                               bn_rng_stream(BN_STREAM_SHUFFLE, (uint64_t)epoch, 0, 0), n);
+        for (int64_t start = 0, batch = 0; start < n; start += b, batch++) {
+            if (bn_interrupt_pending()) { status = BN_EINTERRUPTED; break; }
+            const int64_t nb = n - start < b ? n - start : b;
+            const REAL *xb = xs ? NULL : x + start * n_in, *yb = y + start * n_out;
+            const REAL *wb = sw ? sw + start : NULL;
+            bn_csr_rows xsb; /* CSR input: the batch's rows are picked, not copied */
+            if (xs) {
+                xsb = *xs;
+                if (shuffled) xsb.rows = perm + start;
+                else xsb.indptr = xs->indptr + start;
+            }
+            if (shuffled) { /* the workspace for nb rows: xb at 0, then yb and wb */
+                REAL *gx = work, *gy = work + nb * net->row_yb, *gw = work + nb * net->row_wb;
+                SFX(gather_rows)(xs ? NULL : gx, gy, gw, x, y, sw, perm + start, nb, n_in,
+                                 n_out);
+                xb = xs ? NULL : gx;
+                yb = gy;
+                wb = sw ? gw : NULL;
+            }
+            const bn_csr_rows *xsp = xs ? &xsb : NULL;
+            const bn_dropout drop = {cfg->seed, epoch, batch};
+            status = SFX(bn_net_forward)(net, work, params, xb, xsp, nb, &drop);
+            if (status != BN_OK) break;
+            double loss = SFX(bn_net_loss)(net, work, yb, wb, nb)
+                        + SFX(bn_net_penalty)(net, params, cfg->l1, cfg->l2);
+            status = SFX(bn_net_backward)(net, dparams, work, params, xb, xsp, yb, wb, nb,
+                                          &drop, cfg->l1, cfg->l2);
+            if (status != BN_OK) break;
+            status = SFX(bn_optimizer_step)(opt, params, dparams, state1, state2, net->n_params);
+            if (status != BN_OK) break;
+            total += loss * (double)nb;
+        }
+        if (status != BN_OK) break;
+        losses[e] = total / (double)n;
+        if (!isfinite(losses[e]) || !SFX(all_finite)(params, state1, state2, net->n_params)) {
+            status = BN_EDIVERGED; /* a NaN loss, or updates that overflowed */
+            break;
+        }
+        *completed = e + 1;
+        saved_step = opt->step;
+        if (backup && e + 1 < epochs)
+            SFX(backup_state)(backup, params, state1, state2, net->n_params, 0);
+    }
+    if (status != BN_OK && backup) { /* back to the last completed epoch */
+        SFX(backup_state)(backup, params, state1, state2, net->n_params, 1);
+        opt->step = saved_step;
+    }
+    return status;
+}
+
+#endif
