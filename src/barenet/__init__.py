@@ -3,12 +3,13 @@
 from . import datasets, layers, optimizers, schedules
 from ._info import info
 from ._threads import get_num_threads, set_num_threads
+from .graph import Input
 from .io import ModelFileError
-from .network import NeuralNetwork, Sequential, TrainingDiverged
+from .network import Model, NeuralNetwork, Sequential, TrainingDiverged
 from .training import EarlyStopping, History
 
 __version__ = "0.1.0"
 
-__all__ = ["NeuralNetwork", "Sequential", "TrainingDiverged", "ModelFileError", "EarlyStopping",
+__all__ = ["NeuralNetwork", "Sequential", "Model", "Input", "TrainingDiverged", "ModelFileError", "EarlyStopping",
            "History", "datasets", "layers", "optimizers", "schedules", "set_num_threads",
            "get_num_threads", "info", "__version__"]

@@ -7,82 +7,11 @@ over speed. Inputs arrive validated, C-contiguous and in the parameter dtype."""
 import numpy as np
 
 from . import _activations as act
-from . import _numpy_layers as nl
 from . import _rng
 from . import _sparse
-from .layers import AVGPOOL2D, CONV2D, DENSE, FLATTEN, MAXPOOL2D
 
 LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = (
     "binary_crossentropy", "categorical_crossentropy", "mse", "poisson")
-
-
-def dropout_scale(drop, stream, shape, dtype):
-    """keep / (1 - rate) for each value of a dropout layer's output (bn_dropout in
-    layers.h), indexed in channels-first order, row by row"""
-    rate, seed, epoch, batch = drop
-    key = _rng.rng_stream(_rng.STREAM_DROPOUT, epoch, batch, stream)
-    return _rng.dropout_mask(seed, key, int(np.prod(shape)), rate, dtype).reshape(shape)
-
-
-def dense_forward(x, w, b):
-    """z = x @ w + b"""
-    return x @ w if b is None else x @ w + b
-
-
-def dense_backward(dz, x, w, need_dx):
-    """dw, db, dx of z = x @ w + b"""
-    return x.T @ dz, dz.sum(axis=0), dz @ w.T if need_dx else None
-
-
-def activate(z, activation):
-    """a = f(z); softmax over the last axis (dense output layers only)"""
-    return act.FORWARD[activation](z)
-
-
-def layer_forward(layer, params, at, stream, x, drop):
-    """(a, z) of one layer on its input x; z is None for layers without an activation"""
-    if layer.kind in (DENSE, CONV2D):
-        w, b = layer.views(params, at)
-        if layer.kind == DENSE:
-            z = dense_forward(x, w, None if b is None else b.reshape(-1))
-        else:
-            z = nl.conv2d_forward(x, w, b, layer.stride, layer.pads())
-        return activate(z, layer.activation_id), z
-    if layer.kind == MAXPOOL2D:
-        return nl.maxpool2d_forward(x, layer.pool_size, layer.stride), None
-    if layer.kind == AVGPOOL2D:
-        return nl.avgpool2d_forward(x, layer.pool_size, layer.stride), None
-    if layer.kind == FLATTEN:
-        return nl.flatten_forward(x), None
-    if drop is None or layer.rate == 0:  # dropout, when not training
-        return x, None
-    return x * dropout_scale((layer.rate,) + drop, stream, x.shape, x.dtype), None
-
-
-def layer_backward(layer, params, at, stream, d, x, a, z, drop, is_output, need_dx):
-    """(weight grad, bias grad, dloss/dx) of one layer from d = dloss/d(its output), or
-    dloss/dz for the output layer (whose activation the loss gradient includes)"""
-    if layer.kind in (DENSE, CONV2D):
-        w, b = layer.views(params, at)
-        dz = d if is_output else d * act.DERIVATIVE[layer.activation_id](a, z)
-        if layer.kind == DENSE:
-            dw, db, dx = dense_backward(dz, x, w, need_dx)
-        else:
-            dx, dw, db = nl.conv2d_backward(dz, x, w, layer.stride, layer.pads(), need_dx)
-        return dw, db if b is not None else None, dx
-    if not need_dx:
-        return None, None, None
-    if layer.kind == MAXPOOL2D:
-        dx = nl.maxpool2d_backward(d, x, layer.pool_size, layer.stride)
-    elif layer.kind == AVGPOOL2D:
-        dx = nl.avgpool2d_backward(d, x, layer.pool_size, layer.stride)
-    elif layer.kind == FLATTEN:
-        dx = nl.flatten_backward(d, x.shape)
-    elif drop is None or layer.rate == 0:
-        dx = d
-    else:
-        dx = d * dropout_scale((layer.rate,) + drop, stream, d.shape, d.dtype)
-    return None, None, dx
 
 
 def rows_of(x, rows):
@@ -95,15 +24,17 @@ def rows_of(x, rows):
 
 
 def forward(spec, params, x, drop=None):
-    """layer inputs and outputs [x, a_0, ..., a_{L-1}] and pre-activations [None, z_0, ...],
-    with dropout when drop = (seed, epoch, batch) is given. Sparse x (a CSR, or a scipy
-    matrix of its rows) feeds a first dense layer: x @ w and x.T @ dz as scipy computes them"""
+    """every node's output and pre-activation, [x, a_0, ..., a_{L-1}] and [None, z_0, ...]
+    (index l + 1 for node l, 0 for the network input), in the nodes' order, with dropout
+    when drop = (seed, epoch, batch) is given. Each layer computes itself (its reference
+    forward, barenet.layers); sparse x (a CSR, or a scipy matrix of its rows) feeds a first
+    dense layer: x @ w and x.T @ dz as scipy computes them"""
     if isinstance(x, _sparse.CSR):
         x = _sparse.batch(x)
     acts = [x if _sparse.is_sparse(x) else x.reshape((x.shape[0],) + spec.input_shape)]
     zs = [None]
-    for layer, at, stream in zip(spec.layers, spec.offsets, spec.streams):
-        a, z = layer_forward(layer, params, at, stream, acts[-1], drop)
+    for layer, at, stream, parents in zip(spec.layers, spec.offsets, spec.streams, spec.edges):
+        a, z = layer.forward(params, at, [acts[p + 1] for p in parents], drop, stream)
         acts.append(a)
         zs.append(z)
     return acts, zs
@@ -153,22 +84,39 @@ def dloss(spec, acts, zs, y, sw=None):
     return dz if sw is None else dz * sw[:, None]
 
 
+def needs_grad(spec):
+    """per node: it, or a node before it, has parameters (else no gradient flows to it)"""
+    needs = []
+    for layer, parents in zip(spec.layers, spec.edges):
+        needs.append(bool(layer.n_params) or any(p >= 0 and needs[p] for p in parents))
+    return needs
+
+
 def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=None):
-    """gradients of (mean data loss + penalty) into dparams, from the forward's weights"""
-    d = dloss(spec, acts, zs, y, sw)
+    """gradients of (mean data loss + penalty) into dparams, from the forward's weights:
+    the nodes in reverse order, each node's input gradients added up where a node feeds
+    several (in the order the C core adds them: readers from the last, inputs in order)"""
     last = len(spec.layers) - 1
-    first = next(i for i, layer in enumerate(spec.layers) if layer.n_params or i == last)
-    for l in range(last, first - 1, -1):
-        layer, at = spec.layers[l], spec.offsets[l]
-        dw, db, d = layer_backward(layer, params, at, spec.streams[l], d, acts[l],
-                                   acts[l + 1], zs[l + 1], drop, l == last, l > first)
+    needs = needs_grad(spec)
+    grads = {last: dloss(spec, acts, zs, y, sw)}
+    for l in range(last, -1, -1):
+        if not needs[l]:
+            continue
+        layer, at, parents = spec.layers[l], spec.offsets[l], spec.edges[l]
+        need = [p >= 0 and needs[p] for p in parents]
+        dw, db, dxs = layer.backward(params, at, grads.pop(l), [acts[p + 1] for p in parents],
+                                     acts[l + 1], zs[l + 1], drop, spec.streams[l], l == last,
+                                     need)
+        for p, n, dx in zip(parents, need, dxs):
+            if n:
+                grads[p] = dx if p not in grads else grads[p] + dx
         if dw is not None:
             w, _ = layer.views(params, at)
             gw, gb = layer.views(dparams, at)
             if l1 or l2:
                 t = dw.dtype.type
                 dw = dw + t(l1) * np.sign(w) + t(l2) * w
-            gw[...] = dw
+            gw[...] = dw.reshape(gw.shape)
             if gb is not None:
                 gb[...] = db.reshape(gb.shape)
 

@@ -10,6 +10,9 @@ import math
 import numpy as np
 
 from . import _activations
+from . import _numpy_layers as nl
+from . import _rng
+from . import _sparse
 
 # the layer kinds by the names the C core's table knows them by (csrc/layers.h,
 # bn_layer_kind; barenet._core.LAYER_KINDS maps them to its numbers)
@@ -28,8 +31,32 @@ def _pair(value, name, layer, minimum=1):
 
 
 def _hwc(shape):
-    """(h, w, c) of a channels-first shape (C, H, W) or a flat one (n,)"""
-    return (1, 1, shape[0]) if len(shape) == 1 else (shape[1], shape[2], shape[0])
+    """(h, w, c), as the C core stores a sample (channels last), of a user's shape: a flat
+    vector (n,), a sequence (T, C) or a channels-first image (C, H, W)"""
+    if len(shape) == 1:
+        return (1, 1, shape[0])
+    if len(shape) == 2:
+        return (1, shape[0], shape[1])
+    return (shape[1], shape[2], shape[0])
+
+
+def _flat_hwc(shape):
+    """(1, 1, n): how elementwise kinds describe any input to C, numbering its values in the
+    user's order (channels first for images)"""
+    return (1, 1, int(np.prod(shape)))
+
+
+def _rank_name(shape):
+    return {1: "a vector (n,)", 2: "a sequence (T, C)", 3: "an image (C, H, W)"}[len(shape)]
+
+
+def dropout_scale(rate, drop, stream, shape, dtype):
+    """keep / (1 - rate) for each value of a dropout output of `shape` (N, ...): the masks
+    of bn_dropout (layers.h), values numbered row by row in the user's order (channels
+    first for images). drop = (seed, epoch, batch)."""
+    seed, epoch, batch = drop
+    key = _rng.rng_stream(_rng.STREAM_DROPOUT, epoch, batch, stream)
+    return _rng.dropout_mask(seed, key, int(np.prod(shape)), rate, dtype).reshape(shape)
 
 
 def _check_activation(activation, layer, allow_softmax):
@@ -42,17 +69,30 @@ def _check_activation(activation, layer, allow_softmax):
 
 
 class Layer:
-    """Base: a layer without parameters. Subclasses set `kind` and build()."""
+    """Base of every layer kind. A kind is one class that owns its output shape, its
+    parameters (count, views into the model's flat buffer, initialiser), the descriptor it
+    hands to the C core (c_fields) and its NumPy reference (forward, backward), which the
+    NumPy backend runs with no per-kind switch. Subclasses set `kind` (the C table's name)
+    and override what differs from a parameter-free, one-input layer.
+
+    Calling a layer on a node (`Dense(10)(x)`, barenet.Input) builds a graph for
+    barenet.Model; each layer object is one node of one model."""
 
     kind = None
     n_params = 0
-    rate = 0.0    # dropout rate (Dropout's own); every layer has one for the C rows
-    index = None  # position in the model, set by build (for error messages)
+    rate = 0.0        # dropout rate (Dropout's own); every layer has one for the C rows
+    index = None      # position in the model, set by build (for error messages)
+    min_inputs = max_inputs = 1
+    keeps_z = False   # the reference forward returns z (kinds with an activation)
 
     def build(self, input_shape, index):
-        """fix the shapes for input_shape; returns the output shape"""
-        self.input_shape, self.index = tuple(input_shape), index
-        self.output_shape = self._output_shape(self.input_shape)
+        """fix the shapes for input_shape (a list of shapes for a multi-input layer);
+        returns the output shape"""
+        shapes = input_shape if self.max_inputs > 1 else [input_shape]
+        self.input_shapes = [tuple(shape) for shape in shapes]
+        self.input_shape, self.index = self.input_shapes[0], index
+        self.output_shape = self._output_shape(self.input_shape if self.max_inputs == 1
+                                               else self.input_shapes)
         return self.output_shape
 
     def _output_shape(self, shape):
@@ -60,6 +100,12 @@ class Layer:
 
     def _where(self):
         return f"{self!r} (layer {self.index})"
+
+    def __call__(self, inputs):
+        """this layer applied to a node (or, for a merge layer, a list of nodes) of a
+        graph: the node of its output (barenet.Model)"""
+        from .graph import call_layer
+        return call_layer(self, inputs)
 
     def views(self, flat, start):
         """views of this layer's parameters in flat: (weights, bias), or () without any"""
@@ -78,6 +124,19 @@ class Layer:
     def config(self):
         """the constructor's arguments, for save/load"""
         return {}
+
+    # -- the NumPy reference --------------------------------------------------------------
+    def forward(self, params, at, xs, drop, stream):
+        """(a, z) on the inputs xs (a list of (N, *shape) arrays): the output and, where
+        the kind keeps it, the pre-activation (else None). drop = (seed, epoch, batch)
+        while training, None otherwise; at is where the parameters start in params."""
+        return xs[0], None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        """(dw, db, dxs) from d = dloss/da (dloss/dz for the output layer, whose activation
+        the loss gradient includes): the parameters' gradients (None without) and, for
+        each input i with need[i], dloss/d(input i) (else None)"""
+        return None, None, [d if n else None for n in need]
 
 
 class Dense(Layer):
@@ -101,11 +160,11 @@ class Dense(Layer):
         return self.n_out
 
     def _output_shape(self, shape):
-        if len(shape) != 1:
-            raise ValueError(f"{self._where()} needs a flat input (n,); it gets shape "
-                             f"{shape}: put Flatten() before it")
-        self.n_in = shape[0]
-        return (self.n_out,)
+        if len(shape) == 3:
+            raise ValueError(f"{self._where()} needs a flat input (n,) or a sequence (T, C); "
+                             f"it gets an image of shape {shape}: put Flatten() before it")
+        self.n_in = shape[-1]
+        return tuple(shape[:-1]) + (self.n_out,)
 
     @property
     def n_params(self):
@@ -135,6 +194,28 @@ class Dense(Layer):
 
     def config(self):
         return {"units": self.n_out, "activation": self.activation, "use_bias": self.use_bias}
+
+    keeps_z = True
+
+    def forward(self, params, at, xs, drop, stream):
+        """z = x @ W + b on the last axis, a = activation(z)"""
+        w, b = self.views(params, at)
+        x = xs[0]
+        z = x @ w if b is None else x @ w + b.reshape(-1)
+        if _sparse.is_sparse(x):
+            z = np.asarray(z)
+        return _activations.FORWARD[self.activation_id](z), z
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        w, b = self.views(params, at)
+        x = xs[0]
+        dz = d if is_output else d * _activations.DERIVATIVE[self.activation_id](a, z)
+        if _sparse.is_sparse(x):
+            dw = np.asarray(x.T @ dz)
+        else:
+            dw = x.reshape(-1, self.n_in).T @ dz.reshape(-1, self.n_out)
+        db = dz.reshape(-1, self.n_out).sum(axis=0) if b is not None else None
+        return dw, db, [dz @ w.T if need[0] else None]
 
     def __repr__(self):
         if self.n_in is None:
@@ -236,6 +317,19 @@ class Conv2D(Layer):
                 "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
                 "activation": self.activation, "use_bias": self.use_bias}
 
+    keeps_z = True
+
+    def forward(self, params, at, xs, drop, stream):
+        w, b = self.views(params, at)
+        z = nl.conv2d_forward(xs[0], w, b, self.stride, self.pads())
+        return _activations.FORWARD[self.activation_id](z), z
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        w, b = self.views(params, at)
+        dz = d if is_output else d * _activations.DERIVATIVE[self.activation_id](a, z)
+        dx, dw, db = nl.conv2d_backward(dz, xs[0], w, self.stride, self.pads(), need[0])
+        return dw, db if b is not None else None, [dx]
+
     def __repr__(self):
         return (f"Conv2D({self.filters}, {self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding!r}, activation={self.activation!r})")
@@ -279,11 +373,25 @@ class MaxPool2D(_Pool2D):
 
     kind = MAXPOOL2D
 
+    def forward(self, params, at, xs, drop, stream):
+        return nl.maxpool2d_forward(xs[0], self.pool_size, self.stride), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        return None, None, [nl.maxpool2d_backward(d, xs[0], self.pool_size, self.stride)
+                            if need[0] else None]
+
 
 class AvgPool2D(_Pool2D):
     """the mean of each window"""
 
     kind = AVGPOOL2D
+
+    def forward(self, params, at, xs, drop, stream):
+        return nl.avgpool2d_forward(xs[0], self.pool_size, self.stride), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        return None, None, [nl.avgpool2d_backward(d, xs[0], self.pool_size, self.stride)
+                            if need[0] else None]
 
 
 class Flatten(Layer):
@@ -293,6 +401,18 @@ class Flatten(Layer):
 
     def _output_shape(self, shape):
         return (int(np.prod(shape)),)
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        if len(self.input_shape) != 3:  # a sequence or vector: its stored order already
+            row.update(zip(("in_h", "in_w", "in_c"), _flat_hwc(self.input_shape)))
+        return row
+
+    def forward(self, params, at, xs, drop, stream):
+        return nl.flatten_forward(xs[0]), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        return None, None, [nl.flatten_backward(d, xs[0].shape) if need[0] else None]
 
     def __repr__(self):
         return "Flatten()"
@@ -312,8 +432,191 @@ class Dropout(Layer):
     def config(self):
         return {"rate": self.rate}
 
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        if len(self.input_shape) != 3:  # masks in the stored order, as for a vector
+            flat = _flat_hwc(self.input_shape)
+            row.update(zip(("in_h", "in_w", "in_c", "out_h", "out_w", "out_c"), flat + flat))
+        return row
+
+    def forward(self, params, at, xs, drop, stream):
+        x = xs[0]
+        if drop is None or self.rate == 0:  # the identity when not training
+            return x, None
+        return x * dropout_scale(self.rate, drop, stream, x.shape, x.dtype), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        if not need[0]:
+            return None, None, [None]
+        if drop is None or self.rate == 0:
+            return None, None, [d]
+        return None, None, [d * dropout_scale(self.rate, drop, stream, d.shape, d.dtype)]
+
     def __repr__(self):
         return f"Dropout({self.rate})"
 
 
-KINDS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout)}
+class _GlobalPooling1D(Layer):
+    """a sequence (T, C) -> (C,): one pooling window over all steps (in C, a 2-D pooling
+    kind with a 1 x T window)"""
+
+    def _output_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"{self._where()} needs a sequence input (T, C); it gets "
+                             f"{_rank_name(shape)} of shape {shape}")
+        return (shape[1],)
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        steps = self.input_shape[0]
+        row.update(kh=1, kw=steps, sh=1, sw=steps)
+        return row
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """the mean over the steps of a sequence (N, T, C) -> (N, C)"""
+
+    kind = AVGPOOL2D
+
+    def forward(self, params, at, xs, drop, stream):
+        x = xs[0]
+        return x.sum(axis=1) * x.dtype.type(1.0 / x.shape[1]), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        if not need[0]:
+            return None, None, [None]
+        x = xs[0]
+        share = d * x.dtype.type(1.0 / x.shape[1])
+        return None, None, [np.repeat(share[:, None, :], x.shape[1], axis=1)]
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """the maximum over the steps of a sequence (N, T, C) -> (N, C); the gradient goes to
+    the first step that holds it"""
+
+    kind = MAXPOOL2D
+
+    def forward(self, params, at, xs, drop, stream):
+        return xs[0].max(axis=1), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        if not need[0]:
+            return None, None, [None]
+        x = xs[0]
+        first = x.argmax(axis=1)                                   # (N, C)
+        dx = np.zeros_like(x)
+        np.put_along_axis(dx, first[:, None, :], d[:, None, :], axis=1)
+        return None, None, [dx]
+
+
+class _Merge(Layer):
+    """a layer that joins several nodes of a graph (at least two)"""
+
+    min_inputs, max_inputs = 2, 64   # BN_MAX_INPUTS in csrc/ops/ops.h
+
+    def _check_count(self, shapes):
+        if not self.min_inputs <= len(shapes) <= self.max_inputs:
+            raise ValueError(f"{self._where()} joins {self.min_inputs} to {self.max_inputs} "
+                             f"inputs; it gets {len(shapes)}")
+
+    def _same_shapes(self, shapes):
+        self._check_count(shapes)
+        for i, shape in enumerate(shapes[1:], 1):
+            if shape != shapes[0]:
+                raise ValueError(f"{self._where()} needs inputs of one shape: "
+                                 f"{self._describe_input(0)} has shape {shapes[0]}, "
+                                 f"{self._describe_input(i)} has shape {shape}")
+        return shapes[0]
+
+    def _describe_input(self, i):
+        names = getattr(self, "_input_names", None)
+        return f"input {i} ({names[i]})" if names else f"input {i}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Add(_Merge):
+    """the sum of its inputs, which all have one shape (a residual connection:
+    ``Add()([h, x])``)"""
+
+    kind = "add"
+
+    def _output_shape(self, shapes):
+        return self._same_shapes(shapes)
+
+    def forward(self, params, at, xs, drop, stream):
+        a = xs[0]
+        for x in xs[1:]:
+            a = a + x
+        return a, None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        return None, None, [d.copy() if n else None for n in need]
+
+
+class Multiply(_Merge):
+    """the elementwise product of its inputs, which all have one shape"""
+
+    kind = "multiply"
+
+    def _output_shape(self, shapes):
+        return self._same_shapes(shapes)
+
+    def forward(self, params, at, xs, drop, stream):
+        a = xs[0]
+        for x in xs[1:]:
+            a = a * x
+        return a, None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        dxs = []
+        for i, n in enumerate(need):
+            if not n:
+                dxs.append(None)
+                continue
+            g = d
+            for j, x in enumerate(xs):
+                if j != i:
+                    g = g * x
+            dxs.append(g)
+        return None, None, dxs
+
+
+class Concatenate(_Merge):
+    """its inputs side by side along the channel axis: the first axis of images (C, H, W)
+    (which then share H and W), the last of sequences (T, C) (which share T) and vectors"""
+
+    kind = "concatenate"
+
+    def _output_shape(self, shapes):
+        self._check_count(shapes)
+        rank = len(shapes[0])
+        axis = 0 if rank == 3 else rank - 1
+        for i, shape in enumerate(shapes[1:], 1):
+            rest = lambda s: s[:axis] + s[axis + 1:]
+            if len(shape) != rank or rest(shape) != rest(shapes[0]):
+                raise ValueError(f"{self._where()} joins inputs along channels, so the other "
+                                 f"axes must agree: {self._describe_input(0)} has shape "
+                                 f"{shapes[0]}, {self._describe_input(i)} has shape {shape}")
+        self._axis = axis + 1  # in (N, ...) arrays
+        out = list(shapes[0])
+        out[axis] = sum(shape[axis] for shape in shapes)
+        return tuple(out)
+
+    def forward(self, params, at, xs, drop, stream):
+        return np.concatenate(xs, axis=self._axis), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        bounds = np.cumsum([x.shape[self._axis] for x in xs])[:-1]
+        parts = np.split(d, bounds, axis=self._axis)
+        return None, None, [np.ascontiguousarray(p) if n else None
+                            for p, n in zip(parts, need)]
+
+
+KINDS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout,
+                                       GlobalAveragePooling1D, GlobalMaxPooling1D, Add,
+                                       Concatenate, Multiply)}

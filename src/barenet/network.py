@@ -44,25 +44,31 @@ class TrainingDiverged(ArithmeticError):
 
 @dataclass(frozen=True)
 class Spec:
-    """What a backend needs to know about the network: its built layers, where each one's
-    parameters start in the flat buffer, each layer's dropout stream, the input shape and
-    the loss's name."""
+    """What a backend needs to know about the network: its built layers in an order where
+    each comes after its inputs, each one's input indices (edges; -1 is the network input),
+    where each one's parameters start in the flat buffer, each layer's dropout stream, the
+    input shape and the loss's name."""
     layers: tuple
     offsets: tuple
     streams: tuple
     input_shape: tuple
     loss: str
     n_params: int
+    edges: tuple
 
     @classmethod
-    def from_layers(cls, layers, input_shape, loss):
+    def from_layers(cls, layers, input_shape, loss, edges=None):
+        """edges None: a chain, each layer reading the one before"""
         offsets, streams, at, dropouts = [], [], 0, 0
         for layer in layers:
             offsets.append(at)
             streams.append(dropouts)
             dropouts += layer.kind == DROPOUT
             at += layer.n_params
-        return cls(tuple(layers), tuple(offsets), tuple(streams), tuple(input_shape), loss, at)
+        if edges is None:
+            edges = [(i - 1,) for i in range(len(layers))]
+        return cls(tuple(layers), tuple(offsets), tuple(streams), tuple(input_shape), loss, at,
+                   tuple(tuple(int(p) for p in parents) for parents in edges))
 
     @property
     def in_size(self):
@@ -76,10 +82,11 @@ class Spec:
         """(the nodes as dicts of bn_layer fields by name, the int64 input indices they
         point into: -1 is the network input) for barenet._core.Net"""
         nodes, inputs = [], []
-        for i, (layer, at, stream) in enumerate(zip(self.layers, self.offsets, self.streams)):
+        for layer, at, stream, parents in zip(self.layers, self.offsets, self.streams,
+                                              self.edges):
             node = layer.c_fields(at, stream)
-            node.update(first_input=len(inputs), n_inputs=1)
-            inputs.append(i - 1)
+            node.update(first_input=len(inputs), n_inputs=len(parents))
+            inputs.extend(parents)
             nodes.append(node)
         return nodes, np.array(inputs, dtype=np.int64)
 
@@ -90,8 +97,12 @@ class Spec:
     @property
     def input_hwc(self):
         """the network input of one sample as (h, w, c), channels last"""
-        shape = self.input_shape
-        return (1, 1, shape[0]) if len(shape) == 1 else (shape[1], shape[2], shape[0])
+        from .layers import _hwc
+        return _hwc(self.input_shape)
+
+    def readers_of_input(self):
+        """the layers that read the network input"""
+        return [layer for layer, parents in zip(self.layers, self.edges) if -1 in parents]
 
 
 @dataclass(frozen=True)
@@ -145,15 +156,16 @@ def _exclusive(method):
 
 
 def _check_input_shape(shape):
-    """(n,) or (C, H, W) of positive ints -> tuple"""
+    """(n,), (T, C) or (C, H, W) of positive ints -> tuple"""
     items = (shape,) if isinstance(shape, (int, np.integer)) else shape
     if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
-        raise TypeError(f"input_shape must be (n,) or (C, H, W); got {shape!r}")
+        raise TypeError(f"input_shape must be (n,), (T, C) or (C, H, W); got {shape!r}")
     items = tuple(items)
-    if len(items) not in (1, 3) or not all(
+    if len(items) not in (1, 2, 3) or not all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
             for v in items):
-        raise ValueError(f"input_shape must be (n,) or (C, H, W) of ints >= 1; got {shape!r}")
+        raise ValueError("input_shape must be (n,), (T, C) or (C, H, W) of ints >= 1; got "
+                         f"{shape!r}")
     return tuple(int(v) for v in items)
 
 
@@ -167,6 +179,10 @@ def build_layers(layers, input_shape):
         if not isinstance(layer, Layer):
             raise TypeError(f"layers[{i}] must be a barenet.layers object (Dense, Conv2D, "
                             f"...); got {layer!r}")
+        if layer.min_inputs > 1:
+            raise ValueError(f"layers[{i}] is {layer!r}, which joins several nodes: build the "
+                             "model with the functional API (barenet.Input, calling layers "
+                             "on nodes, barenet.Model)")
     if not layers or not isinstance(layers[-1], Dense):
         raise ValueError("the last layer must be Dense (the output layer); got "
                          f"{layers[-1] if layers else 'no layers'!r}")
@@ -225,9 +241,14 @@ class Sequential:
         self.input_shape = input_shape
         self._setup(layers, loss, l1, l2, dtype, seed, backend)
 
-    def _setup(self, layers, loss, l1, l2, dtype, seed, backend):
-        """the state every model shares, once its layers are built"""
+    def _setup(self, layers, loss, l1, l2, dtype, seed, backend, edges=None):
+        """the state every model shares, once its layers are built (edges: each layer's
+        input indices, None for a chain)"""
         out = layers[-1]
+        if len(out.output_shape) != 1:
+            raise ValueError(f"the output layer {out!r} gives shape {out.output_shape} per "
+                             "sample; the output must be a vector (n,): put Flatten() or "
+                             "GlobalAveragePooling1D() before it")
         if out.activation == "softmax" and out.n_out < 2:
             raise ValueError("a softmax output needs at least 2 outputs; for one output use "
                              "a sigmoid")
@@ -239,7 +260,7 @@ class Sequential:
         self.dtype = check_dtype(dtype)
         self.seed = None if seed is None else check_int(seed, "seed", minimum=0,
                                                          maximum=MAX_SEED)
-        self._spec = Spec.from_layers(layers, self.input_shape, self.loss_name)
+        self._spec = Spec.from_layers(layers, self.input_shape, self.loss_name, edges)
         if self._spec.n_params > MAX_PARAMS:
             raise ValueError(f"this network needs {self._spec.n_params} parameters; barenet "
                              f"handles at most {MAX_PARAMS} (2**62)")
@@ -318,10 +339,13 @@ class Sequential:
         """validated input rows: a C-contiguous (n, prod(input_shape)) array, or for a
         scipy.sparse matrix (CSR, or CSC converted once) a checked CSR (barenet._sparse)"""
         if _sparse.is_sparse(X):
-            if not isinstance(self.layers[0], Dense):
+            readers = self._spec.readers_of_input()
+            if len(readers) != 1 or not isinstance(readers[0], Dense) \
+                    or len(self.input_shape) != 1:
                 raise TypeError(f"{name} is a scipy.sparse matrix, which only a first Dense "
-                                f"layer takes; this model starts with {self.layers[0]!r}: "
-                                f"pass a dense array ({name}.toarray())")
+                                "layer on a vector input takes; this model's input is read "
+                                f"by {', '.join(map(repr, readers))}: pass a dense array "
+                                f"({name}.toarray())")
             return _sparse.check_sparse_X(X, self.dtype, n_features=self._spec.in_size,
                                           name=name)
         return check_X_shaped(X, self.dtype, self.input_shape, self.layers[0], name=name)
@@ -643,6 +667,53 @@ class Sequential:
     def __repr__(self):
         layers = ", ".join(map(repr, self.layers))
         return (f"Sequential([{layers}], input_shape={self.input_shape}, "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, backend={self.backend!r})")
+
+
+class Model(Sequential):
+    """A network given as a graph of layers (Keras's functional API): residual blocks,
+    concatenations, several branches. Build it by calling layers on nodes:
+
+        x = barenet.Input((1, 28, 28))
+        h = Conv2D(16, 3, padding="same", activation="relu")(x)
+        h = Add()([Conv2D(16, 3, padding="same")(h), h])
+        out = Dense(10, activation="softmax")(Flatten()(h))
+        model = barenet.Model(x, out)
+
+    The layers run in an order where each comes after its inputs; gradients are summed
+    where a layer's output feeds several layers. One input and one output (a Dense layer
+    giving a vector); everything Sequential does works the same (training options, both
+    backends, save/load, L-BFGS, history). `layers` lists the layers in that order.
+
+    Parameters
+    ----------
+    inputs : the node barenet.Input returned
+    outputs : the output layer's node
+    loss, l1, l2, dtype, seed, backend
+        As for Sequential.
+    """
+
+    def __init__(self, inputs, outputs, *, loss=None, l1=0.0, l2=0.0, dtype="float64",
+                 seed=None, backend=None):
+        from .graph import topological
+        layers, edges = topological(inputs, outputs)
+        for i, layer in enumerate(layers):
+            layer.index = i
+            if i < len(layers) - 1 and getattr(layer, "activation", None) == "softmax":
+                raise ValueError(f"{layer!r} (layer {i}): softmax is only supported on the "
+                                 "output layer")
+        if not isinstance(layers[-1], Dense):
+            raise ValueError(f"the output layer must be Dense; got {layers[-1]!r}")
+        self.input_shape = inputs.shape
+        self._setup(layers, loss, l1, l2, dtype, seed, backend, edges)
+
+    @property
+    def edges(self):
+        """each layer's input indices into `layers` (-1: the model input)"""
+        return self._spec.edges
+
+    def __repr__(self):
+        return (f"Model({len(self.layers)} layers, input_shape={self.input_shape}, "
                 f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, backend={self.backend!r})")
 
 

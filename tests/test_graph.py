@@ -1,0 +1,274 @@
+"""Graph models (barenet.Input, calling layers on nodes, barenet.Model) and sequence
+tensors: finite-difference gradients through fan-out, residual additions,
+concatenations and products (float64, both backends), the compiled core against the NumPy
+reference, chains built as graphs equal to Sequential, thread-count independence, and the
+errors for graphs that cannot run."""
+
+import numpy as np
+import pytest
+
+import barenet
+from barenet import Input, Model, Sequential
+from barenet.layers import (Add, AvgPool2D, Concatenate, Conv2D, Dense, Dropout, Flatten,
+                            GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPool2D, Multiply)
+from conftest import compiled_available
+
+
+def fan_out_mlp(**kwargs):
+    """one hidden output read by three layers: a residual add, a product and a concatenation"""
+    x = Input((6,))
+    h = Dense(5, activation="tanh")(x)
+    r = Add()([Dense(5, activation="tanh")(h), h])
+    m = Multiply()([h, Dense(5, activation="sigmoid")(x)])
+    out = Dense(3, activation="softmax")(Concatenate()([r, m]))
+    return Model(x, out, **kwargs)
+
+
+def residual_cnn(**kwargs):
+    """a residual block and a concatenation of two branches of different widths"""
+    x = Input((2, 6, 6))
+    h = Conv2D(3, 3, padding="same", activation="relu")(x)
+    r = Add()([Conv2D(3, 3, padding="same")(h), h])
+    side = MaxPool2D(2)(Conv2D(2, 1, activation="leaky_relu")(x))
+    c = Concatenate()([MaxPool2D(2)(r), side])
+    out = Dense(3, activation="softmax")(Flatten()(AvgPool2D(1)(c)))
+    return Model(x, out, **kwargs)
+
+
+def sequence_model(dropout=0.0, **kwargs):
+    """Dense on each step of a sequence, global pooling, flatten and dropout on sequences"""
+    x = Input((4, 3))
+    h = Dense(5, activation="gelu")(x)
+    a = GlobalAveragePooling1D()(h)
+    m = GlobalMaxPooling1D()(Dense(5)(x))
+    f = Flatten()(Dropout(dropout)(h))
+    out = Dense(2, activation="sigmoid")(Concatenate()([a, m, f]))
+    return Model(x, out, **kwargs)
+
+
+CASES = {
+    "fan_out_mlp": (fan_out_mlp, (6,), 3),
+    "residual_cnn": (residual_cnn, (2, 6, 6), 3),
+    "sequence": (sequence_model, (4, 3), 2),
+}
+
+
+def problem(case, n=7, seed=0, dtype=np.float64):
+    build, shape, k = CASES[case]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n,) + shape).astype(dtype)
+    if case == "sequence":
+        y = (rng.random((n, k)) > 0.5).astype(dtype)
+    else:
+        y = np.arange(n) % k
+    return build, X, y
+
+
+def numeric_gradient(net, X, y, eps=1e-6):
+    p0 = net.get_params()
+    grad = np.empty_like(p0)
+    for i in range(p0.size):
+        p = p0.copy()
+        p[i] += eps
+        up = net.loss_and_grad(p, X, y)[0]
+        p[i] -= 2 * eps
+        grad[i] = (up - net.loss_and_grad(p, X, y)[0]) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradient_matches_finite_differences(backend, case):
+    build, X, y = problem(case)
+    net = build(seed=3, l2=0.05, backend=backend)
+    _, grad = net.gradient(X, y)
+    np.testing.assert_allclose(grad, numeric_gradient(net, X, y), rtol=1e-5, atol=1e-8)
+
+
+def test_fan_out_gradient_is_the_sum_of_both_paths(backend):
+    """y = Dense(Add(h, h)): the gradient through h is twice the one through one path"""
+    x = Input((3,))
+    h = Dense(2, activation="identity", use_bias=False)(x)
+    out = Dense(1, activation="identity", use_bias=False)(Add()([h, h]))
+    net = Model(x, out, loss="mse", seed=0, backend=backend)
+    X = np.array([[1.0, 2.0, 3.0]])
+    y = np.array([[0.5]])
+    w1, w2 = net.weights
+    pred = net.predict(X)
+    np.testing.assert_allclose(pred, 2 * X @ w1 @ w2)
+    _, grad = net.gradient(X, y)
+    residual = 2 * (pred - y)  # d mse / d pred
+    np.testing.assert_allclose(grad[:6].reshape(3, 2), 2 * X.T @ residual @ w2.T, rtol=1e-12)
+    np.testing.assert_allclose(grad[6:].reshape(2, 1), (2 * X @ w1).T @ residual, rtol=1e-12)
+
+
+@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_forward_and_gradient_equal_the_reference(case):
+    build, X, y = problem(case, n=9, seed=1)
+    nets = [build(seed=5, l1=0.01, backend=b) for b in ("numpy", "compiled")]
+    (l0, g0), (l1, g1) = (net.gradient(X, y) for net in nets)
+    np.testing.assert_allclose(l1, l0, rtol=1e-12)
+    np.testing.assert_allclose(g1, g0, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(nets[1].predict(X), nets[0].predict(X), rtol=1e-12)
+
+
+@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_training_with_dropout_matches_the_reference(case):
+    build, X, y = problem(case, n=40, seed=2)
+    kwargs = {"dropout": 0.3} if case == "sequence" else {}
+    nets = [build(seed=7, backend=b, **kwargs) for b in ("numpy", "compiled")]
+    histories = [net.train(X, y, epochs=3, learning_rate=0.01, batch_size=16,
+                           optimizer="adam", verbose=False) for net in nets]
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-9)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=1e-8,
+                               atol=1e-10)
+
+
+def test_dropout_on_sequences_uses_the_stored_order(backend):
+    """the mask of a sequence (N, T, C) numbers its values row by row in (T, C) order, as
+    a flat vector of T C values would: the same masks as Flatten, then Dropout"""
+    X = np.random.default_rng(3).standard_normal((20, 4, 3))
+    y = (np.arange(20) % 2)[:, None].astype(float)
+    a = Sequential([Dropout(0.5), Flatten(), Dense(1, activation="sigmoid")], input_shape=(4, 3),
+                   seed=1, backend=backend)
+    b = Sequential([Flatten(), Dropout(0.5), Dense(1, activation="sigmoid")], input_shape=(4, 3),
+                   seed=1, backend=backend)
+    ha = a.train(X, y, epochs=2, learning_rate=0.1, batch_size=8, verbose=False)
+    hb = b.train(X, y, epochs=2, learning_rate=0.1, batch_size=8, verbose=False)
+    np.testing.assert_array_equal(ha, hb)
+
+
+@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+def test_graph_training_does_not_depend_on_the_thread_count():
+    build, X, y = problem("residual_cnn", n=300, seed=4)
+    results = []
+    before = barenet.get_num_threads()
+    try:
+        for threads in (1, 2):
+            barenet.set_num_threads(threads)
+            net = build(seed=0, backend="compiled")
+            net.train(X, y, epochs=2, learning_rate=1e-2, batch_size=128, optimizer="adam",
+                      verbose=False)
+            results.append((net.get_params(), net.predict(X)))
+    finally:
+        barenet.set_num_threads(before)
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])
+
+
+def test_a_chain_built_as_a_graph_equals_sequential(backend):
+    X = np.random.default_rng(5).standard_normal((30, 1, 8, 8))
+    y = np.arange(30) % 4
+    layers = lambda: [Conv2D(4, 3, activation="relu"), MaxPool2D(2), Flatten(), Dropout(0.2),
+                      Dense(4, activation="softmax")]
+    seq = Sequential(layers(), input_shape=(1, 8, 8), seed=9, backend=backend)
+    node = x = Input((1, 8, 8))
+    for layer in layers():
+        node = layer(node)
+    graph = Model(x, node, seed=9, backend=backend)
+    for net in (seq, graph):
+        net.train(X, y, epochs=2, learning_rate=0.05, batch_size=8, verbose=False)
+    np.testing.assert_array_equal(graph.get_params(), seq.get_params())
+    np.testing.assert_array_equal(graph.predict(X), seq.predict(X))
+
+
+def test_every_train_option_works_on_a_graph(backend):
+    build, X, y = problem("fan_out_mlp", n=60, seed=6)
+    net = build(seed=1, backend=backend)
+    history = net.train(X[:40], y[:40], epochs=30, learning_rate=0.05, batch_size=10,
+                        optimizer="adam", validation_data=(X[40:], y[40:]),
+                        early_stopping=barenet.EarlyStopping(patience=3),
+                        lr_schedule="cosine", sample_weight=np.linspace(0.5, 1.5, 40),
+                        verbose=False)
+    assert len(history.val_loss) == len(history) > 0
+    assert history[-1] < history[0]
+    lbfgs = build(seed=1, backend=backend)
+    h = lbfgs.train(X, y, epochs=30, optimizer="lbfgs", verbose=False)
+    assert h[-1] < h[0]
+
+
+def test_float32_graphs_train(backend):
+    build, X, y = problem("residual_cnn", n=20, seed=7, dtype=np.float32)
+    net = build(seed=2, dtype="float32", backend=backend)
+    history = net.train(X, y, epochs=5, learning_rate=0.05, verbose=False)
+    assert net.get_params().dtype == np.float32
+    assert history[-1] < history[0]
+
+
+def test_graph_repr_and_layers():
+    net = fan_out_mlp(seed=0)
+    assert len(net.layers) == 7
+    assert net.edges[0] == (-1,)
+    assert all(p < i for i, parents in enumerate(net.edges) for p in parents)
+    assert "Model(7 layers" in repr(net)
+
+
+# ---- errors -------------------------------------------------------------------------------
+
+def test_add_of_different_shapes_names_both_layers_and_shapes():
+    x = Input((4,))
+    a, b = Dense(3), Dense(5)
+    with pytest.raises(ValueError, match=r"Add.*input 0 \(Dense\(4, 3.*\(3,\).*input 1 "
+                                         r"\(Dense\(4, 5.*\(5,\)"):
+        Add()([a(x), b(x)])
+
+
+def test_concatenate_needs_matching_other_axes():
+    x = Input((1, 8, 8))
+    with pytest.raises(ValueError, match=r"along channels.*\(2, 8, 8\).*\(2, 4, 4\)"):
+        Concatenate()([Conv2D(2, 1)(x), MaxPool2D(2)(Conv2D(2, 1)(x))])
+
+
+def test_a_layer_object_used_twice_is_refused():
+    x = Input((4,))
+    shared = Dense(4)
+    shared(x)
+    with pytest.raises(ValueError, match="already used in a graph.*shared layers"):
+        shared(x)
+
+
+def test_an_input_not_reachable_from_the_model_input():
+    x, other = Input((4,)), Input((4,))
+    out = Dense(1, activation="sigmoid")(Add()([Dense(4)(x), Dense(4)(other)]))
+    with pytest.raises(ValueError, match="Input that is not the model's input"):
+        Model(x, out)
+
+
+def test_model_arguments_are_checked():
+    x = Input((4,))
+    with pytest.raises(TypeError, match="barenet.Input"):
+        Model(Dense(2), Dense(1)(x))
+    with pytest.raises(TypeError, match="outputs must be the node"):
+        Model(x, x)
+    with pytest.raises(TypeError, match="list of them"):
+        Add()(x)
+    with pytest.raises(TypeError, match="nodes of a graph"):
+        Dense(2)(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="output must be a vector"):
+        seq = Input((5, 4))
+        Model(seq, Dense(2)(seq))
+
+
+def test_merge_layers_need_the_functional_api():
+    with pytest.raises(ValueError, match="functional API"):
+        Sequential([Add(), Dense(1)], input_shape=(3,))
+
+
+def test_sparse_input_needs_one_dense_reader():
+    sparse = pytest.importorskip("scipy.sparse")
+    net = fan_out_mlp(seed=0)
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        net.predict(sparse.csr_matrix(np.ones((2, 6))))
+
+
+def test_sequence_input_shapes(backend):
+    net = sequence_model(seed=0, backend=backend)
+    X = np.random.default_rng(0).standard_normal((5, 4, 3))
+    np.testing.assert_array_equal(net.predict(X), net.predict(X.reshape(5, 12)))
+    with pytest.raises(ValueError, match=r"shape \(n, 4, 3\) or \(n, 12\)"):
+        net.predict(np.ones((5, 3, 4, 1)))
+    with pytest.raises(ValueError, match="sequence input"):
+        Sequential([GlobalAveragePooling1D(), Dense(1)], input_shape=(5,))
+    with pytest.raises(ValueError, match="flat input .* or a sequence"):
+        Sequential([Dense(2)], input_shape=(1, 4, 4))
