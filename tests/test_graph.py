@@ -272,3 +272,48 @@ def test_sequence_input_shapes(backend):
         Sequential([GlobalAveragePooling1D(), Dense(1)], input_shape=(5,))
     with pytest.raises(ValueError, match="flat input .* or a sequence"):
         Sequential([Dense(2)], input_shape=(1, 4, 4))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_save_and_load_a_graph(backend, case, tmp_path):
+    build, X, y = problem(case, n=20, seed=8)
+    net = build(seed=4, backend=backend)
+    net.train(X, y, epochs=2, learning_rate=0.01, batch_size=5, optimizer="adam", verbose=False)
+    net.save(tmp_path / "g.npz")
+    loaded = barenet.Model.load(tmp_path / "g.npz", backend=backend)
+    assert isinstance(loaded, Model)
+    assert [type(a) for a in loaded.layers] == [type(b) for b in net.layers]
+    assert loaded.edges == net.edges
+    np.testing.assert_array_equal(loaded.get_params(), net.get_params())
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    # training continues exactly as without the break
+    h1 = net.train(X, y, epochs=2, learning_rate=0.01, batch_size=5, optimizer="adam",
+                   verbose=False)
+    h2 = loaded.train(X, y, epochs=2, learning_rate=0.01, batch_size=5, optimizer="adam",
+                      verbose=False)
+    np.testing.assert_array_equal(h1, h2)
+
+
+def _edit_header(src, dst, edit):
+    import json
+    with np.load(src) as data:
+        arrays = dict(data)
+    header = json.loads(arrays["header"].tobytes())
+    edit(header)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(dst, **arrays)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h.update(inputs=h["inputs"][:-1]), "one per layer"),
+    (lambda h: h["inputs"].__setitem__(1, [5]), "inputs must be -1 .* or earlier layers"),
+    (lambda h: h["inputs"].__setitem__(2, [0]), "invalid graph"),
+    (lambda h: h["inputs"].__setitem__(0, []), "integer lists"),
+    (lambda h: h["inputs"].__setitem__(0, ["a"]), "integer lists"),
+])
+def test_a_damaged_graph_header_is_refused(tmp_path, edit, message):
+    net = fan_out_mlp(seed=0)
+    net.save(tmp_path / "g.npz")
+    _edit_header(tmp_path / "g.npz", tmp_path / "bad.npz", edit)
+    with pytest.raises(barenet.ModelFileError, match=message):
+        barenet.Model.load(tmp_path / "bad.npz")

@@ -2,10 +2,11 @@
 allow_pickle=False so that loading can never run code, holding
 
     header             uint8: UTF-8 JSON {"format": "barenet.model", "version": 1, "kind":
-                       "NeuralNetwork" or "Sequential", the network's settings (layer_sizes
-                       and activations, or the layer list with each layer's type and
-                       arguments and the input shape), the training position, the optimizer
-                       settings}
+                       "NeuralNetwork", "Sequential" or "Model", the network's settings
+                       (layer_sizes and activations, or the layer list with each layer's
+                       type and arguments and the input shape, and for a Model "inputs":
+                       each layer's input indices, -1 for the model input), the training
+                       position, the optimizer settings}
     params             (n_params,) float32/float64: the flat parameter buffer
     optimizer_state1   optional, (n_params,): the optimizer's first state buffer
     optimizer_state2   optional, (n_params,): its second (Adam's v)
@@ -85,6 +86,8 @@ def save(net, path, include_optimizer=True):
         header.update(input_shape=list(net.input_shape),
                       layers=[{"type": type(layer).__name__, **layer.config()}
                               for layer in net.layers])
+    if header["kind"] == "Model":  # the graph: each layer's inputs (-1: the model input)
+        header["inputs"] = [list(parents) for parents in net.edges]
     header.update({
         "loss": net.loss_name,
         "l1": net.l1,
@@ -155,7 +158,8 @@ def _read_array(path, name, infos, expected_bytes, dtype):
 
 
 def _layers_from_header(path, header):
-    """the Sequential layer list a header describes, built (no parameters allocated)"""
+    """the layers a header describes, built (no parameters allocated): a Sequential's list,
+    or a Model's graph (its Input node and output node are kept in _graph_of)"""
     from . import layers as _layers
     from .network import _check_input_shape, build_layers
 
@@ -174,10 +178,37 @@ def _layers_from_header(path, header):
                                             **args))
         except (KeyError, TypeError, ValueError) as exc:
             _fail(path, f"the header's layers[{i}] ({kind}) is invalid: {exc}")
+    if header["kind"] == "Model":
+        return _graph_from_header(path, header, made)
     try:
         return build_layers(made, _check_input_shape(header["input_shape"]))
     except (TypeError, ValueError) as exc:
         _fail(path, f"the header describes an invalid network: {exc}")
+
+
+def _graph_from_header(path, header, made):
+    """a Model's layers, called on each other as the header's inputs say; returns
+    (the layers in the model's order, the input node, the output node)"""
+    from .graph import Input, dependency_order_check, topological
+
+    edges = header.get("inputs")
+    if not isinstance(edges, list) or len(edges) != len(made) or not all(
+            isinstance(e, list) and e and all(type(p) is int for p in e) for e in edges):
+        _fail(path, "the header's inputs must be a list of integer lists, one per layer")
+    try:
+        dependency_order_check(made, edges)
+        x = Input(header["input_shape"])
+        nodes = []
+        for layer, parents in zip(made, edges):
+            args = [x if p < 0 else nodes[p] for p in parents]
+            nodes.append(layer(args if layer.max_inputs > 1 else args[0]))
+        order, _ = topological(x, nodes[-1])
+    except (TypeError, ValueError) as exc:
+        _fail(path, f"the header describes an invalid graph: {exc}")
+    if len(order) != len(made) or any(a is not b for a, b in zip(order, made)):
+        _fail(path, "the header's layers are not the graph's layers in its order (a layer "
+                    "the output does not depend on, or a different order)")
+    return made, x, nodes[-1]
 
 
 def _check_params_fit(path, header, infos):
@@ -185,9 +216,10 @@ def _check_params_fit(path, header, infos):
     it: a tiny file must not make load allocate gigabytes. Returns the built layers of a
     Sequential (None for a NeuralNetwork)."""
     layers = None
-    if header["kind"] == "Sequential":
+    if header["kind"] in ("Sequential", "Model"):
         layers = _layers_from_header(path, header)
-        n_params, what = sum(layer.n_params for layer in layers), "layers"
+        built = layers[0] if header["kind"] == "Model" else layers
+        n_params, what = sum(layer.n_params for layer in built), "layers"
     else:
         try:
             sizes = check_layer_sizes(header["layer_sizes"])
@@ -208,7 +240,7 @@ def _check_params_fit(path, header, infos):
 
 def load(path, backend=None):
     """the network saved at path, on the given backend (default: BARENET_BACKEND / auto)"""
-    from .network import NeuralNetwork, Sequential
+    from .network import Model, NeuralNetwork, Sequential
     from .optimizers import optimizer_from_state_dict
 
     raw, infos = _read_header(path)
@@ -230,10 +262,11 @@ def load(path, backend=None):
                     f"{__import__('barenet').__version__} reads up to version "
                     f"{FORMAT_VERSION}); upgrade barenet to load it")
     kind = header.get("kind")
-    if kind not in ("NeuralNetwork", "Sequential"):
-        _fail(path, f"holds a {kind!r}, not a NeuralNetwork or Sequential")
+    if kind not in ("NeuralNetwork", "Sequential", "Model"):
+        _fail(path, f"holds a {kind!r}, not a NeuralNetwork, Sequential or Model")
     required = (("layer_sizes", "activation", "output_activation", "dropout")
-                if kind == "NeuralNetwork" else ("input_shape", "layers"))
+                if kind == "NeuralNetwork" else ("input_shape", "layers")
+                + (("inputs",) if kind == "Model" else ()))
     required += ("loss", "l1", "l2", "dtype", "seed", "epochs_done", "stream_seed")
     missing = [k for k in required if k not in header]
     if missing:
@@ -246,6 +279,8 @@ def load(path, backend=None):
             net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
                                 output_activation=header["output_activation"],
                                 dropout=header["dropout"], **settings)
+        elif kind == "Model":
+            net = Model(layers[1], layers[2], **settings)
         else:
             net = Sequential(layers, input_shape=header["input_shape"], **settings)
     except (TypeError, ValueError) as exc:
