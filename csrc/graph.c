@@ -38,7 +38,7 @@ static int64_t input_of(const bn_net *net, const bn_layer *ly, int64_t i)
 static int keeps_z(const bn_net *net, int64_t l)
 {
     const bn_layer *ly = &net->layers[l];
-    return bn_op_of(ly->kind)->keeps_z(ly, l == net->n_layers - 1);
+    return bn_op_keeps_z(bn_op_of(ly->kind), ly, l == net->n_layers - 1);
 }
 
 /* the checks of bn_net_plan that need no arithmetic on sizes */
@@ -46,6 +46,7 @@ static int check_nodes(const bn_net *net)
 {
     const int64_t L = net->n_layers;
     if (L < 1 || net->layers == NULL || net->inputs == NULL || net->n_params < 0
+        || net->n_state < 0
         || net->in_h < 1 || net->in_w < 1 || net->in_c < 1)
         return 0;
     for (int64_t l = 0; l < L; l++) {
@@ -61,6 +62,10 @@ static int check_nodes(const bn_net *net)
             const int64_t j = input_of(net, ly, i);
             if (j < -1 || j >= l) return 0; /* inputs come first: no cycles */
         }
+    }
+    switch ((bn_loss)net->loss) {
+    case BN_LOSS_BCE: case BN_LOSS_CROSS_ENTROPY: case BN_LOSS_MSE: case BN_LOSS_POISSON: break;
+    default: return 0; /* not a loss: the value comes from outside */
     }
     return net->layers[L - 1].kind == BN_LAYER_DENSE;
 }
@@ -84,9 +89,13 @@ static int check_sizes(const bn_net *net)
             || ly->pad_left > INT64_MAX / 4 || ly->sh > INT64_MAX / 4 || ly->sw > INT64_MAX / 4
             || !bn_checked_mul(ly->out_h, ly->sh, &s) || !bn_checked_mul(ly->out_w, ly->sw, &s))
             return BN_EOVERFLOW;
-        const int64_t count = op->param_count(ly);
+        const int64_t count = bn_op_count(op->param_count, ly);
         if (count > 0 && (ly->w_offset < 0 || ly->w_offset > net->n_params - count))
             return BN_ENET;
+        const int64_t kept = bn_op_count(op->state_count, ly);
+        if (kept > 0 && (ly->s_offset < 0 || ly->s_offset > net->n_state - kept))
+            return BN_ENET;
+        if (!bn_checked_mul(bn_op_count(op->fixed, ly), 1, &s)) return BN_EOVERFLOW;
         if (!op->check(net, ly)) return BN_ENET;
     }
     int64_t s;
@@ -100,7 +109,7 @@ static void plan_gradients(bn_net *net, int64_t *written)
     const int64_t L = net->n_layers;
     for (int64_t l = 0; l < L; l++) {
         const bn_layer *ly = &net->layers[l];
-        int64_t needs = bn_op_of(ly->kind)->param_count(ly) > 0;
+        int64_t needs = bn_op_count(bn_op_of(ly->kind)->param_count, ly) > 0;
         for (int64_t i = 0; i < ly->n_inputs; i++) {
             const int64_t j = input_of(net, ly, i);
             if (j >= 0 && net->plan[j].needs_grad) needs = 1;
@@ -202,7 +211,7 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
     at = net->row_stats + 2;
     for (int64_t l = 0; l < L; l++) {
         const bn_layer *ly = &net->layers[l];
-        const int64_t s = size_of(net, l), k = bn_op_of(ly->kind)->scratch(ly);
+        const int64_t s = size_of(net, l), k = bn_op_count(bn_op_of(ly->kind)->scratch, ly);
         if (s > max_size) max_size = s;
         if (k > max_scratch) max_scratch = k;
         net->plan[l].a = at;
@@ -230,16 +239,33 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
         || !bn_checked_add(net->prow_xt, xt, &net->prow_cols)
         || !bn_checked_add(net->prow_cols, max_scratch, &net->predict_row))
         return BN_EOVERFLOW;
+    /* the nodes' fixed-size scratch, after the weight gradients' */
+    net->fixed_size = 0;
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t k = bn_op_count(bn_op_of(ly->kind)->fixed, ly);
+        net->plan[l].f = k > 0 ? net->fixed_size : -1;
+        if (!bn_checked_add(net->fixed_size, k, &net->fixed_size)) return BN_EOVERFLOW;
+    }
     return BN_OK;
 }
 
-/* the training workspace for b rows: b * train_row, then the weight gradients' scratch */
+/* the training workspace for b rows: b * train_row, the weight gradients' scratch, the
+ * nodes' fixed-size scratch */
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
 {
     int64_t size;
-    if (!bn_checked_mul(b, net->train_row, &size) || !bn_checked_add(size, BN_DW_SCRATCH, &size))
+    if (!bn_checked_mul(b, net->train_row, &size) || !bn_checked_add(size, BN_DW_SCRATCH, &size)
+        || !bn_checked_add(size, net->fixed_size, &size))
         return -1;
     return size;
+}
+
+/* where node l's fixed-size scratch is in a workspace for n rows, or -1 */
+static int64_t fixed_offset(const bn_net *net, int64_t l, int64_t n)
+{
+    const int64_t f = net->plan[l].f;
+    return f < 0 ? -1 : n * net->train_row + BN_DW_SCRATCH + f;
 }
 
 int64_t bn_net_output_offset(const bn_net *net, int64_t b)
@@ -268,8 +294,9 @@ static const REAL *SFX(input_rows)(const bn_net *net, REAL *xt, const REAL *x,
     return xt;
 }
 
-int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const REAL *x,
-                        const bn_csr_rows *xs, int64_t n, const bn_dropout *drop)
+int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const REAL *state,
+                        const REAL *x, const bn_csr_rows *xs, int64_t n,
+                        const bn_dropout *drop)
 {
     const REAL *xin = SFX(input_rows)(net, work + n * net->row_xt, x, xs, n);
     const void *in[BN_MAX_INPUTS];
@@ -293,10 +320,34 @@ int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const
         g.dw_scratch = work + n * net->train_row;
         g.params = params;
         g.drop = drop;
+        g.state = (void *)state; /* read only when not training */
+        g.fixed = fixed_offset(net, l, n) < 0 ? NULL : work + fixed_offset(net, l, n);
         int status = bn_op_of(ly->kind)->forward[IS_F32](&g);
         if (status != BN_OK) return status;
     }
     return BN_OK;
+}
+
+void SFX(bn_net_update_state)(const bn_net *net, const REAL *work, REAL *state, int64_t n)
+{
+    const void *in[BN_MAX_INPUTS];
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const bn_op *op = bn_op_of(ly->kind);
+        if (op->update_state[IS_F32] == NULL) continue;
+        for (int64_t i = 0; i < ly->n_inputs; i++) {
+            const int64_t j = input_of(net, ly, i);
+            in[i] = j < 0 ? NULL : (const void *)(work + n * net->plan[j].a);
+        }
+        bn_op_args g = {0};
+        g.net = net;
+        g.ly = ly;
+        g.n = n;
+        g.in = in;
+        g.state = state;
+        g.fixed = fixed_offset(net, l, n) < 0 ? NULL : (void *)(work + fixed_offset(net, l, n));
+        op->update_state[IS_F32](&g);
+    }
 }
 
 double SFX(bn_net_loss)(const bn_net *net, const REAL *work, const REAL *y, const REAL *sw,
@@ -321,7 +372,7 @@ double SFX(bn_net_penalty)(const bn_net *net, const REAL *params, double l1, dou
     if (l1 == 0.0 && l2 == 0.0) return 0.0;
     for (int64_t l = 0; l < net->n_layers; l++) {
         const bn_layer *ly = &net->layers[l];
-        const int64_t count = bn_op_of(ly->kind)->weight_count(ly);
+        const int64_t count = bn_op_count(bn_op_of(ly->kind)->weight_count, ly);
         double s1, s2;
         if (count == 0) continue;
         SFX(bn_weight_penalty)(NULL, params + ly->w_offset, count, 0.0, 0.0, &s1, &s2);
@@ -338,7 +389,7 @@ static void SFX(add_into)(REAL *dst, const REAL *src, int64_t count)
 }
 
 int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REAL *params,
-                         const REAL *x, const bn_csr_rows *xs, const REAL *y, const REAL *sw,
+                         const REAL *state, const REAL *x, const bn_csr_rows *xs, const REAL *y, const REAL *sw,
                          int64_t n, const bn_dropout *drop, double l1, double l2)
 {
     const int64_t L = net->n_layers, k = size_of(net, L - 1);
@@ -386,6 +437,8 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
         g.dw_scratch = work + n * net->train_row;
         g.params = params;
         g.drop = drop;
+        g.state = (void *)state;
+        g.fixed = fixed_offset(net, l, n) < 0 ? NULL : work + fixed_offset(net, l, n);
         g.dparams = dparams;
         g.d = work + n * pl->d;
         g.din = din;
@@ -404,7 +457,7 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
 }
 
 int SFX(bn_net_predict)(const bn_net *net, REAL *out, REAL *work, const REAL *params,
-                        const REAL *x, const bn_csr_rows *xs, int64_t n)
+                        const REAL *state, const REAL *x, const bn_csr_rows *xs, int64_t n)
 {
     const int64_t L = net->n_layers;
     const REAL *xin = SFX(input_rows)(net, work + n * net->prow_xt, x, xs, n);
@@ -426,6 +479,7 @@ int SFX(bn_net_predict)(const bn_net *net, REAL *out, REAL *work, const REAL *pa
         g.a = l == L - 1 ? out : work + n * pl->p;
         g.cols = work + n * net->prow_cols;
         g.params = params;
+        g.state = (void *)state;
         int status = bn_op_of(ly->kind)->forward[IS_F32](&g);
         if (status != BN_OK) return status;
     }

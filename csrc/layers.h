@@ -23,6 +23,9 @@ typedef enum {
     BN_LAYER_ADD = 6,         /* sum of its inputs, all of the output's shape */
     BN_LAYER_CONCATENATE = 7, /* inputs side by side along channels (same H, W) */
     BN_LAYER_MULTIPLY = 8,    /* elementwise product of its inputs */
+    BN_LAYER_BATCHNORM = 9,   /* per channel: batch statistics when training, the running
+                               * ones (the network's state) otherwise; scale and offset */
+    BN_LAYER_LAYERNORM = 10,  /* per position, over its channels; scale and offset */
     BN_LAYER_KINDS            /* how many kinds there are (not a kind) */
 } bn_layer_kind;
 
@@ -39,7 +42,9 @@ typedef struct {
     int64_t w_offset, b_offset;    /* parameters in the flat buffer; b_offset < 0: no bias */
     int64_t stream;                /* dropout: which random stream its masks come from */
     int64_t first_input, n_inputs; /* its inputs: net->inputs[first_input ...] */
+    int64_t s_offset;              /* its non-trainable state in the state buffer (-1: none) */
     double rate;                   /* dropout rate, 0 <= rate < 1 */
+    double momentum, eps;          /* normalisation: running-average momentum, epsilon */
 } bn_layer;
 
 /* the training position that dropout masks depend on: mask element i of the dropout

@@ -34,6 +34,8 @@ typedef struct {
     int64_t p_src;      /* prediction: the node whose output it is (itself, or the input
                          * of an identity node such as dropout; -1: the network input) */
     int64_t needs_grad; /* it, or a node before it, has parameters */
+    int64_t f;          /* training: its fixed-size scratch (not per row), after the
+                         * weight gradients' scratch (-1: none) */
 } bn_node_plan;
 
 typedef struct {
@@ -46,6 +48,7 @@ typedef struct {
     int32_t input_chw;         /* 1: transpose input rows from (C, H, W) to (H, W, C) */
     int32_t loss;              /* bn_loss; the output activation suits it */
     int64_t n_params;          /* length of params and dparams */
+    int64_t n_state;           /* length of the state buffer (running statistics) */
     /* filled by bn_net_plan (storage given by the caller) */
     bn_node_plan *plan;        /* (L) */
     int32_t *edge_acc;         /* (n_edges) 1: this input's gradient adds to a slot another
@@ -56,6 +59,7 @@ typedef struct {
      * its elements per row, then the same for prediction */
     int64_t row_xt, row_yb, row_wb, row_stats, row_tmp, row_cols, train_row;
     int64_t prow_xt, prow_cols, predict_row;
+    int64_t fixed_size;        /* the nodes' fixed-size scratch, after the per-row regions */
 } bn_net;
 
 /* Check the description (every kind known, inputs before their readers, shapes and
@@ -72,11 +76,15 @@ typedef struct {
     double l1, l2;      /* penalty l1 sum|W| + l2/2 sum W^2 on the weights (not biases) */
 } bn_train_config;
 
+/* The state buffer (S) holds what layers keep that training does not optimise (batch
+ * normalisation's running statistics): read when not training, updated once per training
+ * step by bn_net_update_state. NULL when n_state is 0. */
 /* Training workspace, in elements of the parameter type, for batches of up to b rows:
  * gathered rows xb (B, S[in]), the input made channels-last, yb (B, S[L]), row weights wb
  * (B), a softmax's row statistics (2B), per node a and z (B, S[l]), the gradient slots
  * and fan-out temporaries (B, max S) each, the kinds' scratch (the convolutions' unfolded
- * input), and the weight gradients' scratch (BN_DW_SCRATCH, layers.h). Row weights sw (N)
+ * input), the weight gradients' scratch (BN_DW_SCRATCH, layers.h) and the kinds'
+ * fixed-size scratch (batch statistics). Row weights sw (N)
  * are optional everywhere (NULL: all ones). -1 when the size overflows int64. */
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b);
 /* where the network's output (B, S[L]) starts in the training workspace */
@@ -90,10 +98,10 @@ int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n);
 /* forward through the training workspace (keeps every layer's output for backward);
  * drop NULL: no dropout */
 int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
-                       const double *x, const bn_csr_rows *xs, int64_t n,
+                       const double *state, const double *x, const bn_csr_rows *xs, int64_t n,
                        const bn_dropout *drop);
 int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
-                       const float *x, const bn_csr_rows *xs, int64_t n,
+                       const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
                        const bn_dropout *drop);
 /* data loss of the last forward against y (N, S[L]), rows weighted by sw (N) or NULL */
 double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
@@ -106,35 +114,40 @@ double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, dou
 /* gradients of (mean data loss + penalty) into dparams; needs the workspace of a forward
  * on the same x with the same dropout */
 int bn_net_backward_f64(const bn_net *net, double *dparams, double *work, const double *params,
-                        const double *x, const bn_csr_rows *xs, const double *y,
+                        const double *state, const double *x, const bn_csr_rows *xs, const double *y,
                         const double *sw, int64_t n, const bn_dropout *drop, double l1,
                         double l2);
 int bn_net_backward_f32(const bn_net *net, float *dparams, float *work, const float *params,
-                        const float *x, const bn_csr_rows *xs, const float *y,
+                        const float *state, const float *x, const bn_csr_rows *xs, const float *y,
                         const float *sw, int64_t n, const bn_dropout *drop, double l1,
                         double l2);
 /* output (N, S[L]) for x, no dropout, through the prediction workspace */
 int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
-                       const double *x, const bn_csr_rows *xs, int64_t n);
+                       const double *state, const double *x, const bn_csr_rows *xs, int64_t n);
 int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
-                       const float *x, const bn_csr_rows *xs, int64_t n);
+                       const float *state, const float *x, const bn_csr_rows *xs, int64_t n);
+/* after a training forward on n rows (drop not NULL): the state's running statistics move
+ * towards the batch's (each kind's update_state) */
+void bn_net_update_state_f64(const bn_net *net, const double *work, double *state, int64_t n);
+void bn_net_update_state_f32(const bn_net *net, const float *work, float *state, int64_t n);
 /* `epochs` epochs from cfg->epoch; losses[e] is the mean over the epoch's batches of
  * (data loss + penalty) before each batch's update, weighted by batch rows. The workspace
  * is bn_net_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
- * shuffling; state1/state2 are the optimizer's buffers (NULL where unused). backup
- * (3 * n_params) keeps the state at the last completed epoch: when SIGINT arrives
+ * shuffling; state1/state2 are the optimizer's buffers (NULL where unused), state the
+ * network's (NULL when n_state is 0). backup (3 n_params + n_state) keeps all of them at
+ * the last completed epoch: when SIGINT arrives
  * (BN_EINTERRUPTED), or an epoch's loss or the parameters or optimizer state after it are
  * not finite (BN_EDIVERGED; losses[*completed] holds that epoch's loss), params, state and
  * opt->step are rolled back to it. *completed counts the epochs that finished with a finite
  * loss and finite parameters and state. */
 int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t *completed, int64_t epochs, double *params,
-                     double *dparams, double *state1, double *state2, double *backup,
+                     double *state, double *dparams, double *state1, double *state2, double *backup,
                      double *work, int64_t *perm, uint64_t *scratch, const double *x,
                      const bn_csr_rows *xs, const double *y, const double *sw, int64_t n);
 int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t *completed, int64_t epochs, float *params,
-                     float *dparams, float *state1, float *state2, float *backup,
+                     float *state, float *dparams, float *state1, float *state2, float *backup,
                      float *work, int64_t *perm, uint64_t *scratch, const float *x,
                      const bn_csr_rows *xs, const float *y, const float *sw, int64_t n);
 

@@ -1,7 +1,7 @@
 /* rng.h -- counter-based random numbers: every draw is a pure function of (seed, stream,
  * index), so the C core (per element, here) and the NumPy backend (vectorised, in
  * src/barenet/_rng.py) draw bit-identical numbers in any order and on any thread. What is
- * drawn where (which stream, which index) is the caller's business (net.c, layers.c).
+ * drawn where (which stream, which index) is the caller's business (train.c, layers.c).
  *
  * Definition (all arithmetic on uint64, wrapping modulo 2**64):
  *   mix(z)      = the splitmix64 finaliser: z += 0x9E3779B97F4A7C15;

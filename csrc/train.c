@@ -30,28 +30,31 @@ static void SFX(gather_rows)(REAL *xb, REAL *yb, REAL *wb, const REAL *x, const 
     }
 }
 
-/* copy params and the optimizer state to (save) or from (restore) the backup */
+/* copy params, the optimizer state (count each) and the network's state (n_state) to
+ * (save) or from (restore) the backup (3 count + n_state) */
 static void SFX(backup_state)(REAL *backup, REAL *params, REAL *state1, REAL *state2,
-                              int64_t count, int restore)
+                              REAL *state, int64_t count, int64_t n_state, int restore)
 {
-    REAL *live[3] = {params, state1, state2};
-    for (int i = 0; i < 3; i++) {
-        if (live[i] == NULL) continue;
+    REAL *live[4] = {params, state1, state2, state};
+    for (int i = 0; i < 4; i++) {
+        const int64_t size = i < 3 ? count : n_state;
+        if (live[i] == NULL || size == 0) continue;
         REAL *saved = backup + i * count;
-        if (restore) memcpy(live[i], saved, (size_t)count * sizeof(REAL));
-        else memcpy(saved, live[i], (size_t)count * sizeof(REAL));
+        if (restore) memcpy(live[i], saved, (size_t)size * sizeof(REAL));
+        else memcpy(saved, live[i], (size_t)size * sizeof(REAL));
     }
 }
 
 /* 1 if every element of the non-NULL buffers is finite */
 static int SFX(all_finite)(const REAL *params, const REAL *state1, const REAL *state2,
-                           int64_t count)
+                           const REAL *state, int64_t count, int64_t n_state)
 {
-    const REAL *bufs[3] = {params, state1, state2};
-    for (int i = 0; i < 3; i++) {
+    const REAL *bufs[4] = {params, state1, state2, state};
+    for (int i = 0; i < 4; i++) {
+        const int64_t size = i < 3 ? count : n_state;
         if (bufs[i] == NULL) continue;
         int ok = 1;
-        for (int64_t j = 0; j < count; j++) ok &= isfinite(bufs[i][j]) != 0;
+        for (int64_t j = 0; j < size; j++) ok &= isfinite(bufs[i][j]) != 0;
         if (!ok) return 0;
     }
     return 1;
@@ -59,7 +62,7 @@ static int SFX(all_finite)(const REAL *params, const REAL *state1, const REAL *s
 
 int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                       double *losses, int64_t *completed, int64_t epochs, REAL *params,
-                      REAL *dparams, REAL *state1, REAL *state2, REAL *backup, REAL *work,
+                      REAL *state, REAL *dparams, REAL *state1, REAL *state2, REAL *backup, REAL *work,
                       int64_t *perm, uint64_t *scratch, const REAL *x,
                       const bn_csr_rows *xs, const REAL *y, const REAL *sw, int64_t n)
 {
@@ -71,7 +74,8 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
     int64_t saved_step = opt->step;
     int status = BN_OK;
     *completed = 0;
-    if (backup) SFX(backup_state)(backup, params, state1, state2, net->n_params, 0);
+    if (backup)
+        SFX(backup_state)(backup, params, state1, state2, state, net->n_params, net->n_state, 0);
     for (int64_t e = 0; e < epochs && status == BN_OK; e++) {
         const int64_t epoch = cfg->epoch + e;
         double total = 0.0;
@@ -99,30 +103,34 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
             }
             const bn_csr_rows *xsp = xs ? &xsb : NULL;
             const bn_dropout drop = {cfg->seed, epoch, batch};
-            status = SFX(bn_net_forward)(net, work, params, xb, xsp, nb, &drop);
+            status = SFX(bn_net_forward)(net, work, params, state, xb, xsp, nb, &drop);
             if (status != BN_OK) break;
             double loss = SFX(bn_net_loss)(net, work, yb, wb, nb)
                         + SFX(bn_net_penalty)(net, params, cfg->l1, cfg->l2);
-            status = SFX(bn_net_backward)(net, dparams, work, params, xb, xsp, yb, wb, nb,
-                                          &drop, cfg->l1, cfg->l2);
+            status = SFX(bn_net_backward)(net, dparams, work, params, state, xb, xsp, yb, wb,
+                                          nb, &drop, cfg->l1, cfg->l2);
             if (status != BN_OK) break;
+            if (state) SFX(bn_net_update_state)(net, work, state, nb);
             status = SFX(bn_optimizer_step)(opt, params, dparams, state1, state2, net->n_params);
             if (status != BN_OK) break;
             total += loss * (double)nb;
         }
         if (status != BN_OK) break;
         losses[e] = total / (double)n;
-        if (!isfinite(losses[e]) || !SFX(all_finite)(params, state1, state2, net->n_params)) {
+        if (!isfinite(losses[e])
+            || !SFX(all_finite)(params, state1, state2, state, net->n_params, net->n_state)) {
             status = BN_EDIVERGED; /* a NaN loss, or updates that overflowed */
             break;
         }
         *completed = e + 1;
         saved_step = opt->step;
         if (backup && e + 1 < epochs)
-            SFX(backup_state)(backup, params, state1, state2, net->n_params, 0);
+            SFX(backup_state)(backup, params, state1, state2, state, net->n_params,
+                              net->n_state, 0);
     }
     if (status != BN_OK && backup) { /* back to the last completed epoch */
-        SFX(backup_state)(backup, params, state1, state2, net->n_params, 1);
+        SFX(backup_state)(backup, params, state1, state2, state, net->n_params, net->n_state,
+                          1);
         opt->step = saved_step;
     }
     return status;

@@ -317,3 +317,166 @@ def test_a_damaged_graph_header_is_refused(tmp_path, edit, message):
     _edit_header(tmp_path / "g.npz", tmp_path / "bad.npz", edit)
     with pytest.raises(barenet.ModelFileError, match=message):
         barenet.Model.load(tmp_path / "bad.npz")
+
+
+# ---- normalisation ------------------------------------------------------------------------
+
+from barenet.layers import BatchNormalization, LayerNormalization  # noqa: E402
+
+
+def bn_cnn(**kwargs):
+    x = Input((2, 6, 6))
+    h = BatchNormalization(momentum=0.8)(Conv2D(3, 3, padding="same")(x))
+    r = Add()([Conv2D(3, 3, padding="same", activation="relu")(h), h])
+    f = Flatten()(MaxPool2D(2)(r))
+    out = Dense(3, activation="softmax")(BatchNormalization()(Dense(6, activation="tanh")(f)))
+    return Model(x, out, **kwargs)
+
+
+def ln_sequence(**kwargs):
+    x = Input((4, 3))
+    h = LayerNormalization()(Dense(5, activation="gelu")(x))
+    g = GlobalAveragePooling1D()(Add()([h, Dense(5)(x)]))
+    out = Dense(2, activation="sigmoid")(LayerNormalization(epsilon=1e-5)(g))
+    return Model(x, out, **kwargs)
+
+
+NORM_CASES = {"bn_cnn": (bn_cnn, (2, 6, 6), 3), "ln_sequence": (ln_sequence, (4, 3), 2)}
+
+
+def norm_problem(case, n=8, seed=0, dtype=np.float64):
+    build, shape, k = NORM_CASES[case]
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n,) + shape) * 2 + 1).astype(dtype)
+    y = np.arange(n) % k if case == "bn_cnn" else (rng.random((n, k)) > 0.5).astype(dtype)
+    return build, X, y
+
+
+def training_loss_and_grad(net, params, X, y, drop=(5, 0, 0)):
+    """the loss and gradient a training step sees (batch statistics), state unchanged"""
+    X, y = net._Xy(X, y)
+    dparams = np.empty_like(net._params)
+    loss = net._backend.loss_and_grad(np.ascontiguousarray(params, dtype=net.dtype), X, y,
+                                      dparams, net.l1, net.l2, None, drop=drop)
+    return loss, dparams
+
+
+@pytest.mark.parametrize("case", sorted(NORM_CASES))
+@pytest.mark.parametrize("training", [False, True], ids=["running", "batch"])
+def test_normalisation_gradients_match_finite_differences(backend, case, training):
+    build, X, y = norm_problem(case)
+    net = build(seed=3, backend=backend)
+    if training:
+        f = lambda p: training_loss_and_grad(net, p, X, y)
+    else:
+        net._state[...] = np.linspace(0.5, 1.5, net._state.size)  # running statistics
+        f = lambda p: net.loss_and_grad(p, X, y)
+    p0 = net.get_params()
+    _, grad = f(p0)
+    num = np.empty_like(p0)
+    for i in range(p0.size):
+        p = p0.copy()
+        p[i] += 1e-6
+        up = f(p)[0]
+        p[i] -= 2e-6
+        num[i] = (up - f(p)[0]) / 2e-6
+    np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.parametrize("case", sorted(NORM_CASES))
+def test_compiled_normalisation_equals_the_reference(case):
+    build, X, y = norm_problem(case, n=12, seed=1)
+    nets = [build(seed=5, backend=b) for b in ("numpy", "compiled")]
+    for net in nets:
+        net._state[...] = np.linspace(0.5, 1.5, net._state.size)
+    g = [training_loss_and_grad(net, net.get_params(), X, y) for net in nets]
+    np.testing.assert_allclose(g[1][0], g[0][0], rtol=1e-12)
+    np.testing.assert_allclose(g[1][1], g[0][1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(nets[1].predict(X), nets[0].predict(X), rtol=1e-12)
+
+
+@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 2e-4)])
+def test_compiled_training_with_batchnorm_and_dropout_matches_the_reference(dtype, rtol):
+    x = Input((2, 6, 6))
+    build, X, y = norm_problem("bn_cnn", n=50, seed=2, dtype=dtype)
+
+    def make(backend):
+        x = Input((2, 6, 6))
+        h = BatchNormalization()(Conv2D(4, 3, activation="relu")(x))
+        h = Dropout(0.3)(Flatten()(h))
+        out = Dense(3, activation="softmax")(BatchNormalization(momentum=0.9)(
+            Dense(8, activation="relu")(h)))
+        return Model(x, out, seed=11, dtype=dtype, backend=backend)
+
+    nets = [make(b) for b in ("numpy", "compiled")]
+    histories = [net.train(X, y, epochs=3, learning_rate=0.01, batch_size=16,
+                           optimizer="adam", verbose=False) for net in nets]
+    np.testing.assert_allclose(histories[1], histories[0], rtol=rtol)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=rtol,
+                               atol=rtol)
+    np.testing.assert_allclose(nets[1]._state, nets[0]._state, rtol=rtol, atol=rtol)
+    assert not np.allclose(nets[0]._state[:4], 0)  # the running means moved
+
+
+def test_batchnorm_running_statistics_follow_keras(backend):
+    """one full-batch step: running = momentum * running + (1 - momentum) * batch, with the
+    batch's biased variance; predict then uses them"""
+    X = np.random.default_rng(4).standard_normal((10, 3)) * [1.0, 2.0, 3.0] + [0.0, 1.0, -2.0]
+    y = (np.arange(10) % 2)[:, None].astype(float)
+    net = Sequential([BatchNormalization(momentum=0.9), Dense(1, activation="sigmoid")],
+                     input_shape=(3,), seed=0, backend=backend)
+    net.train(X, y, epochs=1, learning_rate=0.1, verbose=False)
+    mean, var = X.mean(axis=0), X.var(axis=0)
+    np.testing.assert_allclose(net._state[:3], 0.1 * mean, rtol=1e-12)
+    np.testing.assert_allclose(net._state[3:], 0.9 + 0.1 * var, rtol=1e-12)
+    gamma, beta = net.weights[0], net.biases[0]
+    w, b = net.weights[1], net.biases[1]
+    normalised = gamma * (X - net._state[:3]) / np.sqrt(net._state[3:] + 1e-3) + beta
+    expected = 1 / (1 + np.exp(-(normalised @ w + b)))
+    np.testing.assert_allclose(net.predict(X), expected, rtol=1e-12)
+
+
+def test_layernorm_normalises_each_position(backend):
+    net = Sequential([LayerNormalization(epsilon=1e-5), Flatten(), Dense(1)], input_shape=(4, 3),
+                     loss="mse", seed=0, backend=backend)
+    net.weights[0][...] = [1.0, 2.0, 3.0]
+    net.biases[0][...] = [0.5, 0.0, -0.5]
+    net.weights[1][...] = np.eye(12)[:, :1]  # the output is the first normalised value
+    X = np.random.default_rng(5).standard_normal((6, 4, 3))
+    first = X[:, 0, :]
+    expected = (first[:, 0] - first.mean(axis=1)) / np.sqrt(first.var(axis=1) + 1e-5) + 0.5
+    np.testing.assert_allclose(net.predict(X)[:, 0], expected, rtol=1e-12)
+
+
+def test_batchnorm_state_is_saved_and_rolled_back(backend, tmp_path):
+    build, X, y = norm_problem("bn_cnn", n=30, seed=6)
+    net = build(seed=2, backend=backend)
+    net.train(X, y, epochs=2, learning_rate=0.01, batch_size=8, verbose=False)
+    net.save(tmp_path / "bn.npz")
+    loaded = Model.load(tmp_path / "bn.npz", backend=backend)
+    np.testing.assert_array_equal(loaded._state, net._state)
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    # divergence rolls the state back with the parameters, to the last good epoch
+    with pytest.raises(barenet.TrainingDiverged) as info:
+        net.train(X, y, epochs=3, learning_rate=1e300, verbose=False)
+    good = info.value.epoch  # epochs that completed
+    again = Model.load(tmp_path / "bn.npz", backend=backend)
+    if good:
+        again.train(X, y, epochs=good, learning_rate=1e300, verbose=False)
+    np.testing.assert_array_equal(net._state, again._state)
+    np.testing.assert_array_equal(net.get_params(), again.get_params())
+
+
+def test_normalisation_arguments_and_limits():
+    with pytest.raises(ValueError, match="momentum"):
+        BatchNormalization(momentum=1.5)
+    with pytest.raises(ValueError, match="epsilon"):
+        LayerNormalization(epsilon=0)
+    with pytest.raises(ValueError, match="image"):
+        Sequential([LayerNormalization(), Flatten(), Dense(1)], input_shape=(1, 4, 4))
+    net = bn_cnn(seed=0)
+    X, y = norm_problem("bn_cnn")[1:]
+    with pytest.raises(ValueError, match="lbfgs.*BatchNormalization"):
+        net.train(X, y, epochs=2, optimizer="lbfgs", verbose=False)

@@ -43,9 +43,17 @@ static int conv2d_check(const bn_net *net, const bn_layer *ly)
 #include "../precision.h"
 
 const bn_op bn_op_conv2d = {
-    "conv2d", 1, 1, conv2d_param_count, conv2d_weight_count, conv2d_scratch, conv2d_keeps_z,
-    conv2d_check, 0, {conv2d_forward_f64, conv2d_forward_f32},
-    {conv2d_backward_f64, conv2d_backward_f32}};
+    .name = "conv2d",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .param_count = conv2d_param_count,
+    .weight_count = conv2d_weight_count,
+    .scratch = conv2d_scratch,
+    .keeps_z = conv2d_keeps_z,
+    .check = conv2d_check,
+    .forward = {conv2d_forward_f64, conv2d_forward_f32},
+    .backward = {conv2d_backward_f64, conv2d_backward_f32},
+};
 
 #else /* ---- per precision ---- */
 

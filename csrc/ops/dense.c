@@ -34,9 +34,16 @@ static int dense_check(const bn_net *net, const bn_layer *ly)
 #include "../precision.h"
 
 const bn_op bn_op_dense = {
-    "dense", 1, 1, dense_param_count, dense_weight_count, bn_op_no_count, dense_keeps_z,
-    dense_check, 0, {dense_forward_f64, dense_forward_f32},
-    {dense_backward_f64, dense_backward_f32}};
+    .name = "dense",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .param_count = dense_param_count,
+    .weight_count = dense_weight_count,
+    .keeps_z = dense_keeps_z,
+    .check = dense_check,
+    .forward = {dense_forward_f64, dense_forward_f32},
+    .backward = {dense_backward_f64, dense_backward_f32},
+};
 
 #else /* ---- per precision ---- */
 

@@ -17,9 +17,14 @@ static int dropout_check(const bn_net *net, const bn_layer *ly)
 #include "../precision.h"
 
 const bn_op bn_op_dropout = {
-    "dropout", 1, 1, bn_op_no_count, bn_op_no_count, bn_op_no_count, bn_op_no_z,
-    dropout_check, 1, {dropout_forward_f64, dropout_forward_f32},
-    {dropout_backward_f64, dropout_backward_f32}};
+    .name = "dropout",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .check = dropout_check,
+    .identity_in_predict = 1,
+    .forward = {dropout_forward_f64, dropout_forward_f32},
+    .backward = {dropout_backward_f64, dropout_backward_f32},
+};
 
 #else /* ---- per precision ---- */
 

@@ -15,9 +15,13 @@ static int flatten_check(const bn_net *net, const bn_layer *ly)
 #include "../precision.h"
 
 const bn_op bn_op_flatten = {
-    "flatten", 1, 1, bn_op_no_count, bn_op_no_count, bn_op_no_count, bn_op_no_z,
-    flatten_check, 0, {flatten_forward_f64, flatten_forward_f32},
-    {flatten_backward_f64, flatten_backward_f32}};
+    .name = "flatten",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .check = flatten_check,
+    .forward = {flatten_forward_f64, flatten_forward_f32},
+    .backward = {flatten_backward_f64, flatten_backward_f32},
+};
 
 #else /* ---- per precision ---- */
 

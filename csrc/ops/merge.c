@@ -35,19 +35,31 @@ static int concatenate_check(const bn_net *net, const bn_layer *ly)
 #include "../precision.h"
 
 const bn_op bn_op_add = {
-    "add", 1, BN_MAX_INPUTS, bn_op_no_count, bn_op_no_count, bn_op_no_count, bn_op_no_z,
-    same_shape_check, 0, {add_forward_f64, add_forward_f32},
-    {add_backward_f64, add_backward_f32}};
+    .name = "add",
+    .min_inputs = 2,
+    .max_inputs = BN_MAX_INPUTS,
+    .check = same_shape_check,
+    .forward = {add_forward_f64, add_forward_f32},
+    .backward = {add_backward_f64, add_backward_f32},
+};
 
 const bn_op bn_op_multiply = {
-    "multiply", 1, BN_MAX_INPUTS, bn_op_no_count, bn_op_no_count, bn_op_no_count, bn_op_no_z,
-    same_shape_check, 0, {multiply_forward_f64, multiply_forward_f32},
-    {multiply_backward_f64, multiply_backward_f32}};
+    .name = "multiply",
+    .min_inputs = 2,
+    .max_inputs = BN_MAX_INPUTS,
+    .check = same_shape_check,
+    .forward = {multiply_forward_f64, multiply_forward_f32},
+    .backward = {multiply_backward_f64, multiply_backward_f32},
+};
 
 const bn_op bn_op_concatenate = {
-    "concatenate", 1, BN_MAX_INPUTS, bn_op_no_count, bn_op_no_count, bn_op_no_count,
-    bn_op_no_z, concatenate_check, 0, {concatenate_forward_f64, concatenate_forward_f32},
-    {concatenate_backward_f64, concatenate_backward_f32}};
+    .name = "concatenate",
+    .min_inputs = 2,
+    .max_inputs = BN_MAX_INPUTS,
+    .check = concatenate_check,
+    .forward = {concatenate_forward_f64, concatenate_forward_f32},
+    .backward = {concatenate_backward_f64, concatenate_backward_f32},
+};
 
 #else /* ---- per precision ---- */
 

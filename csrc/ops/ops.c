@@ -16,22 +16,21 @@ const bn_op *bn_op_of(int64_t kind)
     case BN_LAYER_ADD: return &bn_op_add;
     case BN_LAYER_CONCATENATE: return &bn_op_concatenate;
     case BN_LAYER_MULTIPLY: return &bn_op_multiply;
+    case BN_LAYER_BATCHNORM: return &bn_op_batchnorm;
+    case BN_LAYER_LAYERNORM: return &bn_op_layernorm;
     case BN_LAYER_KINDS: break;
     }
     return NULL; /* no such kind: -Wswitch-enum names a kind missing above */
 }
 
-int64_t bn_op_no_count(const bn_layer *ly)
+int64_t bn_op_count(int64_t (*fn)(const bn_layer *), const bn_layer *ly)
 {
-    (void)ly;
-    return 0;
+    return fn ? fn(ly) : 0;
 }
 
-int bn_op_no_z(const bn_layer *ly, int is_output)
+int bn_op_keeps_z(const bn_op *op, const bn_layer *ly, int is_output)
 {
-    (void)ly;
-    (void)is_output;
-    return 0;
+    return op->keeps_z ? op->keeps_z(ly, is_output) : 0;
 }
 
 int64_t bn_op_out_size(const bn_layer *ly) { return ly->out_h * ly->out_w * ly->out_c; }

@@ -30,6 +30,9 @@ typedef struct {
     void *dw_scratch;          /* (BN_DW_SCRATCH) for weight gradients (layers.h) */
     const void *params;        /* the flat parameter buffer */
     const bn_dropout *drop;    /* training position; NULL: not training (dropout is identity) */
+    void *state;               /* the network's state buffer (read when not training;
+                                * update_state writes it), or NULL */
+    void *fixed;               /* the node's fixed-size scratch (training only), or NULL */
     /* backward only */
     void *dparams;             /* the flat gradient buffer: the node writes its parameters' part */
     void *d;                   /* (N, S) dloss/d(output), or dloss/dz for the output node
@@ -42,14 +45,20 @@ typedef struct {
 
 typedef int (*bn_op_fn)(const bn_op_args *g);
 
+/* A kind's entry, written with designated initialisers: a count function left NULL counts
+ * 0, keeps_z NULL keeps nothing, update_state NULL has no state to update. */
 typedef struct {
     const char *name;
     int64_t min_inputs, max_inputs;
     /* values in the flat buffer, and how many of them are weights (the penalty's) */
     int64_t (*param_count)(const bn_layer *ly);
     int64_t (*weight_count)(const bn_layer *ly);
-    /* scratch elements per row (cols) */
+    /* values of the state buffer it owns (running statistics) */
+    int64_t (*state_count)(const bn_layer *ly);
+    /* scratch elements per row (cols), shared with the other nodes */
     int64_t (*scratch)(const bn_layer *ly);
+    /* its own scratch elements, not per row, kept from forward to backward (training) */
+    int64_t (*fixed)(const bn_layer *ly);
     /* 1 if the pre-activation z must be kept for backward (is_output: the network's output) */
     int (*keeps_z)(const bn_layer *ly, int is_output);
     /* 1 when the descriptor is consistent with its inputs' shapes; net gives the inputs */
@@ -57,20 +66,22 @@ typedef struct {
     int identity_in_predict;   /* the output is the input when not training (dropout) */
     bn_op_fn forward[2];       /* [0] double, [1] float */
     bn_op_fn backward[2];
+    bn_op_fn update_state[2];  /* after a training step (in, fixed, state); NULL: none */
 } bn_op;
 
 /* the entry of a kind, or NULL for a value that is no kind */
 const bn_op *bn_op_of(int64_t kind);
 
-/* helpers the kinds share */
-int64_t bn_op_no_count(const bn_layer *ly);
-int bn_op_no_z(const bn_layer *ly, int is_output);
+/* a count of a kind's entry (fn may be NULL: 0), and whether it keeps z */
+int64_t bn_op_count(int64_t (*fn)(const bn_layer *), const bn_layer *ly);
+int bn_op_keeps_z(const bn_op *op, const bn_layer *ly, int is_output);
 int64_t bn_op_out_size(const bn_layer *ly);
 int64_t bn_op_in_size(const bn_layer *ly);
 /* the shape (h, w, c) of input i of node ly (the network input for index -1) */
 void bn_op_input_shape(const bn_net *net, const bn_layer *ly, int64_t i, int64_t shape[3]);
 
 extern const bn_op bn_op_dense, bn_op_conv2d, bn_op_maxpool2d, bn_op_avgpool2d,
-    bn_op_flatten, bn_op_dropout, bn_op_add, bn_op_concatenate, bn_op_multiply;
+    bn_op_flatten, bn_op_dropout, bn_op_add, bn_op_concatenate, bn_op_multiply,
+    bn_op_batchnorm, bn_op_layernorm;
 
 #endif

@@ -20,14 +20,22 @@ static int pool2d_check(const bn_net *net, const bn_layer *ly)
 #include "../precision.h"
 
 const bn_op bn_op_maxpool2d = {
-    "maxpool2d", 1, 1, bn_op_no_count, bn_op_no_count, bn_op_no_count, bn_op_no_z,
-    pool2d_check, 0, {pool2d_forward_f64, pool2d_forward_f32},
-    {pool2d_backward_f64, pool2d_backward_f32}};
+    .name = "maxpool2d",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .check = pool2d_check,
+    .forward = {pool2d_forward_f64, pool2d_forward_f32},
+    .backward = {pool2d_backward_f64, pool2d_backward_f32},
+};
 
 const bn_op bn_op_avgpool2d = {
-    "avgpool2d", 1, 1, bn_op_no_count, bn_op_no_count, bn_op_no_count, bn_op_no_z,
-    pool2d_check, 0, {pool2d_forward_f64, pool2d_forward_f32},
-    {pool2d_backward_f64, pool2d_backward_f32}};
+    .name = "avgpool2d",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .check = pool2d_check,
+    .forward = {pool2d_forward_f64, pool2d_forward_f32},
+    .backward = {pool2d_backward_f64, pool2d_backward_f32},
+};
 
 #else /* ---- per precision ---- */
 

@@ -27,11 +27,12 @@ class Backend:
 
     name = "compiled"
 
-    def __init__(self, spec):
+    def __init__(self, spec, state):
         self.spec = spec
+        self.state = state  # the network's state buffer (running statistics), updated in place
         nodes, inputs = spec.c_nodes()
         self.core = _core.Net(nodes, inputs, spec.input_hwc, len(spec.input_shape) == 3,
-                              spec.loss_name, spec.n_params)
+                              spec.loss_name, spec.n_params, spec.n_state)
 
     def _chunk(self, n, size):
         """rows per C call: large GEMMs, a bounded workspace; size(b) is the workspace of
@@ -46,7 +47,7 @@ class Backend:
         work = np.empty(max(1, self.core.predict_workspace_size(rows)), dtype=params.dtype)
         for start in range(0, n, rows):
             xs, csr = _input(x, start, start + rows)
-            self.core.predict(out[start:start + rows], work, params, xs, **csr)
+            self.core.predict(out[start:start + rows], work, params, self.state, xs, **csr)
         return out
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
@@ -61,8 +62,8 @@ class Backend:
             part = slice(start, start + rows)
             m = len(y[part])
             xs, csr = _input(x, start, start + rows)
-            total += m * self.core.evaluate(work, params, xs, y[part], 0.0, 0.0, None,
-                                            None if sw is None else sw[part], **csr)
+            total += m * self.core.evaluate(work, params, self.state, xs, y[part], 0.0, 0.0,
+                                            None, None if sw is None else sw[part], **csr)
             if out is not None:
                 first = self.core.output_offset(m)
                 out[part] = work[first:first + m * k].reshape(m, k)
@@ -73,11 +74,15 @@ class Backend:
         (L-BFGS): allocated once, its pages are not faulted in again at every call"""
         return np.empty(self.core.workspace_size(n), dtype=dtype)
 
-    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None, work=None):
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None, work=None,
+                      drop=None):
+        """drop = (seed, epoch, batch): as a training step there sees it (dropout masks,
+        batch statistics), without updating the state"""
         if work is None:
             work = self.workspace(x.shape[0], params.dtype)
         xs, csr = _input(x)
-        return self.core.evaluate(work, params, xs, y, l1, l2, dparams, sw, **csr)
+        return self.core.evaluate(work, params, self.state, xs, y, l1, l2, dparams, sw,
+                                  drop=drop, **csr)
 
     def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
         """(losses, completed, status) of bn_net_train (net.h): status "ok", or
@@ -89,7 +94,7 @@ class Backend:
         b = min(cfg.batch_size, n)
         shuffled = cfg.shuffle and b < n
         dparams = np.empty_like(params)
-        backup = np.empty(3 * params.size, dtype=params.dtype)
+        backup = np.empty(3 * params.size + self.state.size, dtype=params.dtype)
         work = np.empty(self.core.workspace_size(b), dtype=params.dtype)
         perm = np.empty(n if shuffled else 1, dtype=np.int64)
         scratch = np.empty(2 * n if shuffled else 1, dtype=np.uint64)
@@ -101,7 +106,7 @@ class Backend:
         main = threading.current_thread() is threading.main_thread()
         xs, csr = _input(x)
         step, completed, status = self.core.train(
-            losses, params, dparams, state1, state2, backup, work, perm, scratch, xs, y,
-            config, dict(optimizer.c_config(lr)), sw, main, **csr)
+            losses, params, self.state, dparams, state1, state2, backup, work, perm, scratch,
+            xs, y, config, dict(optimizer.c_config(lr)), sw, main, **csr)
         optimizer.step = step
         return losses, completed, status

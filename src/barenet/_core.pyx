@@ -21,7 +21,7 @@ cdef extern from "layers.h" nogil:
     ctypedef enum bn_layer_kind:
         BN_LAYER_DENSE, BN_LAYER_CONV2D, BN_LAYER_MAXPOOL2D, BN_LAYER_AVGPOOL2D,
         BN_LAYER_FLATTEN, BN_LAYER_DROPOUT, BN_LAYER_ADD, BN_LAYER_CONCATENATE,
-        BN_LAYER_MULTIPLY
+        BN_LAYER_MULTIPLY, BN_LAYER_BATCHNORM, BN_LAYER_LAYERNORM
 
 cdef extern from "activations.h" nogil:
     ctypedef enum bn_activation:
@@ -33,7 +33,8 @@ cdef extern from "losses.h" nogil:
         BN_LOSS_BCE, BN_LOSS_CROSS_ENTROPY, BN_LOSS_MSE, BN_LOSS_POISSON
 
 cdef extern from "net.h" nogil:
-    # the fields as csrc/layers.h declares them (a mismatch fails to compile)
+    # the fields as csrc/layers.h declares them (a field declared here but not there fails
+    # to compile; one there but not here fails at import, by bn_layer's size)
     ctypedef struct bn_layer:
         int64_t kind, activation
         int64_t in_h, in_w, in_c
@@ -43,7 +44,9 @@ cdef extern from "net.h" nogil:
         int64_t w_offset, b_offset
         int64_t stream
         int64_t first_input, n_inputs
+        int64_t s_offset
         double rate
+        double momentum, eps
     ctypedef struct bn_node_plan:
         pass
     ctypedef struct bn_csr_rows:
@@ -60,6 +63,7 @@ cdef extern from "net.h" nogil:
         int32_t input_chw
         int32_t loss
         int64_t n_params
+        int64_t n_state
         bn_node_plan *plan
         int32_t *edge_acc
     ctypedef struct bn_dropout:
@@ -78,10 +82,10 @@ cdef extern from "net.h" nogil:
     int64_t bn_net_output_offset(const bn_net *net, int64_t b)
     int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
     int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
-                           const double *x, const bn_csr_rows *xs,
+                           const double *state, const double *x, const bn_csr_rows *xs,
                            int64_t n, const bn_dropout *drop)
     int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
-                           const float *x, const bn_csr_rows *xs,
+                           const float *state, const float *x, const bn_csr_rows *xs,
                            int64_t n, const bn_dropout *drop)
     double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                            const double *sw, int64_t n)
@@ -90,29 +94,33 @@ cdef extern from "net.h" nogil:
     double bn_net_penalty_f64(const bn_net *net, const double *params, double l1, double l2)
     double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, double l2)
     int bn_net_backward_f64(const bn_net *net, double *dparams, double *work,
-                            const double *params, const double *x, const bn_csr_rows *xs,
-                            const double *y, const double *sw, int64_t n,
+                            const double *params, const double *state, const double *x,
+                            const bn_csr_rows *xs, const double *y, const double *sw, int64_t n,
                             const bn_dropout *drop, double l1, double l2)
     int bn_net_backward_f32(const bn_net *net, float *dparams, float *work,
-                            const float *params, const float *x, const bn_csr_rows *xs,
-                            const float *y, const float *sw, int64_t n,
+                            const float *params, const float *state, const float *x,
+                            const bn_csr_rows *xs, const float *y, const float *sw, int64_t n,
                             const bn_dropout *drop, double l1, double l2)
     int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
-                           const double *x, const bn_csr_rows *xs, int64_t n)
+                           const double *state, const double *x, const bn_csr_rows *xs,
+                           int64_t n)
     int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
-                           const float *x, const bn_csr_rows *xs, int64_t n)
+                           const float *state, const float *x, const bn_csr_rows *xs,
+                           int64_t n)
     int BN_EINTERRUPTED
     int BN_EDIVERGED
     int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, double *params,
-                         double *dparams, double *state1, double *state2, double *backup,
-                         double *work, int64_t *perm, uint64_t *scratch, const double *x,
-                         const bn_csr_rows *xs, const double *y, const double *sw, int64_t n)
+                         double *state, double *dparams, double *state1, double *state2,
+                         double *backup, double *work, int64_t *perm, uint64_t *scratch,
+                         const double *x, const bn_csr_rows *xs, const double *y,
+                         const double *sw, int64_t n)
     int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, float *params,
-                         float *dparams, float *state1, float *state2, float *backup,
-                         float *work, int64_t *perm, uint64_t *scratch, const float *x,
-                         const bn_csr_rows *xs, const float *y, const float *sw, int64_t n)
+                         float *state, float *dparams, float *state1, float *state2,
+                         float *backup, float *work, int64_t *perm, uint64_t *scratch,
+                         const float *x, const bn_csr_rows *xs, const float *y,
+                         const float *sw, int64_t n)
 
 cdef extern from "interrupt.h" nogil:
     int bn_interrupt_install()
@@ -132,7 +140,8 @@ cdef extern from *:
 LAYER_KINDS = {"dense": BN_LAYER_DENSE, "conv2d": BN_LAYER_CONV2D,
                "maxpool2d": BN_LAYER_MAXPOOL2D, "avgpool2d": BN_LAYER_AVGPOOL2D,
                "flatten": BN_LAYER_FLATTEN, "dropout": BN_LAYER_DROPOUT, "add": BN_LAYER_ADD,
-               "concatenate": BN_LAYER_CONCATENATE, "multiply": BN_LAYER_MULTIPLY}
+               "concatenate": BN_LAYER_CONCATENATE, "multiply": BN_LAYER_MULTIPLY,
+               "batchnorm": BN_LAYER_BATCHNORM, "layernorm": BN_LAYER_LAYERNORM}
 ACTIVATIONS = {"identity": BN_ACT_IDENTITY, "relu": BN_ACT_RELU, "sigmoid": BN_ACT_SIGMOID,
                "tanh": BN_ACT_TANH, "leaky_relu": BN_ACT_LEAKY_RELU, "gelu": BN_ACT_GELU,
                "softmax": BN_ACT_SOFTMAX, "exp": BN_ACT_EXP}
@@ -147,6 +156,11 @@ cdef dict _zero_layer():
 
 # bn_layer's fields, read from the struct itself (Python fills them by name)
 LAYER_FIELDS = tuple(_zero_layer())
+# every field is 8 bytes: a field of layers.h that the declaration above lacks would be left
+# uninitialised when a dict is converted, so the two must agree exactly
+if sizeof(bn_layer) != 8 * len(LAYER_FIELDS):
+    raise ImportError(f"barenet._core: bn_layer has {sizeof(bn_layer)} bytes in csrc/layers.h "
+                      f"but _core.pyx declares {len(LAYER_FIELDS)} fields: declare them all")
 
 
 ctypedef fused floating:
@@ -198,7 +212,7 @@ cdef class Net:
         self._edge_acc = NULL
 
     def __init__(self, list nodes, const int64_t[::1] inputs, tuple input_hwc,
-                 bint input_chw, str loss, int64_t n_params):
+                 bint input_chw, str loss, int64_t n_params, int64_t n_state=0):
         cdef Py_ssize_t i, n = len(nodes), m = inputs.shape[0]
         cdef int64_t *scratch
         cdef int status
@@ -216,6 +230,7 @@ cdef class Net:
             zero = _zero_layer()
             for i in range(n):
                 row = dict(zero)
+                row["s_offset"] = -1
                 extra = set(nodes[i]) - set(zero)
                 if extra:
                     raise ValueError(f"node {i}: no bn_layer field {sorted(extra)}")
@@ -233,6 +248,7 @@ cdef class Net:
             self.net.input_chw = input_chw
             self.net.loss = LOSSES[loss]
             self.net.n_params = n_params
+            self.net.n_state = n_state
             self.net.plan = self._plan
             self.net.edge_acc = self._edge_acc
             status = bn_net_plan(&self.net, scratch)
@@ -268,39 +284,48 @@ cdef class Net:
         return size
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
-                 const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,
+                 const floating[::1] state, const floating[:, ::1] x,
+                 const floating[:, ::1] y, double l1, double l2,
                  floating[::1] dparams=None, const floating[::1] sw=None,
                  const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
-                 const floating[::1] data=None):
-        """forward without dropout and (data loss + penalty), rows weighted by sw when
-        given; with dparams, backward too. CSR input: x None, indptr/indices/data given."""
+                 const floating[::1] data=None, tuple drop=None):
+        """forward and (data loss + penalty), rows weighted by sw when given; with dparams,
+        backward too. Not training (no dropout, running statistics) unless drop = (seed,
+        epoch, batch) gives a training position, whose dropout masks and batch statistics
+        it then uses (the state is not updated). CSR input: x None, indptr/indices/data."""
         cdef int status
         cdef double value = 0.0
         cdef bn_csr_rows csr
         cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
         cdef const floating *xp = NULL
+        cdef bn_dropout position
+        cdef const bn_dropout *dp = NULL
+        if drop is not None:
+            position.seed, position.epoch, position.batch = drop
+            dp = &position
         if x is not None:
             xp = &x[0, 0]
+        cdef const floating *st = &state[0] if state.shape[0] else NULL
         cdef int64_t n = y.shape[0]
         cdef bint grad = dparams is not None
         cdef const floating *w = &sw[0] if sw is not None else NULL
         with nogil:
             if floating is float:
-                status = bn_net_forward_f32(&self.net, &work[0], &params[0], xp, xs, n, NULL)
+                status = bn_net_forward_f32(&self.net, &work[0], &params[0], st, xp, xs, n, dp)
                 if status == BN_OK:
                     value = (bn_net_loss_f32(&self.net, &work[0], &y[0, 0], w, n)
                              + bn_net_penalty_f32(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
                     status = bn_net_backward_f32(&self.net, &dparams[0], &work[0], &params[0],
-                                                 xp, xs, &y[0, 0], w, n, NULL, l1, l2)
+                                                 st, xp, xs, &y[0, 0], w, n, dp, l1, l2)
             else:
-                status = bn_net_forward_f64(&self.net, &work[0], &params[0], xp, xs, n, NULL)
+                status = bn_net_forward_f64(&self.net, &work[0], &params[0], st, xp, xs, n, dp)
                 if status == BN_OK:
                     value = (bn_net_loss_f64(&self.net, &work[0], &y[0, 0], w, n)
                              + bn_net_penalty_f64(&self.net, &params[0], l1, l2))
                 if status == BN_OK and grad:
                     status = bn_net_backward_f64(&self.net, &dparams[0], &work[0], &params[0],
-                                                 xp, xs, &y[0, 0], w, n, NULL, l1, l2)
+                                                 st, xp, xs, &y[0, 0], w, n, dp, l1, l2)
         _check(status)
         return value
 
@@ -315,35 +340,37 @@ cdef class Net:
         return value
 
     def predict(self, floating[:, ::1] out, floating[::1] work, const floating[::1] params,
-                const floating[:, ::1] x, const int64_t[::1] indptr=None,
-                const int64_t[::1] indices=None, const floating[::1] data=None):
+                const floating[::1] state, const floating[:, ::1] x,
+                const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
+                const floating[::1] data=None):
         cdef int status
         cdef bn_csr_rows csr
         cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
         cdef const floating *xp = NULL
         if x is not None:
             xp = &x[0, 0]
+        cdef const floating *st = &state[0] if state.shape[0] else NULL
         cdef int64_t n = out.shape[0]
         with nogil:
             if floating is float:
-                status = bn_net_predict_f32(&self.net, &out[0, 0], &work[0], &params[0], xp, xs,
-                                            n)
+                status = bn_net_predict_f32(&self.net, &out[0, 0], &work[0], &params[0], st,
+                                            xp, xs, n)
             else:
-                status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0], xp, xs,
-                                            n)
+                status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0], st,
+                                            xp, xs, n)
         _check(status)
 
-    def train(self, double[::1] losses, floating[::1] params, floating[::1] dparams,
-              floating[::1] state1, floating[::1] state2, floating[::1] backup,
-              floating[::1] work, int64_t[::1] perm, uint64_t[::1] scratch,
-              const floating[:, ::1] x, const floating[:, ::1] y, dict config,
-              dict optimizer, const floating[::1] sw=None, bint catch_interrupt=False,
-              const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
-              const floating[::1] data=None):
+    def train(self, double[::1] losses, floating[::1] params, floating[::1] state,
+              floating[::1] dparams, floating[::1] state1, floating[::1] state2,
+              floating[::1] backup, floating[::1] work, int64_t[::1] perm,
+              uint64_t[::1] scratch, const floating[:, ::1] x, const floating[:, ::1] y,
+              dict config, dict optimizer, const floating[::1] sw=None,
+              bint catch_interrupt=False, const int64_t[::1] indptr=None,
+              const int64_t[::1] indices=None, const floating[::1] data=None):
         """len(losses) epochs of bn_net_train; config holds the bn_train_config fields and
-        optimizer the bn_optimizer ones. With catch_interrupt (main thread only), SIGINT
-        stops the loop between batches. Returns (optimizer step afterwards, epochs
-        completed, "ok" | "interrupted" | "diverged")."""
+        optimizer the bn_optimizer ones; backup has 3 n_params + n_state values. With
+        catch_interrupt (main thread only), SIGINT stops the loop between batches. Returns
+        (optimizer step afterwards, epochs completed, "ok" | "interrupted" | "diverged")."""
         cdef bn_train_config cfg
         cdef bn_optimizer opt
         cdef int status
@@ -353,6 +380,9 @@ cdef class Net:
         cdef const floating *xp = NULL
         if x is not None:
             xp = &x[0, 0]
+        if backup.shape[0] < 3 * params.shape[0] + state.shape[0]:
+            raise ValueError("backup must hold 3 n_params + n_state values")
+        cdef floating *st = &state[0] if state.shape[0] else NULL
         cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
         cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
         cdef const floating *w = &sw[0] if sw is not None else NULL
@@ -376,12 +406,12 @@ cdef class Net:
             with nogil:
                 if floating is float:
                     status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
-                                              epochs, &params[0], &dparams[0], s1, s2,
+                                              epochs, &params[0], st, &dparams[0], s1, s2,
                                               &backup[0], &work[0], &perm[0], &scratch[0],
                                               xp, xs, &y[0, 0], w, n)
                 else:
                     status = bn_net_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
-                                              epochs, &params[0], &dparams[0], s1, s2,
+                                              epochs, &params[0], st, &dparams[0], s1, s2,
                                               &backup[0], &work[0], &perm[0], &scratch[0],
                                               xp, xs, &y[0, 0], w, n)
         finally:

@@ -1,5 +1,5 @@
 """The reference backend: the network's mathematics in NumPy, with the same operations
-and names as the C core (csrc/net_impl.inc, csrc/layers_impl.inc) and the same random
+and names as the C core (csrc/graph.c, csrc/train.c, csrc/layers_impl.inc) and the same random
 numbers (barenet._rng).
 It is the specification the compiled backend is tested against, so it favours clarity
 over speed. Inputs arrive validated, C-contiguous and in the parameter dtype."""
@@ -23,21 +23,33 @@ def rows_of(x, rows):
     return _sparse.batch(x, rows)
 
 
-def forward(spec, params, x, drop=None):
-    """every node's output and pre-activation, [x, a_0, ..., a_{L-1}] and [None, z_0, ...]
-    (index l + 1 for node l, 0 for the network input), in the nodes' order, with dropout
-    when drop = (seed, epoch, batch) is given. Each layer computes itself (its reference
-    forward, barenet.layers); sparse x (a CSR, or a scipy matrix of its rows) feeds a first
-    dense layer: x @ w and x.T @ dz as scipy computes them"""
+def forward(spec, params, x, drop=None, state=None):
+    """every node's output and what it keeps for backward (a pre-activation z, batch
+    statistics), [x, a_0, ..., a_{L-1}] and [None, z_0, ...] (index l + 1 for node l, 0 for
+    the network input), in the nodes' order. Training when drop = (seed, epoch, batch) is
+    given (dropout, batch statistics); state is the network's state buffer (running
+    statistics). Each layer computes itself (its reference forward, barenet.layers);
+    sparse x (a CSR, or a scipy matrix of its rows) feeds a first dense layer: x @ w and
+    x.T @ dz as scipy computes them"""
     if isinstance(x, _sparse.CSR):
         x = _sparse.batch(x)
     acts = [x if _sparse.is_sparse(x) else x.reshape((x.shape[0],) + spec.input_shape)]
     zs = [None]
-    for layer, at, stream, parents in zip(spec.layers, spec.offsets, spec.streams, spec.edges):
-        a, z = layer.forward(params, at, [acts[p + 1] for p in parents], drop, stream)
+    for l, (layer, at, stream, parents) in enumerate(zip(spec.layers, spec.offsets,
+                                                         spec.streams, spec.edges)):
+        kwargs = {"state": spec.state_views(state, l)} if layer.n_state else {}
+        a, z = layer.forward(params, at, [acts[p + 1] for p in parents], drop, stream, **kwargs)
         acts.append(a)
         zs.append(z)
     return acts, zs
+
+
+def update_state(spec, state, zs):
+    """after a training step: each stateful layer's running statistics from what its
+    forward kept (bn_net_update_state)"""
+    for l, layer in enumerate(spec.layers):
+        if layer.n_state:
+            layer.update_state(spec.state_views(state, l), zs[l + 1])
 
 
 def loss(spec, acts, zs, y, sw=None):
@@ -59,8 +71,9 @@ def loss(spec, acts, zs, y, sw=None):
 
 
 def _weights(spec, params):
+    """the weights the penalty acts on (Dense and Conv2D kernels)"""
     return [layer.views(params, at)[0] for layer, at in zip(spec.layers, spec.offsets)
-            if layer.n_params]
+            if layer.penalised]
 
 
 def penalty(spec, params, l1, l2):
@@ -92,7 +105,8 @@ def needs_grad(spec):
     return needs
 
 
-def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=None):
+def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=None,
+             state=None):
     """gradients of (mean data loss + penalty) into dparams, from the forward's weights:
     the nodes in reverse order, each node's input gradients added up where a node feeds
     several (in the order the C core adds them: readers from the last, inputs in order)"""
@@ -104,16 +118,17 @@ def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=N
             continue
         layer, at, parents = spec.layers[l], spec.offsets[l], spec.edges[l]
         need = [p >= 0 and needs[p] for p in parents]
+        kwargs = {"state": spec.state_views(state, l)} if layer.n_state else {}
         dw, db, dxs = layer.backward(params, at, grads.pop(l), [acts[p + 1] for p in parents],
                                      acts[l + 1], zs[l + 1], drop, spec.streams[l], l == last,
-                                     need)
+                                     need, **kwargs)
         for p, n, dx in zip(parents, need, dxs):
             if n:
                 grads[p] = dx if p not in grads else grads[p] + dx
         if dw is not None:
             w, _ = layer.views(params, at)
             gw, gb = layer.views(dparams, at)
-            if l1 or l2:
+            if (l1 or l2) and layer.penalised:
                 t = dw.dtype.type
                 dw = dw + t(l1) * np.sign(w) + t(l2) * w
             gw[...] = dw.reshape(gw.shape)
@@ -121,12 +136,12 @@ def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=N
                 gb[...] = db.reshape(gb.shape)
 
 
-def predict(spec, params, x):
-    """the output layer for x, without dropout"""
-    return forward(spec, params, x)[0][-1]
+def predict(spec, params, x, state=None):
+    """the output layer for x, not training"""
+    return forward(spec, params, x, state=state)[0][-1]
 
 
-def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
+def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
     """`epochs` epochs of mini-batch training from cfg.epoch (bn_net_train in net.h);
     returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C) /
     "diverged" (a non-finite epoch loss) after rolling the parameters and the optimizer
@@ -137,6 +152,8 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
     dparams = np.empty_like(params)
     losses = np.empty(epochs)
     live = [params] + [s for s in (optimizer.state_arrays() or ()) if s is not None]
+    if state is not None and state.size:
+        live.append(state)
     for e in range(epochs):
         backup = [a.copy() for a in live], optimizer.step
         try:
@@ -149,10 +166,11 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
                 rows = slice(start, start + b) if order is None else order[start:start + b]
                 xb, yb, wb = rows_of(x, rows), y[rows], None if sw is None else sw[rows]
                 drop = (cfg.seed, epoch, batch)
-                acts, zs = forward(spec, params, xb, drop)
+                acts, zs = forward(spec, params, xb, drop, state)
                 batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
-                backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop)
+                backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop, state)
                 optimizer.update_numpy(params, dparams, lr)
+                update_state(spec, state, zs)
                 total += batch_loss * xb.shape[0]
             losses[e] = total / n
             finite = np.isfinite(losses[e]) and all(np.isfinite(a).all() for a in live)
@@ -172,14 +190,15 @@ class Backend:
 
     name = "numpy"
 
-    def __init__(self, spec):
+    def __init__(self, spec, state):
         self.spec = spec
+        self.state = state  # the network's state buffer (running statistics), updated in place
 
     def predict(self, params, x):
-        return predict(self.spec, params, x)
+        return predict(self.spec, params, x, self.state)
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
-        acts, zs = forward(self.spec, params, x)
+        acts, zs = forward(self.spec, params, x, state=self.state)
         if out is not None:
             out[...] = acts[-1]
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
@@ -188,12 +207,15 @@ class Backend:
         """NumPy allocates as it goes: nothing to keep between loss_and_grad calls"""
         return None
 
-    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None, work=None):
-        acts, zs = forward(self.spec, params, x)
-        backward(self.spec, dparams, params, acts, zs, y, sw, l1, l2)
+    def loss_and_grad(self, params, x, y, dparams, l1=0.0, l2=0.0, sw=None, work=None,
+                      drop=None):
+        """drop = (seed, epoch, batch): as a training step there sees it (dropout masks,
+        batch statistics), without updating the state"""
+        acts, zs = forward(self.spec, params, x, drop, self.state)
+        backward(self.spec, dparams, params, acts, zs, y, sw, l1, l2, drop, self.state)
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
     def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
         # overflow while diverging is reported by the caller (TrainingDiverged), as in C
         with np.errstate(over="ignore", invalid="ignore"):
-            return train(self.spec, cfg, optimizer, params, x, y, sw, epochs, lr)
+            return train(self.spec, cfg, optimizer, params, x, y, sw, epochs, lr, self.state)

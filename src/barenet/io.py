@@ -10,6 +10,8 @@ allow_pickle=False so that loading can never run code, holding
     params             (n_params,) float32/float64: the flat parameter buffer
     optimizer_state1   optional, (n_params,): the optimizer's first state buffer
     optimizer_state2   optional, (n_params,): its second (Adam's v)
+    state              when the network has any, (n_state,): what layers keep that is not
+                       trained (BatchNormalization's running mean and variance)
 
 Writes are atomic (temporary file in the same directory, flush, fsync, rename), so a crash
 never leaves a damaged file where a good one was. Loading checks everything and raises
@@ -100,6 +102,8 @@ def save(net, path, include_optimizer=True):
         "optimizer_name": None,
     })
     arrays = {"params": net._params}
+    if net._state.size:  # running statistics (BatchNormalization)
+        arrays["state"] = net._state
     if opt is not None:
         state = opt.state_dict()
         header["optimizer"] = {k: v for k, v in state.items()
@@ -298,6 +302,9 @@ def load(path, backend=None):
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
     nbytes = net.n_params * net.dtype.itemsize
     net._params[...] = _read_array(path, "params", infos, nbytes, net.dtype)
+    if net._state.size:
+        net._state[...] = _read_array(path, "state", infos,
+                                      net._state.size * net.dtype.itemsize, net.dtype)
     net._epochs_done = header["epochs_done"]
     net._stream_seed = header["stream_seed"]
     opt_header = header.get("optimizer")

@@ -1,9 +1,11 @@
-"""Layers: what a network is a sequence of. A layer is described by the user (units,
-kernel size, ...), then built by its model for an input shape, which fixes its output
-shape, its parameter count and where its parameters sit in the model's one flat buffer.
-Shapes are channels-first, as the user sees them: (C, H, W) for images, (n,) for flat
-vectors. The backends compute with the layers: the NumPy reference on these shapes, the
-C core (csrc/layers.h) on the rows of C_FIELDS each layer describes itself as."""
+"""Layers: what a network is made of. A layer is described by the user (units, kernel
+size, ...), then built by its model for its input shape, which fixes its output shape, its
+parameter count and where its parameters sit in the model's one flat buffer. Shapes are as
+the user sees them: (n,) for vectors, (T, C) for sequences, (C, H, W) for images (channels
+first). Each layer kind is one class here that owns its shapes, parameters, its descriptor
+for the C core (c_fields: the bn_layer fields of csrc/layers.h by name; the kinds' C code
+is in csrc/ops/) and its NumPy reference (forward, backward), which the NumPy backend runs.
+Layers are chained by Sequential or called on nodes of a graph (barenet.graph, Model)."""
 
 import math
 
@@ -80,10 +82,11 @@ class Layer:
 
     kind = None
     n_params = 0
+    n_state = 0       # values of the model's state buffer it keeps (running statistics)
     rate = 0.0        # dropout rate (Dropout's own); every layer has one for the C rows
     index = None      # position in the model, set by build (for error messages)
     min_inputs = max_inputs = 1
-    keeps_z = False   # the reference forward returns z (kinds with an activation)
+    penalised = False # the l1/l2 penalty acts on its weights (views()[0])
 
     def build(self, input_shape, index):
         """fix the shapes for input_shape (a list of shapes for a multi-input layer);
@@ -114,6 +117,16 @@ class Layer:
     def initialise(self, views, rng):
         pass
 
+    def state_views(self, flat, start):
+        """views of this layer's part of the model's state buffer, or () without any"""
+        return ()
+
+    def init_state(self, views):
+        pass
+
+    def update_state(self, views, kept):
+        """after a training step, from what the training forward kept"""
+
     def c_fields(self, start, stream):
         """this layer's bn_layer fields (csrc/layers.h) by name, when its parameters start at
         `start`; fields not given are 0 (the graph's inputs are the model's to add)"""
@@ -127,9 +140,10 @@ class Layer:
 
     # -- the NumPy reference --------------------------------------------------------------
     def forward(self, params, at, xs, drop, stream):
-        """(a, z) on the inputs xs (a list of (N, *shape) arrays): the output and, where
-        the kind keeps it, the pre-activation (else None). drop = (seed, epoch, batch)
-        while training, None otherwise; at is where the parameters start in params."""
+        """(a, kept) on the inputs xs (a list of (N, *shape) arrays): the output and what
+        backward needs beyond it (a pre-activation z, batch statistics; None if nothing).
+        drop = (seed, epoch, batch) while training, None otherwise; at is where the
+        parameters start in params. Layers with state take it as a keyword (state=)."""
         return xs[0], None
 
     def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
@@ -145,6 +159,7 @@ class Dense(Layer):
     buffer. Weights start He-normal (``randn * sqrt(2 / n_in)``), biases at zero."""
 
     kind = DENSE
+    penalised = True
 
     def __init__(self, units, activation="identity", *, use_bias=True):
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
@@ -195,8 +210,6 @@ class Dense(Layer):
     def config(self):
         return {"units": self.n_out, "activation": self.activation, "use_bias": self.use_bias}
 
-    keeps_z = True
-
     def forward(self, params, at, xs, drop, stream):
         """z = x @ W + b on the last axis, a = activation(z)"""
         w, b = self.views(params, at)
@@ -233,6 +246,7 @@ class Conv2D(Layer):
     (fan-in KH KW C), zero biases."""
 
     kind = CONV2D
+    penalised = True
 
     def __init__(self, filters, kernel_size, stride=1, padding="valid", *,
                  activation="identity", use_bias=True):
@@ -316,8 +330,6 @@ class Conv2D(Layer):
                 "stride": list(self.stride),
                 "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
                 "activation": self.activation, "use_bias": self.use_bias}
-
-    keeps_z = True
 
     def forward(self, params, at, xs, drop, stream):
         w, b = self.views(params, at)
@@ -512,6 +524,204 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         return None, None, [dx]
 
 
+def _channels_last(x):
+    """(rows, C): the values of x (N, ...) as the C core holds them, one row per position,
+    channels last (an image (N, C, H, W) is transposed)"""
+    if x.ndim == 4:
+        return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+    return x.reshape(-1, x.shape[-1])
+
+
+def _back_to(rows, x):
+    """_channels_last undone: rows (rows, C) in the shape and layout of x"""
+    if x.ndim == 4:
+        n, c, h, w = x.shape
+        return np.ascontiguousarray(rows.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+    return rows.reshape(x.shape)
+
+
+class _Normalization(Layer):
+    """scale gamma and offset beta per channel (the channel axis: the first of an image
+    (C, H, W), the last of a vector or sequence), y = gamma (x - mean) / sqrt(var + eps) +
+    beta. Parameters (gamma (C), beta (C)) start at ones and zeros."""
+
+    def __init__(self, epsilon=1e-3):
+        from ._validation import check_positive_float
+        self.epsilon = check_positive_float(epsilon, f"{type(self).__name__} epsilon")
+
+    def _output_shape(self, shape):
+        self.channels = shape[0] if len(shape) == 3 else shape[-1]
+        return shape
+
+    @property
+    def n_params(self):
+        return 2 * self.channels
+
+    def views(self, flat, start):
+        """(gamma (C,), beta (C,)) views of flat"""
+        c = self.channels
+        return flat[start:start + c], flat[start + c:start + 2 * c]
+
+    def initialise(self, views, rng):
+        views[0][...] = 1
+        views[1][...] = 0
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        row.update(b_offset=start + self.channels, eps=self.epsilon)
+        return row
+
+    @staticmethod
+    def _normalise(x2, mean, inv, gamma, beta):
+        """gamma ((x - mean) inv) + beta in x's dtype, as the C core computes it"""
+        return gamma * ((x2 - mean) * inv) + beta
+
+
+class BatchNormalization(_Normalization):
+    """Batch normalisation (Keras's BatchNormalization): per channel, while training, the
+    batch's mean and variance (biased) over all rows and positions; otherwise the running
+    mean and variance, which each training step moves as ``running = momentum * running +
+    (1 - momentum) * batch`` (they start at 0 and 1). The running statistics are the
+    model's state: saved with it, not trained by the optimizer. Works on vectors, sequences
+    and images. predict, loss and gradient use the running statistics; L-BFGS (which needs
+    a deterministic loss) is not available for models with it."""
+
+    kind = "batchnorm"
+
+    def __init__(self, momentum=0.99, epsilon=1e-3):
+        super().__init__(epsilon)
+        from ._validation import check_nonnegative_float
+        momentum = check_nonnegative_float(momentum, "BatchNormalization momentum")
+        if momentum > 1:
+            raise ValueError(f"BatchNormalization momentum must be in [0, 1]; got {momentum}")
+        self.momentum = momentum
+
+    @property
+    def n_state(self):
+        return 2 * self.channels
+
+    def state_views(self, flat, start):
+        """(running mean (C,), running variance (C,)) views of the state buffer"""
+        c = self.channels
+        return flat[start:start + c], flat[start + c:start + 2 * c]
+
+    def init_state(self, views):
+        views[0][...] = 0
+        views[1][...] = 1
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        row.update(momentum=self.momentum)
+        return row
+
+    def _batch_statistics(self, x2):
+        """mean, variance (float64, biased) and 1 / sqrt(var + eps) per channel, summed in
+        double in row order, as csrc/ops/norm.c does"""
+        mean = x2.sum(axis=0, dtype=np.float64) / x2.shape[0]
+        var = np.square(x2.astype(np.float64) - mean).sum(axis=0) / x2.shape[0]
+        return mean, var, 1.0 / np.sqrt(var + self.epsilon)
+
+    def forward(self, params, at, xs, drop, stream, state=None):
+        gamma, beta = self.views(params, at)
+        x = xs[0]
+        t = x.dtype.type
+        x2 = _channels_last(x)
+        if drop is not None:
+            mean, var, inv = self._batch_statistics(x2)
+            kept = (mean.astype(x.dtype), var.astype(x.dtype), inv.astype(x.dtype))
+        else:
+            running_mean, running_var = state
+            inv = (1.0 / np.sqrt(running_var.astype(np.float64) + self.epsilon)).astype(x.dtype)
+            kept = (running_mean, None, inv)
+        a2 = self._normalise(x2, kept[0], kept[2], gamma, beta)
+        return _back_to(a2.astype(x.dtype, copy=False), x), kept
+
+    def backward(self, params, at, d, xs, a, kept, drop, stream, is_output, need,
+                 state=None):
+        gamma, _ = self.views(params, at)
+        x = xs[0]
+        mean, _, inv = kept
+        x2, d2 = _channels_last(x), _channels_last(d)
+        xhat = (x2 - mean) * inv
+        sd = d2.sum(axis=0, dtype=np.float64)
+        sdx = (d2 * xhat).sum(axis=0, dtype=np.float64)
+        dgamma, dbeta = sdx.astype(x.dtype), sd.astype(x.dtype)
+        if not need[0]:
+            return dgamma, dbeta, [None]
+        rows = x2.shape[0]
+        t = x.dtype.type
+        if drop is None:  # the running statistics: an affine map per channel
+            scale = (gamma.astype(np.float64) * inv.astype(np.float64)).astype(x.dtype)
+            dx2 = d2 * scale
+        else:
+            scale = (gamma.astype(np.float64) * inv.astype(np.float64) / rows).astype(x.dtype)
+            dx2 = scale * (t(rows) * d2 - sd.astype(x.dtype) - xhat * sdx.astype(x.dtype))
+        return dgamma, dbeta, [_back_to(dx2, x)]
+
+    def update_state(self, views, kept):
+        mean, var, _ = kept
+        m = self.momentum
+        for running, batch in zip(views, (mean, var)):
+            running[...] = (m * running.astype(np.float64)
+                            + (1.0 - m) * batch.astype(np.float64)).astype(running.dtype)
+
+    def config(self):
+        return {"momentum": self.momentum, "epsilon": self.epsilon}
+
+    def __repr__(self):
+        return f"BatchNormalization(momentum={self.momentum}, epsilon={self.epsilon})"
+
+
+class LayerNormalization(_Normalization):
+    """Layer normalisation (Keras's LayerNormalization on the last axis): each position's
+    channels (a vector's values, each step of a sequence) normalised by their own mean and
+    (biased) variance, then scaled and offset per channel. Vectors and sequences."""
+
+    kind = "layernorm"
+
+    def _output_shape(self, shape):
+        if len(shape) == 3:
+            raise ValueError(f"{self._where()} normalises the last axis of vectors (n,) and "
+                             f"sequences (T, C); it gets an image of shape {shape}")
+        return super()._output_shape(shape)
+
+    def _row_statistics(self, x2):
+        """mean and 1 / sqrt(var + eps) of each row, in double, in x's dtype"""
+        mean = x2.sum(axis=1, dtype=np.float64, keepdims=True) / x2.shape[1]
+        var = np.square(x2.astype(np.float64) - mean).sum(axis=1, keepdims=True) / x2.shape[1]
+        return mean.astype(x2.dtype), (1.0 / np.sqrt(var + self.epsilon)).astype(x2.dtype)
+
+    def forward(self, params, at, xs, drop, stream):
+        gamma, beta = self.views(params, at)
+        x = xs[0]
+        x2 = _channels_last(x)
+        mean, inv = self._row_statistics(x2)
+        return _back_to(self._normalise(x2, mean, inv, gamma, beta), x), None
+
+    def backward(self, params, at, d, xs, a, kept, drop, stream, is_output, need):
+        gamma, _ = self.views(params, at)
+        x = xs[0]
+        x2, d2 = _channels_last(x), _channels_last(d)
+        mean, inv = self._row_statistics(x2)
+        xhat = (x2 - mean) * inv
+        dgamma, dbeta = (d2 * xhat).sum(axis=0), d2.sum(axis=0)
+        if not need[0]:
+            return dgamma, dbeta, [None]
+        c = x2.shape[1]
+        t = x.dtype.type
+        dxhat = d2 * gamma
+        s1 = dxhat.sum(axis=1, dtype=np.float64, keepdims=True).astype(x.dtype)
+        s2 = (dxhat * xhat).sum(axis=1, dtype=np.float64, keepdims=True).astype(x.dtype)
+        scale = (inv.astype(np.float64) / c).astype(x.dtype)
+        return dgamma, dbeta, [_back_to(scale * (t(c) * dxhat - s1 - xhat * s2), x)]
+
+    def config(self):
+        return {"epsilon": self.epsilon}
+
+    def __repr__(self):
+        return f"LayerNormalization(epsilon={self.epsilon})"
+
+
 class _Merge(Layer):
     """a layer that joins several nodes of a graph (at least two)"""
 
@@ -619,4 +829,5 @@ class Concatenate(_Merge):
 
 KINDS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout,
                                        GlobalAveragePooling1D, GlobalMaxPooling1D, Add,
-                                       Concatenate, Multiply)}
+                                       Concatenate, Multiply, BatchNormalization,
+                                       LayerNormalization)}

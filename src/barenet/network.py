@@ -55,20 +55,29 @@ class Spec:
     loss: str
     n_params: int
     edges: tuple
+    state_offsets: tuple = ()
+    n_state: int = 0
 
     @classmethod
     def from_layers(cls, layers, input_shape, loss, edges=None):
         """edges None: a chain, each layer reading the one before"""
-        offsets, streams, at, dropouts = [], [], 0, 0
+        offsets, streams, states, at, dropouts, kept = [], [], [], 0, 0, 0
         for layer in layers:
             offsets.append(at)
             streams.append(dropouts)
+            states.append(kept)
             dropouts += layer.kind == DROPOUT
             at += layer.n_params
+            kept += layer.n_state
         if edges is None:
             edges = [(i - 1,) for i in range(len(layers))]
         return cls(tuple(layers), tuple(offsets), tuple(streams), tuple(input_shape), loss, at,
-                   tuple(tuple(int(p) for p in parents) for parents in edges))
+                   tuple(tuple(int(p) for p in parents) for parents in edges), tuple(states),
+                   kept)
+
+    def state_views(self, state, l):
+        """layer l's views of the state buffer (() without state)"""
+        return self.layers[l].state_views(state, self.state_offsets[l])
 
     @property
     def in_size(self):
@@ -82,10 +91,11 @@ class Spec:
         """(the nodes as dicts of bn_layer fields by name, the int64 input indices they
         point into: -1 is the network input) for barenet._core.Net"""
         nodes, inputs = [], []
-        for layer, at, stream, parents in zip(self.layers, self.offsets, self.streams,
-                                              self.edges):
+        for layer, at, stream, parents, st in zip(self.layers, self.offsets, self.streams,
+                                                  self.edges, self.state_offsets):
             node = layer.c_fields(at, stream)
-            node.update(first_input=len(inputs), n_inputs=len(parents))
+            node.update(first_input=len(inputs), n_inputs=len(parents),
+                        s_offset=st if layer.n_state else -1)
             inputs.extend(parents)
             nodes.append(node)
         return nodes, np.array(inputs, dtype=np.int64)
@@ -264,8 +274,13 @@ class Sequential:
         if self._spec.n_params > MAX_PARAMS:
             raise ValueError(f"this network needs {self._spec.n_params} parameters; barenet "
                              f"handles at most {MAX_PARAMS} (2**62)")
-        self._backend = _backend.backend_class(backend)(self._spec)
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)
+        # what layers keep that training does not optimise (batch normalisation's running
+        # statistics); the backends read it, training updates it, save/load carry it
+        self._state = np.zeros(self._spec.n_state, dtype=self.dtype)
+        for l, layer in enumerate(layers):
+            layer.init_state(self._spec.state_views(self._state, l))
+        self._backend = _backend.backend_class(backend)(self._spec, self._state)
         self._make_views()
         rng = None if self.seed is None else np.random.default_rng(self.seed)
         for layer, views in zip(self._param_layers, zip(self._weights, self._biases)):
@@ -556,6 +571,9 @@ class Sequential:
         if self.dropout > 0:
             raise ValueError("optimizer='lbfgs' needs a deterministic loss: this network has "
                              f"dropout {self.dropout}")
+        if self._spec.n_state:
+            raise ValueError("optimizer='lbfgs' needs a deterministic loss: this network has "
+                             "BatchNormalization, whose training uses batch statistics")
         epochs = check_int(epochs, "epochs", minimum=1)
         on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
         opt = optimizer if isinstance(optimizer, _optimizers.LBFGS) else _optimizers.LBFGS()

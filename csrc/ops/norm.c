@@ -1,0 +1,272 @@
+/* norm.c -- the normalisation kinds, per channel c of a sample (H, W, C) with scale gamma
+ * and offset beta (parameters gamma (C) at w_offset, beta (C) at b_offset):
+ *   batch normalisation  over the batch's rows (N H W) for each channel: when training,
+ *                        the batch's mean and (biased) variance, kept in the node's fixed
+ *                        scratch for backward and update_state, which moves the running
+ *                        statistics of the state (mean (C), variance (C) at s_offset) as
+ *                        Keras does: r = momentum r + (1 - momentum) batch; otherwise the
+ *                        running statistics;
+ *   layer normalisation  over the channels of each position (a vector's values, a
+ *                        sequence step's channels); backward recomputes each row's
+ *                        statistics from the input.
+ * y = gamma (x - mean) / sqrt(var + eps) + beta. Statistics are summed in double, in row
+ * order; sums over rows run on one thread, so results do not depend on the thread count. */
+#ifndef REAL
+#include <math.h>
+#include <stddef.h>
+
+#include "ops.h"
+#include "../parallel.h"
+
+#define BN_NORM_LANES 64 /* channels whose sums are kept at once */
+
+static int64_t norm_param_count(const bn_layer *ly) { return 2 * ly->in_c; }
+
+static int64_t batchnorm_state_count(const bn_layer *ly) { return 2 * ly->in_c; }
+
+/* mean, variance and 1 / sqrt(variance + eps) of the batch, per channel */
+static int64_t batchnorm_fixed(const bn_layer *ly) { return 3 * ly->in_c; }
+
+static int norm_check(const bn_net *net, const bn_layer *ly)
+{
+    int64_t in[3];
+    bn_op_input_shape(net, ly, 0, in);
+    return in[0] == ly->in_h && in[1] == ly->in_w && in[2] == ly->in_c && ly->out_h == ly->in_h
+        && ly->out_w == ly->in_w && ly->out_c == ly->in_c && ly->eps > 0.0
+        && ly->momentum >= 0.0 && ly->momentum <= 1.0 && ly->b_offset == ly->w_offset + ly->in_c;
+}
+
+#define BN_PRECISION_FILE "ops/norm.c"
+#include "../precision.h"
+
+const bn_op bn_op_batchnorm = {
+    .name = "batchnorm",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .param_count = norm_param_count,
+    .state_count = batchnorm_state_count,
+    .fixed = batchnorm_fixed,
+    .check = norm_check,
+    .forward = {batchnorm_forward_f64, batchnorm_forward_f32},
+    .backward = {batchnorm_backward_f64, batchnorm_backward_f32},
+    .update_state = {batchnorm_update_state_f64, batchnorm_update_state_f32},
+};
+
+const bn_op bn_op_layernorm = {
+    .name = "layernorm",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .param_count = norm_param_count,
+    .check = norm_check,
+    .forward = {layernorm_forward_f64, layernorm_forward_f32},
+    .backward = {layernorm_backward_f64, layernorm_backward_f32},
+};
+
+#else /* ---- per precision ---- */
+
+/* ---- batch normalisation ---- */
+
+/* mean, var (C) of x (rows, C) per channel, in double in row order; inv = 1/sqrt(var+eps) */
+static void SFX(channel_statistics)(REAL *mean, REAL *var, REAL *inv, const REAL *x,
+                                    int64_t rows, int64_t c, double eps)
+{
+    for (int64_t j0 = 0; j0 < c; j0 += BN_NORM_LANES) {
+        const int64_t lanes = c - j0 < BN_NORM_LANES ? c - j0 : BN_NORM_LANES;
+        double sum[BN_NORM_LANES] = {0}, sq[BN_NORM_LANES] = {0};
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < lanes; j++) sum[j] += (double)x[r * c + j0 + j];
+        for (int64_t j = 0; j < lanes; j++) sum[j] /= (double)rows;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < lanes; j++) {
+                const double dev = (double)x[r * c + j0 + j] - sum[j];
+                sq[j] += dev * dev;
+            }
+        for (int64_t j = 0; j < lanes; j++) {
+            const double v = sq[j] / (double)rows;
+            mean[j0 + j] = (REAL)sum[j];
+            var[j0 + j] = (REAL)v;
+            inv[j0 + j] = (REAL)(1.0 / sqrt(v + eps));
+        }
+    }
+}
+
+/* a = gamma ((x - mean) inv) + beta, per channel */
+static void SFX(normalise)(REAL *a, const REAL *x, const REAL *mean, const REAL *inv,
+                           const REAL *gamma, const REAL *beta, int64_t rows, int64_t c)
+{
+    const int nt = bn_threads_for(rows / 64, (double)(rows * c));
+    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
+        for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++)
+            for (int64_t j = 0; j < c; j++)
+                a[r * c + j] = gamma[j] * ((x[r * c + j] - mean[j]) * inv[j]) + beta[j];
+    });
+}
+
+static int SFX(batchnorm_forward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t c = ly->in_c, rows = g->n * ly->in_h * ly->in_w;
+    const REAL *p = g->params, *gamma = p + ly->w_offset, *beta = p + ly->b_offset;
+    REAL *mean, *inv;
+    if (g->drop) { /* training: the batch's statistics, kept for backward */
+        mean = g->fixed;
+        inv = mean + 2 * c;
+        SFX(channel_statistics)(mean, mean + c, inv, g->in[0], rows, c, ly->eps);
+        SFX(normalise)(g->a, g->in[0], mean, inv, gamma, beta, rows, c);
+        return BN_OK;
+    }
+    const REAL *running = (const REAL *)g->state + ly->s_offset; /* mean (C), var (C) */
+    for (int64_t j0 = 0; j0 < c; j0 += BN_NORM_LANES) {
+        const int64_t lanes = c - j0 < BN_NORM_LANES ? c - j0 : BN_NORM_LANES;
+        REAL m[BN_NORM_LANES], k[BN_NORM_LANES];
+        for (int64_t j = 0; j < lanes; j++) {
+            m[j] = running[j0 + j];
+            k[j] = (REAL)(1.0 / sqrt((double)running[c + j0 + j] + ly->eps));
+        }
+        /* the block's channels of every row */
+        const REAL *x = (const REAL *)g->in[0] + j0;
+        REAL *a = (REAL *)g->a + j0;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < lanes; j++)
+                a[r * c + j] = gamma[j0 + j] * ((x[r * c + j] - m[j]) * k[j]) + beta[j0 + j];
+    }
+    return BN_OK;
+}
+
+static int SFX(batchnorm_backward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t c = ly->in_c, rows = g->n * ly->in_h * ly->in_w;
+    const REAL *gamma = (const REAL *)g->params + ly->w_offset;
+    REAL *dgamma = (REAL *)g->dparams + ly->w_offset, *dbeta = (REAL *)g->dparams + ly->b_offset;
+    const REAL *x = g->in[0], *d = g->d;
+    REAL *dx = g->din[0];
+    const REAL *running = g->state ? (const REAL *)g->state + ly->s_offset : NULL;
+    const REAL *fixed = g->fixed;
+    for (int64_t j0 = 0; j0 < c; j0 += BN_NORM_LANES) {
+        const int64_t lanes = c - j0 < BN_NORM_LANES ? c - j0 : BN_NORM_LANES;
+        REAL m[BN_NORM_LANES], k[BN_NORM_LANES];
+        double sd[BN_NORM_LANES] = {0}, sdx[BN_NORM_LANES] = {0};
+        for (int64_t j = 0; j < lanes; j++) {
+            m[j] = g->drop ? fixed[j0 + j] : running[j0 + j];
+            k[j] = g->drop ? fixed[2 * c + j0 + j]
+                           : (REAL)(1.0 / sqrt((double)running[c + j0 + j] + ly->eps));
+        }
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < lanes; j++) {
+                const REAL dv = d[r * c + j0 + j];
+                const REAL xhat = (x[r * c + j0 + j] - m[j]) * k[j];
+                sd[j] += (double)dv;
+                sdx[j] += (double)(dv * xhat);
+            }
+        for (int64_t j = 0; j < lanes; j++) {
+            dgamma[j0 + j] = (REAL)sdx[j];
+            dbeta[j0 + j] = (REAL)sd[j];
+        }
+        if (dx == NULL) continue;
+        for (int64_t j = 0; j < lanes; j++) {
+            const REAL scale = (REAL)((double)gamma[j0 + j] * (double)k[j]
+                                      / (g->drop ? (double)rows : 1.0));
+            const REAL rn = (REAL)rows, s1 = (REAL)sd[j], s2 = (REAL)sdx[j];
+            for (int64_t r = 0; r < rows; r++) {
+                const int64_t at = r * c + j0 + j;
+                if (!g->drop) { /* fixed statistics: a per-channel affine map */
+                    dx[at] = d[at] * scale;
+                    continue;
+                }
+                const REAL xhat = (x[at] - m[j]) * k[j];
+                dx[at] = scale * (rn * d[at] - s1 - xhat * s2);
+            }
+        }
+    }
+    return BN_OK;
+}
+
+static int SFX(batchnorm_update_state)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t c = ly->in_c;
+    const REAL *batch = g->fixed; /* mean (C), var (C) */
+    REAL *running = (REAL *)g->state + ly->s_offset;
+    for (int64_t j = 0; j < 2 * c; j++)
+        running[j] = (REAL)(ly->momentum * (double)running[j]
+                            + (1.0 - ly->momentum) * (double)batch[j]);
+    return BN_OK;
+}
+
+/* ---- layer normalisation ---- */
+
+/* mean and 1 / sqrt(var + eps) of one row's c values, in double */
+static void SFX(row_statistics)(REAL *mean, REAL *inv, const REAL *x, int64_t c, double eps)
+{
+    double sum = 0.0, sq = 0.0;
+    for (int64_t j = 0; j < c; j++) sum += (double)x[j];
+    sum /= (double)c;
+    for (int64_t j = 0; j < c; j++) {
+        const double dev = (double)x[j] - sum;
+        sq += dev * dev;
+    }
+    *mean = (REAL)sum;
+    *inv = (REAL)(1.0 / sqrt(sq / (double)c + eps));
+}
+
+static int SFX(layernorm_forward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t c = ly->in_c, rows = g->n * ly->in_h * ly->in_w;
+    const REAL *p = g->params, *gamma = p + ly->w_offset, *beta = p + ly->b_offset;
+    const REAL *x = g->in[0];
+    REAL *a = g->a;
+    const int nt = bn_threads_for(rows / 64, (double)(rows * c));
+    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
+        for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) {
+            REAL mean, inv;
+            SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
+            for (int64_t j = 0; j < c; j++)
+                a[r * c + j] = gamma[j] * ((x[r * c + j] - mean) * inv) + beta[j];
+        }
+    });
+    return BN_OK;
+}
+
+static int SFX(layernorm_backward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t c = ly->in_c, rows = g->n * ly->in_h * ly->in_w;
+    const REAL *gamma = (const REAL *)g->params + ly->w_offset;
+    REAL *dgamma = (REAL *)g->dparams + ly->w_offset, *dbeta = (REAL *)g->dparams + ly->b_offset;
+    const REAL *x = g->in[0], *d = g->d;
+    REAL *dx = g->din[0];
+    for (int64_t j = 0; j < c; j++) dgamma[j] = dbeta[j] = 0;
+    for (int64_t r = 0; r < rows; r++) { /* the parameters' sums, in row order */
+        REAL mean, inv;
+        SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
+        for (int64_t j = 0; j < c; j++) {
+            dgamma[j] += d[r * c + j] * ((x[r * c + j] - mean) * inv);
+            dbeta[j] += d[r * c + j];
+        }
+    }
+    if (dx == NULL) return BN_OK;
+    const int nt = bn_threads_for(rows / 64, (double)(rows * c));
+    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
+        for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) {
+            REAL mean, inv;
+            double s1 = 0.0, s2 = 0.0;
+            SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
+            for (int64_t j = 0; j < c; j++) {
+                const REAL dxhat = d[r * c + j] * gamma[j];
+                s1 += (double)dxhat;
+                s2 += (double)(dxhat * ((x[r * c + j] - mean) * inv));
+            }
+            const REAL scale = (REAL)((double)inv / (double)c), cn = (REAL)c;
+            for (int64_t j = 0; j < c; j++) {
+                const REAL xhat = (x[r * c + j] - mean) * inv;
+                dx[r * c + j] = scale * (cn * (d[r * c + j] * gamma[j]) - (REAL)s1
+                                         - xhat * (REAL)s2);
+            }
+        }
+    });
+    return BN_OK;
+}
+
+#endif
