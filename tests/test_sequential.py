@@ -218,7 +218,7 @@ def test_a_damaged_layer_list_is_refused(tmp_path):
         (lambda h: h["layers"][0].update(kernel_size=[300, 300], padding="valid"), "does not fit"),
         (lambda h: h["layers"][2].update(filters=10**9), "too small to hold them"),
         (lambda h: h.update(layers="conv"), "must be a list of objects"),
-        (lambda h: h.update(input_shape=[2, 8]), "input_shape must be"),
+        (lambda h: h.update(input_shape=[2, 8, 8, 1]), "input_shape must be"),
     ]:
         bad = json.loads(json.dumps(header))
         change(bad)
@@ -254,7 +254,7 @@ def test_wrong_input_shape_names_the_layer(backend):
     ([], (4,), ValueError, "last layer must be Dense"),
     ([Flatten(), "dense"], (1, 4, 4), TypeError, r"layers\[1\] must be a barenet.layers"),
     (Dense(3), (4,), TypeError, "layers must be a list"),
-    ([Dense(3)], (4, 4), ValueError, "input_shape must be"),
+    ([Dense(3)], (4, 4, 4, 4), ValueError, "input_shape must be"),
     ([Dense(3)], (0,), ValueError, "input_shape must be"),
     ([Flatten(), Dense(1, activation="softmax")], (1, 2, 2), ValueError,
      "softmax output needs at least 2 outputs"),

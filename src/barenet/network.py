@@ -358,9 +358,9 @@ class Sequential:
             if len(readers) != 1 or not isinstance(readers[0], Dense) \
                     or len(self.input_shape) != 1:
                 raise TypeError(f"{name} is a scipy.sparse matrix, which only a first Dense "
-                                "layer on a vector input takes; this model's input is read "
-                                f"by {', '.join(map(repr, readers))}: pass a dense array "
-                                f"({name}.toarray())")
+                                "layer takes (as the only reader of a vector input); this "
+                                f"model's input is read by {', '.join(map(repr, readers))}: "
+                                f"pass a dense array ({name}.toarray())")
             return _sparse.check_sparse_X(X, self.dtype, n_features=self._spec.in_size,
                                           name=name)
         return check_X_shaped(X, self.dtype, self.input_shape, self.layers[0], name=name)
