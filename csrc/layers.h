@@ -11,23 +11,27 @@
 
 #include <stdint.h>
 
-/* the layer kinds; each is one file in csrc/ops/ and one entry of the table in ops/ops.c */
+#include "ops/kinds.h"
+
+/* the layer kinds, from the one list in ops/kinds.h (each is one file in csrc/ops/):
+ *   dense        (H, W, IN) -> (H, W, OUT): z = x W + b per position, a = act(z)
+ *   conv2d       (H, W, C) -> (OH, OW, F), weights (KH, KW, C, F), bias (F)
+ *   maxpool2d, avgpool2d  (H, W, C) -> (OH, OW, C), windows without padding
+ *   flatten      (H, W, C) -> (1, 1, C H W) in channels-first order (a sequence is
+ *                described as (1, 1, T C): a copy in its stored order)
+ *   dropout      inverted dropout when training, identity otherwise
+ *   add, multiply  sum / elementwise product of inputs of the output's shape
+ *   concatenate  inputs side by side along channels (same H, W)
+ *   batchnorm    per channel: batch statistics when training, the running ones (the
+ *                network's state) otherwise; scale and offset
+ *   layernorm    per position, over its channels; scale and offset
+ *   activation   a = act(x) elementwise */
+#define BN_KIND_ENUM(name, op) name,
 typedef enum {
-    BN_LAYER_DENSE = 0,       /* (H, W, IN) -> (H, W, OUT): z = x W + b per position, a = act(z) */
-    BN_LAYER_CONV2D = 1,      /* (H, W, C) -> (OH, OW, F), weights (KH, KW, C, F), bias (F) */
-    BN_LAYER_MAXPOOL2D = 2,   /* (H, W, C) -> (OH, OW, C), windows without padding */
-    BN_LAYER_AVGPOOL2D = 3,
-    BN_LAYER_FLATTEN = 4,     /* (H, W, C) -> (1, 1, C H W) in channels-first order (a sequence
-                               * is described as (1, 1, T C): a copy in its stored order) */
-    BN_LAYER_DROPOUT = 5,     /* inverted dropout when training, identity otherwise */
-    BN_LAYER_ADD = 6,         /* sum of its inputs, all of the output's shape */
-    BN_LAYER_CONCATENATE = 7, /* inputs side by side along channels (same H, W) */
-    BN_LAYER_MULTIPLY = 8,    /* elementwise product of its inputs */
-    BN_LAYER_BATCHNORM = 9,   /* per channel: batch statistics when training, the running
-                               * ones (the network's state) otherwise; scale and offset */
-    BN_LAYER_LAYERNORM = 10,  /* per position, over its channels; scale and offset */
-    BN_LAYER_KINDS            /* how many kinds there are (not a kind) */
+    BN_LAYER_KIND_LIST(BN_KIND_ENUM)
+    BN_LAYER_KINDS /* how many kinds there are (not a kind) */
 } bn_layer_kind;
+#undef BN_KIND_ENUM
 
 /* one node of the network's graph; Python fills every field from the layer's descriptor
  * (Layer.c_fields in barenet/layers); each kind's check (ops/ops.h) verifies them.

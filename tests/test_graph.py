@@ -321,13 +321,13 @@ def test_a_damaged_graph_header_is_refused(tmp_path, edit, message):
 
 # ---- normalisation ------------------------------------------------------------------------
 
-from barenet.layers import BatchNormalization, LayerNormalization  # noqa: E402
+from barenet.layers import Activation, BatchNormalization, LayerNormalization  # noqa: E402
 
 
 def bn_cnn(**kwargs):
     x = Input((2, 6, 6))
     h = BatchNormalization(momentum=0.8)(Conv2D(3, 3, padding="same")(x))
-    r = Add()([Conv2D(3, 3, padding="same", activation="relu")(h), h])
+    r = Activation("relu")(Add()([Conv2D(3, 3, padding="same", activation="relu")(h), h]))
     f = Flatten()(MaxPool2D(2)(r))
     out = Dense(3, activation="softmax")(BatchNormalization()(Dense(6, activation="tanh")(f)))
     return Model(x, out, **kwargs)
@@ -480,3 +480,30 @@ def test_normalisation_arguments_and_limits():
     X, y = norm_problem("bn_cnn")[1:]
     with pytest.raises(ValueError, match="lbfgs.*BatchNormalization"):
         net.train(X, y, epochs=2, optimizer="lbfgs", verbose=False)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity",
+                                  "exp"])
+def test_activation_layer(backend, name):
+    """Activation(f) equals a Dense layer with f fused, in values and gradients"""
+    X = np.random.default_rng(6).standard_normal((9, 4)) * 0.7
+    y = (np.arange(9) % 2)[:, None].astype(float)
+    fused = Sequential([Dense(5, activation=name), Dense(1, activation="sigmoid")],
+                       input_shape=(4,), seed=3, backend=backend)
+    split = Sequential([Dense(5), Activation(name), Dense(1, activation="sigmoid")],
+                       input_shape=(4,), seed=3, backend=backend)
+    np.testing.assert_allclose(split.predict(X), fused.predict(X), rtol=1e-12)
+    np.testing.assert_allclose(split.gradient(X, y)[1], fused.gradient(X, y)[1], rtol=1e-10,
+                               atol=1e-14)
+    np.testing.assert_allclose(split.gradient(X, y)[1], numeric_gradient(split, X, y),
+                               rtol=1e-5, atol=1e-8)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        Activation("softmax")
+
+
+def test_every_layer_class_can_be_saved():
+    from barenet import layers
+    for name in ("Dense", "Conv2D", "Add", "Concatenate", "Multiply", "BatchNormalization",
+                 "LayerNormalization", "Activation", "GlobalAveragePooling1D",
+                 "GlobalMaxPooling1D", "Flatten", "Dropout", "MaxPool2D", "AvgPool2D"):
+        assert layers.KINDS[name].__name__ == name

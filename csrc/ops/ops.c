@@ -1,26 +1,21 @@
-/* ops.c -- the one table of layer kinds (ops.h) and the helpers they share. Adding a kind:
- * its file in csrc/ops/, its enum value in layers.h, and one line here. */
+/* ops.c -- the table of layer kinds (ops.h), made from the list in kinds.h, and the helpers
+ * the kinds share. Adding a kind: its file in csrc/ops/ and one line in kinds.h. */
 #include <stddef.h>
 
 #include "ops.h"
 
+#define BN_KIND_DECLARE(name, op) extern const bn_op op;
+BN_LAYER_KIND_LIST(BN_KIND_DECLARE)
+#undef BN_KIND_DECLARE
+
+/* the table, in the enum's order (kinds.h) */
+#define BN_KIND_ENTRY(name, op) [name] = &op,
+static const bn_op *const kinds[BN_LAYER_KINDS] = {BN_LAYER_KIND_LIST(BN_KIND_ENTRY)};
+#undef BN_KIND_ENTRY
+
 const bn_op *bn_op_of(int64_t kind)
 {
-    switch ((bn_layer_kind)kind) {
-    case BN_LAYER_DENSE: return &bn_op_dense;
-    case BN_LAYER_CONV2D: return &bn_op_conv2d;
-    case BN_LAYER_MAXPOOL2D: return &bn_op_maxpool2d;
-    case BN_LAYER_AVGPOOL2D: return &bn_op_avgpool2d;
-    case BN_LAYER_FLATTEN: return &bn_op_flatten;
-    case BN_LAYER_DROPOUT: return &bn_op_dropout;
-    case BN_LAYER_ADD: return &bn_op_add;
-    case BN_LAYER_CONCATENATE: return &bn_op_concatenate;
-    case BN_LAYER_MULTIPLY: return &bn_op_multiply;
-    case BN_LAYER_BATCHNORM: return &bn_op_batchnorm;
-    case BN_LAYER_LAYERNORM: return &bn_op_layernorm;
-    case BN_LAYER_KINDS: break;
-    }
-    return NULL; /* no such kind: -Wswitch-enum names a kind missing above */
+    return kind >= 0 && kind < BN_LAYER_KINDS ? kinds[kind] : NULL;
 }
 
 int64_t bn_op_count(int64_t (*fn)(const bn_layer *), const bn_layer *ly)

@@ -2,8 +2,8 @@
  * bn_op: its parameter and weight counts, the scratch it needs, what it keeps for
  * backward, a check of its descriptor, and its forward and backward for both precisions
  * (written once, precision.h). The graph executor (graph.c) calls kinds only through
- * bn_op_of(); ops.c lists them, one line each. An unknown kind has no entry (NULL), which
- * the executor reports as BN_ENET before anything runs.
+ * bn_op_of(); kinds.h lists them, one line each. An unknown kind has no entry (NULL),
+ * which the executor reports as BN_ENET before anything runs.
  * Size letters: N rows, S values per sample of the node's output, S_i of its input i. */
 #ifndef BARENET_OPS_H
 #define BARENET_OPS_H
@@ -80,8 +80,5 @@ int64_t bn_op_in_size(const bn_layer *ly);
 /* the shape (h, w, c) of input i of node ly (the network input for index -1) */
 void bn_op_input_shape(const bn_net *net, const bn_layer *ly, int64_t i, int64_t shape[3]);
 
-extern const bn_op bn_op_dense, bn_op_conv2d, bn_op_maxpool2d, bn_op_avgpool2d,
-    bn_op_flatten, bn_op_dropout, bn_op_add, bn_op_concatenate, bn_op_multiply,
-    bn_op_batchnorm, bn_op_layernorm;
 
 #endif

@@ -18,10 +18,12 @@ cdef extern from "optimizers.h" nogil:
         int64_t step
 
 cdef extern from "layers.h" nogil:
-    ctypedef enum bn_layer_kind:
-        BN_LAYER_DENSE, BN_LAYER_CONV2D, BN_LAYER_MAXPOOL2D, BN_LAYER_AVGPOOL2D,
-        BN_LAYER_FLATTEN, BN_LAYER_DROPOUT, BN_LAYER_ADD, BN_LAYER_CONCATENATE,
-        BN_LAYER_MULTIPLY, BN_LAYER_BATCHNORM, BN_LAYER_LAYERNORM
+    int BN_LAYER_KINDS
+
+cdef extern from "ops/ops.h" nogil:
+    ctypedef struct bn_op:
+        const char *name
+    const bn_op *bn_op_of(int64_t kind)
 
 cdef extern from "activations.h" nogil:
     ctypedef enum bn_activation:
@@ -137,11 +139,8 @@ cdef extern from *:
     int BN_BUILT_WITH_OPENMP
 
 # the C enums by the names Python uses (the numbers come from the headers, only here)
-LAYER_KINDS = {"dense": BN_LAYER_DENSE, "conv2d": BN_LAYER_CONV2D,
-               "maxpool2d": BN_LAYER_MAXPOOL2D, "avgpool2d": BN_LAYER_AVGPOOL2D,
-               "flatten": BN_LAYER_FLATTEN, "dropout": BN_LAYER_DROPOUT, "add": BN_LAYER_ADD,
-               "concatenate": BN_LAYER_CONCATENATE, "multiply": BN_LAYER_MULTIPLY,
-               "batchnorm": BN_LAYER_BATCHNORM, "layernorm": BN_LAYER_LAYERNORM}
+# (layer kinds by the name each one's table entry gives, csrc/ops/kinds.h)
+LAYER_KINDS = {bn_op_of(k).name.decode(): k for k in range(BN_LAYER_KINDS)}
 ACTIVATIONS = {"identity": BN_ACT_IDENTITY, "relu": BN_ACT_RELU, "sigmoid": BN_ACT_SIGMOID,
                "tanh": BN_ACT_TANH, "leaky_relu": BN_ACT_LEAKY_RELU, "gelu": BN_ACT_GELU,
                "softmax": BN_ACT_SOFTMAX, "exp": BN_ACT_EXP}

@@ -70,6 +70,9 @@ def _check_activation(activation, layer, allow_softmax):
     return activation
 
 
+KINDS = {}  # every public layer class by name, for save/load (Layer.__init_subclass__)
+
+
 class Layer:
     """Base of every layer kind. A kind is one class that owns its output shape, its
     parameters (count, views into the model's flat buffer, initialiser), the descriptor it
@@ -87,6 +90,12 @@ class Layer:
     index = None      # position in the model, set by build (for error messages)
     min_inputs = max_inputs = 1
     penalised = False # the l1/l2 penalty acts on its weights (views()[0])
+
+    def __init_subclass__(cls, **kwargs):
+        """a public layer class registers itself by name for save/load"""
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            KINDS[cls.__name__] = cls
 
     def build(self, input_shape, index):
         """fix the shapes for input_shape (a list of shapes for a multi-input layer);
@@ -468,6 +477,39 @@ class Dropout(Layer):
         return f"Dropout({self.rate})"
 
 
+class Activation(Layer):
+    """An activation function as a layer of its own, applied elementwise (after a
+    normalisation, or on a residual sum): ``Activation("relu")``. Any of the hidden
+    activations (relu, leaky_relu, sigmoid, tanh, gelu, identity, exp); softmax belongs to
+    the Dense output layer."""
+
+    kind = "activation"
+
+    def __init__(self, activation):
+        self.activation = _check_activation(activation, f"Activation({activation!r})",
+                                            allow_softmax=False)
+        self.activation_id = _activations.IDS[self.activation]
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        row.update(activation=self.activation)
+        return row
+
+    def forward(self, params, at, xs, drop, stream):
+        return _activations.FORWARD[self.activation_id](xs[0]), None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        if not need[0]:
+            return None, None, [None]
+        return None, None, [d * _activations.DERIVATIVE[self.activation_id](a, xs[0])]
+
+    def config(self):
+        return {"activation": self.activation}
+
+    def __repr__(self):
+        return f"Activation({self.activation!r})"
+
+
 class _GlobalPooling1D(Layer):
     """a sequence (T, C) -> (C,): one pooling window over all steps (in C, a 2-D pooling
     kind with a 1 x T window)"""
@@ -825,9 +867,3 @@ class Concatenate(_Merge):
         parts = np.split(d, bounds, axis=self._axis)
         return None, None, [np.ascontiguousarray(p) if n else None
                             for p, n in zip(parts, need)]
-
-
-KINDS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout,
-                                       GlobalAveragePooling1D, GlobalMaxPooling1D, Add,
-                                       Concatenate, Multiply, BatchNormalization,
-                                       LayerNormalization)}
