@@ -16,27 +16,5 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b)) /* fmax is a call; a NaN row gives NaN either way */
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-#define REAL double
-#define SFX(name) name##_f64
-#define EXP bn_exp
-#define LOG log
-#define LOG1P log1p
-#define FABS fabs
-#define DACT bn_dact_f64
-#include "losses_impl.inc"
-#undef REAL
-#undef SFX
-#undef EXP
-#undef LOG
-#undef LOG1P
-#undef FABS
-#undef DACT
-
-#define REAL float
-#define SFX(name) name##_f32
-#define EXP bn_expf
-#define LOG logf
-#define LOG1P log1pf
-#define FABS fabsf
-#define DACT bn_dact_f32
-#include "losses_impl.inc"
+#define BN_PRECISION_FILE "losses_impl.inc"
+#include "precision.h"

@@ -32,15 +32,5 @@ static int valid(int32_t kind, const void *state1, const void *state2, int64_t c
     }
 }
 
-#define REAL double
-#define SFX(name) name##_f64
-#define SQRT sqrt
-#include "optimizers_impl.inc"
-#undef REAL
-#undef SFX
-#undef SQRT
-
-#define REAL float
-#define SFX(name) name##_f32
-#define SQRT sqrtf
-#include "optimizers_impl.inc"
+#define BN_PRECISION_FILE "optimizers_impl.inc"
+#include "precision.h"

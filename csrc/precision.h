@@ -15,6 +15,7 @@
  *   ACT, DACT                            activations.h (scalar forms)
  *   CSR_DENSE_BIAS_ACT, CSR_T_DENSE      sparse.h
  *   POOL_INDEX                           index type max pooling keeps (int64 / int32)
+ *   EXP, LOG, LOG1P, FABS, SQRT          <math.h> / vexp.h in the type (bn_exp / bn_expf)
  *   IS_F32                               1 in the float pass, 0 in the double pass */
 #ifndef BN_PRECISION_FILE
 #error "define BN_PRECISION_FILE before including precision.h"
@@ -31,6 +32,11 @@
 #define CSR_DENSE_BIAS_ACT bn_csr_dense_bias_act_f64
 #define CSR_T_DENSE bn_csr_t_dense_f64
 #define POOL_INDEX int64_t
+#define EXP bn_exp
+#define LOG log
+#define LOG1P log1p
+#define FABS fabs
+#define SQRT sqrt
 #include BN_PRECISION_FILE
 #undef REAL
 #undef SFX
@@ -43,6 +49,11 @@
 #undef CSR_DENSE_BIAS_ACT
 #undef CSR_T_DENSE
 #undef POOL_INDEX
+#undef EXP
+#undef LOG
+#undef LOG1P
+#undef FABS
+#undef SQRT
 
 #define REAL float
 #define SFX(name) name##_f32
@@ -55,6 +66,11 @@
 #define CSR_DENSE_BIAS_ACT bn_csr_dense_bias_act_f32
 #define CSR_T_DENSE bn_csr_t_dense_f32
 #define POOL_INDEX int32_t
+#define EXP bn_expf
+#define LOG logf
+#define LOG1P log1pf
+#define FABS fabsf
+#define SQRT sqrtf
 #include BN_PRECISION_FILE
 #undef REAL
 #undef SFX
@@ -67,4 +83,9 @@
 #undef CSR_DENSE_BIAS_ACT
 #undef CSR_T_DENSE
 #undef POOL_INDEX
+#undef EXP
+#undef LOG
+#undef LOG1P
+#undef FABS
+#undef SQRT
 #undef BN_PRECISION_FILE

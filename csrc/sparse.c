@@ -155,15 +155,5 @@ static inline void prefetch_write(void *row, size_t bytes)
     for (size_t b = 0; b < bytes; b += 64) PREFETCH_WRITE((char *)row + b);
 }
 
-#define REAL double
-#define SFX(name) name##_f64
-#define ACT bn_act_f64
-#include "sparse_impl.inc"
-#undef REAL
-#undef SFX
-#undef ACT
-
-#define REAL float
-#define SFX(name) name##_f32
-#define ACT bn_act_f32
-#include "sparse_impl.inc"
+#define BN_PRECISION_FILE "sparse_impl.inc"
+#include "precision.h"
