@@ -16,12 +16,27 @@ def compiled_available():
     return _backend._try_compiled() is None
 
 
+def require_compiled():
+    """for a test that needs the compiled core: under BARENET_BACKEND=compiled (CI) a missing
+    or broken extension FAILS the test; elsewhere it skips (a NumPy-only install)"""
+    error = _backend._try_compiled()
+    if error is None:
+        return
+    if os.environ.get("BARENET_BACKEND", "").lower() == "compiled":
+        pytest.fail(f"compiled backend required but {error[1]}")
+    pytest.skip("the compiled extension is not available")
+
+
+@pytest.fixture
+def needs_compiled():
+    """require_compiled() as a fixture: @pytest.mark.usefixtures("needs_compiled")"""
+    require_compiled()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
-    if request.param == "compiled" and not compiled_available():
-        if os.environ.get("BARENET_BACKEND", "").lower() == "compiled":
-            pytest.fail(f"compiled backend required but {_backend._try_compiled()[1]}")
-        pytest.skip("the compiled extension is not available")
+    if request.param == "compiled":
+        require_compiled()
     return request.param
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from barenet import NeuralNetwork
-from conftest import numeric_gradient, random_problem
+from conftest import require_compiled, numeric_gradient, random_problem
 
 SHAPES = [[2, 3, 1], [3, 5, 4, 2], [4, 1], [1, 6, 1], [5, 8, 8, 8, 3]]
 
@@ -36,9 +36,7 @@ TOLERANCE = {"float64": dict(rtol=1e-9, atol=1e-11), "float32": dict(rtol=2e-3, 
 
 @pytest.mark.parametrize("sizes", [[2, 4, 1], [3, 5, 4, 2], [10, 32, 16, 3]], ids=str)
 def test_backends_agree_after_200_epochs(sizes, dtype):
-    from conftest import compiled_available
-    if not compiled_available():
-        pytest.skip("the compiled extension is not available")
+    require_compiled()
     X, y = random_problem(sizes, n=40, seed=5)
     nets = [NeuralNetwork(sizes, seed=7, dtype=dtype, backend=b) for b in ("numpy", "compiled")]
     histories = [net.train(X, y, epochs=200, learning_rate=0.1, verbose=False) for net in nets]

@@ -22,12 +22,9 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from barenet import NeuralNetwork, get_num_threads  # noqa: E402
+from barenet import get_num_threads  # noqa: E402
 from barenet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
-HAS_SAMPLE_WEIGHT = "sample_weight" in inspect.signature(NeuralNetwork.train).parameters
-needs_sample_weight = pytest.mark.skipif(
-    not HAS_SAMPLE_WEIGHT, reason="NeuralNetwork.train has no sample_weight parameter yet")
 
 
 # -- scikit-learn's check_estimator suite -----------------------------------------------------
@@ -580,7 +577,6 @@ def test_bad_input_follows_sklearn():
 
 # -- sample and class weights -----------------------------------------------------------------
 
-@needs_sample_weight
 def test_zero_weight_rows_are_dropped_rows(backend):
     """full batch, no shuffling: weight 0 is the same as leaving the row out, and weight 2
     the same as repeating it"""
@@ -600,7 +596,6 @@ def test_zero_weight_rows_are_dropped_rows(backend):
     np.testing.assert_allclose(twice.predict_proba(X), repeated.predict_proba(X), rtol=1e-9)
 
 
-@needs_sample_weight
 def test_class_weight_is_sample_weight(backend):
     X, y = _blobs(90)
     kw = dict(hidden_layer_sizes=(6,), max_iter=10, random_state=0, backend=backend)
@@ -614,7 +609,6 @@ def test_class_weight_is_sample_weight(backend):
     assert balanced.n_iter_ == 10
 
 
-@needs_sample_weight
 def test_sample_weight_matches_sklearn():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 5))
@@ -638,8 +632,7 @@ def test_early_stopping_for_every_target_kind(backend):
     kw = dict(hidden_layer_sizes=(8,), early_stopping=True, learning_rate_init=0.05,
               max_iter=300, random_state=0, backend=backend)
     for est, target in ((MLPClassifier(**kw), Y), (MLPRegressor(**kw), X[:, :2] @ [1, -1])):
-        fit_kw = {"sample_weight": w} if HAS_SAMPLE_WEIGHT else {}
-        est.fit(X, target, **fit_kw)
+        est.fit(X, target, sample_weight=w)
         assert est.n_iter_ < 300 and est.best_validation_score_ > 0.8
 
 

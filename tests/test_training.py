@@ -8,7 +8,6 @@ import pytest
 
 import barenet
 from barenet import EarlyStopping, NeuralNetwork, TrainingDiverged, optimizers, schedules
-from conftest import compiled_available
 from conftest import numeric_gradient
 
 
@@ -97,8 +96,7 @@ def train_both(dtype, epochs=3, **kwargs):
     return results
 
 
-needs_compiled = pytest.mark.skipif(not compiled_available(),
-                                    reason="the compiled extension is not available")
+needs_compiled = pytest.mark.usefixtures("needs_compiled")  # fails under BARENET_BACKEND=compiled
 
 
 @needs_compiled
