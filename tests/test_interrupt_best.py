@@ -1,0 +1,61 @@
+"""Ctrl-C under early stopping (README, "Threads, processes, interrupts"): a SIGINT sent to a
+process training with early stopping leaves the network at its best epoch, not its last,
+and the KeyboardInterrupt carries the history. The validation targets are the training
+targets shifted by one class, so the validation loss rises while the training loss falls:
+the best epoch is early and the last one differs from it. The oracle is a twin network
+trained for exactly best_epoch + 1 epochs without early stopping."""
+
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = r"""
+import sys, numpy as np
+from barenet import EarlyStopping, NeuralNetwork
+rng = np.random.default_rng(0)
+X = rng.standard_normal((12000, 64)); y = rng.integers(0, 10, 12000)
+Xv, yv = X[:300], (y[:300] + 1) % 10
+kw = dict(learning_rate=1e-3, batch_size=64, optimizer="adam")
+make = lambda: NeuralNetwork([64, 256, 256, 10], output_activation="softmax", seed=0,
+                             backend=sys.argv[1])
+net = make()
+try:
+    net.train(X, y, epochs=100000, validation_data=(Xv, yv),
+              early_stopping=EarlyStopping(patience=100000), **kw)
+    print("not interrupted", flush=True)
+except KeyboardInterrupt as exc:
+    h = exc.history
+    twin = make()
+    twin.train(X, y, epochs=h.best_epoch + 1, verbose=False, **kw)
+    same = np.array_equal(net.get_params(), twin.get_params())
+    print(f"interrupted epochs {len(h)} best {h.best_epoch} "
+          f"best_is_min {h.val_loss[h.best_epoch] == min(h.val_loss)} same {same}", flush=True)
+"""
+
+
+@pytest.mark.slow  # a few epochs of a network big enough that a SIGINT lands inside C
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot send SIGINT to a process")
+def test_sigint_under_early_stopping_leaves_the_best_weights(backend, tmp_path):
+    import signal
+
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), backend], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # verbose mini-batch training prints a line per epoch
+            if line.startswith("Epoch 3,"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:  # never leave a 100,000-epoch run behind
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    words = out[out.index("interrupted"):].split() if "interrupted" in out else [out]
+    assert words[0] == "interrupted", out
+    epochs, best = int(words[2]), int(words[4])
+    assert epochs >= 4 and best < epochs - 1, out   # the last epoch was not the best
+    assert words[6] == "True" and words[8] == "True", out
