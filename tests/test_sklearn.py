@@ -209,6 +209,7 @@ def _mean_lbfgs_score(cls, name, **extra):
                                   **extra).fit(Xtr, ytr).score(Xte, yte) for seed in SEEDS]))
 
 
+@pytest.mark.slow  # 5 seeds x 2 libraries of L-BFGS fits on three data sets
 @pytest.mark.parametrize("name", list(LBFGS_PARITY))
 def test_lbfgs_accuracy_parity_with_sklearn(name, backend):
     ours, theirs = ((MLPRegressor, sk.MLPRegressor) if name == "diabetes"
