@@ -180,3 +180,29 @@ def test_warm_start_starts_a_new_optimizer_as_sklearn(backend, solver):
     if solver == "sgd":
         np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+
+
+ESTIMATOR_VALUES = {  # scikit-learn's names; values from the definitions (test_oracles.py)
+    "identity": [(-2.5, -2.5), (4.0, 4.0)],
+    "relu": [(-2.0, 0.0), (1.5, 1.5)],
+    "logistic": [(0.0, 0.5), (1.0, 0.7310585786300049), (-1.0, 0.2689414213699951)],
+    "tanh": [(1.0, 0.7615941559557649), (-0.5, -0.46211715726000974)],
+    "leaky_relu": [(-2.0, -0.02), (3.0, 3.0)],
+    "gelu": [(1.0, 0.8413447460685429), (-1.0, -0.15865525393145707),
+             (2.0, 1.9544997361036416)],
+}
+
+
+@pytest.mark.parametrize("activation", sorted(ESTIMATOR_VALUES))
+def test_estimator_activations_on_known_values(backend, activation):
+    """a fitted 1-1-1 regressor given unit weights and zero intercepts predicts f(x)"""
+    x = np.array([[v] for v, _ in ESTIMATOR_VALUES[activation]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(1,), activation=activation, max_iter=1,
+                           random_state=0, backend=backend).fit(x, x[:, 0])
+    for coef, intercept in zip(est.coefs_, est.intercepts_):
+        coef[...] = 1.0
+        intercept[...] = 0.0
+    np.testing.assert_allclose(est.predict(x), [v for _, v in ESTIMATOR_VALUES[activation]],
+                               rtol=1e-13, atol=1e-15)
