@@ -336,3 +336,121 @@ def export(model, path=None, *, opset=None, flat_input=False):
                 os.unlink(tmp)
             raise
     return proto
+
+
+# -- skl2onnx: converters for barenet.sklearn's estimators ---------------------------------
+
+class _ContainerBuilder(GraphBuilder):
+    """GraphBuilder's name/const/op on skl2onnx's scope and container"""
+
+    def __init__(self, scope, container, dtype):
+        super().__init__(dtype)
+        self.scope, self.container = scope, container
+
+    def name(self, hint):
+        return self.scope.get_unique_variable_name(hint)
+
+    def const(self, array, hint="const"):
+        array = np.asarray(array)
+        name = self.name(hint)
+        if array.dtype.kind in "OUS":
+            self.container.add_initializer(name, TensorProto.STRING, list(array.shape),
+                                           [str(v).encode("utf-8") for v in array.ravel()])
+        else:
+            self.container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype),
+                                           list(array.shape), array.ravel())
+        return name
+
+    def op(self, op_type, inputs, hint=None, *, output=None, **attrs):
+        out = output or self.name(hint or op_type.lower())
+        self.container.add_node(op_type, list(inputs), [out],
+                                name=self.scope.get_unique_operator_name(op_type), **attrs)
+        return out
+
+
+def _mlp_outputs(scope, operator, container):
+    """(builder, the network's output activations) of a fitted barenet MLP estimator, from
+    its public fitted attributes (coefs_, intercepts_, activation, out_activation_), in
+    the input's float type (float64 for double inputs, else float32, as skl2onnx's own
+    MLP converters compute)"""
+    from . import sklearn as _sk
+    est = operator.raw_operator
+    double = operator.inputs[0].type.to_onnx_type().tensor_type.elem_type == TensorProto.DOUBLE
+    g = _ContainerBuilder(scope, container, np.float64 if double else np.float32)
+    x = g.op("Cast", [operator.inputs[0].full_name],
+             to=TensorProto.DOUBLE if double else TensorProto.FLOAT)
+    last = len(est.coefs_) - 1
+    for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+        activation = (_sk._ACTIVATIONS[est.activation] if i < last
+                      else _sk._OUT_ACTIVATIONS[est.out_activation_])
+        x = dense_layer(g, w, np.reshape(b, (1, -1)), activation, x)
+    return g, x
+
+
+def _mlp_classifier_shapes(operator):
+    """skl2onnx's classifier shapes (label (N,), probabilities (N, n_classes)); multilabel
+    estimators give labels (N, n_labels)"""
+    from skl2onnx.common.data_types import Int64TensorType
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    calculate_linear_classifier_output_shapes(operator)
+    est = operator.raw_operator
+    if est._label_binarizer.y_type_ == "multilabel-indicator":
+        n = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].set_type(Int64TensorType(shape=[n, len(est.classes_)]))
+
+
+def _mlp_classifier_convert(scope, operator, container):
+    """label and probabilities as barenet's predict and predict_proba give them: the
+    softmax's rows; for one sigmoid output [1 - p, p]; the label classes_[argmax] (for
+    multilabel, the indicators p > 0.5)"""
+    est = operator.raw_operator
+    g, p = _mlp_outputs(scope, operator, container)
+    label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
+    if est._label_binarizer.y_type_ == "multilabel-indicator":
+        g.op("Identity", [p], output=proba)
+        g.op("Cast", [g.op("Greater", [p, g.const(g.float(0.5), "half")])], output=label,
+             to=TensorProto.INT64)
+        return
+    if est.n_outputs_ == 1:
+        p = g.op("Concat", [g.op("Sub", [g.const(g.float([[1]]), "one"), p]), p], axis=1)
+    g.op("Identity", [p], output=proba)
+    index = g.op("ArgMax", [p], axis=1, keepdims=0)
+    classes = np.asarray(est.classes_)
+    if classes.dtype.kind not in "OUS":
+        classes = classes.astype(np.int64)
+    g.op("Gather", [g.const(classes, "classes"), index], output=label)
+
+
+def _mlp_regressor_shapes(operator):
+    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
+    calculate_linear_regressor_output_shapes(operator)
+
+
+def _mlp_regressor_convert(scope, operator, container):
+    """the outputs (N, n_outputs) (predict's (n,) for one target is (N, 1) here, as in
+    skl2onnx's own MLPRegressor converter)"""
+    g, y = _mlp_outputs(scope, operator, container)
+    g.op("Identity", [y], output=operator.outputs[0].full_name)
+
+
+def register_skl2onnx():
+    """Register the converters of barenet.sklearn.MLPClassifier and MLPRegressor with
+    skl2onnx (done on `import barenet.onnx`); returns False when skl2onnx or scikit-learn
+    is not installed. The classifier uses skl2onnx's classifier parser (outputs label and
+    probabilities; options zipmap, nocl as for scikit-learn's classifiers)."""
+    try:
+        from skl2onnx import update_registered_converter
+
+        from .sklearn import MLPClassifier, MLPRegressor
+    except ImportError:
+        return False
+    update_registered_converter(MLPClassifier, "BarenetMLPClassifier", _mlp_classifier_shapes,
+                                _mlp_classifier_convert,
+                                options={"zipmap": [True, False, "columns"],
+                                         "nocl": [True, False]})
+    update_registered_converter(MLPRegressor, "BarenetMLPRegressor", _mlp_regressor_shapes,
+                                _mlp_regressor_convert)
+    return True
+
+
+SKL2ONNX_REGISTERED = register_skl2onnx()
