@@ -87,7 +87,9 @@ def test_neural_network_exports(n, backend, dtype):
     net = NeuralNetwork([6, 9, 5, 3], activation="gelu", output_activation="softmax",
                         dropout=0.25, dtype=dtype, seed=1, backend=backend)
     proto = check_export(net, images(n, (6,), dtype))
-    assert json.loads(proto.metadata_props[2].value)[1]["class"] == "Dropout"
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert [layer["class"] for layer in json.loads(meta["barenet_layers"])] == [
+        "Dense", "Dropout", "Dense", "Dropout", "Dense"]
 
 
 def test_flat_input_takes_predicts_flat_rows(backend, dtype):
@@ -333,3 +335,8 @@ def test_torch_import_errors_name_the_key_and_change_nothing():
         model.load_torch_state_dict([1, 2])
     model.load_torch_state_dict(good)
     np.testing.assert_array_equal(model.weights[0], good["c.weight"].transpose(2, 3, 1, 0))
+
+
+def test_flat_input_must_be_a_bool():
+    with pytest.raises(TypeError, match="flat_input must be True or False"):
+        NeuralNetwork([2, 3, 1]).to_onnx(flat_input="yes")

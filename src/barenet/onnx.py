@@ -19,9 +19,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       f"(or pip install onnx onnxruntime); {exc}") from exc
 
 from . import _activations
+from ._validation import check_bool
 from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
-__all__ = ["export", "CONVERTERS", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
+__all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
+           "GraphBuilder", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
 
 DEFAULT_OPSET = 17   # onnx >= 1.12, onnxruntime >= 1.13
 MIN_OPSET = 13       # Softmax over one axis, Slice/Pad/Reduce with tensor inputs
@@ -161,7 +163,7 @@ def _dense(g, layer, inputs, params):
     return dense_layer(g, w, b, layer.activation, inputs[0])
 
 
-def _windows(g, x, layer_shape_in, size, stride, out_hw):
+def _windows(g, x, size, stride, out_hw):
     """the size[0] * size[1] strided slices (N, C, OH, OW) of x (N, C, H, W), window
     offset (i, j) in row-major order: slice (i, j) holds x[:, :, i + y sh, j + x sw]"""
     (kh, kw), (sh, sw), (oh, ow) = size, stride, out_hw
@@ -194,8 +196,7 @@ def _conv2d(g, layer, inputs, params):
         return ACTIVATIONS[layer.activation](g, z)
     if top or bottom or left or right:
         x = g.op("Pad", [x, g.const(g.ints([0, 0, top, left, 0, 0, bottom, right]), "pads")])
-    cols = g.op("Concat", _windows(g, x, layer.input_shape, layer.kernel_size, layer.stride,
-                                   (oh, ow)), axis=1)
+    cols = g.op("Concat", _windows(g, x, layer.kernel_size, layer.stride, (oh, ow)), axis=1)
     rows = g.op("Transpose", [cols], perm=[0, 2, 3, 1])              # (N, OH, OW, KH*KW*C)
     z = g.op("MatMul", [rows, g.const(g.float(w.reshape(-1, f)), "W")])   # (N, OH, OW, F)
     if b is not None:
@@ -216,8 +217,7 @@ def _avgpool2d(g, layer, inputs, params):
                     strides=list(layer.stride))
     _, oh, ow = layer.output_shape
     kh, kw = layer.pool_size
-    total = g.op("Sum", _windows(g, inputs[0], layer.input_shape, layer.pool_size,
-                                 layer.stride, (oh, ow)))
+    total = g.op("Sum", _windows(g, inputs[0], layer.pool_size, layer.stride, (oh, ow)))
     return g.op("Mul", [total, g.const(g.float(1.0 / (kh * kw)), "inv_area")])
 
 
@@ -322,7 +322,7 @@ def export(model, path=None, *, opset=None, flat_input=False):
     config and shapes), barenet_input_layout. A layer without a converter raises
     NotExportableError (a ValueError) naming it. The file is written atomically.
     """
-    proto = to_model_proto(model, opset=opset, flat_input=bool(flat_input))
+    proto = to_model_proto(model, opset=opset, flat_input=check_bool(flat_input, "flat_input"))
     if path is not None:
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
