@@ -6,8 +6,6 @@ that adds its nodes); the model is read only through its public attributes (laye
 layer's config and shapes, weights/biases, dtype). Needs `pip install barenet[onnx]`."""
 
 import json
-import os
-import tempfile
 
 import numpy as np
 
@@ -20,6 +18,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from . import _activations
 from ._validation import check_bool
+from .io import atomic_write
 from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
 __all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
@@ -262,6 +261,16 @@ def _layer_summary(model):
             for i, layer in enumerate(model.layers)]
 
 
+def _layout(input_shape, flat_input):
+    """the input layout in words, for the metadata"""
+    shape = f"(N, {', '.join(map(str, input_shape))})"
+    if len(input_shape) == 1:
+        return shape
+    if flat_input:
+        return f"(N, {int(np.prod(input_shape))}): flat rows of {shape}, channels first"
+    return f"{shape} channels first"
+
+
 def to_model_proto(model, *, opset=None, flat_input=False):
     """the onnx.ModelProto of a barenet model (see export), checked by onnx.checker"""
     from . import __version__
@@ -300,9 +309,7 @@ def to_model_proto(model, *, opset=None, flat_input=False):
         "barenet_version": __version__,
         "barenet_model": type(model).__name__,
         "barenet_layers": json.dumps(summary),
-        "barenet_input_layout": "flat rows (N, prod(input_shape))" if flat_input
-        else f"(N, {', '.join(map(str, input_shape))})" + (" channels first"
-                                                             if len(input_shape) == 3 else ""),
+        "barenet_input_layout": _layout(input_shape, flat_input),
         "barenet_output_activation": str(model.layers[-1].activation),
     })
     onnx.checker.check_model(proto, full_check=True)
@@ -324,17 +331,7 @@ def export(model, path=None, *, opset=None, flat_input=False):
     """
     proto = to_model_proto(model, opset=opset, flat_input=check_bool(flat_input, "flat_input"))
     if path is not None:
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".barenet-onnx-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(proto.SerializeToString())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, lambda f: f.write(proto.SerializeToString()))
     return proto
 
 
