@@ -295,6 +295,26 @@ def test_torch_cnn_import(backend, dtype):
     np.testing.assert_allclose(run(model.to_onnx(), X), want, **TOL[dtype])
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on speed
+def test_torch_same_padding_matches(backend):
+    """torch's padding='same' (stride 1) and barenet's put the odd pixel bottom/right alike"""
+    torch = _torch()
+    nn = torch.nn
+    torch.manual_seed(2)
+    tm = nn.Sequential(nn.Conv2d(3, 2, (4, 3), padding="same"), nn.Sigmoid(),
+                       nn.Conv2d(2, 2, 2, padding="same", bias=False), nn.Flatten()).double()
+    model = Sequential([Conv2D(2, (4, 3), padding="same", activation="sigmoid"),
+                        Conv2D(2, 2, padding="same", use_bias=False), Flatten(), Dense(3)],
+                       input_shape=(3, 5, 6), backend=backend)
+    state = tm.state_dict()
+    state["out.weight"], state["out.bias"] = torch.eye(3, 60, dtype=torch.float64), torch.zeros(3)
+    model.load_torch_state_dict(state)
+    X = images(4, (3, 5, 6), "float64")
+    with torch.no_grad():
+        want = tm(torch.from_numpy(X)).numpy()[:, :3]
+    np.testing.assert_allclose(model.predict(X), want, **TOL["float64"])
+
+
 def test_torch_import_mapping_and_numpy_arrays():
     rng = np.random.default_rng(0)
     state = {"head.weight": rng.standard_normal((2, 3)), "body.weight": rng.standard_normal((3, 4)),
