@@ -185,11 +185,11 @@ def _skl2onnx():
                                                   "(pip install 'barenet[onnx]')")
 
 
-def _pipeline_case(estimator, y_of, seed=0):
+def _pipeline_case(estimator, y_of, seed=0, dtype=np.float32):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     rng = np.random.default_rng(seed)
-    X = (3 * rng.standard_normal((120, 5)) + 1).astype(np.float32)
+    X = (3 * rng.standard_normal((120, 5)) + 1).astype(dtype)
     pipe = Pipeline([("scale", StandardScaler()), ("mlp", estimator)])
     with warnings.catch_warnings():   # few iterations: ConvergenceWarning
         warnings.simplefilter("ignore")
@@ -219,6 +219,19 @@ def test_skl2onnx_pipeline_classifier(target, backend):
         labels, proba = session.run(None, {"X": X[:n]})
         np.testing.assert_array_equal(labels, pipe.predict(X[:n]))
         np.testing.assert_allclose(proba, pipe.predict_proba(X[:n]), **TOL["float32"])
+
+
+def test_skl2onnx_double_input_computes_in_float64():
+    skl2onnx = _skl2onnx()
+    from barenet.sklearn import MLPClassifier
+    clf = MLPClassifier((7,), activation="gelu", max_iter=20, random_state=2)
+    pipe, X = _pipeline_case(clf, TARGETS["multiclass"], dtype=np.float64)
+    proto = skl2onnx.to_onnx(pipe, X[:1], options={id(clf): {"zipmap": False}})
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {"X": X})
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(labels, pipe.predict(X))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), **TOL["float64"])
 
 
 def test_skl2onnx_classifier_zipmap_default():
