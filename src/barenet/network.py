@@ -453,14 +453,14 @@ class Sequential:
         self._optimizer_name = optimizer if isinstance(optimizer, str) else None
 
     def _check_epochs(self, epochs, minimum):
-        """epochs as an int: at most what the epoch counter (int64 in C, MAX_STEP) can still
-        count after the epochs this network has done"""
+        """epochs as an int: at most MAX_STEP (2**62) per call, and no more than the epoch
+        counter (int64 in C) can still count after the epochs this network has done"""
         epochs = check_int(epochs, "epochs", minimum=minimum)
-        room = MAX_STEP - self._epochs_done
+        room = min(MAX_STEP, 2**63 - 1 - self._epochs_done)
         if epochs > room:
-            raise ValueError(f"epochs must be <= {room} (barenet counts at most 2**62 epochs "
-                             f"per network; this one has done {self._epochs_done}); got "
-                             f"{epochs}")
+            raise ValueError(f"epochs must be <= {room} (at most 2**62 per call, and the "
+                             "epoch counter is an int64; this network has done "
+                             f"{self._epochs_done}); got {epochs}")
         return epochs
 
     @staticmethod
@@ -500,11 +500,11 @@ class Sequential:
         sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
 
         Every argument is checked before anything changes: a call refused with ValueError
-        or TypeError (epochs outside 0..2**62 minus the epochs done, batch_size < 1, a
-        learning rate that is not finite and > 0, bad data or validation_data, early
-        stopping on "val_loss" without validation_data, an lr_schedule whose rate for the
-        first epoch is not finite and > 0 or that raises, an optimizer owned by another
-        network, ...) leaves the network exactly as it was: parameters, optimizer and its
+        or TypeError (epochs outside 0..2**62 or beyond what the int64 epoch counter can
+        still count, batch_size < 1, a learning rate that is not finite and > 0, bad data or
+        validation_data, early stopping on "val_loss" without validation_data, an
+        lr_schedule whose rate for the first epoch is not finite and > 0 or that raises, an
+        optimizer owned by another network, ...) leaves the network exactly as it was: parameters, optimizer and its
         state and step, epoch count and random stream.
 
         If an epoch's loss is NaN or infinite, training stops with the parameters of the
