@@ -416,3 +416,27 @@ def test_sigint_in_lbfgs_callback_keeps_accepted_iterate(backend, monkeypatch):
         ref.train(X, Y, epochs=done, optimizer="lbfgs", verbose=False)
     assert np.array_equal(net.get_params(), ref.get_params())
     assert len(net.train(X, Y, epochs=2, optimizer="lbfgs", verbose=False)) <= 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT to oneself on Windows")
+def test_sigint_without_the_extension_uses_a_python_flag(monkeypatch):
+    """a pure install (no barenet._core): the flag is a Python handler's, with the same
+    behaviour on the NumPy backend, and Python's handler is back afterwards"""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's default handler here")
+    from barenet import _backend
+    monkeypatch.setattr(_backend, "_try_compiled", lambda: ("absent", "simulated"))
+
+    def sigint_at_2(e, lr, epochs):
+        if e == 2:
+            signal.raise_signal(signal.SIGINT)
+        return lr
+
+    net = make("numpy")
+    with pytest.raises(KeyboardInterrupt) as info:
+        net.train(X, Y, epochs=50, batch_size=8, verbose=False, lr_schedule=sigint_at_2)
+    assert len(info.value.history) == 2 and net._epochs_done == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    ref = make("numpy")
+    ref.train(X, Y, epochs=2, batch_size=8, verbose=False)
+    assert np.array_equal(net.get_params(), ref.get_params())

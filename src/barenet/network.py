@@ -518,8 +518,12 @@ class Sequential:
         Ctrl-C that arrives as the call ends still raises KeyboardInterrupt, with the
         finished history.
         """
-        X, y = self._Xy(X, y)
-        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        try:
+            X, y = self._Xy(X, y)
+            sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        except KeyboardInterrupt as exc:  # Ctrl-C while checking the data: nothing done
+            exc.history = History()
+            raise
         return self._train(X, y, sw, epochs, learning_rate, verbose, batch_size=batch_size,
                            optimizer=optimizer, shuffle=shuffle, validation_data=validation_data,
                            early_stopping=early_stopping, lr_schedule=lr_schedule,
@@ -565,23 +569,30 @@ class Sequential:
             lr0 = self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs)
 
         history = History()
-        with catch_interrupts(history) as interrupts:
-            # -- from here on the network changes ------------------------------------------
-            self._use_optimizer(opt, optimizer)
-            if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
-                self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
-            cfg = TrainConfig(batch_size=batch, shuffle=shuffle, seed=self._stream_seed or 0,
-                              epoch=self._epochs_done, l1=self.l1, l2=self.l2)
-            print_every = 100 if batch == n else 1
-            per_epoch = validation is not None or stopper is not None or schedule is not None
-            progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
-            try:
-                self._train_loop(X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper,
-                                 monitor, validation, per_epoch, print_every, progress, history,
-                                 on_divergence, interrupts)
-            finally:
-                if progress is not None:
-                    progress.close()
+        try:
+            with catch_interrupts(history) as interrupts:
+                # -- from here on the network changes --------------------------------------
+                self._use_optimizer(opt, optimizer)
+                if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
+                    self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+                cfg = TrainConfig(batch_size=batch, shuffle=shuffle,
+                                  seed=self._stream_seed or 0, epoch=self._epochs_done,
+                                  l1=self.l1, l2=self.l2)
+                print_every = 100 if batch == n else 1
+                per_epoch = (validation is not None or stopper is not None
+                             or schedule is not None)
+                progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
+                try:
+                    self._train_loop(X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper,
+                                     monitor, validation, per_epoch, print_every, progress,
+                                     history, on_divergence, interrupts)
+                finally:
+                    if progress is not None:
+                        progress.close()
+        except KeyboardInterrupt as exc:  # Python's own, just after its handler came back
+            if not hasattr(exc, "history"):
+                exc.history = history
+            raise
         return history
 
     def _train_lbfgs(self, X, y, sw, epochs, learning_rate, verbose, shuffle, optimizer,
