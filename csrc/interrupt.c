@@ -2,6 +2,9 @@
  * so it is async-signal-safe, the saving and restoring of the handler it replaces (with
  * sigaction where there is one, so the previous handler's flags come back too), and the
  * thread that listens to the flag. */
+#if !defined(_WIN32) && !defined(_XOPEN_SOURCE)
+#define _XOPEN_SOURCE 700 /* sigaction and SA_ONSTACK also under a strict -std=c11 */
+#endif
 #include <signal.h>
 #include <string.h>
 
