@@ -277,7 +277,9 @@ class Sequential:
     @property
     def weights(self):
         """per layer with parameters, its weights as a view into the flat parameter buffer:
-        (n_in, n_out) for Dense, (KH, KW, C, F) for Conv2D"""
+        (n_in, n_out) for Dense, (KH, KW, C, F) for Conv2D. `weights[i] = W` copies W in
+        after checking it; like set_params it raises RuntimeError while another thread
+        trains the network."""
         return self._weights
 
     @property
@@ -321,7 +323,9 @@ class Sequential:
 
     @_exclusive
     def set_params(self, params):
-        """overwrite all parameters from a flat vector laid out as get_params() returns"""
+        """overwrite all parameters from a flat vector laid out as get_params() returns;
+        checked first (ValueError, nothing changed), RuntimeError while another thread
+        trains the network"""
         arr = np.asarray(params)
         if arr.shape != self._params.shape:
             raise ValueError(f"params must have shape {self._params.shape}; got {arr.shape}")
