@@ -116,16 +116,19 @@ class _ParamList(list):
     def __setitem__(self, index, value):
         _acquire(self._busy, self._owner, f"{self._name}[{index!r}] = ...")
         try:
-            view = list.__getitem__(self, index)
-            arr = np.asarray(value)
-            if arr.shape != view.shape:
-                raise ValueError(f"{self._name}[{index}] must have shape {view.shape}; "
-                                 f"got {arr.shape}")
-            if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
-                raise ValueError(f"{self._name}[{index}] must hold finite real numbers")
-            view[...] = arr
+            self._assign(index, value)
         finally:
             self._busy.release()
+
+    def _assign(self, index, value):
+        view = list.__getitem__(self, index)
+        arr = np.asarray(value)
+        if arr.shape != view.shape:
+            raise ValueError(f"{self._name}[{index}] must have shape {view.shape}; "
+                             f"got {arr.shape}")
+        if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
+            raise ValueError(f"{self._name}[{index}] must hold finite real numbers")
+        view[...] = arr
 
 
 def _exclusive(method):
@@ -323,9 +326,7 @@ class Sequential:
 
     @_exclusive
     def set_params(self, params):
-        """overwrite all parameters from a flat vector laid out as get_params() returns;
-        checked first (ValueError, nothing changed), RuntimeError while another thread
-        trains the network"""
+        """overwrite all parameters from a flat vector laid out as get_params() returns"""
         arr = np.asarray(params)
         if arr.shape != self._params.shape:
             raise ValueError(f"params must have shape {self._params.shape}; got {arr.shape}")
