@@ -29,6 +29,9 @@ static void on_sigint(int sig)
 {
     (void)sig;
     pending = 1;
+#if defined(_WIN32)
+    signal(SIGINT, on_sigint); /* the CRT resets the handler before calling it */
+#endif
 }
 
 int bn_interrupt_install(void)
