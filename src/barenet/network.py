@@ -741,6 +741,20 @@ class Sequential:
         from . import io
         return io.load(path, backend=backend)
 
+    @_exclusive
+    def to_onnx(self, path=None, *, opset=None, flat_input=False):
+        """Write the network as an ONNX file (and return the onnx.ModelProto): see
+        barenet.onnx.export, which this calls (needs ``pip install barenet[onnx]``)."""
+        from . import onnx as _onnx
+        return _onnx.export(self, path, opset=opset, flat_input=flat_input)
+
+    @_exclusive
+    def load_torch_state_dict(self, state_dict, mapping=None):
+        """Copy a PyTorch state_dict's Linear and Conv2d weights into this network's
+        Dense and Conv2D layers: see barenet._torch_import.load_state_dict."""
+        from . import _torch_import
+        _torch_import.load_state_dict(self, state_dict, mapping)
+
     def __repr__(self):
         layers = ", ".join(map(repr, self.layers))
         return (f"Sequential([{layers}], input_shape={self.input_shape}, "
