@@ -317,6 +317,7 @@ def test_changes_refused_while_another_thread_trains(backend):
             lambda: net.backward(X, Y),
             lambda: net.train(X, Y, epochs=1, verbose=False),
             lambda: net.save("never-written.npz"),
+            lambda: net.load_torch_state_dict({}),
         ]
         for attempt in attempts:
             with pytest.raises(RuntimeError, match="in use by another thread"):
