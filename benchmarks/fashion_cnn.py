@@ -13,6 +13,15 @@ barenet.Sequential is missing the barenet row says so and the other peers still 
 
     python benchmarks/fashion_cnn.py                       # 5 epochs, barenet and torch
     python benchmarks/fashion_cnn.py --peers torch --limit 10000 --epochs 2
+    python benchmarks/fashion_cnn.py --model resnet        # the residual CNN of
+                                                           # examples/fashion_resnet.py
+
+--model resnet trains a small residual network instead (barenet through its functional API,
+barenet.Model): Conv2D(16, 3, same, no bias)-BN-ReLU, a residual block of 16 filters (conv,
+BN, ReLU, conv, BN, added to the block's input, ReLU), MaxPool2D(2), the same with 32
+filters, MaxPool2D(2), Flatten, Dense(128, relu), Dropout(0.3), Dense(10, softmax); batch
+normalisation with Keras's momentum 0.99 and epsilon 1e-3 (PyTorch: momentum 0.01, eps
+1e-3, the same update rule).
 """
 
 import argparse
@@ -36,8 +45,54 @@ IMAGE_SHAPE = (1, 28, 28)
 N_CLASSES = 10
 DROPOUT = 0.3
 QUICK_ROWS, QUICK_EPOCHS = 5000, 2
-ARCH = ("conv3x3(32, same)-relu-maxpool2-conv3x3(64, same)-relu-maxpool2-"
-        "flatten-dense128-relu-dropout0.3-dense10")
+ARCHS = {"cnn": "conv3x3(32, same)-relu-maxpool2-conv3x3(64, same)-relu-maxpool2-"
+                "flatten-dense128-relu-dropout0.3-dense10",
+         "resnet": "conv(16)-bn-relu-res(16)-maxpool2-conv(32)-bn-relu-res(32)-maxpool2-"
+                   "flatten-dense128-relu-dropout0.3-dense10 (res: conv-bn-relu-conv-bn-add-relu)"}
+RESNET_WIDTHS = (16, 32)
+
+
+def barenet_resnet(seed):
+    """the residual CNN through barenet's functional API"""
+    import barenet
+    from barenet.layers import (Activation, Add, BatchNormalization, Conv2D, Dense, Dropout,
+                                Flatten, MaxPool2D)
+
+    def conv_bn(x, filters):
+        return BatchNormalization()(Conv2D(filters, 3, padding="same", use_bias=False)(x))
+
+    x = barenet.Input(IMAGE_SHAPE)
+    h = x
+    for filters in RESNET_WIDTHS:
+        h = Activation("relu")(conv_bn(h, filters))
+        r = conv_bn(Activation("relu")(conv_bn(h, filters)), filters)
+        h = MaxPool2D(2)(Activation("relu")(Add()([r, h])))
+    h = Dropout(DROPOUT)(Dense(128, activation="relu")(Flatten()(h)))
+    out = Dense(N_CLASSES, activation="softmax")(h)
+    return barenet.Model(x, out, dtype="float32", seed=seed)
+
+
+def torch_resnet(nn):
+    """the same residual CNN in PyTorch (BatchNorm2d momentum 0.01 = Keras's 0.99)"""
+    def conv_bn(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding="same", bias=False),
+                nn.BatchNorm2d(c_out, eps=1e-3, momentum=0.01)]
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(*conv_bn(c, c), nn.ReLU(), *conv_bn(c, c))
+
+        def forward(self, x):
+            return (self.body(x) + x).relu()
+
+    layers, c_in = [], IMAGE_SHAPE[0]
+    for c in RESNET_WIDTHS:
+        layers += [*conv_bn(c_in, c), nn.ReLU(), Block(c), nn.MaxPool2d(2)]
+        c_in = c
+    side = IMAGE_SHAPE[1] // 4
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_in * side * side, 128), nn.ReLU(),
+                         nn.Dropout(DROPOUT), nn.Linear(128, N_CLASSES))
 
 
 # ---------------------------------------------------------------- peers
@@ -51,7 +106,7 @@ def cosine_lr(lr, epoch, epochs):
     return lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
 
 
-def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
+def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads, model="cnn"):
     """barenet.Sequential, one train(epochs=1) call per epoch (the optimizer's state and
     the epoch count continue from call to call, as in NeuralNetwork)"""
     try:
@@ -63,12 +118,16 @@ def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
     try:
         barenet.set_num_threads(threads)
         with _peers.peak_rss() as mem:
-            net = Sequential([Conv2D(32, 3, padding="same", activation="relu"), MaxPool2D(2),
-                              Conv2D(64, 3, padding="same", activation="relu"), MaxPool2D(2),
-                              Flatten(),
-                              Dense(128, activation="relu"), Dropout(DROPOUT),
-                              Dense(N_CLASSES, activation="softmax")],
-                             input_shape=IMAGE_SHAPE, dtype="float32", seed=seed)
+            if model == "resnet":
+                net = barenet_resnet(seed)
+            else:
+                net = Sequential([Conv2D(32, 3, padding="same", activation="relu"),
+                                  MaxPool2D(2),
+                                  Conv2D(64, 3, padding="same", activation="relu"),
+                                  MaxPool2D(2), Flatten(),
+                                  Dense(128, activation="relu"), Dropout(DROPOUT),
+                                  Dense(N_CLASSES, activation="softmax")],
+                                 input_shape=IMAGE_SHAPE, dtype="float32", seed=seed)
             times, losses = [], []
             for epoch in range(epochs):
                 t0 = time.perf_counter()
@@ -93,7 +152,7 @@ def train_barenet(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
                     + f", {threads} threads"}
 
 
-def train_torch(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
+def train_torch(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads, model="cnn"):
     """the same network in PyTorch: torch's default initialisation, CrossEntropyLoss on
     the logits (softmax + cross-entropy), torch.optim.Adam, torch.randperm shuffling,
     dropout off (model.eval()) for the test set"""
@@ -109,11 +168,14 @@ def train_torch(X, y, Xt, yt, *, epochs, batch_size, lr, seed, threads):
     n = Xtr.shape[0]
     side = IMAGE_SHAPE[1] // 2 // 2                                     # 28 -> 14 -> 7
     with _peers.peak_rss() as mem:
-        model = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(64 * side * side, 128), nn.ReLU(), nn.Dropout(DROPOUT),
-            nn.Linear(128, N_CLASSES))
+        if model == "resnet":
+            model = torch_resnet(nn)
+        else:
+            model = nn.Sequential(
+                nn.Conv2d(1, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(32, 64, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+                nn.Dropout(DROPOUT), nn.Linear(128, N_CLASSES))
         loss_fn = nn.CrossEntropyLoss()
         opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(_peers.ADAM_BETA1,
                                _peers.ADAM_BETA2), eps=_peers.ADAM_EPS)
@@ -223,6 +285,8 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke test: --limit {QUICK_ROWS} --epochs {QUICK_EPOCHS} "
                          f"unless given")
+    ap.add_argument("--model", choices=sorted(ARCHS), default="cnn",
+                    help="the plain CNN (default) or the residual CNN with batch normalisation")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
@@ -252,8 +316,8 @@ def main(argv=None):
         sys.exit(f"unknown peer(s) {unknown}; choose from {sorted(TRAINERS)}")
     X, y, Xt, yt = load_data(args.limit)
     cfg = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-           "seed": args.seed, "threads": args.threads}
-    print(f"{ARCH}\n{X.shape[0]} train / {Xt.shape[0]} test images, {args.epochs} epochs, "
+           "seed": args.seed, "threads": args.threads, "model": args.model}
+    print(f"{ARCHS[args.model]}\n{X.shape[0]} train / {Xt.shape[0]} test images, {args.epochs} epochs, "
           f"batch {args.batch_size}, Adam lr {args.lr} cosine, float32, {args.threads} threads; "
           f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"{os.cpu_count()} CPUs")

@@ -135,8 +135,9 @@ void bn_net_update_state_f32(const bn_net *net, const float *work, float *state,
  * is bn_net_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
  * shuffling; state1/state2 are the optimizer's buffers (NULL where unused), state the
  * network's (NULL when n_state is 0). backup (3 n_params + n_state) keeps all of them at
- * the last completed epoch: when SIGINT arrives
- * (BN_EINTERRUPTED), or an epoch's loss or the parameters or optimizer state after it are
+ * the last completed epoch: when SIGINT arrives (BN_EINTERRUPTED: interrupt.h's flag,
+ * polled before every batch and after every epoch; seen after an epoch, it stops there
+ * with nothing to roll back), or an epoch's loss or the parameters or optimizer state after it are
  * not finite (BN_EDIVERGED; losses[*completed] holds that epoch's loss), params, state and
  * opt->step are rolled back to it. *completed counts the epochs that finished with a finite
  * loss and finite parameters and state. */

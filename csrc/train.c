@@ -83,6 +83,7 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
             bn_rng_permutation(perm, scratch, cfg->seed,
                                bn_rng_stream(BN_STREAM_SHUFFLE, (uint64_t)epoch, 0, 0), n);
         for (int64_t start = 0, batch = 0; start < n; start += b, batch++) {
+            /* interrupt.h: rolled back below to the last completed epoch */
             if (bn_interrupt_pending()) { status = BN_EINTERRUPTED; break; }
             const int64_t nb = n - start < b ? n - start : b;
             const REAL *xb = xs ? NULL : x + start * n_in, *yb = y + start * n_out;
@@ -124,6 +125,9 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
         }
         *completed = e + 1;
         saved_step = opt->step;
+        /* a SIGINT during the epoch's last batch (or, for the last epoch, at any time after
+         * the check before that batch): stop at this epoch boundary, nothing to roll back */
+        if (bn_interrupt_pending()) return BN_EINTERRUPTED;
         if (backup && e + 1 < epochs)
             SFX(backup_state)(backup, params, state1, state2, state, net->n_params,
                               net->n_state, 0);
