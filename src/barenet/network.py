@@ -125,6 +125,11 @@ class _ParamList(list):
         for view, arr in zip(views, checked):
             view[...] = arr
 
+    def _derived(self, views, name):
+        """another list over views of the same parameters (the estimators' coefs_ and 1-D
+        intercepts_), checked and written the same way"""
+        return type(self)(views, name)
+
     def _check(self, index, view, value):
         if view is None:
             raise ValueError(f"{self._name}[{index}] is None: that layer has no bias")

@@ -56,7 +56,7 @@ from . import _sparse
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, set_num_threads
 from ._validation import check_dtype, check_sample_weight
-from .network import NeuralNetwork, TrainingDiverged, _ParamList
+from .network import NeuralNetwork, TrainingDiverged
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -268,7 +268,8 @@ class _BaseMLP(BaseEstimator):
         is assigned (``clf.coefs_ = [...]``, ``clf.coefs_[i] = W``, ``clf.coefs_[i][...] =
         ...``) is what predict uses. Assignment checks every array's shape and values
         (finite, within the network's dtype) before it writes any: ValueError otherwise."""
-        return _ParamList(list(self._fitted_net("coefs_").weights), "coefs_")
+        weights = self._fitted_net("coefs_").weights
+        return weights._derived(list(weights), "coefs_")
 
     @coefs_.setter
     def coefs_(self, values):
@@ -278,8 +279,8 @@ class _BaseMLP(BaseEstimator):
     def intercepts_(self):
         """per layer, its bias (n_out,), as views of the network's parameters; assigned and
         checked as coefs_"""
-        net = self._fitted_net("intercepts_")
-        return _ParamList([b.reshape(-1) for b in net.biases], "intercepts_")
+        biases = self._fitted_net("intercepts_").biases
+        return biases._derived([b.reshape(-1) for b in biases], "intercepts_")
 
     @intercepts_.setter
     def intercepts_(self, values):
