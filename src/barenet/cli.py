@@ -83,11 +83,12 @@ def _info(args):
 
 
 def _is_number(cell):
+    """a CSV cell NumPy reads as a float (Python's float() also takes 1_000; loadtxt not)"""
     try:
         float(cell)
     except ValueError:
         return False
-    return True
+    return "_" not in cell
 
 
 def _first_bad_cell(path, skip):
