@@ -110,12 +110,18 @@ def _create_beside(target, st):
         raise FileExistsError(f"cannot save to {target}: no free temporary name")
     if st is not None:
         try:
-            if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-                os.fchown(fd, st.st_uid, st.st_gid)  # root, or a group of the user's
-        except OSError:
-            pass
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            try:
+                if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.getuid(),
+                                                                        os.getgid()):
+                    os.fchown(fd, st.st_uid, st.st_gid)  # root, or a group of the user's
+            except OSError:
+                pass
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
     return fd, tmp
 
 
