@@ -256,6 +256,10 @@ class _BaseMLP(BaseEstimator):
         """make net the estimator's network (coefs_ and intercepts_ view its parameters)"""
         self._net = net
 
+    def __sklearn_is_fitted__(self):
+        """fitted once a network exists (check_is_fitted; coefs_ is a property, not in vars)"""
+        return "_net" in self.__dict__
+
     def _fitted_net(self, name):
         net = self.__dict__.get("_net")
         if net is None:
