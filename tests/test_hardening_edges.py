@@ -404,6 +404,17 @@ def test_assigning_coefs_changes_predictions(backend, dtype):
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
 
 
+def test_a_fit_that_fails_building_the_network_leaves_the_estimator_unfitted():
+    sk = pytest.importorskip("barenet.sklearn")
+    from sklearn.exceptions import NotFittedError
+    clf = sk.MLPClassifier(hidden_layer_sizes=(10**12,))
+    with pytest.raises((MemoryError, ValueError)):   # refused or not allocatable
+        clf.fit(np.ones((4, 2)), [0, 1, 0, 1])
+    with pytest.raises(NotFittedError):
+        clf.predict(np.ones((1, 2)))
+    assert not hasattr(clf, "coefs_")
+
+
 # -- items 11 and 12: the command line ---------------------------------------------------------
 
 @pytest.fixture
