@@ -17,8 +17,8 @@ from . import _backend, _sparse
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_param_values, check_positive_float,
-                          check_rate, check_sample_weight, check_X_shaped, check_y_binary, check_y_categorical,
-                          check_y_regression, MAX_PARAMS, MAX_SEED)
+                          check_rate, check_sample_weight, check_X_shaped, check_y_binary,
+                          check_y_categorical, check_y_regression, MAX_PARAMS, MAX_SEED)
 from .layers import C_FIELDS, DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, get_early_stopping
@@ -653,6 +653,20 @@ class Sequential:
         loading never executes code from the file."""
         from . import io
         return io.load(path, backend=backend)
+
+    @_exclusive
+    def to_onnx(self, path=None, *, opset=None, flat_input=False):
+        """Write the network as an ONNX file (and return the onnx.ModelProto): see
+        barenet.onnx.export, which this calls (needs ``pip install barenet[onnx]``)."""
+        from . import onnx as _onnx
+        return _onnx.export(self, path, opset=opset, flat_input=flat_input)
+
+    @_exclusive
+    def load_torch_state_dict(self, state_dict, mapping=None):
+        """Copy a PyTorch state_dict's Linear and Conv2d weights into this network's
+        Dense and Conv2D layers: see barenet._torch_import.load_state_dict."""
+        from . import _torch_import
+        _torch_import.load_state_dict(self, state_dict, mapping)
 
     def __repr__(self):
         layers = ", ".join(map(repr, self.layers))
