@@ -13,7 +13,6 @@ pytest.importorskip("scipy", reason="scipy is not installed")
 
 from barenet import NeuralNetwork, TrainingDiverged, _lbfgs  # noqa: E402
 from barenet.datasets import make_spirals, make_xor  # noqa: E402
-from conftest import compiled_available  # noqa: E402
 
 NETS = {  # output kind: (network settings, targets for X (n, 3))
     "bce": (dict(layer_sizes=[3, 5, 4, 2], activation="tanh"),
@@ -127,7 +126,7 @@ def test_history_records_iterations_and_evaluations(backend):
     assert history.final_loss == pytest.approx(net.loss(X, y), rel=1e-12)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 def test_both_backends_take_the_same_steps():
     X, y = make_spirals(30, 3, seed=2)
     params = []
