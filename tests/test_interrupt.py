@@ -125,18 +125,22 @@ def done_of(net, kw, h=None):
 def trial(name):
     net_kw, epochs, kw = MODES[name]
     net = make(net_kw)
-    calls = []   # (epochs asked, done) of the calls that returned
-    before = 0   # epochs (or L-BFGS iterations) the returned calls did
+    # (epochs asked, epochs or L-BFGS iterations done by then) of the calls that returned,
+    # appended in one step: a SIGINT that lands in this loop's own bytecodes, after a call
+    # returned (Python's handler is back by then), either finds the call recorded or
+    # finds it unrecorded with the epoch counter past it, and both replay the same
+    calls = []
     caught = None
     try:
         print("ready", flush=True)
         while True:
             n = run(net, epochs, kw)
-            calls.append(epochs)
-            before = before + n if kw.get("optimizer") == "lbfgs" else net._epochs_done
+            calls.append((epochs, (calls[-1][1] if calls else 0) + n
+                          if kw.get("optimizer") == "lbfgs" else net._epochs_done))
     except KeyboardInterrupt as exc:
         caught = time.perf_counter()
         history = getattr(exc, "history", None)
+    before = calls[-1][1] if calls else 0
     lbfgs = kw.get("optimizer") == "lbfgs"
     if lbfgs:
         last = 0 if history is None else len(history)
@@ -147,7 +151,7 @@ def trial(name):
     params = net.get_params()
     assert np.isfinite(params).all()
     probe = make(net_kw)
-    for e in calls:
+    for e, _ in calls:
         run(probe, e, kw)
     if last:
         run(probe, last, kw)

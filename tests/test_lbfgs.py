@@ -81,7 +81,7 @@ def test_loss_and_grad_checks_params():
     with pytest.raises(ValueError, match=rf"params must be a flat vector of shape \({n},\)"):
         net.loss_and_grad(np.zeros((n, 1)), X, y)
     for bad in (np.full(n, np.nan), np.full(n, 1e300)):   # 1e300 overflows float32
-        with pytest.raises(ValueError, match="params must hold finite numbers"):
+        with pytest.raises(ValueError, match="params must hold finite real numbers that fit float32"):
             net.loss_and_grad(bad, X, y)
     with pytest.raises(ValueError, match="params must hold real numbers"):
         net.loss_and_grad(np.array(["a"] * n), X, y)

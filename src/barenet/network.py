@@ -16,9 +16,10 @@ import numpy as np
 from . import _backend, _sparse
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
-                          check_nonnegative_float, check_positive_float, check_rate,
-                          check_sample_weight, check_X_shaped, check_y_binary, check_y_categorical,
-                          check_y_regression, MAX_PARAMS, MAX_SEED, MAX_STEP)
+                          check_nonnegative_float, check_param_values, check_positive_float,
+                          check_rate, check_sample_weight, check_X_shaped, check_y_binary,
+                          check_y_categorical, check_y_regression, MAX_PARAMS, MAX_SEED,
+                          MAX_STEP)
 from .layers import DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, catch_interrupts, get_early_stopping, interrupted
@@ -137,10 +138,13 @@ def _acquire(busy, owner, what):
 
 class _ParamList(list):
     """The list of weight (or bias) views. Assigning an element copies into the flat buffer
-    after checking the shape, so `net.weights[0] = W` works and stays shared; like every
+    after checking the shape and the values (check_param_values: finite and within the
+    network's dtype), so `net.weights[0] = W` works and stays shared; a slice assignment
+    (`net.weights[0:2] = [W0, W1]`) checks every value before it writes any. Like every
     call that changes the network, it takes the network's lock (_exclusive), so it raises
     RuntimeError while another thread trains. (Writing into a view, `net.weights[0][...] =
-    W`, is plain NumPy and cannot be guarded.)"""
+    W`, is plain NumPy and cannot be guarded.) The list itself has one entry per layer
+    with parameters: appending, inserting or deleting entries raises TypeError."""
 
     def __init__(self, views, name, busy, owner):
         super().__init__(views)
@@ -156,14 +160,46 @@ class _ParamList(list):
             self._busy.release()
 
     def _assign(self, index, value):
-        view = list.__getitem__(self, index)
-        arr = np.asarray(value)
-        if arr.shape != view.shape:
-            raise ValueError(f"{self._name}[{index}] must have shape {view.shape}; "
-                             f"got {arr.shape}")
-        if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
-            raise ValueError(f"{self._name}[{index}] must hold finite real numbers")
-        view[...] = arr
+        if isinstance(index, slice):
+            views = list.__getitem__(self, index)
+            positions = range(len(self))[index]
+            step = f":{positions.step}" if positions.step != 1 else ""
+            where = f"{self._name}[{positions.start}:{positions.stop}{step}]"
+            try:
+                values = list(value)
+            except TypeError:
+                raise TypeError(f"{where} = ... needs a sequence of {len(views)} arrays; got "
+                                f"{type(value).__name__}") from None
+            if len(values) != len(views):
+                raise ValueError(f"{where} = ... needs {len(views)} arrays (the list keeps "
+                                 f"one entry per layer); got {len(values)}")
+            checked = [self._check(i, v, a) for i, v, a in zip(positions, views, values)]
+        else:
+            view = list.__getitem__(self, index)
+            checked = [self._check(index, view, value)]
+            views = [view]
+        for view, arr in zip(views, checked):
+            view[...] = arr
+
+    def _derived(self, views, name):
+        """another list over views of the same parameters (the estimators' coefs_ and 1-D
+        intercepts_), checked and written the same way"""
+        return type(self)(views, name, self._busy, self._owner)
+
+    def _check(self, index, view, value):
+        if view is None:
+            raise ValueError(f"{self._name}[{index}] is None: that layer has no bias")
+        return check_param_values(value, view.shape, view.dtype, f"{self._name}[{index}]")
+
+    def _fixed_length(self, *args, **kwargs):
+        raise TypeError(f"{self._name} has one entry per layer with parameters: assign its "
+                        f"elements ({self._name}[i] = array) instead of changing the list")
+
+    def __reduce_ex__(self, protocol):  # copies and pickles are plain lists of arrays
+        return list, (list(self),)
+
+    __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = remove = clear = \
+        sort = reverse = _fixed_length
 
 
 def _exclusive(method):
@@ -376,13 +412,11 @@ class Sequential:
 
     @_exclusive
     def set_params(self, params):
-        """overwrite all parameters from a flat vector laid out as get_params() returns"""
-        arr = np.asarray(params)
-        if arr.shape != self._params.shape:
-            raise ValueError(f"params must have shape {self._params.shape}; got {arr.shape}")
-        if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
-            raise ValueError("params must hold finite real numbers")
-        self._params[...] = arr
+        """overwrite all parameters from a flat vector laid out as get_params() returns;
+        ValueError (nothing written) for a wrong shape, NaN, infinity or a value beyond the
+        network's dtype (1e300 in a float32 network)"""
+        self._params[...] = check_param_values(params, self._params.shape, self.dtype,
+                                               "params")
 
     # -- inputs ----------------------------------------------------------------------------
     def _X(self, X, name="X"):
@@ -468,13 +502,7 @@ class Sequential:
         if arr.shape != self._params.shape:
             raise ValueError(f"params must be a flat vector of shape {self._params.shape} "
                              f"(this network's n_params); got shape {arr.shape}")
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"params must hold real numbers; got dtype {arr.dtype}")
-        with np.errstate(over="ignore"):
-            p = np.ascontiguousarray(arr, dtype=self.dtype)
-        if not np.isfinite(p).all():
-            raise ValueError(f"params must hold finite numbers (in {self.dtype.name}); got NaN "
-                             "or infinity")
+        p = check_param_values(arr, self._params.shape, self.dtype, "params")
         X, y = self._Xy(X, y)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         dparams = np.empty_like(self._params)
