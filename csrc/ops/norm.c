@@ -124,11 +124,14 @@ static int SFX(batchnorm_forward)(const bn_op_args *g)
             k[j] = (REAL)(1.0 / sqrt((double)running[c + j0 + j] + ly->eps));
         }
         /* the block's channels of every row */
-        const REAL *x = (const REAL *)g->in[0] + j0;
+        const REAL *x = (const REAL *)g->in[0] + j0, *gb = gamma + j0, *bb = beta + j0;
         REAL *a = (REAL *)g->a + j0;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t j = 0; j < lanes; j++)
-                a[r * c + j] = gamma[j0 + j] * ((x[r * c + j] - m[j]) * k[j]) + beta[j0 + j];
+        const int nt = bn_threads_for(rows / 64, (double)(rows * lanes));
+        BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
+            for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++)
+                for (int64_t j = 0; j < lanes; j++)
+                    a[r * c + j] = gb[j] * ((x[r * c + j] - m[j]) * k[j]) + bb[j];
+        });
     }
     return BN_OK;
 }
@@ -164,20 +167,32 @@ static int SFX(batchnorm_backward)(const bn_op_args *g)
             dbeta[j0 + j] = (REAL)sd[j];
         }
         if (dx == NULL) continue;
+        /* per channel: dx = scale (N d - sum d - xhat sum d xhat) with batch statistics
+         * (scale = gamma inv / N), dx = d gamma inv with the running ones */
+        REAL scale[BN_NORM_LANES], s1[BN_NORM_LANES], s2[BN_NORM_LANES];
         for (int64_t j = 0; j < lanes; j++) {
-            const REAL scale = (REAL)((double)gamma[j0 + j] * (double)k[j]
-                                      / (g->drop ? (double)rows : 1.0));
-            const REAL rn = (REAL)rows, s1 = (REAL)sd[j], s2 = (REAL)sdx[j];
-            for (int64_t r = 0; r < rows; r++) {
-                const int64_t at = r * c + j0 + j;
-                if (!g->drop) { /* fixed statistics: a per-channel affine map */
-                    dx[at] = d[at] * scale;
+            scale[j] = (REAL)((double)gamma[j0 + j] * (double)k[j]
+                              / (g->drop ? (double)rows : 1.0));
+            s1[j] = (REAL)sd[j];
+            s2[j] = (REAL)sdx[j];
+        }
+        const REAL rn = (REAL)rows;
+        const int training = g->drop != NULL;
+        const int nt = bn_threads_for(rows / 64, (double)(rows * lanes));
+        BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
+            for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) {
+                const REAL *xr = x + r * c + j0, *dr = d + r * c + j0;
+                REAL *out = dx + r * c + j0;
+                if (!training) {
+                    for (int64_t j = 0; j < lanes; j++) out[j] = dr[j] * scale[j];
                     continue;
                 }
-                const REAL xhat = (x[at] - m[j]) * k[j];
-                dx[at] = scale * (rn * d[at] - s1 - xhat * s2);
+                for (int64_t j = 0; j < lanes; j++) {
+                    const REAL xhat = (xr[j] - m[j]) * k[j];
+                    out[j] = scale[j] * (rn * dr[j] - s1[j] - xhat * s2[j]);
+                }
             }
-        }
+        });
     }
     return BN_OK;
 }
