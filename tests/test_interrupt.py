@@ -13,6 +13,8 @@ SCRIPT = r"""
 import signal, sys, time, numpy as np
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
 from barenet import NeuralNetwork
+from barenet import _backend
+_backend._try_compiled()   # an editable install's rebuild happens now, not inside train
 rng = np.random.default_rng(0)
 X = rng.standard_normal((20000, 64)); y = rng.integers(0, 10, 20000)
 net = NeuralNetwork([64, 256, 256, 10], output_activation="softmax", seed=0,
