@@ -507,3 +507,10 @@ def test_every_layer_class_can_be_saved():
                  "LayerNormalization", "Activation", "GlobalAveragePooling1D",
                  "GlobalMaxPooling1D", "Flatten", "Dropout", "MaxPool2D", "AvgPool2D"):
         assert layers.KINDS[name].__name__ == name
+
+
+def test_onnx_export_refuses_a_graph_with_branches():
+    pytest.importorskip("onnx")
+    from barenet.onnx import NotExportableError
+    with pytest.raises(NotExportableError, match="graph with branches"):
+        fan_out_mlp(seed=0).to_onnx()

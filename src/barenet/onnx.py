@@ -279,6 +279,11 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     if dtype not in _ONNX_TYPES:
         raise NotExportableError(f"the model's dtype {dtype} has no ONNX export (float32, "
                                  "float64)")
+    edges = getattr(model, "edges", None)
+    if edges is not None and any(parents != (i - 1,) for i, parents in enumerate(edges)):
+        raise NotExportableError("this Model is a graph with branches (its layers do not "
+                                 "each read the one before); only chains of layers are "
+                                 "exported to ONNX so far")
     converters = [_converter(layer, i) for i, layer in enumerate(model.layers)]
     g = GraphBuilder(dtype)
     input_shape = tuple(model.input_shape)
