@@ -46,9 +46,7 @@ def rng_permutation(perm: NDArray[np.int64], scratch: NDArray[np.uint64], seed: 
 def dropout_mask(out: _F, seed: int, stream: int, rate: float) -> None: ...
 
 # ---- optimizer bindings ----
-def optimizer_step(kind: int, lr: float, momentum: float, rho: float, beta1: float,
-                   beta2: float, eps: float, weight_decay: float, step: int, params: _F,
-                   grads: _F, state1: _F, state2: _F) -> int: ...
+def optimizer_step(config: dict, params: _F, grads: _F, state1: _F, state2: _F) -> int: ...
 
 # ---- sparse kernels ----
 # CSR X as indptr, indices (int64) and data (the dtype of w); rows, bias, z: None for NULL.

@@ -13,6 +13,9 @@ cdef extern from "gemm.h" nogil:
     int BN_ENOMEM
 
 cdef extern from "optimizers.h" nogil:
+    ctypedef enum bn_optimizer_kind:
+        BN_OPT_SGD, BN_OPT_MOMENTUM, BN_OPT_NESTEROV, BN_OPT_RMSPROP, BN_OPT_ADAM, BN_OPT_ADAMW
+    # the fields as csrc/optimizers.h declares them (filled by name, _optimizer below)
     ctypedef struct bn_optimizer:
         int32_t kind
         double lr, momentum, rho, beta1, beta2, eps, weight_decay
@@ -149,6 +152,25 @@ ACTIVATIONS = {"identity": BN_ACT_IDENTITY, "relu": BN_ACT_RELU, "sigmoid": BN_A
                "softmax": BN_ACT_SOFTMAX, "exp": BN_ACT_EXP}
 LOSSES = {"binary_crossentropy": BN_LOSS_BCE, "categorical_crossentropy": BN_LOSS_CROSS_ENTROPY,
           "mse": BN_LOSS_MSE, "poisson": BN_LOSS_POISSON}
+
+
+OPTIMIZER_KINDS = {"sgd": BN_OPT_SGD, "momentum": BN_OPT_MOMENTUM,
+                   "nesterov": BN_OPT_NESTEROV, "rmsprop": BN_OPT_RMSPROP, "adam": BN_OPT_ADAM,
+                   "adamw": BN_OPT_ADAMW}
+
+
+cdef bn_optimizer _optimizer(dict config) except *:
+    """a bn_optimizer from barenet.optimizers' c_config: its fields by name ("kind" by the
+    kind's name), those not given 0"""
+    cdef bn_optimizer zero
+    memset(&zero, 0, sizeof(bn_optimizer))
+    row = <dict>zero
+    extra = set(config) - set(row)
+    if extra:
+        raise ValueError(f"no bn_optimizer field {sorted(extra)}")
+    row.update(config)
+    row["kind"] = OPTIMIZER_KINDS[row["kind"]]
+    return row
 
 
 cdef dict _zero_layer():
@@ -389,21 +411,8 @@ cdef class Net:
         cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
         cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
         cdef const floating *w = &sw[0] if sw is not None else NULL
-        cfg.batch_size = config["batch_size"]
-        cfg.shuffle = config["shuffle"]
-        cfg.seed = config["seed"]
-        cfg.epoch = config["epoch"]
-        cfg.l1 = config["l1"]
-        cfg.l2 = config["l2"]
-        opt.kind = optimizer["kind"]
-        opt.lr = optimizer["lr"]
-        opt.momentum = optimizer["momentum"]
-        opt.rho = optimizer["rho"]
-        opt.beta1 = optimizer["beta1"]
-        opt.beta2 = optimizer["beta2"]
-        opt.eps = optimizer["eps"]
-        opt.weight_decay = optimizer["weight_decay"]
-        opt.step = optimizer["step"]
+        cfg = config  # bn_train_config by field name (net.h; every field given)
+        opt = _optimizer(optimizer)
         with nogil:
             if floating is float:
                 status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
@@ -620,19 +629,15 @@ cdef extern from "optimizers.h" nogil:
                               float *state1, float *state2, int64_t count)
 
 
-def optimizer_step(int kind, double lr, double momentum, double rho, double beta1,
-                   double beta2, double eps, double weight_decay, int64_t step,
-                   floating[::1] params, const floating[::1] grads, floating[::1] state1,
-                   floating[::1] state2):
-    """one update of params in place from grads; empty state arrays stand for NULL (unused).
-    grads and the used states are as long as params. Returns the new step count."""
-    cdef bn_optimizer opt
+def optimizer_step(dict config, floating[::1] params, const floating[::1] grads,
+                   floating[::1] state1, floating[::1] state2):
+    """one update of params in place from grads, config as barenet.optimizers' c_config
+    gives it; empty state arrays stand for NULL (unused). grads and the used states are as
+    long as params. Returns the new step count."""
+    cdef bn_optimizer opt = _optimizer(config)
     cdef int status
     cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
     cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
-    opt.kind, opt.lr, opt.momentum, opt.rho = kind, lr, momentum, rho
-    opt.beta1, opt.beta2, opt.eps, opt.weight_decay = beta1, beta2, eps, weight_decay
-    opt.step = step
     with nogil:
         if floating is float:
             status = bn_optimizer_step_f32(&opt, &params[0], &grads[0], s1, s2,
@@ -641,7 +646,8 @@ def optimizer_step(int kind, double lr, double momentum, double rho, double beta
             status = bn_optimizer_step_f64(&opt, &params[0], &grads[0], s1, s2,
                                            params.shape[0])
     if status != BN_OK:
-        raise ValueError(f"barenet: optimizer kind {kind} is unknown or lacks a state buffer")
+        raise ValueError(f"barenet: optimizer kind {config['kind']!r} is unknown or lacks a "
+                         "state buffer")
     return opt.step
 
 

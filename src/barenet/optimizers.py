@@ -53,11 +53,16 @@ __all__ = [
     "optimizer_from_state_dict",
 ]
 
-# bn_optimizer_kind in csrc/optimizers.h
-KIND_SGD, KIND_MOMENTUM, KIND_NESTEROV, KIND_RMSPROP, KIND_ADAM, KIND_ADAMW = range(6)
+# the kinds by the names the C core knows them by (bn_optimizer_kind in csrc/optimizers.h;
+# barenet._core.OPTIMIZER_KINDS maps them to its numbers)
+KIND_SGD, KIND_MOMENTUM, KIND_NESTEROV, KIND_RMSPROP, KIND_ADAM, KIND_ADAMW = (
+    "sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+# model files written before kinds were names stored these numbers in the optimizer state;
+# load still reads them (a record of an old file format, not a contract with C)
+_LEGACY_KIND_NUMBERS = dict(enumerate((KIND_SGD, KIND_MOMENTUM, KIND_NESTEROV, KIND_RMSPROP,
+                                       KIND_ADAM, KIND_ADAMW)))
 
 # the fields of csrc/optimizers.h's bn_optimizer, in its order (that of _core.optimizer_step)
-C_FIELDS = ("kind", "lr", "momentum", "rho", "beta1", "beta2", "eps", "weight_decay", "step")
 
 
 def _check_real(value, name):
@@ -153,13 +158,14 @@ class Optimizer:
 
     @property
     def kind(self):
-        """the bn_optimizer_kind value of csrc/optimizers.h"""
+        """the kind's name (KIND_*: the C core's bn_optimizer_kind by name), as get_optimizer
+        knows it"""
         raise NotImplementedError
 
     @property
     def name(self):
-        """the name get_optimizer knows this kind by"""
-        return _KIND_NAMES[self.kind]
+        """the name get_optimizer knows this kind by (its kind)"""
+        return self.kind
 
     def hyperparameters(self):
         """{name: value} of the constructor's arguments"""
@@ -203,11 +209,12 @@ class Optimizer:
         return (self._states + (None, None))[:2]
 
     def c_config(self, learning_rate):
-        """{field: value} of the bn_optimizer struct (C_FIELDS, in order) for one step at
-        this learning rate; the fields this kind does not use are 0"""
-        cfg = dict.fromkeys(C_FIELDS, 0.0)
-        cfg.update((k, float(getattr(self, k))) for k in self._hyper if k in cfg)
-        cfg.update(kind=int(self.kind), lr=float(learning_rate), step=int(self.step))
+        """{field: value} of csrc/optimizers.h's bn_optimizer for one step at this learning
+        rate: the kind's name, lr, step and the hyper-parameters C reads (momentum, rho,
+        beta1, beta2, eps, weight_decay, as this kind has them); barenet._core fills the
+        struct by these names, the fields not given 0"""
+        cfg = {k: float(getattr(self, k)) for k in self._hyper if k in _C_HYPER}
+        cfg.update(kind=self.kind, lr=float(learning_rate), step=int(self.step))
         return cfg
 
     def _check_step_arrays(self, params, grads):
@@ -242,8 +249,7 @@ class Optimizer:
         states = self._check_step_arrays(params, grads)
         empty = np.empty(0, dtype=params.dtype)
         s1, s2 = (tuple(states) + (empty, empty))[:2]
-        self.step = _core.optimizer_step(**self.c_config(learning_rate), params=params,
-                                         grads=grads, state1=s1, state2=s2)
+        self.step = _core.optimizer_step(self.c_config(learning_rate), params, grads, s1, s2)
 
     def _update(self, p, g, real, lr, *states):
         """the formula, in place; real is the dtype's scalar type (np.float32/np.float64)"""
@@ -267,10 +273,9 @@ class Optimizer:
         0-d arrays, as np.load returns them), checked like the constructor's arguments. Plain
         SGD has no state arrays: its next ensure_state() starts from step 0."""
         d = {k: _scalar(v) for k, v in d.items()}
-        kind = d.get("kind")
-        if isinstance(kind, bool) or _CLASS_OF_KIND.get(kind) is not type(self):
-            raise ValueError(f"this state is for optimizer kind {kind!r} "
-                             f"({_KIND_NAMES.get(kind, 'unknown')}), not for "
+        kind = _kind_of(d.get("kind"))
+        if _CLASS_OF_KIND.get(kind) is not type(self):
+            raise ValueError(f"this state is for optimizer kind {d.get('kind')!r}, not for "
                              f"{type(self).__name__}")
         missing = [k for k in self._hyper + ("step",) if k not in d]
         if missing:
@@ -278,8 +283,8 @@ class Optimizer:
         new = type(self)(learning_rate=d.get("learning_rate"),
                          **{k: d[k] for k in self._hyper})
         if kind != new.kind:
-            raise ValueError(f"this state is for optimizer kind {kind} ({_KIND_NAMES[kind]}), "
-                             f"but its settings make {new.name} (kind {new.kind})")
+            raise ValueError(f"this state is for optimizer kind {kind!r}, but its settings "
+                             f"make {new.kind!r}")
         step = check_int(d["step"], "step", minimum=0, maximum=2**62)
         states = [d.get(f"state{i + 1}") for i in range(new.n_states)]
         if any(s is None for s in states) and any(s is not None for s in states):
@@ -433,8 +438,8 @@ class AdamW(Adam):
         p *= real(1.0 - lr * self.weight_decay)  # p -= lr wd p
 
 
-_KIND_NAMES = {KIND_SGD: "sgd", KIND_MOMENTUM: "momentum", KIND_NESTEROV: "nesterov",
-               KIND_RMSPROP: "rmsprop", KIND_ADAM: "adam", KIND_ADAMW: "adamw"}
+# the hyper-parameters bn_optimizer has a field for (nesterov is a kind there)
+_C_HYPER = ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay")
 
 _CLASS_OF_KIND = {KIND_SGD: SGD, KIND_MOMENTUM: SGD, KIND_NESTEROV: SGD,
                   KIND_RMSPROP: RMSprop, KIND_ADAM: Adam, KIND_ADAMW: AdamW}
@@ -487,11 +492,19 @@ def get_optimizer(optimizer):
     return _FACTORIES[key]()
 
 
+def _kind_of(value):
+    """the kind a state dict records: its name, or in older files the kind's number"""
+    value = _scalar(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return _LEGACY_KIND_NUMBERS.get(int(value))
+    return value if isinstance(value, str) else None
+
+
 def optimizer_from_state_dict(d):
     """a new optimizer of the kind recorded in d (from Optimizer.state_dict), restored"""
-    kind = _scalar(d.get("kind"))
-    if isinstance(kind, bool) or kind not in _CLASS_OF_KIND:
-        raise ValueError(f"optimizer state has an unknown kind {kind!r}")
+    kind = _kind_of(d.get("kind"))
+    if kind not in _CLASS_OF_KIND:
+        raise ValueError(f"optimizer state has an unknown kind {_scalar(d.get('kind'))!r}")
     opt = _CLASS_OF_KIND[kind]()
     opt.load_state_dict(d)
     return opt
