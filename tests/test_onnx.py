@@ -43,7 +43,7 @@ def images(n, shape, dtype, seed=0):
     return (2 * np.random.default_rng(seed).standard_normal((n, *shape))).astype(dtype)
 
 
-ACTIVATIONS = list(_activations.IDS)
+ACTIVATIONS = list(_activations.NAMES)
 
 CASES = {
     # every activation, as the output's and (softmax aside) a hidden layer's

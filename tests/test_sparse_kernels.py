@@ -23,7 +23,7 @@ from barenet import _activations, _sparse
 from conftest import compiled_available, require_compiled
 
 DTYPES = (np.float32, np.float64)
-ACTS = tuple(range(7))  # identity .. gelu, and softmax (acts as the identity in the kernel)
+ACTS = _activations.NAMES[:7]  # identity .. gelu, and softmax (the identity in the kernel)
 # (n_rows of X, IN, OUT, NB)
 SHAPES = ((1, 1, 1, 1), (6, 1, 3, 4), (20, 13, 1, 1), (40, 30, 10, 17), (60, 300, 256, 64),
           (150, 500, 33, 128))
@@ -132,7 +132,8 @@ def test_forward_matches_dense(core, shape, dtype):
         for b in (bias, None):
             ref, tol = dense_forward(X, rows_used, w, b)
             # every activation once; the other combinations with two (time: gelu's reference)
-            acts = ACTS if rows is not None and b is not None else (0, 4)
+            acts = ACTS if rows is not None and b is not None else (_activations.IDENTITY,
+                                                                  _activations.LEAKY_RELU)
             for act in acts:
                 a, z = forward(core, Cn, rows, w, b, act, keep_z=True)
                 err = np.abs(z - ref)
@@ -191,7 +192,7 @@ def test_contiguous_batch_by_offset(core, dtype):
     start, nb = 17, 12
     rows = np.arange(start, start + nb, dtype=np.int64)
     sliced = _sparse.CSR(C.indptr[start:start + nb + 1], C.indices, C.data, (nb, 40))
-    for act in (0, 2):
+    for act in (_activations.IDENTITY, _activations.SIGMOID):
         np.testing.assert_array_equal(forward(core, sliced, None, w, bias, act, True)[1],
                                       forward(core, C, rows, w, bias, act, True)[1])
     np.testing.assert_array_equal(t_dense(core, sliced, None, dz, 40),

@@ -1,5 +1,6 @@
 """Activations and their derivatives as name -> function registries for the NumPy
-backend. Ids match csrc/activations.h. Derivatives take the output a = f(z) and the
+backend. The names are the ones the C core's bn_activation values go by (csrc/activations.h;
+barenet._core.ACTIVATIONS maps them to the numbers). Derivatives take the output a = f(z) and the
 input z, as in the C code: most are cheapest from a, gelu needs z. Softmax works on rows
 and is only an output activation (with cross-entropy)."""
 
@@ -7,11 +8,9 @@ import math
 
 import numpy as np
 
-IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU, GELU, SOFTMAX, EXP = range(8)
-
-IDS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH,
-       "leaky_relu": LEAKY_RELU, "gelu": GELU, "softmax": SOFTMAX, "exp": EXP}
-NAMES = {v: k for k, v in IDS.items()}
+IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU, GELU, SOFTMAX, EXP = (
+    "identity", "relu", "sigmoid", "tanh", "leaky_relu", "gelu", "softmax", "exp")
+NAMES = (IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU, GELU, SOFTMAX, EXP)
 
 LEAKY_SLOPE = 0.01
 

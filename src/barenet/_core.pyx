@@ -497,8 +497,9 @@ def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,
 
 
 def gemm_bias_act(const floating[:, :] a, const floating[:, :] b, const floating[::1] bias,
-                  int32_t act, floating[:, :] c, floating[:, :] z=None):
+                  str activation, floating[:, :] c, floating[:, :] z=None):
     """c = act(a @ b + bias) in one pass (bn_?gemm_bias_act); z, if given, gets a @ b + bias"""
+    cdef int32_t act = ACTIVATIONS[activation]
     cdef int status
     cdef int64_t m = c.shape[0], n = c.shape[1], k = a.shape[1]
     cdef int64_t lda = a.strides[0] // sizeof(floating), ldb = b.strides[0] // sizeof(floating)
@@ -676,9 +677,10 @@ cdef extern from "sparse.h" nogil:
 
 def csr_dense_bias_act(const int64_t[::1] indptr, const int64_t[::1] indices,
                        const floating[::1] data, const int64_t[::1] rows,
-                       const floating[:, ::1] w, const floating[::1] bias, int32_t act,
+                       const floating[:, ::1] w, const floating[::1] bias, str activation,
                        floating[:, ::1] a, floating[:, ::1] z):
     """z = X[rows] @ w + bias, a = act(z) (bn_csr_dense_bias_act_f32/f64); a and z (NB, OUT)"""
+    cdef int32_t act = ACTIVATIONS[activation]
     cdef int status
     cdef int64_t nb = a.shape[0], n_in = w.shape[0], n_out = a.shape[1]
     cdef const int64_t *r = &rows[0] if rows is not None else NULL

@@ -69,7 +69,7 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
 
 def gemm_bias_act(a, b, bias, activation="identity", out=None, z=None):
     """out = act(a @ b + bias) in one pass over the output (the dense layer's forward);
-    z, if given, also receives a @ b + bias. activation: a name or id of barenet's
+    z, if given, also receives a @ b + bias. activation: the name of one of barenet's
     elementwise activations (softmax is row-wise and not fused: it acts as identity)."""
     a = _operand(a, "a")
     b = _operand(b, "b", a.dtype)
@@ -80,14 +80,14 @@ def gemm_bias_act(a, b, bias, activation="identity", out=None, z=None):
     if bias.dtype != a.dtype or bias.shape not in ((n,), (1, n)):
         raise ValueError(f"bias must have shape ({n},) and dtype {a.dtype}, got "
                          f"{bias.shape} {bias.dtype}")
-    act = _activations.IDS.get(activation, activation)
-    if act not in _activations.NAMES:
-        raise ValueError(f"activation {activation!r} is unknown")
+    if activation not in _activations.NAMES:
+        raise ValueError(f"activation {activation!r} is unknown; one of "
+                         f"{', '.join(_activations.NAMES)}")
     out = np.empty((m, n), a.dtype) if out is None else _output(out, "out", (m, n), a.dtype)
     if z is not None:
         z = _output(z, "z", (m, n), a.dtype)
     if m and n:
-        _core.gemm_bias_act(a, b, bias.reshape(n), int(act), out, z)
+        _core.gemm_bias_act(a, b, bias.reshape(n), activation, out, z)
     return out
 
 

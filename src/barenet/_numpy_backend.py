@@ -92,7 +92,7 @@ def dloss(spec, acts, zs, y, sw=None):
     if spec.loss == LOSS_CROSS_ENTROPY:
         dz = (a - y) * t(1 / len(y))
     elif spec.loss == LOSS_MSE:
-        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.layers[-1].activation_id](a, zs[-1])
+        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.layers[-1].activation](a, zs[-1])
     else:  # binary cross-entropy, poisson
         dz = (a - y) * t(1 / a.size)
     return dz if sw is None else dz * sw[:, None]

@@ -64,8 +64,8 @@ def dropout_scale(rate, drop, stream, shape, dtype):
 def _check_activation(activation, layer, allow_softmax):
     if activation is None:
         activation = "identity"
-    if activation not in _activations.IDS or (activation == "softmax" and not allow_softmax):
-        names = [n for n in _activations.IDS if allow_softmax or n != "softmax"]
+    if activation not in _activations.NAMES or (activation == "softmax" and not allow_softmax):
+        names = [n for n in _activations.NAMES if allow_softmax or n != "softmax"]
         raise ValueError(f"{layer}: activation must be one of {names}; got {activation!r}")
     return activation
 
@@ -176,7 +176,6 @@ class Dense(Layer):
         self.n_out = int(units)
         self.n_in = None
         self.activation = _check_activation(activation, f"Dense({units})", allow_softmax=True)
-        self.activation_id = _activations.IDS[self.activation]
         self.use_bias = bool(use_bias)
 
     @property
@@ -226,12 +225,12 @@ class Dense(Layer):
         z = x @ w if b is None else x @ w + b.reshape(-1)
         if _sparse.is_sparse(x):
             z = np.asarray(z)
-        return _activations.FORWARD[self.activation_id](z), z
+        return _activations.FORWARD[self.activation](z), z
 
     def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
         w, b = self.views(params, at)
         x = xs[0]
-        dz = d if is_output else d * _activations.DERIVATIVE[self.activation_id](a, z)
+        dz = d if is_output else d * _activations.DERIVATIVE[self.activation](a, z)
         if _sparse.is_sparse(x):
             dw = np.asarray(x.T @ dz)
         else:
@@ -273,7 +272,6 @@ class Conv2D(Layer):
             padding = _pair(padding, "padding", name, minimum=0)
         self.padding = padding
         self.activation = _check_activation(activation, name, allow_softmax=False)
-        self.activation_id = _activations.IDS[self.activation]
         self.use_bias = bool(use_bias)
 
     def pads(self):
@@ -343,11 +341,11 @@ class Conv2D(Layer):
     def forward(self, params, at, xs, drop, stream):
         w, b = self.views(params, at)
         z = nl.conv2d_forward(xs[0], w, b, self.stride, self.pads())
-        return _activations.FORWARD[self.activation_id](z), z
+        return _activations.FORWARD[self.activation](z), z
 
     def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
         w, b = self.views(params, at)
-        dz = d if is_output else d * _activations.DERIVATIVE[self.activation_id](a, z)
+        dz = d if is_output else d * _activations.DERIVATIVE[self.activation](a, z)
         dx, dw, db = nl.conv2d_backward(dz, xs[0], w, self.stride, self.pads(), need[0])
         return dw, db if b is not None else None, [dx]
 
@@ -488,7 +486,6 @@ class Activation(Layer):
     def __init__(self, activation):
         self.activation = _check_activation(activation, f"Activation({activation!r})",
                                             allow_softmax=False)
-        self.activation_id = _activations.IDS[self.activation]
 
     def c_fields(self, start, stream):
         row = super().c_fields(start, stream)
@@ -496,12 +493,12 @@ class Activation(Layer):
         return row
 
     def forward(self, params, at, xs, drop, stream):
-        return _activations.FORWARD[self.activation_id](xs[0]), None
+        return _activations.FORWARD[self.activation](xs[0]), None
 
     def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
         if not need[0]:
             return None, None, [None]
-        return None, None, [d * _activations.DERIVATIVE[self.activation_id](a, xs[0])]
+        return None, None, [d * _activations.DERIVATIVE[self.activation](a, xs[0])]
 
     def config(self):
         return {"activation": self.activation}

@@ -141,7 +141,7 @@ ACTIVATIONS = {
     "softmax": lambda g, z: g.op("Softmax", [z], axis=1),   # over the outputs of a row
     "exp": lambda g, z: g.op("Exp", [z]),
 }
-assert set(ACTIVATIONS) == set(_activations.IDS), "an activation without an ONNX form"
+assert set(ACTIVATIONS) == set(_activations.NAMES), "an activation without an ONNX form"
 
 
 # -- layers: class -> converter(g, layer, inputs, params) -> output name -------------------
