@@ -244,3 +244,253 @@ def test_c_workspace_sizes_refuse_wrapping_geometry_in_a_subprocess():
     lines = [line for line in out.split("\n") if line.startswith(("size", "ValueError"))]
     assert lines[:6] == ["ValueError True"] * 6
     assert lines[6:9] == [f"size {2 * 2**30}", f"size {2**23 * 2 * 2**30}", "ValueError True"]
+
+
+# ------------------------------------------------------ item 3: what load reads and allocates
+def _zip_with_declared_size(path, members, name, declared):
+    """write members ({name: .npy bytes}) deflated into the zip at path, then make the
+    zip directory (local and central headers) declare `declared` uncompressed bytes for
+    member `name`"""
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+    data = bytearray(path.read_bytes())
+    encoded = name.encode()
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        at = data.find(signature)
+        while at >= 0:
+            if data[at + name_at:at + name_at + len(encoded)] == encoded:
+                data[at + size_at:at + size_at + 4] = declared.to_bytes(4, "little")
+            at = data.find(signature, at + 1)
+    path.write_bytes(bytes(data))
+
+
+def _npy(arr, shape=None):
+    """the .npy bytes of arr, optionally with another shape in its header"""
+    import io
+    fmt = np.lib.format
+    buf = io.BytesIO()
+    header = fmt.header_data_from_array_1_0(arr)
+    if shape is not None:
+        header["shape"] = tuple(shape)
+    fmt.write_array_header_1_0(buf, header)
+    return buf.getvalue() + arr.tobytes()
+
+
+def _huge_declared_model(tmp_path, n_hidden=10**7):
+    """the issue's ~535-byte .npz: its header describes a network of 5 * n_hidden + ...
+    parameters (50M for the default), its params member is nearly empty and deflated, and
+    the zip directory declares the member as large as those parameters"""
+    sizes = [4, n_hidden, 1]
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    net = NeuralNetwork([4, 3, 1], seed=0, backend="numpy")
+    net.save(tmp_path / "small.npz")
+    with np.load(tmp_path / "small.npz") as data:
+        header = json.loads(data["header"].tobytes())
+    header["layer_sizes"] = sizes
+    raw = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    path = tmp_path / "huge-declared.npz"
+    _zip_with_declared_size(path, {"header.npy": _npy(raw),
+                                   "params.npy": _npy(np.zeros(1), shape=(n_params,))},
+                            "params.npy", n_params * 8 + 128)
+    return path, n_params
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_tiny_file_declaring_a_huge_member_is_refused_before_allocating(backend, tmp_path):
+    """issue 16 item 3: load allocated and initialised all 50M parameters (516 MB) for a
+    535-byte file before reading the member. Now the declared size is checked against the
+    member's compressed size first; the subprocess's peak memory shows nothing large was
+    allocated"""
+    require(backend)
+    path, n_params = _huge_declared_model(tmp_path)
+    assert path.stat().st_size < 1024 and n_params > 5 * 10**7
+    code, out, err = run_python(f"""
+        import resource
+        import barenet
+        try:
+            barenet.NeuralNetwork.load({str(path)!r}, backend={backend!r})
+        except barenet.ModelFileError as exc:
+            print("ModelFileError:", exc)
+        print("peak MiB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        """)
+    assert code == 0, err
+    assert (f"ModelFileError: {path}: the member 'params' declares {n_params * 8 + 128} "
+            "bytes, which its") in out
+    peak = int(out.split("peak MiB")[1])
+    assert peak < 300  # the interpreter, NumPy and barenet; 50M float64 would add 400
+
+
+def test_a_stored_member_declaring_more_than_the_file_holds_is_refused(tmp_path):
+    net = NeuralNetwork([4, 3, 1], seed=0, backend="numpy")
+    net.save(tmp_path / "m.npz")
+    data = bytearray((tmp_path / "m.npz").read_bytes())
+    central = data.rfind(b"params.npy") - 46  # np.savez stores members uncompressed
+    assert data[central:central + 4] == b"PK\x01\x02"
+    data[central + 20:central + 28] = (10**9).to_bytes(4, "little") * 2  # both sizes
+    (tmp_path / "bad.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"bad\.npz: the member 'params' (declares "
+                                             r"1000000000 bytes|is larger than)"):
+        NeuralNetwork.load(tmp_path / "bad.npz")
+
+
+def test_an_npy_header_declaring_more_values_than_expected_is_refused(tmp_path):
+    """the member's own .npy header is read and checked before its data: NumPy would
+    allocate the declared shape first"""
+    net = NeuralNetwork([4, 3, 1], seed=0, backend="numpy")
+    net.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as data:
+        header = data["header"]
+    path = tmp_path / "bad.npz"
+    _zip_with_declared_size(path, {"header.npy": _npy(header, shape=(2**40,)),
+                                   "params.npy": _npy(np.zeros(19))}, "none", 0)
+    with pytest.raises(ModelFileError, match=r"bad\.npz: damaged or not a barenet model "
+                                             r"file: the member 'header' must be a 1-D uint8 "
+                                             r"array of at most 1048576 values; got uint8 "
+                                             r"\(1099511627776,\)"):
+        NeuralNetwork.load(path)
+
+
+@pytest.mark.parametrize("what", ["device", "fifo", "directory"])
+def test_only_regular_files_are_read(what, tmp_path):
+    """issue 16 item 3: load("/dev/zero") read 24 GB before it was killed; a FIFO without
+    a writer would block. Each runs in a subprocess with a timeout"""
+    if what == "device":
+        path = "/dev/zero"
+        if not os.path.exists(path):
+            pytest.skip("no /dev/zero")
+    elif what == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        path = str(tmp_path / "model.npz")
+        os.mkfifo(path)
+    else:
+        path = str(tmp_path / "model.npz")
+        os.mkdir(path)
+    code, out, err = run_python(f"""
+        import barenet
+        try:
+            barenet.NeuralNetwork.load({path!r})
+        except barenet.ModelFileError as exc:
+            print("ModelFileError:", exc)
+        """, timeout=60)
+    assert code == 0, err
+    assert f"ModelFileError: {path}: is not a regular file" in out
+
+
+def test_bytes_and_pathlike_paths_load(tmp_path):
+    """issue 16 item 12: load(b"path.npz") raised AttributeError"""
+    net = NeuralNetwork([3, 4, 1], seed=0, backend="numpy")
+    net.save(tmp_path / "m.npz")
+    for path in (os.fsencode(tmp_path / "m.npz"), str(tmp_path / "m.npz"), tmp_path / "m.npz"):
+        loaded = NeuralNetwork.load(path, backend="numpy")
+        np.testing.assert_array_equal(loaded.get_params(), net.get_params())
+    with pytest.raises(ModelFileError, match=r"^/\S*nothing\.npz: is not a regular file"):
+        os.mkdir(tmp_path / "nothing.npz")
+        NeuralNetwork.load(os.fsencode(tmp_path / "nothing.npz"))
+    with pytest.raises(TypeError, match="path must be a str, bytes or os.PathLike"):
+        NeuralNetwork.load(3)
+
+
+def _with_header_text(tmp_path, text, kind="NeuralNetwork"):
+    """a model file whose header member holds `text` (the JSON) verbatim"""
+    net = (NeuralNetwork([3, 4, 1], seed=0, backend="numpy") if kind == "NeuralNetwork"
+           else small_cnn())
+    net.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as data:
+        members = dict(data)
+    original = members["header"].tobytes().decode()
+    members["header"] = np.frombuffer(text(original).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **members)
+    return tmp_path / "bad.npz"
+
+
+def test_deeply_nested_json_is_a_model_file_error_in_a_subprocess(tmp_path):
+    """issue 16 item 12: a deeply nested header raised RecursionError (and the CLI printed
+    a traceback); the nesting is now counted before parsing. A string full of brackets
+    does not count."""
+    deep = _with_header_text(tmp_path, lambda h: h[:-1] + ', "x": ' + "[" * 100000
+                             + "]" * 100000 + "}")
+    code, out, err = run_python(f"""
+        import barenet
+        try:
+            barenet.NeuralNetwork.load({str(deep)!r})
+        except barenet.ModelFileError as exc:
+            print("ModelFileError:", exc)
+        """)
+    assert code == 0, err
+    assert f"ModelFileError: {deep}: the header nests 100001 levels deep (at most 32)" in out
+    text = _with_header_text(tmp_path, lambda h: h[:-1] + ', "x": "' + "[{" * 1000 + '\\"[["}')
+    NeuralNetwork.load(text)  # brackets in strings are no nesting
+
+
+def test_the_cli_reports_a_deep_header_without_a_traceback(tmp_path):
+    deep = _with_header_text(tmp_path, lambda h: h[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000
+                             + "}")
+    (tmp_path / "x.csv").write_text("1,2,3\n")
+    proc = subprocess.run([sys.executable, "-m", "barenet", "predict", str(deep),
+                           str(tmp_path / "x.csv"), "--out", str(tmp_path / "out.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and "RecursionError" not in proc.stderr
+    assert "the header nests 5001 levels deep" in proc.stderr
+
+
+@pytest.mark.parametrize("text, match", [
+    (lambda h: h.replace('"epochs_done": 0', '"epochs_done": ' + "9" * 5000),
+     "the header is not valid JSON or exceeds its limits .an integer of 5000 digits"),
+    (lambda h: h.replace('"epochs_done": 0', '"epochs_done": ' + "9" * 65),
+     "an integer of 65 digits .at most 64."),
+    (lambda h: h.replace('"epochs_done": 0', '"epochs_done": -' + "9" * 65),
+     "an integer of 65 digits"),
+])
+def test_huge_integers_in_the_header_are_model_file_errors_naming_the_file(text, match,
+                                                                           tmp_path):
+    """issue 16 item 12: a header integer of 4,300+ digits raised a ValueError without the
+    file's name (Python's int() digit limit)"""
+    path = _with_header_text(tmp_path, text)
+    with pytest.raises(ModelFileError, match=rf"^{tmp_path}/bad\.npz: .*{match}"):
+        NeuralNetwork.load(path)
+
+
+def test_an_integer_of_64_digits_parses_and_is_then_checked(tmp_path):
+    path = _with_header_text(tmp_path, lambda h: h.replace('"epochs_done": 0',
+                                                           '"epochs_done": ' + "9" * 64))
+    with pytest.raises(ModelFileError, match="epochs_done must be a non-negative integer"):
+        NeuralNetwork.load(path)
+
+
+@pytest.mark.parametrize("layer_type", [["Flatten"], {"Flatten": 1}, 3, None])
+def test_a_layer_type_that_is_not_a_string_is_a_model_file_error(layer_type, tmp_path):
+    """issue 16 item 12: "type": ["Flatten"] raised TypeError (unhashable list)"""
+    small_cnn().save(tmp_path / "m.npz")
+    path = rewrite(tmp_path / "m.npz", tmp_path / "bad.npz",
+                   lambda h: h["layers"][2].update(type=layer_type))
+    with pytest.raises(ModelFileError, match=r"bad\.npz: the header's layers\[2\] has an "
+                                             r"unknown type"):
+        Sequential.load(path)
+
+
+def test_an_oversized_header_is_refused(tmp_path):
+    path = _with_header_text(tmp_path, lambda h: h[:-1] + ', "x": "' + "a" * (2 << 20) + '"}')
+    with pytest.raises(ModelFileError, match=r"bad\.npz: the header is implausibly large "
+                                             r"\(more than 1048576 bytes\)"):
+        NeuralNetwork.load(path)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_loaded_model_round_trips_after_all_the_checks(backend, tmp_path):
+    """the bounded reader returns exactly what was saved, optimizer state included"""
+    require(backend)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 1, 6, 6)), rng.integers(0, 2, (8, 1)).astype(float)
+    net = small_cnn(backend)
+    net.train(X, y, 2, 0.01, False, optimizer="adam", batch_size=4)
+    net.save(tmp_path / "m.npz")
+    loaded = Sequential.load(os.fsencode(tmp_path / "m.npz"), backend=backend)
+    np.testing.assert_array_equal(loaded.get_params(), net.get_params())
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    net.train(X, y, 1, 0.01, False, optimizer="adam", batch_size=4)
+    loaded.train(X, y, 1, 0.01, False, optimizer="adam", batch_size=4)
+    np.testing.assert_array_equal(loaded.get_params(), net.get_params())

@@ -214,8 +214,9 @@ def _read_member(path, zf, infos, file_size, name, dtype, count=None, max_count=
 
 
 def _parse_int(text):
-    if len(text) > HEADER_MAX_DIGITS + (text[0] == "-"):
-        raise ValueError(f"an integer of {len(text)} digits (at most {HEADER_MAX_DIGITS})")
+    digits = len(text) - text.startswith("-")
+    if digits > HEADER_MAX_DIGITS:
+        raise ValueError(f"an integer of {digits} digits (at most {HEADER_MAX_DIGITS})")
     return int(text)
 
 
@@ -328,7 +329,7 @@ def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_fro
     if "header.npy" not in infos:
         _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
     if infos["header.npy"].file_size > HEADER_MAX_BYTES + _NPY_HEADER_MAX:
-        _fail(path, "the header is implausibly large")
+        _fail(path, f"the header is implausibly large (more than {HEADER_MAX_BYTES} bytes)")
     raw = _read_member(path, zf, infos, file_size, "header", np.dtype(np.uint8),
                        max_count=HEADER_MAX_BYTES)
     header = _parse_header(path, raw)
