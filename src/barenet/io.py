@@ -140,6 +140,8 @@ def _open_regular(path):
         raise FileNotFoundError(f"no such model file: {_name(path)}") from None
     except OSError as exc:  # a directory on Windows, no permission, ...
         _fail(path, f"cannot be opened ({exc.strerror or exc})")
+    except ValueError as exc:  # an embedded NUL
+        _fail(path, f"is not a usable path ({exc})")
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -187,6 +189,8 @@ def _read_member(path, zf, infos, file_size, name, dtype, count=None, max_count=
     try:
         with zf.open(info) as member:
             version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f".npy format version {version} is unknown")
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
             shape, fortran, stored_dtype = read_header(member, max_header_size=_NPY_HEADER_MAX)
