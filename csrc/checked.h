@@ -17,10 +17,14 @@
 
 #include <stdint.h>
 
+/* 1: use the compiler's overflow builtins; defining it 0 forces the portable fallback
+ * (tests/test_hardening_files.py compiles both) */
+#ifndef BN_HAVE_OVERFLOW_BUILTINS
 #if defined(__GNUC__) || defined(__clang__)
 #define BN_HAVE_OVERFLOW_BUILTINS 1
 #else
 #define BN_HAVE_OVERFLOW_BUILTINS 0
+#endif
 #endif
 
 /* *out = a * b; returns 1 when the product does not fit in int64 */

@@ -74,6 +74,17 @@ def _valid_models():
     return out
 
 
+_MEMBERS = {}
+
+
+def _members(seed):
+    """{name: array} of a seed archive (parsed once; the arrays are copies to change)"""
+    if seed not in _MEMBERS:
+        with np.load(io.BytesIO(seed)) as data:
+            _MEMBERS[seed] = {k: data[k] for k in data.files}
+    return {k: v.copy() for k, v in _MEMBERS[seed].items()}
+
+
 def _saved(net):
     net.save(PATH)
     with open(PATH, "rb") as f:
@@ -163,8 +174,7 @@ def _geometry(fdp, seeds):
     """a Sequential archive with a fuzzed layer list and input shape, and a params member of
     the size those layers need when they build (or of a fuzzed size)"""
     from barenet.network import _check_input_shape, build_layers
-    with np.load(io.BytesIO(seeds[fdp.ConsumeIntInRange(0, len(seeds) - 1)])) as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = _members(seeds[fdp.ConsumeIntInRange(0, len(seeds) - 1)])
     header = json.loads(arrays["header"].tobytes())
     n = fdp.ConsumeIntInRange(1, 5)
     header["layers"] = [_fuzz_layer(fdp, i == n - 1) for i in range(n)]
@@ -249,8 +259,7 @@ def _find_all(data, signature):
 
 def _structured(fdp, seed):
     """a valid archive built from a seed file with fuzzed header fields and arrays"""
-    with np.load(io.BytesIO(seed)) as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = _members(seed)
     header = json.loads(arrays["header"].tobytes())
     for _ in range(fdp.ConsumeIntInRange(1, 4)):
         target = header

@@ -391,6 +391,8 @@ def test_bytes_and_pathlike_paths_load(tmp_path):
         NeuralNetwork.load(os.fsencode(tmp_path / "nothing.npz"))
     with pytest.raises(TypeError, match="path must be a str, bytes or os.PathLike"):
         NeuralNetwork.load(3)
+    with pytest.raises(ModelFileError, match="is not a usable path"):
+        NeuralNetwork.load("model\0.npz")
 
 
 def _with_header_text(tmp_path, text, kind="NeuralNetwork"):
@@ -494,3 +496,55 @@ def test_a_loaded_model_round_trips_after_all_the_checks(backend, tmp_path):
     net.train(X, y, 1, 0.01, False, optimizer="adam", batch_size=4)
     loaded.train(X, y, 1, 0.01, False, optimizer="adam", batch_size=4)
     np.testing.assert_array_equal(loaded.get_params(), net.get_params())
+
+
+CHECKED_PROGRAM = r"""
+#include <stdio.h>
+#include "checked.h"
+/* every product and sum of these values, checked against 128-bit arithmetic */
+static const int64_t V[] = {0, 1, -1, 2, -2, 3, 1000, 3037000499LL, 3037000500LL,
+                            -3037000499LL, -3037000500LL, 4294967296LL, INT64_MAX / 2,
+                            INT64_MAX / 2 + 1, INT64_MIN / 2, INT64_MIN / 2 - 1, INT64_MAX,
+                            INT64_MAX - 1, INT64_MIN, INT64_MIN + 1};
+int main(void)
+{
+    const int n = sizeof V / sizeof V[0];
+    int bad = 0, checks = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            const __int128 p = (__int128)V[i] * V[j], s = (__int128)V[i] + V[j];
+            const int p_over = p > INT64_MAX || p < INT64_MIN;
+            const int s_over = s > INT64_MAX || s < INT64_MIN;
+            int64_t r;
+            bad += bn_mul_overflows(V[i], V[j], &r) != p_over || (!p_over && r != p);
+            bad += bn_add_overflows(V[i], V[j], &r) != s_over || (!s_over && r != s);
+            const int64_t m = bn_size_mul(V[i], V[j]), a = bn_size_add(V[i], V[j]);
+            const int neg = V[i] < 0 || V[j] < 0;
+            bad += m != (neg || p_over ? -1 : (int64_t)p);
+            bad += a != (neg || s_over ? -1 : (int64_t)s);
+            checks += 4;
+        }
+    bad += bn_size_mul3(1 << 30, 1 << 30, 1 << 3) != -1;
+    bad += bn_size_mul3(1 << 30, 1 << 30, 1 << 2) != (int64_t)1 << 62;
+    bad += bn_size_add(bn_size_mul(INT64_MAX, 2), 1) != -1;  /* -1 propagates */
+    printf("%d checks, %d wrong\n", checks + 3, bad);
+    return bad != 0;
+}
+"""
+
+
+@pytest.mark.parametrize("builtins", [1, 0])
+def test_checked_arithmetic_against_128_bit_integers(builtins, tmp_path):
+    """csrc/checked.h, with the compiler's builtins and with the portable fallback (the one
+    MSVC builds), against exact 128-bit results on every pair of edge values"""
+    import shutil
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        pytest.skip("no C compiler")
+    csrc = os.path.join(os.path.dirname(__file__), os.pardir, "csrc")
+    (tmp_path / "t.c").write_text(CHECKED_PROGRAM)
+    subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Werror", f"-I{csrc}",
+                    f"-DBN_HAVE_OVERFLOW_BUILTINS={builtins}", "-o", str(tmp_path / "t"),
+                    str(tmp_path / "t.c")], check=True, capture_output=True)
+    proc = subprocess.run([str(tmp_path / "t")], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.endswith("0 wrong\n"), proc.stdout
