@@ -548,3 +548,40 @@ def test_checked_arithmetic_against_128_bit_integers(builtins, tmp_path):
                     str(tmp_path / "t.c")], check=True, capture_output=True)
     proc = subprocess.run([str(tmp_path / "t")], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.endswith("0 wrong\n"), proc.stdout
+
+
+def test_many_escaped_quotes_in_the_header_are_refused_in_linear_time(tmp_path):
+    """the nesting count skips strings with a regular expression; one that needs a closing
+    quote retried from each of the 500,000 quotes of '"\\"\\"...' (hours). The
+    subprocess's timeout only catches a hang"""
+    path = _with_header_text(tmp_path, lambda h: '{"x": "' + '\\"' * 500000)
+    code, out, err = run_python(f"""
+        import barenet
+        try:
+            barenet.NeuralNetwork.load({str(path)!r})
+        except barenet.ModelFileError as exc:
+            print("ModelFileError:", exc)
+        """, timeout=300)
+    assert code == 0, err
+    assert f"ModelFileError: {path}: the header is not valid JSON" in out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_file_beyond_the_size_bound_is_a_model_file_error(backend, tmp_path):
+    """arguments in range, but the built layer beyond MAX_SAMPLE_VALUES: refused at load
+    naming the file and the layer, before any parameter is allocated"""
+    require(backend)
+    small_cnn().save(tmp_path / "m.npz")
+
+    def huge(header):
+        header["input_shape"] = [1, 2, 2]
+        header["layers"] = [
+            {"type": "Conv2D", "filters": 1, "kernel_size": [2**13, 2**13], "stride": [1, 1],
+             "padding": [2**13 - 1, 2**13 - 1], "activation": "identity", "use_bias": True},
+            {"type": "Flatten"},
+            {"type": "Dense", "units": 1, "activation": "sigmoid", "use_bias": True}]
+    path = rewrite(tmp_path / "m.npz", tmp_path / "huge.npz", huge)
+    with pytest.raises(ModelFileError, match=r"huge\.npz: the header describes an invalid "
+                                             r"network: Conv2D.*\(layer 0\): its zero-padded "
+                                             r"input would hold 268435456 values per sample"):
+        Sequential.load(path, backend=backend)

@@ -227,7 +227,10 @@ def _parse_int(text):
 def _json_depth(raw):
     """the deepest nesting of arrays and objects in the JSON text raw (bytes), strings left
     out; counted before parsing, so that deep nesting is refused without recursing"""
-    outside = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw, flags=re.DOTALL)
+    # an unterminated string runs to the end: every quote then starts a match, so the
+    # scan stays linear (a pattern requiring the closing quote retries from every quote
+    # of '"\"\"\"...' and is quadratic)
+    outside = re.sub(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', b"", raw, flags=re.DOTALL)
     codes = np.frombuffer(outside, dtype=np.uint8)
     steps = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
              - np.isin(codes, (ord("]"), ord("}"))))
