@@ -191,8 +191,9 @@ def test_huge_stride_from_a_model_file_is_a_model_file_error(backend, tmp_path):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_large_but_allowed_geometry_predicts_on_both_backends(backend):
-    """a layer just inside the bound still works, and the backends agree"""
+def test_a_large_but_allowed_geometry_predicts_on_both_backends(backend, tmp_path):
+    """a padded layer well inside the bound works, before and after save/load, and the
+    backends agree"""
     require(backend)
     net = Sequential([Conv2D(1, 1, padding=300), AvgPool2D(601), Flatten(), Dense(1)],
                      input_shape=(1, 2, 2), seed=0, backend=backend)
@@ -200,6 +201,9 @@ def test_a_large_but_allowed_geometry_predicts_on_both_backends(backend):
                      input_shape=(1, 2, 2), seed=0, backend="numpy")
     x = np.arange(4.0).reshape(1, 4)
     np.testing.assert_allclose(net.predict(x), ref.predict(x), rtol=1e-12)
+    net.save(tmp_path / "padded.npz")
+    loaded = Sequential.load(tmp_path / "padded.npz", backend=backend)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
 
 
 def test_c_workspace_sizes_refuse_wrapping_geometry_in_a_subprocess():
@@ -585,3 +589,21 @@ def test_a_model_file_beyond_the_size_bound_is_a_model_file_error(backend, tmp_p
                                              r"network: Conv2D.*\(layer 0\): its zero-padded "
                                              r"input would hold 268435456 values per sample"):
         Sequential.load(path, backend=backend)
+
+
+def test_a_deflated_model_file_loads(tmp_path):
+    """np.savez_compressed archives (deflated members) are within the declared-size checks"""
+    net = small_cnn()
+    net.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as data:
+        np.savez_compressed(tmp_path / "deflated.npz", **dict(data))
+    loaded = Sequential.load(tmp_path / "deflated.npz")
+    np.testing.assert_array_equal(loaded.get_params(), net.get_params())
+    zeros = NeuralNetwork([300, 300, 1], seed=0, backend="numpy")  # compresses ~1000-fold
+    zeros.set_params(np.zeros(zeros.n_params))
+    zeros.save(tmp_path / "z.npz")
+    with np.load(tmp_path / "z.npz") as data:
+        np.savez_compressed(tmp_path / "zeros.npz", **dict(data))
+    assert (tmp_path / "zeros.npz").stat().st_size * 200 < (tmp_path / "z.npz").stat().st_size
+    np.testing.assert_array_equal(NeuralNetwork.load(tmp_path / "zeros.npz").get_params(),
+                                  zeros.get_params())
