@@ -164,6 +164,7 @@ def _check_declared_sizes(path, info, file_size):
     if info.compress_type == zipfile.ZIP_STORED:
         plausible = info.file_size == info.compress_size
     elif info.compress_type == zipfile.ZIP_DEFLATED:
+        # (+ 64: slack for a tiny member, whose stream has a few bytes of framing)
         plausible = info.file_size <= _DEFLATE_MAX_RATIO * info.compress_size + 64
     else:
         _fail(path, f"the member {name!r} uses zip compression method {info.compress_type}; "
@@ -193,7 +194,7 @@ def _read_member(path, zf, infos, file_size, name, dtype, count=None, max_count=
                 raise ValueError(f".npy format version {version} is unknown")
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
-            shape, fortran, stored_dtype = read_header(member, max_header_size=_NPY_HEADER_MAX)
+            shape, _, stored_dtype = read_header(member, max_header_size=_NPY_HEADER_MAX)
             values = shape[0] if len(shape) == 1 else -1
             fits = values == count if count is not None else 0 <= values <= max_count
             if stored_dtype != dtype or not fits:
@@ -202,11 +203,13 @@ def _read_member(path, zf, infos, file_size, name, dtype, count=None, max_count=
                             + (f"{count} values" if count is not None
                                else f"at most {max_count} values")
                             + f"; got {stored_dtype} {tuple(shape)}")
-            data = member.read(values * dtype.itemsize)
-            if len(data) != values * dtype.itemsize or member.read(1):  # the CRC is checked
-                _fail(path, f"the member {name!r} is damaged (its data is "    # at the end
-                            f"{'shorter' if len(data) < values * dtype.itemsize else 'longer'}"
-                            " than its header says)")
+            nbytes = values * dtype.itemsize
+            data = member.read(nbytes)
+            # reading past the end makes zipfile check the CRC (BadZipFile below)
+            if len(data) != nbytes or member.read(1):
+                _fail(path, f"the member {name!r} is damaged (its data is "
+                            f"{'shorter' if len(data) < nbytes else 'longer'} than its "
+                            ".npy header says)")
     except ModelFileError:
         raise
     except Exception as exc:  # BadZipFile (CRC), ValueError (.npy header), zlib.error, ...
