@@ -25,9 +25,9 @@ DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT = range(6)
 # The most values one sample may occupy in any one place of any layer: its input, its
 # output, a convolution's zero-padded input (the NumPy reference materialises it) and its
 # unfolded input (OH OW KH KW C, the GEMM's operand). 2**27 values are 1 GiB in float64
-# (512 MiB in float32), so predicting one row needs at most about 4 GiB (two layer outputs,
-# the transposed input and one unfolded input) whatever the geometry, and the C core's
-# workspace offsets stay far from int64's limit. Bigger layers are refused when built.
+# (512 MiB in float32), so the compiled backend predicts one row in at most 4 GiB (two
+# layer outputs, the transposed input and one unfolded input) whatever the geometry, and
+# its workspace offsets stay far from int64's limit. Bigger layers are refused when built.
 MAX_SAMPLE_VALUES = 2**27
 
 
