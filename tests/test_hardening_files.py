@@ -283,9 +283,10 @@ def _npy(arr, shape=None):
 
 
 def _huge_declared_model(tmp_path, n_hidden=10**7):
-    """the issue's ~535-byte .npz: its header describes a network of 5 * n_hidden + ...
-    parameters (50M for the default), its params member is nearly empty and deflated, and
-    the zip directory declares the member as large as those parameters"""
+    """the issue's ~535-byte .npz (560 bytes here): its header describes a network of
+    6 * n_hidden + 1 parameters (60M for the default), its params member is nearly empty
+    and deflated, and the zip directory declares the member as large as those
+    parameters"""
     sizes = [4, n_hidden, 1]
     n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     net = NeuralNetwork([4, 3, 1], seed=0, backend="numpy")
@@ -322,6 +323,7 @@ def test_a_tiny_file_declaring_a_huge_member_is_refused_before_allocating(backen
     assert code == 0, err
     assert (f"ModelFileError: {path}: the member 'params' declares {n_params * 8 + 128} "
             "bytes, which its") in out
+    assert "deflated bytes (deflate expands at most 1032-fold) cannot hold" in out
     peak = int(out.split("peak MiB")[1])
     assert peak < 300  # the interpreter, NumPy and barenet; 50M float64 would add 400
 

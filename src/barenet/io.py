@@ -162,17 +162,18 @@ def _check_declared_sizes(path, info, file_size):
         _fail(path, f"the member {name!r} declares {info.compress_size} bytes beyond the "
                     f"end of the file ({file_size} bytes; truncated?)")
     if info.compress_type == zipfile.ZIP_STORED:
-        plausible = info.file_size == info.compress_size
+        plausible, how = info.file_size == info.compress_size, "stored bytes"
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         # (+ 64: slack for a tiny member, whose stream has a few bytes of framing)
         plausible = info.file_size <= _DEFLATE_MAX_RATIO * info.compress_size + 64
+        how = f"deflated bytes (deflate expands at most {_DEFLATE_MAX_RATIO}-fold)"
     else:
         _fail(path, f"the member {name!r} uses zip compression method {info.compress_type}; "
                     "barenet reads stored and deflated members (np.savez, "
                     "np.savez_compressed)")
     if not plausible:
         _fail(path, f"the member {name!r} declares {info.file_size} bytes, which its "
-                    f"{info.compress_size} stored bytes cannot hold")
+                    f"{info.compress_size} {how} cannot hold")
 
 
 def _read_member(path, zf, infos, file_size, name, dtype, count=None, max_count=None):
