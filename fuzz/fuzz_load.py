@@ -287,7 +287,8 @@ def _structured(fdp, seed):
                 try:
                     with np.errstate(all="ignore"):
                         arr = base.astype(dtype if fdp.ConsumeBool() else base.dtype)
-                except (ValueError, TypeError, OverflowError):  # e.g. '' -> int
+                # '' -> int: ValueError; 'U2' -> datetime64: RuntimeError (too short)
+                except (ValueError, TypeError, OverflowError, RuntimeError):
                     pass
                 if arr.dtype.kind == "f" and arr.size and fdp.ConsumeBool():
                     arr.flat[fdp.ConsumeIntInRange(0, arr.size - 1)] = fdp.ConsumeFloat()
