@@ -87,7 +87,8 @@ int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *
  * is bn_net_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
  * shuffling; state1/state2 are the optimizer's buffers (NULL where unused). backup
  * (3 * n_params) keeps the state at the last completed epoch: when SIGINT arrives
- * (BN_EINTERRUPTED), or an epoch's loss or the parameters or optimizer state after it are
+ * (BN_EINTERRUPTED: interrupt.h's flag, polled before every batch and after every epoch;
+ * seen after an epoch, it stops there with nothing to roll back), or an epoch's loss or the parameters or optimizer state after it are
  * not finite (BN_EDIVERGED; losses[*completed] holds that epoch's loss), params, state and
  * opt->step are rolled back to it. *completed counts the epochs that finished with a finite
  * loss and finite parameters and state. */

@@ -44,14 +44,7 @@ def parse_args(argv):
 
 def save_and_reload(net, path, X):
     """save, load back, and check the reloaded network predicts bit for bit the same"""
-    if not hasattr(net, "save") or not hasattr(barenet.NeuralNetwork, "load"):
-        print("note: this barenet has no NeuralNetwork.save/load yet; model not saved")
-        return True
-    try:
-        net.save(path)
-    except ImportError as exc:        # the file-format module is not there yet
-        print(f"note: saving is not available in this barenet ({exc}); model not saved")
-        return True
+    net.save(path)
     loaded = barenet.NeuralNetwork.load(path)
     same = np.array_equal(net.predict(X), loaded.predict(X))
     print(f"saved the model to {path}; reloaded ({loaded.backend} backend): predictions "

@@ -112,3 +112,66 @@ def test_help_everywhere():
     for args in ([], ["train"], ["predict"], ["demo"], ["info"]):
         result = run(*args, "--help")
         assert result.returncode == 0 and "usage: barenet" in result.stdout
+
+
+# ---- the documented paths, in process (barenet.cli.main), each against another path -------
+
+def cli(*args, backend="numpy"):
+    """main() in this process (no capsys in these tests: an editable install rebuilding on
+    the first import of barenet._core needs a real stdout)"""
+    from barenet.cli import main
+    return main(["--backend", backend, *map(str, args)])
+
+
+def same_model(a, b):
+    na, nb = NeuralNetwork.load(a), NeuralNetwork.load(b)
+    assert na.layer_sizes == nb.layer_sizes and na.output_activation == nb.output_activation
+    np.testing.assert_array_equal(na.get_params(), nb.get_params())
+
+
+TRAIN = ("--hidden", "8", "--epochs", 3, "--batch-size", 16, "--dtype", "float64", "--quiet")
+
+
+def test_target_column_and_npz_keys_pick_the_same_data(backend, spiral_files):
+    """the label as the first CSV column (--target-column 0) and the arrays under other
+    names (--x-key/--y-key) train exactly the model the plain .npz trains; ignoring either
+    option would train on other targets (or fail)"""
+    tmp, X, y = spiral_files
+    np.savetxt(tmp / "first.csv", np.column_stack([y, X]), delimiter=",")
+    np.savez(tmp / "named.npz", features=X, labels=y)
+    assert cli("train", "--data", tmp / "train.npz", "--out", tmp / "a.npz", *TRAIN,
+               backend=backend) == 0
+    assert cli("train", "--data", tmp / "first.csv", "--target-column", 0,
+               "--out", tmp / "b.npz", *TRAIN, backend=backend) == 0
+    assert cli("train", "--data", tmp / "named.npz", "--x-key", "features", "--y-key",
+               "labels", "--out", tmp / "c.npz", *TRAIN, backend=backend) == 0
+    same_model(tmp / "a.npz", tmp / "b.npz")
+    same_model(tmp / "a.npz", tmp / "c.npz")
+    assert NeuralNetwork.load(tmp / "a.npz").layer_sizes == (2, 8, 3)
+
+
+def test_predict_from_npz_and_probabilities_to_csv(backend, spiral_files):
+    """predict reads the features from a .npz (--x-key) and writes the probabilities (no
+    --classes) as CSV rows: the loaded model's predict(X)"""
+    tmp, X, y = spiral_files
+    assert cli("train", "--data", tmp / "train.npz", "--out", tmp / "m.npz", *TRAIN,
+               backend=backend) == 0
+    np.savez(tmp / "rows.npz", inputs=X)
+    assert cli("predict", tmp / "m.npz", tmp / "rows.npz", "--x-key", "inputs",
+               "--out", tmp / "p.csv", backend=backend) == 0
+    proba = np.loadtxt(tmp / "p.csv", delimiter=",")
+    expected = NeuralNetwork.load(tmp / "m.npz").predict(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-9)
+    assert cli("predict", tmp / "m.npz", tmp / "features.csv", "--out", tmp / "q.csv",
+               backend=backend) == 0
+    np.testing.assert_array_equal(np.loadtxt(tmp / "q.csv", delimiter=","), proba)
+
+
+def test_train_plot_writes_the_history_picture(spiral_files):
+    pytest.importorskip("matplotlib")
+    from test_plot import check_png
+    tmp, _, _ = spiral_files
+    assert cli("train", "--data", tmp / "train.npz", "--validation-split", 0.2,
+               "--out", tmp / "m.npz", "--plot", tmp / "h.png", *TRAIN) == 0
+    check_png(tmp / "h.png", (1000, 400))

@@ -16,7 +16,7 @@ import pytest
 import barenet
 from barenet import ModelFileError, NeuralNetwork
 from barenet.io import FORMAT_VERSION
-from conftest import compiled_available
+from conftest import require_compiled
 
 
 def trained(backend, dtype="float64", activation="relu", optimizer="adam", **kw):
@@ -59,8 +59,7 @@ def test_round_trip_other_outputs(backend, output, tmp_path):
 
 
 def test_loads_on_the_other_backend(tmp_path, dtype):
-    if not compiled_available():
-        pytest.skip("the compiled extension is not available")
+    require_compiled()
     for source, target in (("numpy", "compiled"), ("compiled", "numpy")):
         net, X, _ = trained(source, dtype)
         net.save(tmp_path / "m.npz")

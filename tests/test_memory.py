@@ -49,6 +49,7 @@ print(json.dumps({"before": before, "after": after, "epochs": net._epochs_done})
 """
 
 
+@pytest.mark.slow  # hundreds of train/predict rounds (about a minute on the NumPy backend)
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc/self/statm")
 def test_training_and_predicting_in_a_loop_does_not_grow_memory(backend, tmp_path):
     iterations, warmup = 1000, 30

@@ -4,13 +4,13 @@ implementations against each other, Adam's first step, state kept between calls 
 cleared by reset(), hyper-parameter validation, the name registry and state_dict."""
 
 import math
-import os
 
 import numpy as np
 import pytest
 
-from barenet import _backend, optimizers
+from barenet import optimizers
 from barenet.optimizers import SGD, Adam, AdamW, RMSprop, get_optimizer
+from conftest import require_compiled
 
 LR = 0.05
 RTOL = {"float64": 1e-12, "float32": 1e-5}
@@ -58,11 +58,7 @@ def reference(name, opt, p, grads, lr):
 @pytest.fixture
 def compiled():
     """for the compiled-only tests: under BARENET_BACKEND=compiled a missing extension fails"""
-    error = _backend._try_compiled()
-    if error is not None:
-        if os.environ.get("BARENET_BACKEND", "").lower() == "compiled":
-            pytest.fail(f"compiled backend required but {error[1]}")
-        pytest.skip("the compiled extension is not available")
+    require_compiled()
 
 
 def problem(n, steps, dtype, seed=0):

@@ -110,8 +110,6 @@ def test_real_training_history(tmp_path, mpl, backend):
 
 
 def test_history_plot_method(tmp_path, mpl):
-    if not hasattr(History, "plot"):
-        pytest.skip("History.plot is not there yet")
     path = tmp_path / "method.png"
     make_history(best=3).plot(path)
     check_png(path, (1000, 400))

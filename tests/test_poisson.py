@@ -9,7 +9,7 @@ import pytest
 
 from barenet import NeuralNetwork
 
-from conftest import compiled_available, numeric_gradient
+from conftest import numeric_gradient
 
 
 def poisson_problem(n=60, k=1, seed=0):
@@ -41,7 +41,7 @@ def test_loss_is_the_half_poisson_deviance(backend):
     assert net.loss(X, y) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 1e-3)])
 def test_compiled_training_matches_the_reference(dtype, rtol):
     X, y = poisson_problem(n=80, k=2)

@@ -23,7 +23,7 @@ from hypothesis.extra import numpy as hnp
 import barenet
 from barenet import (EarlyStopping, ModelFileError, NeuralNetwork, TrainingDiverged, optimizers,
                      schedules)
-from conftest import compiled_available
+from conftest import compiled_available, require_compiled
 
 settings.register_profile("ci", deadline=None, derandomize=True, database=None,
                           print_blob=True,
@@ -36,13 +36,6 @@ SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 1
 # the backends' agreement after a few seeded epochs: float sums are ordered differently,
 # nothing else may differ (the same tolerances as test_training.py's grid)
 AGREE = {"float64": dict(rtol=1e-8, atol=1e-10), "float32": dict(rtol=1e-3, atol=1e-4)}
-
-
-def require_compiled():
-    if not compiled_available():
-        if os.environ.get("BARENET_BACKEND", "").lower() == "compiled":
-            pytest.fail("compiled backend required but the extension is not available")
-        pytest.skip("the compiled extension is not available")
 
 
 # -- (a) both backends agree ---------------------------------------------------------------
@@ -427,11 +420,11 @@ def test_dtype_strings_numpy_cannot_parse_raise_value_error(dtype):
 
 def test_seed_beyond_uint64_is_refused_up_front():
     require_compiled()
-    try:
-        net = NeuralNetwork([3, 4, 1], seed=2**64, backend="compiled")
-    except ValueError:
-        return
+    with pytest.raises(ValueError, match="seed must be <= 18446744073709551615"):
+        NeuralNetwork([3, 4, 1], seed=2**64, backend="compiled")
+    net = NeuralNetwork([3, 4, 1], seed=2**64 - 1, backend="compiled")  # the largest is fine
     net.train(XS, YS, 1, 0.1, False, batch_size=2)
+    assert np.isfinite(net.get_params()).all()
 
 
 @pytest.mark.parametrize("sizes", [[2**40, 2**40], [2**62, 2**62]])
@@ -465,10 +458,11 @@ def test_schedule_learning_rate_is_validated(backend, value):
 
 def test_set_num_threads_beyond_c_int():
     require_compiled()
+    before = barenet.get_num_threads()
     try:
-        barenet.set_num_threads(2**31)
-    except ValueError:
-        pass
+        with pytest.raises(ValueError, match="must be <= 2147483647"):
+            barenet.set_num_threads(2**31)
+        assert barenet.get_num_threads() == before  # the refused call changed nothing
     finally:
         barenet.set_num_threads(None)
 
@@ -480,8 +474,9 @@ def test_optimizer_state_with_a_step_beyond_int64():
     net.train(XS, YS, 1, 0.1, False, optimizer=opt)
     state = opt.state_dict()
     state["step"] = 2**63
-    try:
+    with pytest.raises(ValueError, match="step must be <= 4611686018427387904"):
         opt.load_state_dict(state)
-    except ValueError:
-        return
+    state["step"] = 4611686018427387904  # the largest allowed step still trains
+    opt.load_state_dict(state)
     net.train(XS, YS, 1, 0.1, False, optimizer=opt)
+    assert np.isfinite(net.get_params()).all()

@@ -71,6 +71,44 @@ def test_two_threads_two_networks_match_sequential(backend):
         np.testing.assert_array_equal(results[s], sequential[s])
 
 
+def test_two_threads_train_at_the_same_time(backend):
+    """the two train calls are in progress together: each epoch's schedule call waits at a
+    barrier for the other thread's, so their epochs interleave; the results are still each
+    network's sequential ones"""
+    data = [make_data(s, n=400) for s in (0, 1)]
+    kw = dict(epochs=6, learning_rate=1e-3, batch_size=32, optimizer="adam", verbose=False)
+    alone = []
+    for s in (0, 1):
+        net = NeuralNetwork([data[s][0].shape[1], 32, 10], output_activation="softmax",
+                            seed=s, backend=backend)
+        net.train(*data[s], **kw)
+        alone.append(net.get_params())
+    barrier, results, errors = threading.Barrier(2, timeout=120), [None, None], []
+
+    def meet(epoch, lr, epochs):
+        barrier.wait()
+        return lr
+
+    def work(s):
+        try:
+            net = NeuralNetwork([data[s][0].shape[1], 32, 10], output_activation="softmax",
+                                seed=s, backend=backend)
+            net.train(*data[s], lr_schedule=meet, **kw)
+            results[s] = net.get_params()
+        except Exception as exc:  # reported below; a broken barrier releases the other
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    for s in (0, 1):
+        np.testing.assert_array_equal(results[s], alone[s])
+
+
 def test_one_network_from_two_threads_is_refused(backend):
     X, y = make_data(n=3000)
     net = NeuralNetwork([X.shape[1], 256, 10], output_activation="softmax", dtype="float32",

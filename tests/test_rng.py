@@ -5,12 +5,12 @@ ends of the uint64 range, and statistical sanity checks with fixed thresholds (t
 is deterministic, so they cannot flake)."""
 
 import math
-import os
 
 import numpy as np
 import pytest
 
-from barenet import _backend, _rng
+from barenet import _rng
+from conftest import require_compiled
 
 M64 = (1 << 64) - 1
 SEEDS = [0, 1, 2, 42, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**63 + 1, 2**64 - 2, 2**64 - 1]
@@ -20,11 +20,7 @@ RAW_STREAMS = [0, 1, 2, 12345, 2**63, 2**64 - 1]
 @pytest.fixture
 def core():
     """barenet._core; under BARENET_BACKEND=compiled a missing extension fails the test"""
-    error = _backend._try_compiled()
-    if error is not None:
-        if os.environ.get("BARENET_BACKEND", "").lower() == "compiled":
-            pytest.fail(f"compiled backend required but {error[1]}")
-        pytest.skip("the compiled extension is not available")
+    require_compiled()
     from barenet import _core
     return _core
 

@@ -61,7 +61,7 @@ def test_gradient_matches_finite_differences(backend, case):
     np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7 * np.abs(num).max())
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("case", sorted(GRADIENT_CASES))
 def test_compiled_forward_and_gradient_equal_the_reference(case):
     layers, shape = GRADIENT_CASES[case]
@@ -91,7 +91,7 @@ def image_problem(n=40, shape=(2, 8, 8), k=3, seed=0, dtype=np.float64):
     return X, y
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 2e-3)])
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
 def test_compiled_training_matches_the_reference(dtype, rtol, optimizer):
@@ -119,7 +119,7 @@ def test_training_learns_and_keeps_the_dtype(backend, dtype):
     assert np.mean(net.predict_classes(X) == y) > 0.9
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 def test_cnn_training_does_not_depend_on_the_thread_count():
     X, y = image_problem(n=256, shape=(3, 12, 12))
     results = []

@@ -123,6 +123,13 @@ def test_estimators_take_sparse_input(backend):
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X.toarray()), rtol=1e-8)
     r = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=10, random_state=0,
                      backend=backend)
+    dense = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=10, random_state=0,
+                         backend=backend)
     with pytest.warns(Warning):
         r.fit(X.tocsc(), y.astype(float))
-    assert r.predict(X).shape == (120,)
+    with pytest.warns(Warning):
+        dense.fit(X.toarray(), y.astype(float))
+    # the same iterates as on the dense matrix (the sparse products sum in another order)
+    assert r.n_iter_ == dense.n_iter_ == 10
+    np.testing.assert_allclose(r.loss_curve_, dense.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(r.predict(X), dense.predict(X.toarray()), rtol=1e-8, atol=1e-10)

@@ -9,7 +9,6 @@ Tolerance, per element (as tests/test_gemm.py): |Z - Z_ref| <= 2 (k + 2) eps (|X
 dtype's machine epsilon, Z_ref computed in float64. Activations are compared with their
 NumPy forms (barenet._activations) applied to the kernel's own z, within 16 eps."""
 
-import os
 import platform
 import subprocess
 import sys
@@ -21,7 +20,7 @@ sp = pytest.importorskip("scipy.sparse")
 
 import barenet
 from barenet import _activations, _sparse
-from conftest import compiled_available
+from conftest import compiled_available, require_compiled
 
 DTYPES = (np.float32, np.float64)
 ACTS = tuple(range(7))  # identity .. gelu, and softmax (acts as the identity in the kernel)
@@ -36,9 +35,7 @@ SAME_BITS = platform.machine().lower() in ("x86_64", "amd64")
 @pytest.fixture
 def core():
     if not compiled_available():
-        if os.environ.get("BARENET_BACKEND", "").lower() == "compiled":
-            pytest.fail("compiled backend required but barenet._core is unavailable")
-        pytest.skip("the compiled extension is not available")
+        require_compiled()
     from barenet import _core
     return _core
 

@@ -16,7 +16,7 @@ else:
     pytest.importorskip("barenet._core")
     from barenet import _gemm
 
-from conftest import compiled_available
+from conftest import require_compiled
 
 FLUSH = {np.float32: -80.0, np.float64: -700.0}    # below: 0 (vexp.h, BN_EXP*_FLUSH)
 OVERFLOW = {np.float32: 88.8, np.float64: 709.8}   # above: inf
@@ -24,8 +24,7 @@ OVERFLOW = {np.float32: 88.8, np.float64: 709.8}   # above: inf
 
 @pytest.fixture
 def compiled():
-    if not compiled_available():
-        pytest.skip("the compiled extension is not available")
+    require_compiled()
 
 
 def c_exp(x):

@@ -2,8 +2,6 @@
 the C core through barenet._core. Inputs arrive validated, C-contiguous and in the
 parameter dtype (network.py)."""
 
-import threading
-
 import numpy as np
 
 from . import _core
@@ -98,10 +96,9 @@ class Backend:
         state1, state2 = (empty if s is None else s for s in state)
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
                       l1=cfg.l1, l2=cfg.l2)
-        main = threading.current_thread() is threading.main_thread()
         xs, csr = _input(x)
         step, completed, status = self.core.train(
             losses, params, dparams, state1, state2, backup, work, perm, scratch, xs, y,
-            config, dict(optimizer.c_config(lr)), sw, main, **csr)
+            config, dict(optimizer.c_config(lr)), sw, **csr)
         optimizer.step = step
         return losses, completed, status

@@ -3,6 +3,7 @@
 GIL released, a status code turned into an exception. Python has validated every shape,
 dtype and value before anything here runs (barenet/_compiled_backend.py)."""
 
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
@@ -88,7 +89,9 @@ cdef extern from "net.h" nogil:
 
 cdef extern from "interrupt.h" nogil:
     int bn_interrupt_install()
-    void bn_interrupt_restore()
+    int bn_interrupt_restore()
+    int bn_interrupt_pending()
+    int bn_interrupt_take()
 
 cdef extern from *:
     """
@@ -253,12 +256,12 @@ cdef class Net:
               floating[::1] state1, floating[::1] state2, floating[::1] backup,
               floating[::1] work, int64_t[::1] perm, uint64_t[::1] scratch,
               const floating[:, ::1] x, const floating[:, ::1] y, dict config,
-              dict optimizer, const floating[::1] sw=None, bint catch_interrupt=False,
+              dict optimizer, const floating[::1] sw=None,
               const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
               const floating[::1] data=None):
         """len(losses) epochs of bn_net_train; config holds the bn_train_config fields and
-        optimizer the bn_optimizer ones. With catch_interrupt (main thread only), SIGINT
-        stops the loop between batches. Returns (optimizer step afterwards, epochs
+        optimizer the bn_optimizer ones. While interrupt_install() is in effect in this
+        thread, SIGINT stops the loop (interrupt.h). Returns (optimizer step afterwards, epochs
         completed, "ok" | "interrupted" | "diverged")."""
         cdef bn_train_config cfg
         cdef bn_optimizer opt
@@ -287,22 +290,17 @@ cdef class Net:
         opt.eps = optimizer["eps"]
         opt.weight_decay = optimizer["weight_decay"]
         opt.step = optimizer["step"]
-        cdef bint installed = catch_interrupt and bn_interrupt_install()
-        try:
-            with nogil:
-                if floating is float:
-                    status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
-                                              epochs, &params[0], &dparams[0], s1, s2,
-                                              &backup[0], &work[0], &perm[0], &scratch[0],
-                                              xp, xs, &y[0, 0], w, n)
-                else:
-                    status = bn_net_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
-                                              epochs, &params[0], &dparams[0], s1, s2,
-                                              &backup[0], &work[0], &perm[0], &scratch[0],
-                                              xp, xs, &y[0, 0], w, n)
-        finally:
-            if installed:
-                bn_interrupt_restore()
+        with nogil:
+            if floating is float:
+                status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
+                                          epochs, &params[0], &dparams[0], s1, s2,
+                                          &backup[0], &work[0], &perm[0], &scratch[0],
+                                          xp, xs, &y[0, 0], w, n)
+            else:
+                status = bn_net_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
+                                          epochs, &params[0], &dparams[0], s1, s2,
+                                          &backup[0], &work[0], &perm[0], &scratch[0],
+                                          xp, xs, &y[0, 0], w, n)
         if status == BN_EINTERRUPTED:
             return opt.step, completed, "interrupted"
         if status == BN_EDIVERGED:
@@ -392,6 +390,36 @@ def gemm_bias_act(const floating[:, :] a, const floating[:, :] b, const floating
             status = bn_dgemm_bias_act(m, n, k, &a[0, 0], lda, &b[0, 0], ldb, &bias[0], act,
                                        &c[0, 0], ldc, zp, ldz)
     _check(status)
+
+
+# ---- Ctrl-C (interrupt.h); barenet.training.catch_interrupts is the one user ----
+def interrupt_install():
+    """the flag-setting SIGINT handler, listened to in this thread; False if SIGINT is
+    ignored (then left alone). A SIGINT that reached Python's handler just before raises
+    KeyboardInterrupt here, with the previous handler back."""
+    cdef int installed = bn_interrupt_install()
+    try:
+        PyErr_CheckSignals()  # Python's signals from before the swap: now, not later
+    except BaseException:
+        if installed:
+            bn_interrupt_restore()
+        raise
+    return bool(installed)
+
+
+def interrupt_restore():
+    """the previous SIGINT handler back; True if a SIGINT arrived and was not taken"""
+    return bool(bn_interrupt_restore())
+
+
+def interrupt_pending():
+    """True if a SIGINT arrived since interrupt_install() and was not taken"""
+    return bool(bn_interrupt_pending())
+
+
+def interrupt_take():
+    """interrupt_pending(), clearing the flag"""
+    return bool(bn_interrupt_take())
 
 
 def set_num_threads(int n):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._numpy_backend import penalty
 from ._validation import check_bool, check_int, check_nonnegative_float
-from .training import History
+from .training import History, catch_interrupts, interrupt_pending
 
 VERBOSE_EVERY = 10   # with verbose, an "Iteration k, Loss: x" line every this many iterations
 BAD_STEP = 1e4       # a non-finite trial point reports f_ref + BAD_STEP (1 + |f_ref|)
@@ -65,6 +65,8 @@ class _Objective:
         return penalty(self.spec, self.params, 0.0, 2.0)
 
     def __call__(self, x):
+        if interrupt_pending():  # Ctrl-C: stop before evaluating (train() takes the flag)
+            raise KeyboardInterrupt("barenet: L-BFGS interrupted")
         self.n_fun += 1
         with np.errstate(over="ignore", invalid="ignore"):
             np.copyto(self.params, x, casting="unsafe")
@@ -143,6 +145,8 @@ def train(net, X, y, sample_weight=None, *, max_iter, max_fun=15000, tol=1e-5, v
         k = len(history)
         if verbose and (k == 1 or k % VERBOSE_EVERY == 0):
             print(f"Iteration {k}, Loss: {f:.4f}", flush=True)
+        if interrupt_pending():  # Ctrl-C: stop at this accepted iterate
+            raise KeyboardInterrupt("barenet: L-BFGS interrupted")
 
     def finish(x, n_iter, status, message):
         net._params[...] = x
@@ -151,11 +155,19 @@ def train(net, X, y, sample_weight=None, *, max_iter, max_fun=15000, tol=1e-5, v
         history.final_loss = history[-1] if history else objective.f0
 
     try:
-        with _blas_threads(net):
-            result = optimize.minimize(objective, x0, method="L-BFGS-B", jac=True,
-                                       callback=callback,
-                                       options={"maxiter": max_iter, "maxfun": max_fun,
-                                                "gtol": tol})
+        # Ctrl-C only sets a flag (training.catch_interrupts) that the objective and the
+        # callback poll, so the KeyboardInterrupt comes at an accepted iterate or before an
+        # evaluation, never inside scipy's or this module's bookkeeping; one that arrives
+        # after the last poll is raised on leaving the with block, the run complete
+        with _blas_threads(net), catch_interrupts(history) as interrupts:
+            try:
+                result = optimize.minimize(objective, x0, method="L-BFGS-B", jac=True,
+                                           callback=callback,
+                                           options={"maxiter": max_iter, "maxfun": max_fun,
+                                                    "gtol": tol})
+            except KeyboardInterrupt:
+                interrupts.take()
+                raise
     except KeyboardInterrupt as exc:
         finish(accepted, len(history), None, "interrupted (KeyboardInterrupt)")
         exc.history = history

@@ -11,6 +11,7 @@ from . import _numpy_layers as nl
 from . import _rng
 from . import _sparse
 from .layers import AVGPOOL2D, CONV2D, DENSE, FLATTEN, MAXPOOL2D
+from .training import interrupt_pending
 
 LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = 0, 1, 2, 3
 
@@ -179,7 +180,8 @@ def predict(spec, params, x):
 
 def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
     """`epochs` epochs of mini-batch training from cfg.epoch (bn_net_train in net.h);
-    returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C) /
+    returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C seen
+    before a batch, or after an epoch: then at that boundary) /
     "diverged" (a non-finite epoch loss) after rolling the parameters and the optimizer
     state back to the last completed epoch"""
     n = x.shape[0]
@@ -190,31 +192,35 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr):
     live = [params] + [s for s in (optimizer.state_arrays() or ()) if s is not None]
     for e in range(epochs):
         backup = [a.copy() for a in live], optimizer.step
-        try:
-            epoch = cfg.epoch + e
-            order = (_rng.rng_permutation(cfg.seed, _rng.rng_stream(_rng.STREAM_SHUFFLE, epoch,
-                                                                    0, 0), n)
-                     if shuffled else None)
-            total = 0.0
-            for batch, start in enumerate(range(0, n, b)):
-                rows = slice(start, start + b) if order is None else order[start:start + b]
-                xb, yb, wb = rows_of(x, rows), y[rows], None if sw is None else sw[rows]
-                drop = (cfg.seed, epoch, batch)
-                acts, zs = forward(spec, params, xb, drop)
-                batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
-                backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop)
-                optimizer.update_numpy(params, dparams, lr)
-                total += batch_loss * xb.shape[0]
+        epoch = cfg.epoch + e
+        order = (_rng.rng_permutation(cfg.seed, _rng.rng_stream(_rng.STREAM_SHUFFLE, epoch,
+                                                                0, 0), n)
+                 if shuffled else None)
+        total = 0.0
+        status = "ok"
+        for batch, start in enumerate(range(0, n, b)):
+            if interrupt_pending():  # Ctrl-C (training.catch_interrupts), as in C
+                status = "interrupted"
+                break
+            rows = slice(start, start + b) if order is None else order[start:start + b]
+            xb, yb, wb = rows_of(x, rows), y[rows], None if sw is None else sw[rows]
+            drop = (cfg.seed, epoch, batch)
+            acts, zs = forward(spec, params, xb, drop)
+            batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
+            backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop)
+            optimizer.update_numpy(params, dparams, lr)
+            total += batch_loss * xb.shape[0]
+        if status == "ok":
             losses[e] = total / n
             finite = np.isfinite(losses[e]) and all(np.isfinite(a).all() for a in live)
             status = "ok" if finite else "diverged"  # a NaN loss, or updates that overflowed
-        except KeyboardInterrupt:
-            status = "interrupted"
         if status != "ok":
             for a, saved in zip(live, backup[0]):
                 a[...] = saved
             optimizer.step = backup[1]
             return losses, e, status
+        if interrupt_pending():  # seen after the epoch: stop at this boundary
+            return losses, e + 1, "interrupted"
     return losses, epochs, "ok"
 
 

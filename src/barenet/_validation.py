@@ -16,15 +16,24 @@ MAX_STEP = 2**62  # epoch and step counters are int64 in C
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
-def check_dtype(dtype):
-    """'float32' or 'float64' (names, NumPy dtypes or scalar types) -> np.dtype"""
+def check_dtype(dtype, name="dtype"):
+    """'float32' or 'float64' (names, NumPy dtypes or scalar types) -> the native np.dtype.
+    This is the one place a network's dtype is checked. A byte order spelled out is
+    accepted when it is the machine's own ('<f8' on a little-endian machine is float64);
+    the other byte order ('>f8' there) is refused: the C core reads native floats only.
+    (Arrays given to barenet in the other byte order are fine: they are converted on the
+    way in, like any other dtype.)"""
     try:
         dt = np.dtype(dtype)
     except Exception:  # TypeError, but also SyntaxError for strings such as ","
         dt = None
     if dt is None or dt.name not in DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-    return dt
+        raise ValueError(f"{name} must be 'float32' or 'float64'; got {dtype!r}")
+    if not dt.isnative:
+        raise ValueError(f"{name} must be 'float32' or 'float64' in the machine's byte order; "
+                         f"got {dtype!r} ({'big' if dt.byteorder == '>' else 'little'}-endian "
+                         f"{dt.name}): pass {dt.name!r}")
+    return DTYPES[dt.name]
 
 
 def check_int(value, name, minimum=None, maximum=None):
@@ -106,6 +115,39 @@ def _finite(arr, name):
                                      arr.shape or (1,))
             raise ValueError(f"{name} contains NaN or infinity (first at index "
                              f"{tuple(int(i) for i in where)[:arr.ndim]})")
+
+
+def check_param_values(value, shape, dtype, name):
+    """Parameter values written into a network (set_params, weights[i] = ..., biases[i] =
+    ..., the estimators' coefs_/intercepts_, loss_and_grad's params): real numbers of
+    exactly `shape`, finite, and finite in dtype too (float64 values beyond float32's
+    range would become infinity) -> a new C-contiguous array of dtype. One check for
+    every path that writes parameters."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be an array of real numbers of shape {tuple(shape)}; "
+                         f"{exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}; got {arr.shape}")
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.array(arr, dtype=dtype, order="C")
+    bad = ~np.isfinite(out)
+    if bad.any():
+        at = np.unravel_index(int(np.argmax(bad)), out.shape) if out.ndim else ()
+        where = tuple(int(i) for i in at)
+        value = arr[where].item()
+        if arr.dtype.kind == "f" and not np.isfinite(value):
+            got = f"{value} at index {where}"
+        else:
+            got = (f"{value!r} at index {where}, beyond {dtype.name}'s largest magnitude "
+                   f"{np.finfo(dtype).max:.7g}")
+        raise ValueError(f"{name} must hold finite real numbers that fit {dtype.name}; got "
+                         f"{got}")
+    return out
 
 
 def check_X(X, dtype, n_features=None, name="X"):

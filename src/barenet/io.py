@@ -11,14 +11,16 @@ allow_pickle=False so that loading can never run code, holding
     optimizer_state2   optional, (n_params,): its second (Adam's v)
 
 Writes are atomic (temporary file in the same directory, flush, fsync, rename), so a crash
-never leaves a damaged file where a good one was. Loading checks everything and raises
+never leaves a damaged file where a good one was; a symlink is followed (its target is
+replaced), a directory, FIFO or device is refused, and the file gets the mode open() would
+give (or keeps the existing file's). Loading checks everything and raises
 ModelFileError (a ValueError) naming the file and what is wrong."""
 
 import json
 import os
 import re
+import secrets
 import stat
-import tempfile
 import zipfile
 
 import numpy as np
@@ -48,25 +50,102 @@ def fsync_directory(directory):
         os.close(fd)
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def check_save_path(path):
+    """Where a save to path writes, checked before anything is written (the CLI calls this
+    before training): -> (target, st). A symlink is followed, as open() follows it: the
+    file it points to is replaced and the link stays. The target must be a regular file
+    or not exist yet (ValueError for a directory, FIFO, device or socket: save never
+    turns one into a regular file), in a directory that exists (FileNotFoundError naming
+    path). st is the existing file's os.stat_result, or None."""
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"path must be a str, bytes or os.PathLike; got "
+                        f"{type(path).__name__}") from None
+    if not path:
+        raise ValueError("path must not be empty")
+    target = os.path.realpath(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        via = f" (the target of the symlink {path})" if os.path.islink(path) else ""
+        raise ValueError(f"cannot save to {target}{via}: it is {kind}; a model is saved to a "
+                         "regular file, new or existing")
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        where = (f"{directory} (where the symlink {path} points)" if os.path.islink(path)
+                 else os.path.dirname(path) or directory)
+        raise FileNotFoundError(f"cannot save to {path}: the directory {where} does not "
+                                "exist")
+    return target, st
+
+
+def _create_beside(target, st):
+    """(fd, name) of a new file beside target, with the mode the final file gets: the
+    existing file's mode (and, where allowed, its owner), or 0666 minus the umask, as
+    open(target, "w") would give"""
+    directory, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            # the kernel applies the umask to 0o666; over an existing file start private
+            # and take its mode below, so the new file is never more open than the old
+            fd = os.open(tmp, flags, 0o666 if st is None else 0o600)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot save to {target}: cannot create a file "
+                                       f"in {directory} ({exc.strerror})") from None
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(f"cannot save to {target}: no free temporary name")
+    if st is not None:
+        try:
+            try:
+                if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.getuid(),
+                                                                        os.getgid()):
+                    os.fchown(fd, st.st_uid, st.st_gid)  # root, or a group of the user's
+            except OSError:
+                pass
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+    return fd, tmp
+
+
 def atomic_write(path, write):
-    """call write(file object) on a temporary file beside path, then move it over path"""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
+    """call write(file object) on a new file beside path's target, then rename it over the
+    target (check_save_path: symlinks followed, only regular files replaced). The file
+    gets the mode a plain open() gives (0666 minus the umask) or keeps the existing
+    file's mode."""
+    target, st = check_save_path(path)
+    fd, tmp = _create_beside(target, st)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
-    fsync_directory(directory)
+    fsync_directory(os.path.dirname(target))
 
 
 def save(net, path, include_optimizer=True):

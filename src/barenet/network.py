@@ -16,16 +16,18 @@ import numpy as np
 from . import _backend, _sparse
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
-                          check_nonnegative_float, check_positive_float, check_rate,
-                          check_sample_weight, check_X_shaped, check_y_binary, check_y_categorical,
-                          check_y_regression, MAX_PARAMS, MAX_SEED)
+                          check_nonnegative_float, check_param_values, check_positive_float,
+                          check_rate, check_sample_weight, check_X_shaped, check_y_binary,
+                          check_y_categorical, check_y_regression, MAX_PARAMS, MAX_SEED,
+                          MAX_STEP)
 from .layers import C_FIELDS, DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
-from .training import History, Progress, get_early_stopping
+from .training import History, Progress, catch_interrupts, get_early_stopping, interrupted
 
 LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
 LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
                 "crossentropy": "categorical_crossentropy"}
+EPOCHS_PER_CALL = 4096  # at most this many epochs per backend call (its losses buffer)
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity")
 OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "gelu",
                       "exp")
@@ -91,23 +93,78 @@ class TrainConfig:
     l2: float
 
 
+def _acquire(busy, owner, what):
+    """take a network's lock for the call `what`, or raise the RuntimeError of _exclusive"""
+    if not busy.acquire(blocking=False):
+        raise RuntimeError(f"this {owner} is in use by another thread ({what} was called "
+                           "while another call on it is running); give each thread its own "
+                           "network or serialise the calls")
+
+
 class _ParamList(list):
     """The list of weight (or bias) views. Assigning an element copies into the flat buffer
-    after checking the shape, so `net.weights[0] = W` works and stays shared."""
+    after checking the shape and the values (check_param_values: finite and within the
+    network's dtype), so `net.weights[0] = W` works and stays shared; a slice assignment
+    (`net.weights[0:2] = [W0, W1]`) checks every value before it writes any. Like every
+    call that changes the network, it takes the network's lock (_exclusive), so it raises
+    RuntimeError while another thread trains. (Writing into a view, `net.weights[0][...] =
+    W`, is plain NumPy and cannot be guarded.) The list itself has one entry per layer
+    with parameters: appending, inserting or deleting entries raises TypeError."""
 
-    def __init__(self, views, name):
+    def __init__(self, views, name, busy, owner):
         super().__init__(views)
         self._name = name
+        self._busy = busy    # the network's lock
+        self._owner = owner  # its class name, for the message
 
     def __setitem__(self, index, value):
-        view = list.__getitem__(self, index)
-        arr = np.asarray(value)
-        if arr.shape != view.shape:
-            raise ValueError(f"{self._name}[{index}] must have shape {view.shape}; "
-                             f"got {arr.shape}")
-        if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
-            raise ValueError(f"{self._name}[{index}] must hold finite real numbers")
-        view[...] = arr
+        _acquire(self._busy, self._owner, f"{self._name}[{index!r}] = ...")
+        try:
+            self._assign(index, value)
+        finally:
+            self._busy.release()
+
+    def _assign(self, index, value):
+        if isinstance(index, slice):
+            views = list.__getitem__(self, index)
+            positions = range(len(self))[index]
+            step = f":{positions.step}" if positions.step != 1 else ""
+            where = f"{self._name}[{positions.start}:{positions.stop}{step}]"
+            try:
+                values = list(value)
+            except TypeError:
+                raise TypeError(f"{where} = ... needs a sequence of {len(views)} arrays; got "
+                                f"{type(value).__name__}") from None
+            if len(values) != len(views):
+                raise ValueError(f"{where} = ... needs {len(views)} arrays (the list keeps "
+                                 f"one entry per layer); got {len(values)}")
+            checked = [self._check(i, v, a) for i, v, a in zip(positions, views, values)]
+        else:
+            view = list.__getitem__(self, index)
+            checked = [self._check(index, view, value)]
+            views = [view]
+        for view, arr in zip(views, checked):
+            view[...] = arr
+
+    def _derived(self, views, name):
+        """another list over views of the same parameters (the estimators' coefs_ and 1-D
+        intercepts_), checked and written the same way"""
+        return type(self)(views, name, self._busy, self._owner)
+
+    def _check(self, index, view, value):
+        if view is None:
+            raise ValueError(f"{self._name}[{index}] is None: that layer has no bias")
+        return check_param_values(value, view.shape, view.dtype, f"{self._name}[{index}]")
+
+    def _fixed_length(self, *args, **kwargs):
+        raise TypeError(f"{self._name} has one entry per layer with parameters: assign its "
+                        f"elements ({self._name}[i] = array) instead of changing the list")
+
+    def __reduce_ex__(self, protocol):  # copies and pickles are plain lists of arrays
+        return list, (list(self),)
+
+    __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = remove = clear = \
+        sort = reverse = _fixed_length
 
 
 def _exclusive(method):
@@ -117,11 +174,7 @@ def _exclusive(method):
 
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError(f"this {type(self).__name__} is in use by another thread "
-                               f"({type(self).__name__}.{method.__name__} was called while another "
-                               "call on it is running); give each thread its own network "
-                               "or serialise the calls")
+        _acquire(self._busy, type(self).__name__, f"{type(self).__name__}.{method.__name__}")
         try:
             return method(self, *args, **kwargs)
         finally:
@@ -233,6 +286,7 @@ class Sequential:
                              f"handles at most {MAX_PARAMS} (2**62)")
         self._backend = _backend.backend_class(backend)(self._spec)
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)
+        self._busy = threading.RLock()
         self._make_views()
         rng = None if self.seed is None else np.random.default_rng(self.seed)
         for layer, views in zip(self._param_layers, zip(self._weights, self._biases)):
@@ -241,7 +295,6 @@ class Sequential:
         self._epochs_done = 0
         self._optimizer = None
         self._optimizer_name = None
-        self._busy = threading.RLock()
 
     @property
     def dropout(self):
@@ -258,13 +311,16 @@ class Sequential:
                 ws.append(w)
                 bs.append(b)
         assert self._spec.n_params == self._params.size
-        self._weights = _ParamList(ws, "weights")
-        self._biases = _ParamList(bs, "biases")
+        owner = type(self).__name__
+        self._weights = _ParamList(ws, "weights", self._busy, owner)
+        self._biases = _ParamList(bs, "biases", self._busy, owner)
 
     @property
     def weights(self):
         """per layer with parameters, its weights as a view into the flat parameter buffer:
-        (n_in, n_out) for Dense, (KH, KW, C, F) for Conv2D"""
+        (n_in, n_out) for Dense, (KH, KW, C, F) for Conv2D. `weights[i] = W` copies W in
+        after checking it; like set_params it raises RuntimeError while another thread
+        trains the network."""
         return self._weights
 
     @property
@@ -287,19 +343,32 @@ class Sequential:
         """the optimizer of the last `train` call (its state carries over), or None"""
         return self._optimizer
 
+    @property
+    def _optimizer(self):
+        return self.__dict__.get("_optimizer_object")
+
+    @_optimizer.setter
+    def _optimizer(self, opt):
+        """every assignment (train, io.load) claims the new optimizer for this network
+        (ValueError if another network owns it) and releases the previous one"""
+        old = self._optimizer
+        if opt is not None:
+            opt.claim(self)
+        self.__dict__["_optimizer_object"] = opt
+        if old is not None and old is not opt:
+            old.release(self)
+
     def get_params(self):
         """a copy of all parameters as one flat vector (layer by layer: W then b)"""
         return self._params.copy()
 
     @_exclusive
     def set_params(self, params):
-        """overwrite all parameters from a flat vector laid out as get_params() returns"""
-        arr = np.asarray(params)
-        if arr.shape != self._params.shape:
-            raise ValueError(f"params must have shape {self._params.shape}; got {arr.shape}")
-        if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
-            raise ValueError("params must hold finite real numbers")
-        self._params[...] = arr
+        """overwrite all parameters from a flat vector laid out as get_params() returns;
+        ValueError (nothing written) for a wrong shape, NaN, infinity or a value beyond the
+        network's dtype (1e300 in a float32 network)"""
+        self._params[...] = check_param_values(params, self._params.shape, self.dtype,
+                                               "params")
 
     # -- inputs ----------------------------------------------------------------------------
     def _X(self, X, name="X"):
@@ -382,13 +451,7 @@ class Sequential:
         if arr.shape != self._params.shape:
             raise ValueError(f"params must be a flat vector of shape {self._params.shape} "
                              f"(this network's n_params); got shape {arr.shape}")
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"params must hold real numbers; got dtype {arr.dtype}")
-        with np.errstate(over="ignore"):
-            p = np.ascontiguousarray(arr, dtype=self.dtype)
-        if not np.isfinite(p).all():
-            raise ValueError(f"params must hold finite numbers (in {self.dtype.name}); got NaN "
-                             "or infinity")
+        p = check_param_values(arr, self._params.shape, self.dtype, "params")
         X, y = self._Xy(X, y)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         dparams = np.empty_like(self._params)
@@ -405,18 +468,45 @@ class Sequential:
         return loss
 
     # -- training --------------------------------------------------------------------------
-    def _resolve_optimizer(self, optimizer):
-        """the optimizer for this train call: the previous one again when given the same
-        name (its state continues), else a new one (or the given object), with state
-        buffers sized for this network"""
+    def _optimizer_for(self, optimizer):
+        """the optimizer a train call would use: the previous one again when given the same
+        name (its state continues), else a new one for the name, or the given object;
+        checked (its type, its name, no other network owning it), nothing changed yet"""
         if isinstance(optimizer, str) and self._optimizer is not None \
                 and self._optimizer_name == optimizer:
             opt = self._optimizer
         else:
             opt = _optimizers.get_optimizer(optimizer)
+        opt.check_owner(self)
+        return opt
+
+    def _use_optimizer(self, opt, optimizer):
+        """make opt (from _optimizer_for) this network's optimizer, with state buffers sized
+        for this network; claiming it comes first, so a lost race changes nothing"""
+        self._optimizer = opt
         opt.ensure_state(self._spec.n_params, self.dtype)
         self._optimizer_name = optimizer if isinstance(optimizer, str) else None
-        return opt
+
+    def _check_epochs(self, epochs, minimum):
+        """epochs as an int: at most MAX_STEP (2**62) per call, and no more than the epoch
+        counter (int64 in C) can still count after the epochs this network has done"""
+        epochs = check_int(epochs, "epochs", minimum=minimum)
+        room = min(MAX_STEP, 2**63 - 1 - self._epochs_done)
+        if epochs > room:
+            raise ValueError(f"epochs must be <= {room} (at most 2**62 per call, and the "
+                             "epoch counter is an int64; this network has done "
+                             f"{self._epochs_done}); got {epochs}")
+        return epochs
+
+    @staticmethod
+    def _scheduled_lr(schedule, base, epoch, epochs):
+        """the schedule's learning rate for `epoch`, checked"""
+        lr = schedule(epoch, base, epochs)
+        try:
+            return check_positive_float(lr, "learning rate")
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"lr_schedule returned an invalid learning rate for epoch "
+                            f"{epoch}: {exc}") from None
 
     def _accuracy(self, proba, y):
         """accuracy of predicted classes against validated targets y"""
@@ -434,7 +524,9 @@ class Sequential:
         batch_size None means full batch (the tutorial); otherwise rows are reshuffled each
         epoch (shuffle=True) and split into batches, the last one smaller. `optimizer` is a
         name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or an object from
-        barenet.optimizers; its state carries over to the next train call. "lbfgs" (or
+        barenet.optimizers; its state carries over to the next train call. An optimizer
+        object serves one network: passing one that another network trains with raises
+        ValueError. "lbfgs" (or
         barenet.optimizers.LBFGS(max_fun, tol)) trains full batch with scipy's L-BFGS-B for
         at most `epochs` iterations; the History then holds the loss after each iteration
         and n_iter, n_fun, converged and message attributes. With verbose, a
@@ -442,14 +534,31 @@ class Sequential:
         epoch in mini-batch training, with validation metrics when there are any.
         sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
 
+        Every argument is checked before anything changes: a call refused with ValueError
+        or TypeError (epochs outside 0..2**62 or beyond what the int64 epoch counter can
+        still count, batch_size < 1, a learning rate that is not finite and > 0, bad data or
+        validation_data, early stopping on "val_loss" without validation_data, an
+        lr_schedule whose rate for the first epoch is not finite and > 0 or that raises, an
+        optimizer owned by another network, ...) leaves the network exactly as it was: parameters, optimizer and its
+        state and step, epoch count and random stream.
+
         If an epoch's loss is NaN or infinite, training stops with the parameters of the
         last finite epoch and raises TrainingDiverged (on_divergence="raise") or warns and
-        returns the history so far ("warn"). Ctrl-C stops training between batches at the
-        last completed epoch (or the best one, under early stopping with restore) and
-        raises KeyboardInterrupt, whose `history` attribute holds the history so far.
+        returns the history so far ("warn"). An lr_schedule that fails at a later epoch
+        stops training there the same way (its exception carries `history`). Ctrl-C (in
+        the main thread, with Python's default SIGINT handler) stops training between
+        batches, or between epochs when it arrives during validation or early stopping, at
+        the last completed epoch (or the best one, under early stopping with restore), and
+        raises KeyboardInterrupt, whose `history` attribute holds the history so far. A
+        Ctrl-C that arrives as the call ends still raises KeyboardInterrupt, with the
+        finished history.
         """
-        X, y = self._Xy(X, y)
-        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        try:
+            X, y = self._Xy(X, y)
+            sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        except KeyboardInterrupt as exc:  # Ctrl-C while checking the data: nothing done
+            exc.history = History()
+            raise
         return self._train(X, y, sw, epochs, learning_rate, verbose, batch_size=batch_size,
                            optimizer=optimizer, shuffle=shuffle, validation_data=validation_data,
                            early_stopping=early_stopping, lr_schedule=lr_schedule,
@@ -460,13 +569,15 @@ class Sequential:
                optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
                lr_schedule=None, on_divergence="raise"):
         """train() on X, y, sw as _Xy and check_sample_weight return them (validated once:
-        barenet.sklearn calls this epoch by epoch)"""
+        barenet.sklearn calls this epoch by epoch). All the other arguments are checked
+        here before the network changes."""
         if isinstance(optimizer, _optimizers.LBFGS) or (isinstance(optimizer, str)
                                                        and optimizer.strip().lower() == "lbfgs"):
-            return self._train_lbfgs(X, y, sw, epochs, verbose, optimizer, batch_size,
-                                     validation_data, early_stopping, lr_schedule,
-                                     on_divergence)
-        epochs = check_int(epochs, "epochs", minimum=0)
+            return self._train_lbfgs(X, y, sw, epochs, learning_rate, verbose, shuffle,
+                                     optimizer, batch_size, validation_data, early_stopping,
+                                     lr_schedule, on_divergence)
+        # -- checks: nothing below changes the network until every one has passed ---------
+        epochs = self._check_epochs(epochs, 0)
         lr = check_positive_float(learning_rate, "learning_rate")
         verbose = check_bool(verbose, "verbose")
         shuffle = check_bool(shuffle, "shuffle")
@@ -475,40 +586,52 @@ class Sequential:
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), n)
         schedule = get_schedule(lr_schedule)
         stopper = get_early_stopping(early_stopping)
+        validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (X_val, y_val)")
-            Xv, yv = self._Xy(*validation_data, names=("validation_data[0]",
-                                                         "validation_data[1]"))
-        opt = self._resolve_optimizer(optimizer)
-        self._optimizer = opt
-        if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
-            self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
-        cfg = TrainConfig(batch_size=batch, shuffle=shuffle, seed=self._stream_seed or 0,
-                          epoch=self._epochs_done, l1=self.l1, l2=self.l2)
-
-        history = History()
-        print_every = 100 if batch == n else 1
-        per_epoch = validation_data is not None or stopper is not None or schedule is not None
+            validation = self._Xy(*validation_data, names=("validation_data[0]",
+                                                             "validation_data[1]"))
         monitor = None
         if stopper is not None:
             monitor = stopper.monitor if stopper.monitor != "auto" else (
-                "val_loss" if validation_data is not None else "loss")
-            if monitor == "val_loss" and validation_data is None:
+                "val_loss" if validation is not None else "loss")
+            if monitor == "val_loss" and validation is None:
                 raise ValueError("early stopping on 'val_loss' needs validation_data")
-        validation = None if validation_data is None else (Xv, yv)
-        progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
+        opt = self._optimizer_for(optimizer)
+        lr0 = None  # the first epoch's rate: a schedule that fails there is refused here
+        if schedule is not None and epochs:
+            lr0 = self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs)
+
+        history = History()
         try:
-            self._train_loop(X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
-                             validation, per_epoch, print_every, progress, history,
-                             on_divergence)
-        finally:
-            if progress is not None:
-                progress.close()
+            with catch_interrupts(history) as interrupts:
+                # -- from here on the network changes --------------------------------------
+                self._use_optimizer(opt, optimizer)
+                if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
+                    self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+                cfg = TrainConfig(batch_size=batch, shuffle=shuffle,
+                                  seed=self._stream_seed or 0, epoch=self._epochs_done,
+                                  l1=self.l1, l2=self.l2)
+                print_every = 100 if batch == n else 1
+                per_epoch = (validation is not None or stopper is not None
+                             or schedule is not None)
+                progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
+                try:
+                    self._train_loop(X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper,
+                                     monitor, validation, per_epoch, print_every, progress,
+                                     history, on_divergence, interrupts)
+                finally:
+                    if progress is not None:
+                        progress.close()
+        except KeyboardInterrupt as exc:  # Python's own, just after its handler came back
+            if not hasattr(exc, "history"):
+                exc.history = history
+            raise
         return history
 
-    def _train_lbfgs(self, X, y, sw, epochs, verbose, optimizer, batch_size, validation_data,
-                     early_stopping, lr_schedule, on_divergence):
+    def _train_lbfgs(self, X, y, sw, epochs, learning_rate, verbose, shuffle, optimizer,
+                     batch_size, validation_data, early_stopping, lr_schedule, on_divergence):
         """train() with optimizer="lbfgs": full batch, through barenet._lbfgs"""
         from . import _lbfgs
         options = {"batch_size": batch_size, "validation_data": validation_data,
@@ -520,24 +643,42 @@ class Sequential:
         if self.dropout > 0:
             raise ValueError("optimizer='lbfgs' needs a deterministic loss: this network has "
                              f"dropout {self.dropout}")
-        epochs = check_int(epochs, "epochs", minimum=1)
+        epochs = check_int(epochs, "epochs", minimum=1, maximum=MAX_STEP)
+        check_positive_float(learning_rate, "learning_rate")  # unused, but checked as ever
+        check_bool(shuffle, "shuffle")
+        verbose = check_bool(verbose, "verbose")
         on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
         opt = optimizer if isinstance(optimizer, _optimizers.LBFGS) else _optimizers.LBFGS()
         try:
             return _lbfgs.train(self, X, y, sw, max_iter=epochs, max_fun=opt.max_fun,
-                                tol=opt.tol, verbose=check_bool(verbose, "verbose"))
+                                tol=opt.tol, verbose=verbose)
         except TrainingDiverged as exc:
             if on_divergence == "raise":
                 raise
             warnings.warn(str(exc), RuntimeWarning, stacklevel=3)
             return exc.history if exc.history is not None else History()
 
-    def _train_loop(self, X, y, sw, epochs, lr, cfg, opt, schedule, stopper, monitor,
-                    validation, per_epoch, print_every, progress, history, on_divergence):
+    def _train_loop(self, X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper, monitor,
+                    validation, per_epoch, print_every, progress, history, on_divergence,
+                    interrupts):
         """the epochs of one train call: C (or NumPy) runs chunks of epochs; between chunks
-        come the schedule, validation, progress output and early stopping"""
+        come the schedule, validation, progress output, early stopping and the Ctrl-C poll.
+        Whatever ends the call early leaves the network at an epoch boundary: the last
+        completed epoch, or the best one under early stopping with restore."""
         classifier = self.output_activation in ("sigmoid", "softmax")
+        restore = stopper is not None and stopper.restore_best_weights
         best, best_params, waited = np.inf, None, 0
+
+        def end_early(exc):
+            if restore and best_params is not None:
+                self._params[...] = best_params
+            if not hasattr(exc, "history"):
+                try:
+                    exc.history = history
+                except AttributeError:  # an exception type without a __dict__
+                    pass
+            return exc
+
         e = 0
         while e < epochs:
             if per_epoch:
@@ -546,29 +687,25 @@ class Sequential:
                 k = min(print_every - e % print_every, epochs - e)
             else:
                 k = epochs - e
-            base = opt.learning_rate_for(lr)
-            lr_e = base
+            k = min(k, EPOCHS_PER_CALL)
+            lr_e = opt.learning_rate_for(lr)
             if schedule is not None:
-                lr_e = schedule(e, base, epochs)
                 try:
-                    lr_e = check_positive_float(lr_e, "learning rate")
-                except (TypeError, ValueError) as exc:
-                    raise type(exc)(f"lr_schedule returned an invalid learning rate for epoch "
-                                    f"{e}: {exc}") from None
+                    lr_e = lr0 if e == 0 else self._scheduled_lr(schedule, lr_e, e, epochs)
+                except Exception as exc:
+                    raise end_early(exc)
             losses, completed, status = self._backend.train(
                 replace(cfg, epoch=self._epochs_done), opt, self._params, X, y, k, lr_e, sw)
             self._epochs_done += completed
             history.extend(losses[:completed].tolist())
             history.metrics["lr"].extend([lr_e] * completed)
-            if status == "interrupted":
-                if stopper is not None and stopper.restore_best_weights and best_params is not None:
-                    self._params[...] = best_params
+            if status == "interrupted" and completed < k:  # rolled back inside the chunk
+                interrupts.take()
                 if progress is not None:
                     progress.update(history, e, e + completed)
-                interrupt = KeyboardInterrupt("barenet: training interrupted after epoch "
-                                              f"{e + completed - 1}")
-                interrupt.history = history
-                raise interrupt
+                raise end_early(interrupted(history, "barenet: training interrupted after "
+                                                     f"epoch {e + completed - 1}"))
+            # "interrupted" after the chunk's last epoch: its bookkeeping first, then the poll
             if status == "diverged":
                 bad = e + completed
                 if progress is not None:
@@ -595,18 +732,24 @@ class Sequential:
             if progress is not None:
                 progress.update(history, e, e + k)
             e += k
+            stop = False
             if stopper is not None:
                 value = history.metrics[monitor][-1]
                 if value < best - stopper.min_delta:
                     best, waited, history.best_epoch = value, 0, e - 1
-                    if stopper.restore_best_weights:
+                    if restore:
                         best_params = self._params.copy()
                 else:
                     waited += 1
                     if waited >= stopper.patience:
                         history.stopped_epoch = e - 1
-                        break
-        if stopper is not None and stopper.restore_best_weights and best_params is not None:
+                        stop = True
+            if interrupts.take():  # Ctrl-C seen by C after the chunk, or during the above
+                raise end_early(interrupted(history, "barenet: training interrupted after "
+                                                     f"epoch {e - 1}"))
+            if stop:
+                break
+        if restore and best_params is not None:
             self._params[...] = best_params
 
     # -- files -----------------------------------------------------------------------------
@@ -627,6 +770,20 @@ class Sequential:
         loading never executes code from the file."""
         from . import io
         return io.load(path, backend=backend)
+
+    @_exclusive
+    def to_onnx(self, path=None, *, opset=None, flat_input=False):
+        """Write the network as an ONNX file (and return the onnx.ModelProto): see
+        barenet.onnx.export, which this calls (needs ``pip install barenet[onnx]``)."""
+        from . import onnx as _onnx
+        return _onnx.export(self, path, opset=opset, flat_input=flat_input)
+
+    @_exclusive
+    def load_torch_state_dict(self, state_dict, mapping=None):
+        """Copy a PyTorch state_dict's Linear and Conv2d weights into this network's
+        Dense and Conv2D layers: see barenet._torch_import.load_state_dict."""
+        from . import _torch_import
+        _torch_import.load_state_dict(self, state_dict, mapping)
 
     def __repr__(self):
         layers = ", ".join(map(repr, self.layers))

@@ -21,10 +21,21 @@ The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step nu
 An optimizer keeps its state (velocity, moments, step count) in flat arrays laid out like
 the network's flat parameter buffer, so one step is one pass over flat arrays: in C
 (csrc/optimizers.c) or in NumPy (``update_numpy``, the reference, same operations in the
-same order and in the parameters' dtype)."""
+same order and in the parameters' dtype).
+
+One optimizer object holds the state of one network's training (as a Keras optimizer is
+built for one model's variables): the first network that trains with it owns it, and
+another network's ``train(..., optimizer=opt)`` raises ValueError while the owner still
+uses it, also from another thread (the check and the claim are one atomic step). Give each
+network its own object, e.g. ``type(opt)(**opt.hyperparameters())`` for the same settings.
+A network releases its optimizer when it trains with another one or is garbage collected;
+the object then continues from the state it holds with whichever network takes it next.
+Copies and pickles of an optimizer are owned by no one."""
 
 import math
 import numbers
+import threading
+import weakref
 
 import numpy as np
 
@@ -78,6 +89,9 @@ def _check_learning_rate(value):
     return None if value is None else check_positive_float(value, "learning_rate")
 
 
+_OWNERS = threading.Lock()  # guards every Optimizer._owner: check and claim are one step
+
+
 def _scalar(value):
     """a Python scalar from a 0-d array (as np.load gives back), else the value itself"""
     if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -97,6 +111,43 @@ class Optimizer:
         self.step = 0  # updates taken since the last reset()
         self._states = None  # tuple of n_states arrays once reset() has run
         self._shape = self._dtype = None  # what reset() was given
+        self._owner = None  # weakref to the network whose state this is (claim)
+
+    # -- ownership: one network per optimizer object ------------------------------------
+
+    def _owner_network(self):
+        owner = getattr(self, "_owner", None)
+        return None if owner is None else owner()
+
+    def check_owner(self, network):
+        """raise ValueError if another network (still alive and still using this object)
+        owns this optimizer; network.train calls it before changing anything"""
+        owner = self._owner_network()
+        if owner is not None and owner is not network:
+            raise ValueError(
+                f"optimizer {self!r} already holds the training state of another network "
+                f"({type(owner).__name__} at 0x{id(owner):x}); an optimizer object serves "
+                "one network: give this one its own, e.g. optimizer="
+                f"{type(self).__name__}(**opt.hyperparameters()), or a name such as "
+                f"{self.name!r}")
+
+    def claim(self, network):
+        """make network the owner (ValueError as check_owner if another one is); atomic, so
+        two threads cannot both claim one optimizer"""
+        with _OWNERS:
+            self.check_owner(network)
+            self._owner = weakref.ref(network)
+
+    def release(self, network):
+        """network no longer uses this optimizer (it trains with another one)"""
+        with _OWNERS:
+            if self._owner_network() is network:
+                self._owner = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_owner"] = None  # a copy or a pickle belongs to no network
+        return state
 
     # -- description ------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
 from . import _sparse
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, set_num_threads
-from ._validation import check_sample_weight
+from ._validation import check_dtype, check_sample_weight
 from .network import NeuralNetwork, TrainingDiverged
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -193,13 +193,9 @@ class _BaseMLP(BaseEstimator):
             p["dtype"] = None
         else:
             try:
-                dt = np.dtype(self.dtype)
-            except TypeError:
-                dt = None
-            if dt is None or dt.name not in ("float32", "float64"):
-                raise ValueError("The 'dtype' parameter must be None (follow X), 'float32' or "
-                                 f"'float64'; got {self.dtype!r}")
-            p["dtype"] = dt
+                p["dtype"] = check_dtype(self.dtype, "The 'dtype' parameter")
+            except ValueError as exc:
+                raise ValueError(f"{exc} (or None: follow X)") from None
         if self.n_threads is not None:
             _check_int(self.n_threads, "n_threads", 1)
         if self.backend is not None:
@@ -257,10 +253,53 @@ class _BaseMLP(BaseEstimator):
         self._attach(net)
 
     def _attach(self, net):
-        """make net the estimator's network; coefs_ and intercepts_ view its parameters"""
+        """make net the estimator's network (coefs_ and intercepts_ view its parameters)"""
         self._net = net
-        self.coefs_ = list(net.weights)
-        self.intercepts_ = [b.reshape(-1) for b in net.biases]
+
+    def __sklearn_is_fitted__(self):
+        """fitted once a network exists (check_is_fitted; coefs_ is a property, not in vars)"""
+        return "_net" in self.__dict__
+
+    def _fitted_net(self, name):
+        net = self.__dict__.get("_net")
+        if net is None:
+            raise AttributeError(f"{type(self).__name__} has no {name} before it is fitted")
+        return net
+
+    @property
+    def coefs_(self):
+        """per layer, its weights (n_in, n_out), as views of the network's parameters: what
+        is assigned (``clf.coefs_ = [...]``, ``clf.coefs_[i] = W``, ``clf.coefs_[i][...] =
+        ...``) is what predict uses. Assignment checks every array's shape and values
+        (finite, within the network's dtype) before it writes any: ValueError otherwise."""
+        weights = self._fitted_net("coefs_").weights
+        return weights._derived(list(weights), "coefs_")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._assign("coefs_", values)
+
+    @property
+    def intercepts_(self):
+        """per layer, its bias (n_out,), as views of the network's parameters; assigned and
+        checked as coefs_"""
+        biases = self._fitted_net("intercepts_").biases
+        return biases._derived([b.reshape(-1) for b in biases], "intercepts_")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._assign("intercepts_", values)
+
+    def _assign(self, name, values):
+        """coefs_ = values or intercepts_ = values: one array per layer, all checked first"""
+        views = getattr(self, name)
+        if isinstance(values, np.ndarray) or not hasattr(values, "__len__"):
+            raise TypeError(f"{name} must be a list of {len(views)} arrays (one per layer); "
+                            f"got {type(values).__name__}")
+        if len(values) != len(views):
+            raise ValueError(f"{name} must be a list of {len(views)} arrays (one per layer); "
+                             f"got {len(values)}")
+        views[:] = values
 
     def _reseed(self, rs):
         """a fresh shuffling/dropout stream for this fit, drawn from the random state"""
@@ -275,18 +314,22 @@ class _BaseMLP(BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         net = state.pop("_net", None)
-        if net is not None:
+        if net is not None:  # the parameters and the training position (partial_fit's
+            # next shuffles and dropout masks continue the stream where they were)
             state["_net_params"] = net.get_params()
-            state.pop("coefs_", None)
-            state.pop("intercepts_", None)
+            state["_net_position"] = {"epochs_done": net._epochs_done,
+                                      "stream_seed": net._stream_seed}
         return state
 
     def __setstate__(self, state):
         params = state.pop("_net_params", None)
+        position = state.pop("_net_position", {})
         super().__setstate__(state)
         if params is not None:
             net = NeuralNetwork(**self._net_config)
             net.set_params(params)
+            net._epochs_done = position.get("epochs_done", 0)
+            net._stream_seed = position.get("stream_seed", net._stream_seed)
             self._attach(net)
 
     # -- input ---------------------------------------------------------------------------

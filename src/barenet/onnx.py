@@ -1,0 +1,453 @@
+"""Export to ONNX (barenet.onnx.export, Sequential.to_onnx), checked by onnx.checker and
+meant to run in onnxruntime with predict's results; and, when skl2onnx is installed, the
+skl2onnx converters for barenet.sklearn.MLPClassifier/MLPRegressor, registered on
+`import barenet.onnx`. Each layer kind is one entry of CONVERTERS (layer class -> function
+that adds its nodes); the model is read only through its public attributes (layers, each
+layer's config and shapes, weights/biases, dtype). Needs `pip install barenet[onnx]`."""
+
+import json
+
+import numpy as np
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("barenet.onnx needs the onnx package: pip install 'barenet[onnx]' "
+                      f"(or pip install onnx onnxruntime); {exc}") from exc
+
+from . import _activations
+from ._validation import check_bool
+from .io import atomic_write
+from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+
+__all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
+           "GraphBuilder", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
+
+DEFAULT_OPSET = 17   # onnx >= 1.12, onnxruntime >= 1.13
+MIN_OPSET = 13       # Softmax over one axis, Slice/Pad/Reduce with tensor inputs
+
+_ONNX_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
+
+
+class NotExportableError(ValueError):
+    """A model (or one of its layers) that barenet cannot write as ONNX; the message names
+    the layer."""
+
+
+class GraphBuilder:
+    """Collects nodes and initialisers of one ONNX graph. Converters use only name(),
+    const() and op(), so the same converter code serves skl2onnx's container too
+    (_ContainerBuilder). dtype is the float type the graph computes in."""
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+        self.nodes, self.initializers, self._count = [], [], 0
+
+    def name(self, hint):
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, array, hint="const"):
+        """an initialiser holding array (as given: cast floats with self.float first)"""
+        name = self.name(hint)
+        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def op(self, op_type, inputs, hint=None, **attrs):
+        """one node; returns its (single) output's name"""
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out],
+                                           name=self.name(op_type), **attrs))
+        return out
+
+    def float(self, value):
+        """value as an array of the graph's float type"""
+        return np.asarray(value, dtype=self.dtype)
+
+    def ints(self, values):
+        return np.asarray(values, dtype=np.int64)
+
+
+# -- activations: barenet name -> nodes ----------------------------------------------------
+# Derived with mpmath (50 digits): the Chebyshev coefficients c_k, in u = 2t - 1 on
+# t in (0, 1], of f(t) = log(erfc(x) / t) + x^2 with x = 2 / t - 2; the terms after c_27
+# are below 3e-17. Then erfc(x) = t exp(-x^2 + c_0 / 2 + sum_k>=1 c_k T_k(u)) for x >= 0,
+# to full double precision, evaluated by Clenshaw's recurrence.
+_ERFC_CHEBYSHEV = (
+    -1.3026537197817094342, 0.6419697923564902603, 0.019476473204185836312,
+    -0.0095615147868086316419, -0.0009465953444820368663, 0.00036683949785276145187,
+    4.2523324806907771645e-05, -2.0278578112534243154e-05, -1.6242900046470255135e-06,
+    1.3036558355805232018e-06, 1.5626441722066143178e-08, -8.5238095914926542525e-08,
+    6.5290544390988514964e-09, 5.0593434955514689418e-09, -9.9136415649303308674e-10,
+    -2.2736512229318358557e-10, 9.646791102015526802e-11, 2.3940380830391147447e-12,
+    -6.8860275264975533984e-12, 8.9448792730907257167e-13, 3.1309213993429580783e-13,
+    -1.1270822361367252366e-13, 3.8109052551892320552e-16, 7.1060976136092369878e-15,
+    -1.5230282014571043043e-15, -9.4574945712912340005e-17, 1.2102371892242789923e-16,
+    -2.8166630877471769718e-17)
+
+
+def _erfc(g, y):
+    """erfc(y) from elementwise ops (onnxruntime has no double Erf): the Chebyshev form
+    above on |y|, and erfc(y) = 2 - erfc(-y) for y < 0"""
+    c = [g.const(g.float(v), "erfc_c") for v in _ERFC_CHEBYSHEV]
+    x = g.op("Abs", [y])
+    two = g.const(g.float(2), "two")
+    t = g.op("Div", [two, g.op("Add", [two, x])])
+    ty = g.op("Sub", [g.op("Mul", [g.const(g.float(4), "four"), t]), two])   # 2u
+    d, dd = c[-1], None
+    for ck in reversed(c[1:-1]):  # d_k = 2u d_k+1 - d_k+2 + c_k
+        step = g.op("Mul", [ty, d])
+        if dd is not None:
+            step = g.op("Sub", [step, dd])
+        d, dd = g.op("Add", [step, ck]), d
+    # c_0 / 2 + u d_1 - d_2 = (c_0 + 2u d_1) / 2 - d_2
+    half = g.const(g.float(0.5), "half")
+    series = g.op("Sub", [g.op("Mul", [half, g.op("Add", [c[0], g.op("Mul", [ty, d])])]), dd])
+    r = g.op("Mul", [t, g.op("Exp", [g.op("Sub", [series, g.op("Mul", [x, x])])])])
+    nonneg = g.op("GreaterOrEqual", [y, g.const(g.float(0), "zero")])
+    return g.op("Where", [nonneg, r, g.op("Sub", [two, r])])
+
+
+def _gelu(g, z):
+    """barenet's exact GELU, z Phi(z) = 0.5 z (1 + erf(z / sqrt 2)): in float32 with ONNX's
+    Erf, in float64 as 0.5 z erfc(-z / sqrt 2) through _erfc"""
+    half = g.const(g.float(0.5), "half")
+    if g.dtype == np.float32:
+        scaled = g.op("Mul", [z, g.const(g.float(np.sqrt(0.5)), "rsqrt2")])
+        one_plus = g.op("Add", [g.const(g.float(1), "one"), g.op("Erf", [scaled])])
+    else:
+        one_plus = _erfc(g, g.op("Mul", [z, g.const(g.float(-np.sqrt(0.5)), "neg_rsqrt2")]))
+    return g.op("Mul", [g.op("Mul", [half, z]), one_plus])
+
+
+def _leaky_relu(g, z):
+    """LeakyRelu in float32; in float64 where(z > 0, z, 0.01 z), since LeakyRelu's alpha
+    attribute is a float32 (0.01 would become 0.0099999998)"""
+    if g.dtype == np.float32:
+        return g.op("LeakyRelu", [z], alpha=float(_activations.LEAKY_SLOPE))
+    positive = g.op("Greater", [z, g.const(g.float(0), "zero")])
+    return g.op("Where", [positive, z, g.op("Mul", [z, g.const(g.float(_activations.LEAKY_SLOPE),
+                                                               "slope")])])
+
+
+ACTIVATIONS = {
+    "identity": lambda g, z: z,
+    "relu": lambda g, z: g.op("Relu", [z]),
+    "sigmoid": lambda g, z: g.op("Sigmoid", [z]),
+    "tanh": lambda g, z: g.op("Tanh", [z]),
+    "leaky_relu": _leaky_relu,
+    "gelu": _gelu,
+    "softmax": lambda g, z: g.op("Softmax", [z], axis=1),   # over the outputs of a row
+    "exp": lambda g, z: g.op("Exp", [z]),
+}
+assert set(ACTIVATIONS) == set(_activations.IDS), "an activation without an ONNX form"
+
+
+# -- layers: class -> converter(g, layer, inputs, params) -> output name -------------------
+# inputs: the names of the layer's input tensors (one for a chain; a graph node may have
+# several); params: (weights, bias) as the model's weights/biases lists give them, or ().
+# Tensors keep barenet's user-facing layout: images (N, C, H, W), vectors (N, n).
+
+def dense_layer(g, w, b, activation, x):
+    """x @ W (+ b), then the activation: W (n_in, n_out), b (1, n_out) or None"""
+    z = g.op("MatMul", [x, g.const(g.float(w), "W")])
+    if b is not None:
+        z = g.op("Add", [z, g.const(g.float(b), "b")])
+    return ACTIVATIONS[activation](g, z)
+
+
+def _dense(g, layer, inputs, params):
+    w, b = params
+    return dense_layer(g, w, b, layer.activation, inputs[0])
+
+
+def _windows(g, x, size, stride, out_hw):
+    """the size[0] * size[1] strided slices (N, C, OH, OW) of x (N, C, H, W), window
+    offset (i, j) in row-major order: slice (i, j) holds x[:, :, i + y sh, j + x sw]"""
+    (kh, kw), (sh, sw), (oh, ow) = size, stride, out_hw
+    out = []
+    for i in range(kh):
+        for j in range(kw):
+            out.append(g.op("Slice", [x, g.const(g.ints([i, j]), "starts"),
+                                      g.const(g.ints([i + (oh - 1) * sh + 1,
+                                                      j + (ow - 1) * sw + 1]), "ends"),
+                                      g.const(g.ints([2, 3]), "axes"),
+                                      g.const(g.ints([sh, sw]), "steps")]))
+    return out
+
+
+def _conv2d(g, layer, inputs, params):
+    """float32: ONNX Conv (pads top, left, bottom, right: barenet's 'same' puts the odd
+    pixel bottom/right). float64 (onnxruntime has no double Conv): im2col in the graph,
+    Pad, the KH*KW window slices concatenated along channels ((i*KW + j)*C + c, the order
+    of W.reshape(KH*KW*C, F)), one MatMul, the bias and activation, back to (N, F, OH, OW)."""
+    w, b = params
+    x = inputs[0]
+    top, bottom, left, right = layer.pads()
+    f, oh, ow = layer.output_shape
+    if g.dtype == np.float32:
+        conv_in = [x, g.const(g.float(w.transpose(3, 2, 0, 1)), "W")]   # (F, C, KH, KW)
+        if b is not None:
+            conv_in.append(g.const(g.float(b), "b"))
+        z = g.op("Conv", conv_in, kernel_shape=list(layer.kernel_size),
+                 strides=list(layer.stride), pads=[top, left, bottom, right])
+        return ACTIVATIONS[layer.activation](g, z)
+    if top or bottom or left or right:
+        x = g.op("Pad", [x, g.const(g.ints([0, 0, top, left, 0, 0, bottom, right]), "pads")])
+    cols = g.op("Concat", _windows(g, x, layer.kernel_size, layer.stride, (oh, ow)), axis=1)
+    rows = g.op("Transpose", [cols], perm=[0, 2, 3, 1])              # (N, OH, OW, KH*KW*C)
+    z = g.op("MatMul", [rows, g.const(g.float(w.reshape(-1, f)), "W")])   # (N, OH, OW, F)
+    if b is not None:
+        z = g.op("Add", [z, g.const(g.float(b), "b")])
+    return g.op("Transpose", [ACTIVATIONS[layer.activation](g, z)], perm=[0, 3, 1, 2])
+
+
+def _maxpool2d(g, layer, inputs, params):
+    return g.op("MaxPool", [inputs[0]], kernel_shape=list(layer.pool_size),
+                strides=list(layer.stride))
+
+
+def _avgpool2d(g, layer, inputs, params):
+    """float32: AveragePool; float64 (none in onnxruntime): the window slices' Sum times
+    1 / (KH KW)"""
+    if g.dtype == np.float32:
+        return g.op("AveragePool", [inputs[0]], kernel_shape=list(layer.pool_size),
+                    strides=list(layer.stride))
+    _, oh, ow = layer.output_shape
+    kh, kw = layer.pool_size
+    total = g.op("Sum", _windows(g, inputs[0], layer.pool_size, layer.stride, (oh, ow)))
+    return g.op("Mul", [total, g.const(g.float(1.0 / (kh * kw)), "inv_area")])
+
+
+def _flatten(g, layer, inputs, params):
+    """(N, C, H, W) -> (N, C*H*W) in channels-first order, as barenet flattens"""
+    return g.op("Flatten", [inputs[0]], axis=1)
+
+
+def _dropout(g, layer, inputs, params):
+    """inference: the identity"""
+    return g.op("Identity", [inputs[0]])
+
+
+CONVERTERS = {Dense: _dense, Conv2D: _conv2d, MaxPool2D: _maxpool2d, AvgPool2D: _avgpool2d,
+              Flatten: _flatten, Dropout: _dropout}
+
+
+def _converter(layer, index):
+    for cls in type(layer).__mro__:
+        if cls in CONVERTERS:
+            return CONVERTERS[cls]
+    kinds = ", ".join(cls.__name__ for cls in CONVERTERS)
+    raise NotExportableError(f"layer {index}, {layer!r} ({type(layer).__name__}), cannot be "
+                             f"exported to ONNX: barenet.onnx has no converter for it (it "
+                             f"converts {kinds})")
+
+
+def _check_opset(opset):
+    if opset is None:
+        return DEFAULT_OPSET
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) \
+            or not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"opset must be None (for {DEFAULT_OPSET}) or an int from {MIN_OPSET} "
+                         f"to {newest} (the newest this onnx knows); got {opset!r}")
+    return int(opset)
+
+
+def _layer_summary(model):
+    return [{"index": i, "class": type(layer).__name__, "config": layer.config(),
+             "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape)}
+            for i, layer in enumerate(model.layers)]
+
+
+def _layout(input_shape, flat_input):
+    """the input layout in words, for the metadata"""
+    shape = f"(N, {', '.join(map(str, input_shape))})"
+    if len(input_shape) == 1:
+        return shape
+    if flat_input:
+        return f"(N, {int(np.prod(input_shape))}): flat rows of {shape}, channels first"
+    return f"{shape} channels first"
+
+
+def to_model_proto(model, *, opset=None, flat_input=False):
+    """the onnx.ModelProto of a barenet model (see export), checked by onnx.checker"""
+    from . import __version__
+    opset = _check_opset(opset)
+    dtype = np.dtype(model.dtype)
+    if dtype not in _ONNX_TYPES:
+        raise NotExportableError(f"the model's dtype {dtype} has no ONNX export (float32, "
+                                 "float64)")
+    converters = [_converter(layer, i) for i, layer in enumerate(model.layers)]
+    g = GraphBuilder(dtype)
+    input_shape = tuple(model.input_shape)
+    size = int(np.prod(input_shape))
+    x = "input"
+    if flat_input:
+        shown = ["N", size]
+        if len(input_shape) > 1:
+            x = g.op("Reshape", [x, g.const(g.ints((-1,) + input_shape), "shape")])
+    else:
+        shown = ["N", *input_shape]
+    params = iter(zip(model.weights, model.biases))
+    for layer, convert in zip(model.layers, converters):
+        x = convert(g, layer, [x], next(params) if layer.n_params else ())
+    g.nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
+    n_out = int(np.prod(model.layers[-1].output_shape))
+    graph = helper.make_graph(
+        g.nodes, "barenet", [helper.make_tensor_value_info("input", _ONNX_TYPES[dtype], shown)],
+        [helper.make_tensor_value_info("output", _ONNX_TYPES[dtype], ["N", n_out])],
+        g.initializers)
+    summary = _layer_summary(model)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="barenet",
+                              producer_version=__version__, doc_string=repr(model))
+    # the oldest IR that has this opset, so that runtimes older than this onnx read it
+    proto.ir_version = helper.find_min_ir_version_for(opsets)
+    helper.set_model_props(proto, {
+        "barenet_version": __version__,
+        "barenet_model": type(model).__name__,
+        "barenet_layers": json.dumps(summary),
+        "barenet_input_layout": _layout(input_shape, flat_input),
+        "barenet_output_activation": str(model.layers[-1].activation),
+    })
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export(model, path=None, *, opset=None, flat_input=False):
+    """Write `model` (a barenet Sequential or NeuralNetwork) as an ONNX file at `path` and
+    return the onnx.ModelProto (path None: only return it).
+
+    The graph takes "input" of the model's dtype (float32 or float64) with a dynamic batch
+    dimension N: shape (N, *input_shape), images channels first (N, C, H, W) as predict
+    takes them, or with flat_input=True the flat rows (N, prod(input_shape)) predict also
+    takes. Its "output" (N, n_outputs) is what predict returns (dropout is the identity).
+    opset: ONNX operator set, None for DEFAULT_OPSET (17), at least MIN_OPSET (13).
+    Metadata: barenet_version, barenet_model, barenet_layers (JSON: each layer's class,
+    config and shapes), barenet_input_layout. A layer without a converter raises
+    NotExportableError (a ValueError) naming it. The file is written atomically.
+    """
+    proto = to_model_proto(model, opset=opset, flat_input=check_bool(flat_input, "flat_input"))
+    if path is not None:
+        atomic_write(path, lambda f: f.write(proto.SerializeToString()))
+    return proto
+
+
+# -- skl2onnx: converters for barenet.sklearn's estimators ---------------------------------
+
+class _ContainerBuilder(GraphBuilder):
+    """GraphBuilder's name/const/op on skl2onnx's scope and container"""
+
+    def __init__(self, scope, container, dtype):
+        super().__init__(dtype)
+        self.scope, self.container = scope, container
+
+    def name(self, hint):
+        return self.scope.get_unique_variable_name(hint)
+
+    def const(self, array, hint="const"):
+        array = np.asarray(array)
+        name = self.name(hint)
+        if array.dtype.kind in "OUS":
+            self.container.add_initializer(name, TensorProto.STRING, list(array.shape),
+                                           [str(v).encode("utf-8") for v in array.ravel()])
+        else:
+            self.container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype),
+                                           list(array.shape), array.ravel())
+        return name
+
+    def op(self, op_type, inputs, hint=None, *, output=None, **attrs):
+        out = output or self.name(hint or op_type.lower())
+        self.container.add_node(op_type, list(inputs), [out],
+                                name=self.scope.get_unique_operator_name(op_type), **attrs)
+        return out
+
+
+def _mlp_outputs(scope, operator, container):
+    """(builder, the network's output activations) of a fitted barenet MLP estimator, from
+    its public fitted attributes (coefs_, intercepts_, activation, out_activation_), in
+    the input's float type (float64 for double inputs, else float32, as skl2onnx's own
+    MLP converters compute)"""
+    from . import sklearn as _sk
+    est = operator.raw_operator
+    double = operator.inputs[0].type.to_onnx_type().tensor_type.elem_type == TensorProto.DOUBLE
+    g = _ContainerBuilder(scope, container, np.float64 if double else np.float32)
+    x = g.op("Cast", [operator.inputs[0].full_name],
+             to=TensorProto.DOUBLE if double else TensorProto.FLOAT)
+    last = len(est.coefs_) - 1
+    for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+        activation = (_sk._ACTIVATIONS[est.activation] if i < last
+                      else _sk._OUT_ACTIVATIONS[est.out_activation_])
+        x = dense_layer(g, w, np.reshape(b, (1, -1)), activation, x)
+    return g, x
+
+
+def _mlp_classifier_shapes(operator):
+    """skl2onnx's classifier shapes (label (N,), probabilities (N, n_classes)); multilabel
+    estimators give labels (N, n_labels)"""
+    from skl2onnx.common.data_types import Int64TensorType
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    calculate_linear_classifier_output_shapes(operator)
+    est = operator.raw_operator
+    if est._label_binarizer.y_type_ == "multilabel-indicator":
+        n = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].set_type(Int64TensorType(shape=[n, len(est.classes_)]))
+
+
+def _mlp_classifier_convert(scope, operator, container):
+    """label and probabilities as barenet's predict and predict_proba give them: the
+    softmax's rows; for one sigmoid output [1 - p, p]; the label classes_[argmax] (for
+    multilabel, the indicators p > 0.5)"""
+    est = operator.raw_operator
+    g, p = _mlp_outputs(scope, operator, container)
+    label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
+    if est._label_binarizer.y_type_ == "multilabel-indicator":
+        g.op("Identity", [p], output=proba)
+        g.op("Cast", [g.op("Greater", [p, g.const(g.float(0.5), "half")])], output=label,
+             to=TensorProto.INT64)
+        return
+    if est.n_outputs_ == 1:
+        p = g.op("Concat", [g.op("Sub", [g.const(g.float([[1]]), "one"), p]), p], axis=1)
+    g.op("Identity", [p], output=proba)
+    index = g.op("ArgMax", [p], axis=1, keepdims=0)
+    classes = np.asarray(est.classes_)
+    if classes.dtype.kind not in "OUS":
+        classes = classes.astype(np.int64)
+    g.op("Gather", [g.const(classes, "classes"), index], output=label)
+
+
+def _mlp_regressor_shapes(operator):
+    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
+    calculate_linear_regressor_output_shapes(operator)
+
+
+def _mlp_regressor_convert(scope, operator, container):
+    """the outputs (N, n_outputs) (predict's (n,) for one target is (N, 1) here, as in
+    skl2onnx's own MLPRegressor converter)"""
+    g, y = _mlp_outputs(scope, operator, container)
+    g.op("Identity", [y], output=operator.outputs[0].full_name)
+
+
+def register_skl2onnx():
+    """Register the converters of barenet.sklearn.MLPClassifier and MLPRegressor with
+    skl2onnx (done on `import barenet.onnx`); returns False when skl2onnx or scikit-learn
+    is not installed. The classifier uses skl2onnx's classifier parser (outputs label and
+    probabilities; options zipmap, nocl as for scikit-learn's classifiers)."""
+    try:
+        from skl2onnx import update_registered_converter
+
+        from .sklearn import MLPClassifier, MLPRegressor
+    except ImportError:
+        return False
+    update_registered_converter(MLPClassifier, "BarenetMLPClassifier", _mlp_classifier_shapes,
+                                _mlp_classifier_convert,
+                                options={"zipmap": [True, False, "columns"],
+                                         "nocl": [True, False]})
+    update_registered_converter(MLPRegressor, "BarenetMLPRegressor", _mlp_regressor_shapes,
+                                _mlp_regressor_convert)
+    return True
+
+
+SKL2ONNX_REGISTERED = register_skl2onnx()

@@ -1,0 +1,375 @@
+"""Model exchange: ONNX export (checked by onnx.checker, run in onnxruntime against
+predict), the skl2onnx converters of barenet.sklearn, and PyTorch state_dict import
+(checked against torch's own outputs). Each part skips when its optional package is
+absent (pip install 'barenet[onnx]'; torch==2.13.0 for the import tests)."""
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from barenet import NeuralNetwork, Sequential, __version__
+from barenet import _activations
+from barenet.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+
+onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'barenet[onnx]')")
+ort = pytest.importorskip("onnxruntime",
+                          reason="onnxruntime is not installed (pip install 'barenet[onnx]')")
+bonnx = pytest.importorskip("barenet.onnx")
+
+# predict's outputs against onnxruntime's: rtol per dtype; atol for values near zero (the
+# sums run in another order, and 1 + erf(z) loses digits for negative z in both)
+TOL = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
+
+
+def run(proto, X):
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": X})[0]
+
+
+def check_export(model, X):
+    """the exported model passes the checker and gives predict's outputs"""
+    proto = model.to_onnx()
+    onnx.checker.check_model(proto, full_check=True)
+    got = run(proto, X)
+    assert got.dtype == model.dtype
+    np.testing.assert_allclose(got, model.predict(X), **TOL[model.dtype.name])
+    return proto
+
+
+def images(n, shape, dtype, seed=0):
+    return (2 * np.random.default_rng(seed).standard_normal((n, *shape))).astype(dtype)
+
+
+ACTIVATIONS = list(_activations.IDS)
+
+CASES = {
+    # every activation, as the output's and (softmax aside) a hidden layer's
+    **{f"dense-{a}": (lambda a=a: [Dense(6, "tanh" if a in ("softmax", "exp") else a), Dense(3, a)],
+                      (5,)) for a in ACTIVATIONS},
+    "dense-no-bias-dropout": (lambda: [Dense(7, "relu", use_bias=False), Dropout(0.5),
+                                       Dense(2, "sigmoid")], (4,)),
+    "conv-valid": (lambda: [Conv2D(3, 3, activation="relu"), Flatten(), Dense(2)], (2, 7, 6)),
+    # 'same' with stride 2 on odd and even sizes: the odd pixel at the bottom/right
+    "conv-same-stride": (lambda: [Conv2D(4, (3, 2), stride=2, padding="same",
+                                         activation="gelu"), Flatten(), Dense(3, "softmax")],
+                         (2, 7, 8)),
+    "conv-same-even-kernel": (lambda: [Conv2D(2, 4, padding="same", activation="leaky_relu",
+                                              use_bias=False), Flatten(), Dense(2, "tanh")],
+                              (3, 5, 6)),
+    "conv-explicit-pad": (lambda: [Conv2D(3, (2, 3), stride=(1, 2), padding=(2, 1),
+                                          activation="sigmoid"), Flatten(), Dense(1, "exp")],
+                          (1, 6, 5)),
+    "maxpool": (lambda: [Conv2D(3, 3, padding="same", activation="tanh"), MaxPool2D(3, stride=2),
+                         Flatten(), Dense(2)], (2, 9, 8)),
+    "avgpool": (lambda: [AvgPool2D(2), Conv2D(2, 1, activation="exp"), AvgPool2D((2, 3),
+                                                                                stride=(1, 2)),
+                         Flatten(), Dense(4, "softmax")], (3, 8, 10)),
+    "cnn": (lambda: [Conv2D(4, 3, padding="same", activation="relu"), MaxPool2D(2),
+                     Conv2D(6, 3, padding=1, activation="gelu"), AvgPool2D(2), Dropout(0.3),
+                     Flatten(), Dense(8, "leaky_relu"), Dropout(0.1), Dense(5, "softmax")],
+            (2, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("n", [1, 37])
+@pytest.mark.parametrize("case", list(CASES))
+def test_export_runs_in_onnxruntime_as_predict(case, n, backend, dtype):
+    make, shape = CASES[case]
+    model = Sequential(make(), input_shape=shape, dtype=dtype, seed=3, backend=backend)
+    check_export(model, images(n, shape, dtype))
+
+
+@pytest.mark.parametrize("n", [1, 37])
+def test_neural_network_exports(n, backend, dtype):
+    net = NeuralNetwork([6, 9, 5, 3], activation="gelu", output_activation="softmax",
+                        dropout=0.25, dtype=dtype, seed=1, backend=backend)
+    proto = check_export(net, images(n, (6,), dtype))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert [layer["class"] for layer in json.loads(meta["barenet_layers"])] == [
+        "Dense", "Dropout", "Dense", "Dropout", "Dense"]
+
+
+def test_flat_input_takes_predicts_flat_rows(backend, dtype):
+    make, shape = CASES["cnn"]
+    model = Sequential(make(), input_shape=shape, dtype=dtype, seed=0, backend=backend)
+    X = images(37, shape, dtype)
+    flat = X.reshape(37, -1)
+    proto = model.to_onnx(flat_input=True)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and dims[1].dim_value == flat.shape[1]
+    np.testing.assert_allclose(run(proto, flat), model.predict(flat), **TOL[dtype])
+
+
+def test_file_metadata_and_dynamic_batch(tmp_path):
+    make, shape = CASES["maxpool"]
+    model = Sequential(make(), input_shape=shape, dtype="float32", seed=0)
+    path = tmp_path / "model.onnx"
+    returned = model.to_onnx(path)
+    proto = onnx.load(str(path))
+    assert proto == returned
+    onnx.checker.check_model(str(path), full_check=True)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["barenet_version"] == __version__ and proto.producer_name == "barenet"
+    layers = json.loads(meta["barenet_layers"])
+    assert [entry["class"] for entry in layers] == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]
+    assert layers[0]["config"]["padding"] == "same" and layers[1]["output_shape"] == [3, 4, 3]
+    assert meta["barenet_input_layout"] == "(N, 2, 9, 8) channels first"
+    (dim_in, *rest), dim_out = proto.graph.input[0].type.tensor_type.shape.dim, \
+        proto.graph.output[0].type.tensor_type.shape.dim
+    assert dim_in.dim_param == "N" and [d.dim_value for d in rest] == [2, 9, 8]
+    assert dim_out[0].dim_param == "N" and dim_out[1].dim_value == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]   # no temporary left
+
+
+@pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, onnx.defs.onnx_opset_version()])
+def test_opsets(opset):
+    make, shape = CASES["cnn"]
+    model = Sequential(make(), input_shape=shape, seed=0)
+    proto = model.to_onnx(opset=opset)
+    assert proto.opset_import[0].version == opset
+    X = images(5, shape, "float64")
+    np.testing.assert_allclose(run(proto, X), model.predict(X), **TOL["float64"])
+
+
+@pytest.mark.parametrize("opset", [12, 0, 1000, "17", 17.0, True])
+def test_bad_opset_is_refused(opset):
+    net = NeuralNetwork([2, 3, 1])
+    with pytest.raises(ValueError, match="opset must be"):
+        net.to_onnx(opset=opset)
+
+
+class Scale(Layer):
+    """a layer kind barenet.onnx has no converter for"""
+
+    kind = 5  # runs as a dropout would; only its class matters here
+
+    def __repr__(self):
+        return "Scale()"
+
+
+def test_unexportable_layer_is_named():
+    model = Sequential([Dense(3, "relu"), Dropout(0.1), Dense(1)], input_shape=(2,))
+    model.layers[1] = Scale()
+    with pytest.raises(bonnx.NotExportableError,
+                       match=r"layer 1, Scale\(\) \(Scale\), cannot be exported"):
+        model.to_onnx()
+    assert issubclass(bonnx.NotExportableError, ValueError)
+
+
+def test_erfc_composition_is_double_precision():
+    """the float64 GELU's erfc against math.erfc, from the far negative tail to where
+    erfc underflows"""
+    y = np.concatenate([np.linspace(-8, 8, 3201), [-30, -1e-300, 0.0, 1e-300, 1e-8, 26, 27.2]])
+    g = bonnx.GraphBuilder(np.float64)
+    out = bonnx._erfc(g, "input")
+    g.nodes.append(onnx.helper.make_node("Identity", [out], ["output"]))
+    graph = onnx.helper.make_graph(
+        g.nodes, "erfc", [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.DOUBLE,
+                                                             ["N"])],
+        [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.DOUBLE, ["N"])],
+        g.initializers)
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    got = run(proto, y)
+    want = np.array([math.erfc(v) for v in y])
+    np.testing.assert_allclose(got, want, rtol=2e-14, atol=0)
+
+
+# -- skl2onnx -----------------------------------------------------------------------------
+
+def _skl2onnx():
+    return pytest.importorskip("skl2onnx", reason="skl2onnx is not installed "
+                                                  "(pip install 'barenet[onnx]')")
+
+
+def _pipeline_case(estimator, y_of, seed=0, dtype=np.float32):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(seed)
+    X = (3 * rng.standard_normal((120, 5)) + 1).astype(dtype)
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", estimator)])
+    with warnings.catch_warnings():   # few iterations: ConvergenceWarning
+        warnings.simplefilter("ignore")
+        pipe.fit(X, y_of(X))
+    return pipe, X
+
+
+TARGETS = {
+    "binary": lambda X: (X[:, 0] + X[:, 1] > 1).astype(int),
+    "multiclass": lambda X: (X[:, 0] > 0).astype(int) + (X[:, 2] > 1) + 5,
+    "strings": lambda X: np.where(X[:, 0] > 1, "yes", np.where(X[:, 1] > 0, "maybe", "no")),
+    "multilabel": lambda X: (X[:, :3] > 1).astype(int),
+}
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_skl2onnx_pipeline_classifier(target, backend):
+    skl2onnx = _skl2onnx()
+    from barenet.sklearn import MLPClassifier
+    clf = MLPClassifier((8, 6), activation="gelu" if target == "binary" else "relu",
+                        max_iter=30, random_state=0, backend=backend)
+    pipe, X = _pipeline_case(clf, TARGETS[target])
+    proto = skl2onnx.to_onnx(pipe, X[:1], options={id(clf): {"zipmap": False}})
+    onnx.checker.check_model(proto, full_check=True)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n in (1, 37):
+        labels, proba = session.run(None, {"X": X[:n]})
+        np.testing.assert_array_equal(labels, pipe.predict(X[:n]))
+        np.testing.assert_allclose(proba, pipe.predict_proba(X[:n]), **TOL["float32"])
+
+
+def test_skl2onnx_double_input_computes_in_float64():
+    skl2onnx = _skl2onnx()
+    from barenet.sklearn import MLPClassifier
+    clf = MLPClassifier((7,), activation="gelu", max_iter=20, random_state=2)
+    pipe, X = _pipeline_case(clf, TARGETS["multiclass"], dtype=np.float64)
+    proto = skl2onnx.to_onnx(pipe, X[:1], options={id(clf): {"zipmap": False}})
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {"X": X})
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(labels, pipe.predict(X))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), **TOL["float64"])
+
+
+def test_skl2onnx_classifier_zipmap_default():
+    skl2onnx = _skl2onnx()
+    from barenet.sklearn import MLPClassifier
+    pipe, X = _pipeline_case(MLPClassifier((4,), max_iter=20, random_state=1),
+                             TARGETS["multiclass"])
+    proto = skl2onnx.to_onnx(pipe, X[:1])
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, maps = session.run(None, {"X": X[:4]})
+    np.testing.assert_array_equal(labels, pipe.predict(X[:4]))
+    proba = pipe.predict_proba(X[:4])
+    for row, want in zip(maps, proba):
+        np.testing.assert_allclose([row[c] for c in pipe.classes_], want, **TOL["float32"])
+
+
+def test_skl2onnx_pipeline_regressor(backend):
+    skl2onnx = _skl2onnx()
+    from barenet.sklearn import MLPRegressor
+    reg = MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=30, random_state=0,
+                       backend=backend)
+    pipe, X = _pipeline_case(reg, lambda X: np.c_[X[:, 0] * 2 + X[:, 1], X[:, 2]])
+    proto = skl2onnx.to_onnx(pipe, X[:1])
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"X": X})
+    np.testing.assert_allclose(out, pipe.predict(X), **TOL["float32"])
+
+
+# -- PyTorch state_dict import -------------------------------------------------------------
+
+def _torch():
+    return pytest.importorskip("torch", reason="torch is not installed "
+                                               "(pip install torch==2.13.0, the CPU build)")
+
+
+def test_torch_mlp_import(backend, dtype):
+    torch = _torch()
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 6),
+                             torch.nn.Tanh(), torch.nn.Linear(6, 1), torch.nn.Sigmoid())
+    model = Sequential([Dense(8, "relu"), Dense(6, "tanh"), Dense(1, "sigmoid")],
+                       input_shape=(5,), dtype=dtype, backend=backend)
+    model.load_torch_state_dict(tm.state_dict())
+    X = images(37, (5,), dtype)
+    with torch.no_grad():
+        want = tm.double()(torch.from_numpy(X.astype(np.float64))).numpy()
+    np.testing.assert_allclose(model.predict(X), want, **TOL[dtype])
+    np.testing.assert_array_equal(model.weights[1], tm[2].weight.detach().numpy().T
+                                  .astype(dtype))
+    # a NeuralNetwork takes the same dict (its layers have other activations here)
+    net = NeuralNetwork([5, 8, 6, 1], dtype=dtype, backend=backend)
+    net.load_torch_state_dict(tm.state_dict())
+    np.testing.assert_array_equal(net.biases[2], model.biases[2])
+
+
+def test_torch_cnn_import(backend, dtype):
+    torch = _torch()
+    nn = torch.nn
+    torch.manual_seed(1)
+    tm = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                       nn.Conv2d(4, 3, (2, 3), stride=(2, 1), padding=(1, 0)), nn.Tanh(),
+                       nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.2), nn.Linear(6, 5),
+                       nn.Softmax(dim=1)).double().eval()
+    model = Sequential([Conv2D(4, 3, padding=1, activation="relu"), MaxPool2D(2),
+                        Conv2D(3, (2, 3), stride=(2, 1), padding=(1, 0), activation="tanh"),
+                        AvgPool2D(2), Flatten(), Dropout(0.2), Dense(5, "softmax")],
+                       input_shape=(2, 8, 13), dtype=dtype, backend=backend)
+    model.load_torch_state_dict(tm.state_dict())
+    X = images(37, (2, 8, 13), dtype)
+    with torch.no_grad():
+        want = tm(torch.from_numpy(X.astype(np.float64))).numpy()
+    np.testing.assert_allclose(model.predict(X), want, **TOL[dtype])
+    # and on to ONNX: the same numbers in onnxruntime
+    np.testing.assert_allclose(run(model.to_onnx(), X), want, **TOL[dtype])
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on speed
+def test_torch_same_padding_matches(backend):
+    """torch's padding='same' (stride 1) and barenet's put the odd pixel bottom/right alike"""
+    torch = _torch()
+    nn = torch.nn
+    torch.manual_seed(2)
+    tm = nn.Sequential(nn.Conv2d(3, 2, (4, 3), padding="same"), nn.Sigmoid(),
+                       nn.Conv2d(2, 2, 2, padding="same", bias=False), nn.Flatten()).double()
+    model = Sequential([Conv2D(2, (4, 3), padding="same", activation="sigmoid"),
+                        Conv2D(2, 2, padding="same", use_bias=False), Flatten(), Dense(3)],
+                       input_shape=(3, 5, 6), backend=backend)
+    state = tm.state_dict()
+    state["out.weight"], state["out.bias"] = torch.eye(3, 60, dtype=torch.float64), torch.zeros(3)
+    model.load_torch_state_dict(state)
+    X = images(4, (3, 5, 6), "float64")
+    with torch.no_grad():
+        want = tm(torch.from_numpy(X)).numpy()[:, :3]
+    np.testing.assert_allclose(model.predict(X), want, **TOL["float64"])
+
+
+def test_torch_import_mapping_and_numpy_arrays():
+    rng = np.random.default_rng(0)
+    state = {"head.weight": rng.standard_normal((2, 3)), "body.weight": rng.standard_normal((3, 4)),
+             "head.bias": rng.standard_normal(2), "body.bias": rng.standard_normal(3)}
+    model = Sequential([Dense(3, "relu"), Dropout(0.5), Dense(2)], input_shape=(4,))
+    with pytest.raises(ValueError, match=r"state_dict\['head.weight'\] must have shape \(3, 4\)"):
+        model.load_torch_state_dict(state)   # in the dict's order: head first, body second
+    model.load_torch_state_dict(state, mapping={0: "body", 2: "head"})
+    np.testing.assert_array_equal(model.weights[0], state["body.weight"].T)
+    np.testing.assert_array_equal(model.biases[1], state["head.bias"].reshape(1, 2))
+
+
+def test_torch_import_errors_name_the_key_and_change_nothing():
+    model = Sequential([Conv2D(2, 3), Flatten(), Dense(2, use_bias=False)], input_shape=(1, 4, 4),
+                       seed=0)
+    rng = np.random.default_rng(1)
+    good = {"c.weight": rng.standard_normal((2, 1, 3, 3)), "c.bias": rng.standard_normal(2),
+            "d.weight": rng.standard_normal((2, 8))}
+    before = model.get_params()
+    cases = [
+        ({**good, "c.weight": np.zeros((2, 1, 2, 3))},
+         r"state_dict\['c.weight'\] must have shape \(2, 1, 3, 3\) \(torch.nn.Conv2d weight"),
+        ({k: v for k, v in good.items() if k != "c.bias"}, r"state_dict has no 'c.bias'"),
+        ({**good, "d.bias": np.zeros(2)}, r"has 'd.bias' but layer 2.*use_bias=False"),
+        ({**good, "c.weight": np.full((2, 1, 3, 3), np.nan)}, r"'c.weight'\] holds NaN"),
+        ({**good, "bn.running_mean": np.zeros(2)}, r"\['bn.running_mean'\] match no layer"),
+        ({"c.weight": good["c.weight"]}, r"1 modules with a weight"),
+    ]
+    for state, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model.load_torch_state_dict(state)
+        np.testing.assert_array_equal(model.get_params(), before)
+    with pytest.raises(ValueError, match=r"mapping gives no module for layers \[2\]"):
+        model.load_torch_state_dict(good, mapping={0: "c"})
+    with pytest.raises(ValueError, match=r"mapping: 1: 'c'"):
+        model.load_torch_state_dict(good, mapping={0: "c", 1: "c", 2: "d"})
+    with pytest.raises(TypeError, match="state_dict must be a mapping"):
+        model.load_torch_state_dict([1, 2])
+    model.load_torch_state_dict(good)
+    np.testing.assert_array_equal(model.weights[0], good["c.weight"].transpose(2, 3, 1, 0))
+
+
+def test_flat_input_must_be_a_bool():
+    with pytest.raises(TypeError, match="flat_input must be True or False"):
+        NeuralNetwork([2, 3, 1]).to_onnx(flat_input="yes")
