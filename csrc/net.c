@@ -4,13 +4,27 @@
 #include <stddef.h>
 
 #include "activations.h"
+#include "checked.h"
 #include "net.h"
+
+/* Every size below goes through checked.h: -1 when it does not fit in int64 (or a part of
+ * it did not), so bn_net_workspace_size and bn_net_predict_workspace_size return -1 for a
+ * network whose workspace cannot exist, and Python refuses it before anything runs. When
+ * they return a size >= 0, every offset into that workspace is smaller, so the offset
+ * functions used by net_impl.inc cannot be -1 there. */
 
 /* values per sample of layer l's output; l = -1 is the network's input */
 static int64_t size_of(const bn_net *net, int64_t l)
 {
     const bn_layer *ly = &net->layers[l < 0 ? 0 : l];
-    return l < 0 ? ly->in_h * ly->in_w * ly->in_c : ly->out_h * ly->out_w * ly->out_c;
+    return l < 0 ? bn_size_mul3(ly->in_h, ly->in_w, ly->in_c)
+                 : bn_size_mul3(ly->out_h, ly->out_w, ly->out_c);
+}
+
+/* the larger of two sizes; -1 when either is -1 */
+static int64_t size_max(int64_t a, int64_t b)
+{
+    return a < 0 || b < 0 ? -1 : (a > b ? a : b);
 }
 
 /* which dense and convolution layers keep z (their pre-activation): the output layer, whose
@@ -27,14 +41,13 @@ static int keeps_z(const bn_net *net, int64_t l)
 static int transposes_input(const bn_net *net)
 {
     const bn_layer *ly = &net->layers[0];
-    return net->input_chw && ly->in_c > 1 && ly->in_h * ly->in_w > 1;
+    return net->input_chw && ly->in_c > 1 && (ly->in_h > 1 || ly->in_w > 1);
 }
 
 static int64_t max_size(const bn_net *net)
 {
     int64_t s = 0;
-    for (int64_t l = 0; l < net->n_layers; l++)
-        if (size_of(net, l) > s) s = size_of(net, l);
+    for (int64_t l = 0; l < net->n_layers; l++) s = size_max(s, size_of(net, l));
     return s;
 }
 
@@ -44,37 +57,39 @@ static int64_t max_cols(const bn_net *net)
     int64_t s = 0;
     for (int64_t l = 0; l < net->n_layers; l++) {
         const bn_layer *ly = &net->layers[l];
-        const int64_t c = ly->out_h * ly->out_w * ly->kh * ly->kw * ly->in_c;
-        if (ly->kind == BN_LAYER_CONV2D && c > s) s = c;
+        if (ly->kind == BN_LAYER_CONV2D)
+            s = size_max(s, bn_size_mul(bn_size_mul3(ly->out_h, ly->out_w, ly->kh),
+                                        bn_size_mul(ly->kw, ly->in_c)));
     }
     return s;
 }
 
 /* training workspace for b rows: xb, xt (only when transposing), yb, wb, then a[l] and
  * z[l] (only where kept) for l = 0..L-1, cols, two deltas, the weight gradients' scratch */
-static int64_t xt_offset(const bn_net *net, int64_t b) { return b * size_of(net, -1); }
+static int64_t xt_offset(const bn_net *net, int64_t b) { return bn_size_mul(b, size_of(net, -1)); }
 
 static int64_t yb_offset(const bn_net *net, int64_t b)
 {
-    return xt_offset(net, b) + (transposes_input(net) ? b * size_of(net, -1) : 0);
+    return bn_size_add(xt_offset(net, b),
+                       transposes_input(net) ? bn_size_mul(b, size_of(net, -1)) : 0);
 }
 
 static int64_t wb_offset(const bn_net *net, int64_t b)
 {
-    return yb_offset(net, b) + b * size_of(net, net->n_layers - 1);
+    return bn_size_add(yb_offset(net, b), bn_size_mul(b, size_of(net, net->n_layers - 1)));
 }
 
 static int64_t a_offset(const bn_net *net, int64_t b, int64_t l)
 {
-    int64_t off = wb_offset(net, b) + b;
+    int64_t off = bn_size_add(wb_offset(net, b), b);
     for (int64_t i = 0; i < l; i++)
-        off += (keeps_z(net, i) ? 2 : 1) * b * size_of(net, i);
+        off = bn_size_add(off, bn_size_mul3(keeps_z(net, i) ? 2 : 1, b, size_of(net, i)));
     return off;
 }
 
 static int64_t z_offset(const bn_net *net, int64_t b, int64_t l)
 {
-    return a_offset(net, b, l) + b * size_of(net, l);
+    return bn_size_add(a_offset(net, b, l), bn_size_mul(b, size_of(net, l)));
 }
 
 static int64_t cols_offset(const bn_net *net, int64_t b)
@@ -84,24 +99,24 @@ static int64_t cols_offset(const bn_net *net, int64_t b)
 
 static int64_t delta_offset(const bn_net *net, int64_t b)
 {
-    return cols_offset(net, b) + b * max_cols(net);
+    return bn_size_add(cols_offset(net, b), bn_size_mul(b, max_cols(net)));
 }
 
 /* after the deltas: the weight gradients' scratch (layers.h) */
 static int64_t scratch_offset(const bn_net *net, int64_t b)
 {
-    return delta_offset(net, b) + 2 * b * max_size(net);
+    return bn_size_add(delta_offset(net, b), bn_size_mul3(2, b, max_size(net)));
 }
 
 /* after the scratch: a softmax output's row statistics for the cross-entropy (2B) */
 static int64_t stats_offset(const bn_net *net, int64_t b)
 {
-    return scratch_offset(net, b) + BN_DW_SCRATCH;
+    return bn_size_add(scratch_offset(net, b), BN_DW_SCRATCH);
 }
 
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
 {
-    return stats_offset(net, b) + 2 * b;
+    return bn_size_add(stats_offset(net, b), bn_size_mul(2, b));
 }
 
 int64_t bn_net_output_offset(const bn_net *net, int64_t b)
@@ -112,8 +127,11 @@ int64_t bn_net_output_offset(const bn_net *net, int64_t b)
 /* prediction: two ping-pong buffers (N, max S), xt (N, S[in]) when transposing, cols */
 int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 {
-    return n * (2 * max_size(net) + (transposes_input(net) ? size_of(net, -1) : 0)
-                + max_cols(net));
+    const int64_t per_row = bn_size_add(
+        bn_size_add(bn_size_mul(2, max_size(net)),
+                    transposes_input(net) ? size_of(net, -1) : 0),
+        max_cols(net));
+    return bn_size_mul(n, per_row);
 }
 
 #define REAL double

@@ -40,12 +40,13 @@ typedef struct {
  * gathered rows xb (B, S[in]), yb (B, S[L]) and row weights wb (B), per layer a and z
  * (B, S[l]), the convolutions' unfolded input (B OH OW, KH KW C), two deltas, and the
  * weight gradients' scratch (BN_DW_SCRATCH, layers.h). Row weights
- * sw (N) are optional everywhere (NULL: all ones). */
+ * sw (N) are optional everywhere (NULL: all ones). Returns -1 when the size does not fit
+ * in int64 (checked.h): the caller must refuse the network then. */
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b);
 /* where the network's output (B, S[L]) starts in the training workspace */
 int64_t bn_net_output_offset(const bn_net *net, int64_t b);
 /* prediction needs less: two (N, max S) ping-pong buffers, the input transposed and the
- * unfolded convolution input */
+ * unfolded convolution input; -1 when that does not fit in int64 */
 int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n);
 
 /* Inputs: x (N, S[in]) dense rows, or, when xs is not NULL, CSR rows xs (scipy.sparse

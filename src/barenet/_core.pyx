@@ -116,6 +116,14 @@ cdef int _check(int status) except -1:
     return 0
 
 
+cdef int64_t _size(int64_t size, str what, int64_t rows) except -1:
+    """a workspace size from net.h, or ValueError for its -1 (does not fit in int64)"""
+    if size < 0:
+        raise ValueError(f"barenet: the {what} workspace for {rows} rows does not fit in "
+                         "int64 elements (the network's activations are too large)")
+    return size
+
+
 def build_info():
     """facts about this build of the C core, for `barenet info`"""
     return {"openmp": bool(BN_BUILT_WITH_OPENMP)}
@@ -168,13 +176,15 @@ cdef class Net:
         PyMem_Free(self._layers)
 
     def workspace_size(self, int64_t b):
-        return bn_net_workspace_size(&self.net, b)
+        """elements of the training workspace for batches of b rows"""
+        return _size(bn_net_workspace_size(&self.net, b), "training", b)
 
     def output_offset(self, int64_t b):
         return bn_net_output_offset(&self.net, b)
 
     def predict_workspace_size(self, int64_t n):
-        return bn_net_predict_workspace_size(&self.net, n)
+        """elements of the prediction workspace for n rows"""
+        return _size(bn_net_predict_workspace_size(&self.net, n), "prediction", n)
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
                  const floating[:, ::1] x, const floating[:, ::1] y, double l1, double l2,
