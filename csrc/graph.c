@@ -76,30 +76,30 @@ static int check_sizes(const bn_net *net)
     for (int64_t l = 0; l < net->n_layers; l++) {
         const bn_layer *ly = &net->layers[l];
         const bn_op *op = bn_op_of(ly->kind);
-        int64_t s;
-        /* every product the kinds form from their fields (counts, scratch, windows) */
-        if (!bn_checked_mul3(ly->in_h, ly->in_w, ly->in_c, &s)
-            || !bn_checked_mul3(ly->out_h, ly->out_w, ly->out_c, &s)
-            || !bn_checked_mul3(ly->kh, ly->kw, ly->in_c, &s) || !bn_checked_mul(s, ly->out_c, &s)
-            || !bn_checked_mul(ly->in_c, ly->out_c, &s) || !bn_checked_add(s, ly->out_c, &s)
-            || !bn_checked_mul3(ly->out_h, ly->out_w, ly->kh, &s)
-            || !bn_checked_mul3(s, ly->kw, ly->in_c, &s)
-            || !bn_checked_mul3(ly->kh + 1, ly->in_w + 1, ly->in_c, &s)
-            || ly->pad_top < 0 || ly->pad_left < 0 || ly->pad_top > INT64_MAX / 4
-            || ly->pad_left > INT64_MAX / 4 || ly->sh > INT64_MAX / 4 || ly->sw > INT64_MAX / 4
-            || !bn_checked_mul(ly->out_h, ly->sh, &s) || !bn_checked_mul(ly->out_w, ly->sw, &s))
-            return BN_EOVERFLOW;
+        /* every product the kinds form from their fields (counts, scratch, windows);
+         * -1 (an operand below 0, or an overflow) carries through (checked.h) */
+        const int64_t sizes[] = {
+            bn_size_mul3(ly->in_h, ly->in_w, ly->in_c),
+            bn_size_mul3(ly->out_h, ly->out_w, ly->out_c),
+            bn_size_mul(bn_size_mul3(ly->kh, ly->kw, ly->in_c), ly->out_c),
+            bn_size_add(bn_size_mul(ly->in_c, ly->out_c), ly->out_c),
+            bn_size_mul3(bn_size_mul3(ly->out_h, ly->out_w, ly->kh), ly->kw, ly->in_c),
+            bn_size_mul3(bn_size_add(ly->kh, 1), bn_size_add(ly->in_w, 1), ly->in_c),
+            bn_size_mul(ly->out_h, ly->sh), bn_size_mul(ly->out_w, ly->sw),
+            bn_size_mul(bn_size_add(ly->pad_top, ly->pad_left), 4),
+        };
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            if (sizes[k] < 0) return BN_EOVERFLOW;
         const int64_t count = bn_op_count(op->param_count, ly);
         if (count > 0 && (ly->w_offset < 0 || ly->w_offset > net->n_params - count))
             return BN_ENET;
         const int64_t kept = bn_op_count(op->state_count, ly);
         if (kept > 0 && (ly->s_offset < 0 || ly->s_offset > net->n_state - kept))
             return BN_ENET;
-        if (!bn_checked_mul(bn_op_count(op->fixed, ly), 1, &s)) return BN_EOVERFLOW;
+        if (bn_op_count(op->fixed, ly) < 0) return BN_EOVERFLOW;
         if (!op->check(net, ly)) return BN_ENET;
     }
-    int64_t s;
-    if (!bn_checked_mul3(net->in_h, net->in_w, net->in_c, &s)) return BN_EOVERFLOW;
+    if (bn_size_mul3(net->in_h, net->in_w, net->in_c) < 0) return BN_EOVERFLOW;
     return BN_OK;
 }
 
@@ -204,8 +204,9 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
     int64_t max_size = s_in, max_scratch = 0, at;
     /* training: xb, xt, yb, wb, stats (2), then each node's a and z */
     net->row_xt = s_in;
-    if (!bn_checked_add(net->row_xt, xt, &net->row_yb)
-        || !bn_checked_add(net->row_yb, s_out, &net->row_wb))
+    net->row_yb = bn_size_add(net->row_xt, xt);
+    net->row_wb = bn_size_add(net->row_yb, s_out);
+    if (net->row_wb < 0)
         return BN_EOVERFLOW;
     net->row_stats = net->row_wb + 1;
     at = net->row_stats + 2;
@@ -215,29 +216,29 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
         if (s > max_size) max_size = s;
         if (k > max_scratch) max_scratch = k;
         net->plan[l].a = at;
-        if (!bn_checked_add(at, s, &at)) return BN_EOVERFLOW;
+        if ((at = bn_size_add(at, s)) < 0) return BN_EOVERFLOW;
         net->plan[l].z = keeps_z(net, l) ? at : -1;
-        if (keeps_z(net, l) && !bn_checked_add(at, s, &at)) return BN_EOVERFLOW;
+        if (keeps_z(net, l) && (at = bn_size_add(at, s)) < 0) return BN_EOVERFLOW;
     }
     net->max_size = max_size;
     /* then the gradient slots, the fan-out temporaries, the kinds' scratch */
     plan_gradients(net, scratch);
     const int64_t slots = plan_gradient_slots(net, scratch);
-    int64_t region;
     for (int64_t l = 0; l < L; l++)
         if (net->plan[l].d >= 0) net->plan[l].d = at + net->plan[l].d * max_size;
-    if (!bn_checked_mul(slots, max_size, &region) || !bn_checked_add(at, region, &net->row_tmp)
-        || !bn_checked_mul(net->n_tmp, max_size, &region)
-        || !bn_checked_add(net->row_tmp, region, &net->row_cols)
-        || !bn_checked_add(net->row_cols, max_scratch, &net->train_row))
+    net->row_tmp = bn_size_add(at, bn_size_mul(slots, max_size));
+    net->row_cols = bn_size_add(net->row_tmp, bn_size_mul(net->n_tmp, max_size));
+    net->train_row = bn_size_add(net->row_cols, max_scratch);
+    if (net->train_row < 0)
         return BN_EOVERFLOW;
     /* prediction: the buffers, the input made channels-last, the kinds' scratch */
     const int64_t buffers = plan_predict_buffers(net, scratch, scratch + L);
     for (int64_t l = 0; l < L; l++)
         if (net->plan[l].p >= 0) net->plan[l].p *= max_size;
-    if (!bn_checked_mul(buffers, max_size, &net->prow_xt)
-        || !bn_checked_add(net->prow_xt, xt, &net->prow_cols)
-        || !bn_checked_add(net->prow_cols, max_scratch, &net->predict_row))
+    net->prow_xt = bn_size_mul(buffers, max_size);
+    net->prow_cols = bn_size_add(net->prow_xt, xt);
+    net->predict_row = bn_size_add(net->prow_cols, max_scratch);
+    if (net->predict_row < 0)
         return BN_EOVERFLOW;
     /* the nodes' fixed-size scratch, after the weight gradients' */
     net->fixed_size = 0;
@@ -245,7 +246,7 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
         const bn_layer *ly = &net->layers[l];
         const int64_t k = bn_op_count(bn_op_of(ly->kind)->fixed, ly);
         net->plan[l].f = k > 0 ? net->fixed_size : -1;
-        if (!bn_checked_add(net->fixed_size, k, &net->fixed_size)) return BN_EOVERFLOW;
+        if ((net->fixed_size = bn_size_add(net->fixed_size, k)) < 0) return BN_EOVERFLOW;
     }
     return BN_OK;
 }
@@ -254,11 +255,8 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
  * nodes' fixed-size scratch */
 int64_t bn_net_workspace_size(const bn_net *net, int64_t b)
 {
-    int64_t size;
-    if (!bn_checked_mul(b, net->train_row, &size) || !bn_checked_add(size, BN_DW_SCRATCH, &size)
-        || !bn_checked_add(size, net->fixed_size, &size))
-        return -1;
-    return size;
+    return bn_size_add(bn_size_add(bn_size_mul(b, net->train_row), BN_DW_SCRATCH),
+                       net->fixed_size);
 }
 
 /* where node l's fixed-size scratch is in a workspace for n rows, or -1 */
@@ -275,8 +273,7 @@ int64_t bn_net_output_offset(const bn_net *net, int64_t b)
 
 int64_t bn_net_predict_workspace_size(const bn_net *net, int64_t n)
 {
-    int64_t size;
-    return bn_checked_mul(n, net->predict_row, &size) ? size : -1;
+    return bn_size_mul(n, net->predict_row); /* -1 when it does not fit (checked.h) */
 }
 
 #define BN_PRECISION_FILE "graph.c"

@@ -200,6 +200,14 @@ cdef int _check(int status) except -1:
     return 0
 
 
+cdef int64_t _size(int64_t size, str what, int64_t rows) except -1:
+    """a workspace size from net.h, or ValueError for its -1 (does not fit in int64)"""
+    if size < 0:
+        raise ValueError(f"barenet: the {what} workspace for {rows} rows does not fit in "
+                         "int64 elements (the network's activations are too large)")
+    return size
+
+
 def build_info():
     """facts about this build of the C core, for `barenet info`"""
     return {"openmp": bool(BN_BUILT_WITH_OPENMP)}
@@ -279,7 +287,7 @@ cdef class Net:
         finally:
             PyMem_Free(scratch)
         if status == BN_EOVERFLOW:
-            raise ValueError("barenet: this network's sizes overflow 64-bit integers")
+            raise ValueError("barenet: a size of this network does not fit in int64 (csrc/checked.h)")
         if status != BN_OK:
             raise ValueError("barenet: the C core refused this network's description "
                              f"(status {status}); this is a bug in barenet's checks")
@@ -291,21 +299,15 @@ cdef class Net:
         PyMem_Free(self._edge_acc)
 
     def workspace_size(self, int64_t b):
-        """training workspace elements for batches of b rows"""
-        cdef int64_t size = bn_net_workspace_size(&self.net, b)
-        if size < 0:
-            raise ValueError(f"barenet: the training workspace for {b} rows overflows")
-        return size
+        """elements of the training workspace for batches of b rows"""
+        return _size(bn_net_workspace_size(&self.net, b), "training", b)
 
     def output_offset(self, int64_t b):
         return bn_net_output_offset(&self.net, b)
 
     def predict_workspace_size(self, int64_t n):
-        """prediction workspace elements for n rows"""
-        cdef int64_t size = bn_net_predict_workspace_size(&self.net, n)
-        if size < 0:
-            raise ValueError(f"barenet: the prediction workspace for {n} rows overflows")
-        return size
+        """elements of the prediction workspace for n rows"""
+        return _size(bn_net_predict_workspace_size(&self.net, n), "prediction", n)
 
     def evaluate(self, floating[::1] work, const floating[::1] params,
                  const floating[::1] state, const floating[:, ::1] x,

@@ -21,6 +21,7 @@ ModelFileError (a ValueError) naming the file and what is wrong."""
 
 import json
 import os
+import re
 import secrets
 import stat
 import zipfile
@@ -196,49 +197,149 @@ def save(net, path, include_optimizer=True):
     atomic_write(path, lambda f: np.savez(f, header=raw, **arrays))
 
 
+# What load accepts (README "Limits of model files"); beyond these a file is refused with
+# ModelFileError before anything large is read or allocated
+HEADER_MAX_BYTES = 1 << 20  # the JSON header
+HEADER_MAX_DEPTH = 32       # nesting of its arrays and objects (a real header nests 4 deep)
+HEADER_MAX_DIGITS = 64      # digits of an integer in it (seeds have at most 20)
+# deflate cannot expand data more than 1032-fold (RFC 1951: a 258-byte match per 2 bits at
+# best): a deflated member declaring more than that over its compressed size is a lie
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _name(path):
+    return os.fsdecode(path)
+
+
 def _fail(path, message):
-    raise ModelFileError(f"{os.fspath(path)}: {message}")
+    raise ModelFileError(f"{_name(path)}: {message}")
 
 
-def _read_header(path):
-    """(the header member, {member name: ZipInfo}); nothing large is read"""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such model file: {path}")
+def _open_regular(path):
+    """(binary file object, size in bytes) of the regular file at path. A directory,
+    device (/dev/zero), FIFO or socket is refused without reading from it: opened
+    non-blocking, so that a FIFO without a writer cannot hang the open either."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = {info.filename: info for info in zf.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        # NotImplementedError: a zip "version needed" beyond what zipfile reads
-        _fail(path, f"not a barenet model file (not a readable .npz archive: {exc})")
-    if "header.npy" not in infos:
-        _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
-    if infos["header.npy"].file_size > 1 << 20:
-        _fail(path, "the header is implausibly large")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such model file: {_name(path)}") from None
+    except OSError as exc:  # a directory on Windows, no permission, ...
+        _fail(path, f"cannot be opened ({exc.strerror or exc})")
+    except ValueError as exc:  # an embedded NUL
+        _fail(path, f"is not a usable path ({exc})")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return data["header"], infos
-    except Exception as exc:  # BadZipFile (CRC), ValueError (pickled objects), EOFError, ...
-        _fail(path, f"damaged or not a barenet model file ({type(exc).__name__}: {exc})")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            _fail(path, "is not a regular file (a directory, device, FIFO or socket); "
+                        "models are loaded from regular files only")
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def _read_array(path, name, infos, expected_bytes, dtype):
+def _check_declared_sizes(path, info, file_size):
+    """refuse a zip member whose declared sizes do not agree with the file's real size:
+    its data must lie inside the file, and its uncompressed size must be reachable from its
+    compressed size (equal when stored, at most _DEFLATE_MAX_RATIO times when deflated)"""
+    name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+    if info.header_offset + info.compress_size > file_size:
+        _fail(path, f"the member {name!r} declares {info.compress_size} bytes beyond the "
+                    f"end of the file ({file_size} bytes; truncated?)")
+    if info.compress_type == zipfile.ZIP_STORED:
+        plausible, how = info.file_size == info.compress_size, "stored bytes"
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        # (+ 64: slack for a tiny member, whose stream has a few bytes of framing)
+        plausible = info.file_size <= _DEFLATE_MAX_RATIO * info.compress_size + 64
+        how = f"deflated bytes (deflate expands at most {_DEFLATE_MAX_RATIO}-fold)"
+    else:
+        _fail(path, f"the member {name!r} uses zip compression method {info.compress_type}; "
+                    "barenet reads stored and deflated members (np.savez, "
+                    "np.savez_compressed)")
+    if not plausible:
+        _fail(path, f"the member {name!r} declares {info.file_size} bytes, which its "
+                    f"{info.compress_size} {how} cannot hold")
+
+
+def _read_member(path, zf, infos, file_size, name, dtype, count=None, max_count=None):
+    """the 1-D array of dtype stored as name.npy: exactly `count` values, or at most
+    max_count. Every size the member declares (zip directory, .npy header) is checked
+    against the file and the expected size before its data is read, and only that many
+    bytes are read: a small file cannot make load allocate much."""
     info = infos.get(f"{name}.npy")
     if info is None:
         _fail(path, f"the member {name!r} is missing")
-    if info.file_size > expected_bytes + _NPY_HEADER_MAX:
+    limit = (count if count is not None else max_count) * dtype.itemsize
+    if info.file_size > limit + _NPY_HEADER_MAX:
         _fail(path, f"the member {name!r} is larger than the header says it can be")
+    _check_declared_sizes(path, info, file_size)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arr = data[name]
-    except Exception as exc:
+        with zf.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f".npy format version {version} is unknown")
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, stored_dtype = read_header(member, max_header_size=_NPY_HEADER_MAX)
+            values = shape[0] if len(shape) == 1 else -1
+            fits = values == count if count is not None else 0 <= values <= max_count
+            if stored_dtype != dtype or not fits:
+                _fail(path, f"damaged or not a barenet model file: the member {name!r} "
+                            f"must be a 1-D {dtype} array of "
+                            + (f"{count} values" if count is not None
+                               else f"at most {max_count} values")
+                            + f"; got {stored_dtype} {tuple(shape)}")
+            nbytes = values * dtype.itemsize
+            data = member.read(nbytes)
+            # reading past the end makes zipfile check the CRC (BadZipFile below)
+            if len(data) != nbytes or member.read(1):
+                _fail(path, f"the member {name!r} is damaged (its data is "
+                            f"{'shorter' if len(data) < nbytes else 'longer'} than its "
+                            ".npy header says)")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # BadZipFile (CRC), ValueError (.npy header), zlib.error, ...
         _fail(path, f"the member {name!r} is damaged ({type(exc).__name__}: {exc})")
-    if arr.dtype != dtype or arr.ndim != 1 or arr.nbytes != expected_bytes:
-        _fail(path, f"the member {name!r} must be a 1-D {dtype} array of "
-                    f"{expected_bytes // dtype.itemsize} values; got {arr.dtype} {arr.shape}")
-    if not np.isfinite(arr).all():
+    arr = np.frombuffer(data, dtype=dtype).copy()
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         _fail(path, f"the member {name!r} contains NaN or infinity")
     return arr
+
+
+def _parse_int(text):
+    digits = len(text) - text.startswith("-")
+    if digits > HEADER_MAX_DIGITS:
+        raise ValueError(f"an integer of {digits} digits (at most {HEADER_MAX_DIGITS})")
+    return int(text)
+
+
+def _json_depth(raw):
+    """the deepest nesting of arrays and objects in the JSON text raw (bytes), strings left
+    out; counted before parsing, so that deep nesting is refused without recursing"""
+    # an unterminated string runs to the end: every quote then starts a match, so the
+    # scan stays linear (a pattern requiring the closing quote retries from every quote
+    # of '"\"\"\"...' and is quadratic)
+    outside = re.sub(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', b"", raw, flags=re.DOTALL)
+    codes = np.frombuffer(outside, dtype=np.uint8)
+    steps = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
+             - np.isin(codes, (ord("]"), ord("}"))))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _parse_header(path, raw):
+    """the header's JSON object, with its size, nesting and integers bounded"""
+    raw = raw.tobytes()
+    depth = _json_depth(raw)
+    if depth > HEADER_MAX_DEPTH:
+        _fail(path, f"the header nests {depth} levels deep (at most {HEADER_MAX_DEPTH})")
+    try:
+        header = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError too
+        _fail(path, f"the header is not valid JSON or exceeds its limits ({exc})")
+    if not isinstance(header, dict):
+        _fail(path, "the header is not a JSON object")
+    return header
 
 
 def _layers_from_header(path, header):
@@ -253,7 +354,7 @@ def _layers_from_header(path, header):
     made = []
     for i, spec in enumerate(specs):
         kind = spec.get("type")
-        if kind not in _layers.KINDS:
+        if not isinstance(kind, str) or kind not in _layers.KINDS:
             _fail(path, f"the header's layers[{i}] has an unknown type {kind!r}")
         args = {k: v for k, v in spec.items() if k != "type"}
         positional = {"Dense": ("units",), "Conv2D": ("filters", "kernel_size")}
@@ -295,10 +396,11 @@ def _graph_from_header(path, header, made):
     return made, x, nodes[-1]
 
 
-def _check_params_fit(path, header, infos):
-    """refuse a header whose network would not fit the params member before allocating
-    it: a tiny file must not make load allocate gigabytes. Returns the built layers of a
-    Sequential (None for a NeuralNetwork)."""
+def _network_size(path, header):
+    """(built layers of a Sequential or None, parameter count, parameter dtype) of the
+    network the header describes, without allocating it"""
+    from ._validation import check_dtype
+
     layers = None
     if header["kind"] in ("Sequential", "Model"):
         layers = _layers_from_header(path, header)
@@ -311,33 +413,55 @@ def _check_params_fit(path, header, infos):
             _fail(path, f"the header describes an invalid network: {exc}")
         n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         what = f"layer_sizes {list(sizes)}"
-    info = infos.get("params.npy")
-    if info is None:
-        _fail(path, "the member 'params' is missing")
-    # a lower bound that any dtype meets (one byte a value); _read_array checks exactly
-    stored = os.path.getsize(path) if info.compress_type == zipfile.ZIP_STORED else n_params
-    if n_params > min(info.file_size, stored):
-        _fail(path, f"the header's {what} need {n_params} parameters; "
-                    f"the member 'params' is too small to hold them")
-    return layers
+    try:
+        dtype = np.dtype(check_dtype(header["dtype"]).name)  # native byte order
+    except (TypeError, ValueError) as exc:
+        _fail(path, f"the header describes an invalid network: {exc}")
+    return layers, n_params, dtype, what
 
 
 def load(path, backend=None):
-    """the network saved at path, on the given backend (default: BARENET_BACKEND / auto)"""
-    from .network import Model, NeuralNetwork, Sequential
+    """The network saved at path, on the given backend (default: BARENET_BACKEND / auto).
+
+    path is a str, bytes or os.PathLike naming a regular file (TypeError otherwise).
+    Raises FileNotFoundError when there is no such file, and ModelFileError (a ValueError)
+    naming the file for anything else: not a regular file (a directory, device, FIFO),
+    not a barenet model, damaged, truncated, written by a newer barenet, or beyond the
+    limits: a header over HEADER_MAX_BYTES, nested deeper than HEADER_MAX_DEPTH or with
+    an integer of more than HEADER_MAX_DIGITS digits, a layer beyond
+    barenet.layers.MAX_SAMPLE_VALUES, or members whose declared sizes do not agree with
+    the file's. Sizes are checked before anything large is read or allocated, so memory
+    use is bounded by the file's real size; loading never runs code from the file."""
+    from .network import NeuralNetwork, Sequential
     from .optimizers import optimizer_from_state_dict
 
-    raw, infos = _read_header(path)
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        _fail(path, "the header must be a 1-D uint8 array")
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(path, f"the header is not valid JSON ({exc})")
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str, bytes or os.PathLike; got {type(path).__name__}")
+    path = os.fspath(path)
+    f, file_size = _open_regular(path)
+    with f:
+        try:
+            zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            # NotImplementedError: a zip "version needed" beyond what zipfile reads
+            _fail(path, f"not a barenet model file (not a readable .npz archive: {exc})")
+        with zf:
+            return _load(path, zf, file_size, backend, NeuralNetwork, Sequential,
+                         optimizer_from_state_dict)
+
+
+def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_from_state_dict):
+    infos = {info.filename: info for info in zf.infolist()}
+    if "header.npy" not in infos:
+        _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
+    if infos["header.npy"].file_size > HEADER_MAX_BYTES + _NPY_HEADER_MAX:
+        _fail(path, f"the header is implausibly large (more than {HEADER_MAX_BYTES} bytes)")
+    raw = _read_member(path, zf, infos, file_size, "header", np.dtype(np.uint8),
+                       max_count=HEADER_MAX_BYTES)
+    header = _parse_header(path, raw)
+    if header.get("format") != FORMAT:
         _fail(path, f"not a barenet model file (format is {header.get('format')!r} "
-                    f"where {FORMAT!r} was expected)" if isinstance(header, dict)
-              else "the header is not a JSON object")
+                    f"where {FORMAT!r} was expected)")
     version = header.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         _fail(path, f"the format version must be a positive integer; got {version!r}")
@@ -346,7 +470,7 @@ def load(path, backend=None):
                     f"{__import__('barenet').__version__} reads up to version "
                     f"{FORMAT_VERSION}); upgrade barenet to load it")
     kind = header.get("kind")
-    if kind not in ("NeuralNetwork", "Sequential", "Model"):
+    if not isinstance(kind, str) or kind not in ("NeuralNetwork", "Sequential", "Model"):
         _fail(path, f"holds a {kind!r}, not a NeuralNetwork, Sequential or Model")
     required = (("layer_sizes", "activation", "output_activation", "dropout")
                 if kind == "NeuralNetwork" else ("input_shape", "layers")
@@ -355,15 +479,29 @@ def load(path, backend=None):
     missing = [k for k in required if k not in header]
     if missing:
         _fail(path, f"the header is missing {', '.join(missing)}")
-    layers = _check_params_fit(path, header, infos)
-    settings = dict(loss=header["loss"], l1=header["l1"], l2=header["l2"],
-                    dtype=header["dtype"], seed=header["seed"], backend=backend)
+    layers, n_params, dtype, what = _network_size(path, header)
+    info = infos.get("params.npy")
+    if info is None:
+        _fail(path, "the member 'params' is missing")
+    if n_params > info.file_size:  # a lower bound any dtype meets; _read_member is exact
+        _fail(path, f"the header's {what} need {n_params} parameters; "
+                    f"the member 'params' is too small to hold them")
+    # the parameters (and the layers' state, BatchNormalization's running statistics) are
+    # read, bounded by the file's size, before the network is made
+    params = _read_member(path, zf, infos, file_size, "params", dtype, count=n_params)
+    built = () if layers is None else layers[0] if kind == "Model" else layers
+    n_state = sum(layer.n_state for layer in built)
+    state = (_read_member(path, zf, infos, file_size, "state", dtype, count=n_state)
+             if n_state else None)
+    settings = dict(loss=header["loss"], l1=header["l1"], l2=header["l2"], dtype=dtype,
+                    seed=header["seed"], backend=backend)
     try:
         if kind == "NeuralNetwork":
             net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
                                 output_activation=header["output_activation"],
                                 dropout=header["dropout"], **settings)
         elif kind == "Model":
+            from .network import Model
             net = Model(layers[1], layers[2], **settings)
         else:
             net = Sequential(layers, input_shape=header["input_shape"], **settings)
@@ -380,11 +518,9 @@ def load(path, backend=None):
                         f"{limits[key]}; got {value!r}")
     if header["epochs_done"] is None:
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
-    nbytes = net.n_params * net.dtype.itemsize
-    net._params[...] = _read_array(path, "params", infos, nbytes, net.dtype)
-    if net._state.size:
-        net._state[...] = _read_array(path, "state", infos,
-                                      net._state.size * net.dtype.itemsize, net.dtype)
+    net._params[...] = params
+    if state is not None:
+        net._state[...] = state
     net._epochs_done = header["epochs_done"]
     net._stream_seed = header["stream_seed"]
     opt_header = header.get("optimizer")
@@ -394,7 +530,8 @@ def load(path, backend=None):
         state = dict(opt_header)
         for key in ("state1", "state2"):
             if f"optimizer_{key}.npy" in infos:
-                state[key] = _read_array(path, f"optimizer_{key}", infos, nbytes, net.dtype)
+                state[key] = _read_member(path, zf, infos, file_size, f"optimizer_{key}",
+                                          dtype, count=n_params)
         try:
             opt = optimizer_from_state_dict(state)
         except (TypeError, ValueError) as exc:

@@ -5,7 +5,13 @@ the user sees them: (n,) for vectors, (T, C) for sequences, (C, H, W) for images
 first). Each layer kind is one class here that owns its shapes, parameters, its descriptor
 for the C core (c_fields: the bn_layer fields of csrc/layers.h by name; the kinds' C code
 is in csrc/ops/) and its NumPy reference (forward, backward), which the NumPy backend runs.
-Layers are chained by Sequential or called on nodes of a graph (barenet.graph, Model)."""
+Layers are chained by Sequential or called on nodes of a graph (barenet.graph, Model).
+
+Size limits: building a layer refuses (ValueError naming the layer) any layer whose input,
+output, padded input or unfolded convolution input would hold more than MAX_SAMPLE_VALUES
+values per sample, and every size argument (units, filters, kernel_size, stride, padding,
+pool_size) must be at most MAX_SAMPLE_VALUES. All sizes are exact Python integers, so no
+size wraps; the C core checks its own workspace arithmetic again (csrc/checked.h)."""
 
 import math
 
@@ -21,14 +27,32 @@ from . import _sparse
 DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT = (
     "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout")
 
+# The most values one sample may occupy in any one place of any layer: its input, its
+# output, a convolution's zero-padded input (the NumPy reference materialises it) and its
+# unfolded input (OH OW KH KW C, the GEMM's operand). 2**27 values are 1 GiB in float64
+# (512 MiB in float32), so the compiled backend predicts one row in at most 4 GiB (two
+# layer outputs, the transposed input and one unfolded input) whatever the geometry, and
+# its workspace offsets stay far from int64's limit. Bigger layers are refused when built.
+MAX_SAMPLE_VALUES = 2**27
+
+
+def _check_size_arg(value, name, layer, minimum=1):
+    """an int in [minimum, MAX_SAMPLE_VALUES] (not a bool) -> int; ValueError otherwise"""
+    if (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
+            or not minimum <= value <= MAX_SAMPLE_VALUES):
+        raise ValueError(f"{layer}: {name} must be an int >= {minimum} and <= "
+                         f"{MAX_SAMPLE_VALUES} (barenet.layers.MAX_SAMPLE_VALUES); got {value!r}")
+    return int(value)
+
 
 def _pair(value, name, layer, minimum=1):
-    """an int or a pair of ints, each >= minimum, as a pair"""
+    """an int or a pair of ints, each in [minimum, MAX_SAMPLE_VALUES], as a pair"""
     items = value if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                  and v >= minimum for v in items):
-        raise ValueError(f"{layer}: {name} must be an int >= {minimum} or a pair of them; "
-                         f"got {value!r}")
+                                  and minimum <= v <= MAX_SAMPLE_VALUES for v in items):
+        raise ValueError(f"{layer}: {name} must be an int >= {minimum} and <= "
+                         f"{MAX_SAMPLE_VALUES} (barenet.layers.MAX_SAMPLE_VALUES) or a pair of "
+                         f"them; got {value!r}")
     return int(items[0]), int(items[1])
 
 
@@ -99,16 +123,28 @@ class Layer:
 
     def build(self, input_shape, index):
         """fix the shapes for input_shape (a list of shapes for a multi-input layer);
-        returns the output shape"""
+        returns the output shape. ValueError when the input does not suit the layer or the
+        layer would exceed MAX_SAMPLE_VALUES."""
         shapes = input_shape if self.max_inputs > 1 else [input_shape]
         self.input_shapes = [tuple(shape) for shape in shapes]
         self.input_shape, self.index = self.input_shapes[0], index
         self.output_shape = self._output_shape(self.input_shape if self.max_inputs == 1
                                                else self.input_shapes)
+        for what, values in self.sample_sizes().items():
+            if values > MAX_SAMPLE_VALUES:
+                raise ValueError(
+                    f"{self._where()}: its {what} would hold {values} values per sample "
+                    f"for the input shape {self.input_shape}; barenet allows at most "
+                    f"{MAX_SAMPLE_VALUES} (barenet.layers.MAX_SAMPLE_VALUES) in any one "
+                    "layer")
         return self.output_shape
 
     def _output_shape(self, shape):
         return shape
+
+    def sample_sizes(self):
+        """{what: values per sample} of the places this built layer fills (exact ints)"""
+        return {"input": math.prod(self.input_shape), "output": math.prod(self.output_shape)}
 
     def _where(self):
         return f"{self!r} (layer {self.index})"
@@ -171,9 +207,7 @@ class Dense(Layer):
     penalised = True
 
     def __init__(self, units, activation="identity", *, use_bias=True):
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"Dense: units must be an int >= 1; got {units!r}")
-        self.n_out = int(units)
+        self.n_out = _check_size_arg(units, "units", "Dense")
         self.n_in = None
         self.activation = _check_activation(activation, f"Dense({units})", allow_softmax=True)
         self.use_bias = bool(use_bias)
@@ -259,9 +293,7 @@ class Conv2D(Layer):
     def __init__(self, filters, kernel_size, stride=1, padding="valid", *,
                  activation="identity", use_bias=True):
         name = f"Conv2D({filters!r}, {kernel_size!r})"
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters < 1:
-            raise ValueError(f"{name}: filters must be an int >= 1; got {filters!r}")
-        self.filters = int(filters)
+        self.filters = _check_size_arg(filters, "filters", name)
         self.kernel_size = _pair(kernel_size, "kernel_size", name)
         self.stride = _pair(stride, "stride", name)
         if isinstance(padding, str):
@@ -302,6 +334,15 @@ class Conv2D(Layer):
             raise ValueError(f"{self._where()}: its {self.kernel_size} kernel does not fit its "
                              f"input (C, H, W) = {shape} with padding {self.padding!r}")
         return (self.filters, oh, ow)
+
+    def sample_sizes(self):
+        c, h, w = self.input_shape
+        top, bottom, left, right = self.pads()
+        _, oh, ow = self.output_shape
+        (kh, kw) = self.kernel_size
+        return {**super().sample_sizes(),
+                "zero-padded input": c * (h + top + bottom) * (w + left + right),
+                "unfolded input (OH OW KH KW C)": oh * ow * kh * kw * c}
 
     @property
     def n_params(self):
@@ -419,7 +460,7 @@ class Flatten(Layer):
     kind = FLATTEN
 
     def _output_shape(self, shape):
-        return (int(np.prod(shape)),)
+        return (math.prod(shape),)
 
     def c_fields(self, start, stream):
         row = super().c_fields(start, stream)

@@ -233,7 +233,9 @@ def _check_input_shape(shape):
 
 
 def build_layers(layers, input_shape):
-    """copies of the layers, checked and built in order for input_shape"""
+    """copies of the layers, checked and built in order for input_shape: TypeError for
+    something that is not a layer, ValueError naming the layer for a shape it cannot take
+    or a size beyond barenet.layers.MAX_SAMPLE_VALUES (Layer.build)"""
     if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
         raise TypeError("layers must be a list of barenet.layers objects, e.g. "
                         "[Flatten(), Dense(10, activation='softmax')]")
