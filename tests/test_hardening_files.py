@@ -216,7 +216,7 @@ def test_c_workspace_sizes_refuse_wrapping_geometry_in_a_subprocess():
         import numpy as np
         from barenet import _core
         def node(kind, i, **kw):
-            return dict(kind=kind, first_input=i, n_inputs=1, b_offset=-1, **kw)
+            return {"kind": kind, "first_input": i, "n_inputs": 1, "b_offset": -1, **kw}
         big = 2**32
         nodes = [
             node("conv2d", 0, in_h=2, in_w=2, in_c=1, out_h=big, out_w=big, out_c=1, kh=1,
