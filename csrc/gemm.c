@@ -3,6 +3,7 @@
  * tiles, the fused bias+activation write-back, and OpenMP over independent blocks of C
  * (K is never split, so results do not depend on the thread count). Micro-kernels live in
  * gemm_kernel_*.c and are chosen in cpu.c; the naive oracle is gemm_ref.c. */
+#ifndef REAL /* ---- once (the packing copies and the write-back: per precision, below) */
 #include "gemm.h"
 
 #include <stdlib.h>
@@ -168,91 +169,11 @@ static void split(int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #endif
 
-ALWAYS_INLINE void copy_steps_f32(const float *src, int64_t ld, int64_t kc, const int w,
-                                  float *dst)
-{
-    for (int64_t p = 0; p < kc; p++)
-        for (int r = 0; r < w; r++) dst[p * w + r] = src[p * ld + r];
-}
-
-ALWAYS_INLINE void transpose_lines_f32(const float *src, int64_t ld, int64_t kc, const int w,
-                                       float *dst)
-{
-    int64_t p = 0;
-    for (; p + 8 <= kc; p += 8)
-        for (int r = 0; r < w; r++)
-            for (int q = 0; q < 8; q++) dst[(p + q) * w + r] = src[r * ld + p + q];
-    for (; p < kc; p++)
-        for (int r = 0; r < w; r++) dst[p * w + r] = src[r * ld + p];
-}
-
-static void pack_panel_f32(const float *src, int64_t ld, int lines_contiguous, int64_t kc,
-                           int64_t wb, int w, float *dst)
-{
-    if (wb == w && !lines_contiguous) {
-        switch (w) {
-        case 32: copy_steps_f32(src, ld, kc, 32, dst); return;
-        case 16: copy_steps_f32(src, ld, kc, 16, dst); return;
-        case 8: copy_steps_f32(src, ld, kc, 8, dst); return;
-        case 6: copy_steps_f32(src, ld, kc, 6, dst); return;
-        case 5: copy_steps_f32(src, ld, kc, 5, dst); return;
-        case 4: copy_steps_f32(src, ld, kc, 4, dst); return;
-        }
-    } else if (wb == w) {
-        switch (w) {
-        case 16: transpose_lines_f32(src, ld, kc, 16, dst); return;
-        case 8: transpose_lines_f32(src, ld, kc, 8, dst); return;
-        case 6: transpose_lines_f32(src, ld, kc, 6, dst); return;
-        case 5: transpose_lines_f32(src, ld, kc, 5, dst); return;
-        case 4: transpose_lines_f32(src, ld, kc, 4, dst); return;
-        }
-    }
-    for (int64_t p = 0; p < kc; p++)
-        for (int64_t r = 0; r < w; r++)
-            dst[p * w + r] = r >= wb ? 0.0f : lines_contiguous ? src[r * ld + p] : src[p * ld + r];
-}
-
-ALWAYS_INLINE void copy_steps_f64(const double *src, int64_t ld, int64_t kc, const int w,
-                                  double *dst)
-{
-    for (int64_t p = 0; p < kc; p++)
-        for (int r = 0; r < w; r++) dst[p * w + r] = src[p * ld + r];
-}
-
-ALWAYS_INLINE void transpose_lines_f64(const double *src, int64_t ld, int64_t kc, const int w,
-                                       double *dst)
-{
-    int64_t p = 0;
-    for (; p + 4 <= kc; p += 4)
-        for (int r = 0; r < w; r++)
-            for (int q = 0; q < 4; q++) dst[(p + q) * w + r] = src[r * ld + p + q];
-    for (; p < kc; p++)
-        for (int r = 0; r < w; r++) dst[p * w + r] = src[r * ld + p];
-}
-
-static void pack_panel_f64(const double *src, int64_t ld, int lines_contiguous, int64_t kc,
-                           int64_t wb, int w, double *dst)
-{
-    if (wb == w && !lines_contiguous) {
-        switch (w) {
-        case 16: copy_steps_f64(src, ld, kc, 16, dst); return;
-        case 8: copy_steps_f64(src, ld, kc, 8, dst); return;
-        case 6: copy_steps_f64(src, ld, kc, 6, dst); return;
-        case 5: copy_steps_f64(src, ld, kc, 5, dst); return;
-        case 4: copy_steps_f64(src, ld, kc, 4, dst); return;
-        }
-    } else if (wb == w) {
-        switch (w) {
-        case 8: transpose_lines_f64(src, ld, kc, 8, dst); return;
-        case 6: transpose_lines_f64(src, ld, kc, 6, dst); return;
-        case 5: transpose_lines_f64(src, ld, kc, 5, dst); return;
-        case 4: transpose_lines_f64(src, ld, kc, 4, dst); return;
-        }
-    }
-    for (int64_t p = 0; p < kc; p++)
-        for (int64_t r = 0; r < w; r++)
-            dst[p * w + r] = r >= wb ? 0.0 : lines_contiguous ? src[r * ld + p] : src[p * ld + r];
-}
+/* pack_panel_f32/_f64 (the packing copies) and bias_act_f32/_f64 (the fused write-back):
+ * written once, at the end of this file, for both precisions (precision.h); the driver
+ * below is type-erased (gemm_job.dt) and calls them by the job's type */
+#define BN_PRECISION_FILE "gemm.c"
+#include "precision.h"
 
 /* op(A) rows [i0, i0 + mb) x columns [p0, p0 + kc) into one MR-row micro-panel */
 static void pack_a(const gemm_job *g, int64_t i0, int64_t p0, int64_t mb, int64_t kc, char *pa)
@@ -282,62 +203,6 @@ static void pack_b(const gemm_job *g, int64_t p0, int64_t j0, int64_t kc, int64_
         pack_panel_f32((const float *)g->b + off, g->ldb, trans, kc, nb, g->nr, (float *)pb);
     else
         pack_panel_f64((const double *)g->b + off, g->ldb, trans, kc, nb, g->nr, (double *)pb);
-}
-
-/* ---- fused write-back: z = c + bias, c = act(z), on one tile still in cache. The switch
- * is outside the loops so identity, relu and leaky relu vectorise; the others call the
- * scalar forms of activations.h (the same expressions, so the same bits). ---------------- */
-
-BN_VECTOR_CLONES
-static void bias_act_f32(float *c, int64_t ldc, int64_t mb, int64_t nb, const float *bias,
-                         int32_t act, float *z, int64_t ldz)
-{
-    const float slope = (float)BN_LEAKY_SLOPE;
-    for (int64_t i = 0; i < mb; i++) {
-        float *ci = c + i * ldc;
-        if (bias)
-            for (int64_t j = 0; j < nb; j++) ci[j] += bias[j];
-        if (z) memcpy(z + i * ldz, ci, (size_t)nb * sizeof *ci);
-        switch (act) {
-        case BN_ACT_IDENTITY:
-        case BN_ACT_SOFTMAX:                       /* row-wise: the layer code applies it */
-            break;
-        case BN_ACT_RELU:
-            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
-            break;
-        case BN_ACT_LEAKY_RELU:
-            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0f ? ci[j] : slope * ci[j];
-            break;
-        default:
-            for (int64_t j = 0; j < nb; j++) ci[j] = bn_act_f32(act, ci[j]);
-        }
-    }
-}
-
-BN_VECTOR_CLONES
-static void bias_act_f64(double *c, int64_t ldc, int64_t mb, int64_t nb, const double *bias,
-                         int32_t act, double *z, int64_t ldz)
-{
-    const double slope = BN_LEAKY_SLOPE;
-    for (int64_t i = 0; i < mb; i++) {
-        double *ci = c + i * ldc;
-        if (bias)
-            for (int64_t j = 0; j < nb; j++) ci[j] += bias[j];
-        if (z) memcpy(z + i * ldz, ci, (size_t)nb * sizeof *ci);
-        switch (act) {
-        case BN_ACT_IDENTITY:
-        case BN_ACT_SOFTMAX:
-            break;
-        case BN_ACT_RELU:
-            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0 ? ci[j] : 0.0;
-            break;
-        case BN_ACT_LEAKY_RELU:
-            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > 0.0 ? ci[j] : slope * ci[j];
-            break;
-        default:
-            for (int64_t j = 0; j < nb; j++) ci[j] = bn_act_f64(act, ci[j]);
-        }
-    }
 }
 
 /* the tile of C at (i, j), mb x nb: kernel, then (on the last K block) the fused write-back */
@@ -440,23 +305,8 @@ static int gemm_part(const gemm_job *g, int tid, int nt)
 #define THIN_MAX_N 10
 #define THIN_MAX_B_BYTES (256 * 1024)   /* packed op(B) stays in L2 */
 
-/* op(B) for the rows kernel when it cannot be read in place: 10 values per k step, zero
- * past n (bufb, row stride 10) */
-static void pack_b_rows_f32(const gemm_job *g, float *pb)
-{
-    const float *b = g->b;
-    for (int64_t p = 0; p < g->k; p++, pb += 10)
-        for (int64_t j = 0; j < 10; j++)
-            pb[j] = j >= g->n ? 0.0f : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
-}
-
-static void pack_b_rows_f64(const gemm_job *g, double *pb)
-{
-    const double *b = g->b;
-    for (int64_t p = 0; p < g->k; p++, pb += 10)
-        for (int64_t j = 0; j < 10; j++)
-            pb[j] = j >= g->n ? 0.0 : g->tb == BN_TRANS ? b[j * g->ldb + p] : b[p * g->ldb + j];
-}
+/* op(B) for the rows kernel when it cannot be read in place: pack_b_rows_f32/_f64, per
+ * precision at the end of this file */
 
 static void thin_tile_epilogue(const gemm_job *g, int64_t i, int64_t j, int64_t mb, int64_t nb)
 {
@@ -749,3 +599,96 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
                   .z = z, .ldz = ldz};
     return gemm_run(&g);
 }
+
+#else /* ---- per precision: the packing copies and the fused write-back ---- */
+
+/* op(B) for the thin products' rows kernel when it cannot be read in place: 10 values per
+ * k step, zero past n (bufb, row stride 10) */
+static void SFX(pack_b_rows)(const gemm_job *g, REAL *pb)
+{
+    const REAL *b = g->b;
+    for (int64_t p = 0; p < g->k; p++, pb += 10)
+        for (int64_t j = 0; j < 10; j++)
+            pb[j] = j >= g->n ? (REAL)0 : g->tb == BN_TRANS ? b[j * g->ldb + p]
+                                                              : b[p * g->ldb + j];
+}
+
+ALWAYS_INLINE void SFX(copy_steps)(const REAL *src, int64_t ld, int64_t kc, const int w,
+                                   REAL *dst)
+{
+    for (int64_t p = 0; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = src[p * ld + r];
+}
+
+/* lines contiguous along k: a transpose, 32 bytes of each line (8 floats, 4 doubles) at a
+ * time */
+ALWAYS_INLINE void SFX(transpose_lines)(const REAL *src, int64_t ld, int64_t kc, const int w,
+                                        REAL *dst)
+{
+    enum { STEP = 32 / (int)sizeof(REAL) };
+    int64_t p = 0;
+    for (; p + STEP <= kc; p += STEP)
+        for (int r = 0; r < w; r++)
+            for (int q = 0; q < STEP; q++) dst[(p + q) * w + r] = src[r * ld + p + q];
+    for (; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = src[r * ld + p];
+}
+
+static void SFX(pack_panel)(const REAL *src, int64_t ld, int lines_contiguous, int64_t kc,
+                            int64_t wb, int w, REAL *dst)
+{
+    if (wb == w && !lines_contiguous) {
+        switch (w) {
+        case 32: SFX(copy_steps)(src, ld, kc, 32, dst); return;
+        case 16: SFX(copy_steps)(src, ld, kc, 16, dst); return;
+        case 8: SFX(copy_steps)(src, ld, kc, 8, dst); return;
+        case 6: SFX(copy_steps)(src, ld, kc, 6, dst); return;
+        case 5: SFX(copy_steps)(src, ld, kc, 5, dst); return;
+        case 4: SFX(copy_steps)(src, ld, kc, 4, dst); return;
+        }
+    } else if (wb == w) {
+        switch (w) {
+        case 16: SFX(transpose_lines)(src, ld, kc, 16, dst); return;
+        case 8: SFX(transpose_lines)(src, ld, kc, 8, dst); return;
+        case 6: SFX(transpose_lines)(src, ld, kc, 6, dst); return;
+        case 5: SFX(transpose_lines)(src, ld, kc, 5, dst); return;
+        case 4: SFX(transpose_lines)(src, ld, kc, 4, dst); return;
+        }
+    }
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t r = 0; r < w; r++)
+            dst[p * w + r] = r >= wb ? (REAL)0 : lines_contiguous ? src[r * ld + p]
+                                                                    : src[p * ld + r];
+}
+
+/* fused write-back: z = c + bias, c = act(z), on one tile still in cache. The switch
+ * is outside the loops so identity, relu and leaky relu vectorise; the others call the
+ * scalar forms of activations.h (the same expressions, so the same bits). */
+
+BN_VECTOR_CLONES
+static void SFX(bias_act)(REAL *c, int64_t ldc, int64_t mb, int64_t nb, const REAL *bias,
+                          int32_t act, REAL *z, int64_t ldz)
+{
+    const REAL slope = (REAL)BN_LEAKY_SLOPE;
+    for (int64_t i = 0; i < mb; i++) {
+        REAL *ci = c + i * ldc;
+        if (bias)
+            for (int64_t j = 0; j < nb; j++) ci[j] += bias[j];
+        if (z) memcpy(z + i * ldz, ci, (size_t)nb * sizeof *ci);
+        switch (act) {
+        case BN_ACT_IDENTITY:
+        case BN_ACT_SOFTMAX:                       /* row-wise: the layer code applies it */
+            break;
+        case BN_ACT_RELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > (REAL)0 ? ci[j] : (REAL)0;
+            break;
+        case BN_ACT_LEAKY_RELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > (REAL)0 ? ci[j] : slope * ci[j];
+            break;
+        default:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ACT(act, ci[j]);
+        }
+    }
+}
+
+#endif

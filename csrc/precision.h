@@ -10,7 +10,7 @@
  * undefines everything afterwards. Inside the included pass REAL is defined, so the file
  * tells its two parts apart by `#ifndef REAL` (once) / `#else` (per precision). Every
  * precision-dependent helper is named here, once; nothing depends on the including file.
- *   GEMM, GEMM_BIAS_ACT                  gemm.h (bn_dgemm / bn_sgemm, ..._bias_act)
+ *   GEMM, GEMM_BIAS_ACT, GEMM_REF        gemm.h (bn_dgemm / bn_sgemm, ..._bias_act, ..._ref)
  *   SOFTMAX_ROWS                         losses.h
  *   ACT, DACT                            activations.h (scalar forms)
  *   CSR_DENSE_BIAS_ACT, CSR_T_DENSE      sparse.h
@@ -26,6 +26,7 @@
 #define IS_F32 0
 #define GEMM bn_dgemm
 #define GEMM_BIAS_ACT bn_dgemm_bias_act
+#define GEMM_REF bn_dgemm_ref
 #define SOFTMAX_ROWS bn_softmax_rows_f64
 #define ACT bn_act_f64
 #define DACT bn_dact_f64
@@ -43,6 +44,7 @@
 #undef IS_F32
 #undef GEMM
 #undef GEMM_BIAS_ACT
+#undef GEMM_REF
 #undef SOFTMAX_ROWS
 #undef ACT
 #undef DACT
@@ -60,6 +62,7 @@
 #define IS_F32 1
 #define GEMM bn_sgemm
 #define GEMM_BIAS_ACT bn_sgemm_bias_act
+#define GEMM_REF bn_sgemm_ref
 #define SOFTMAX_ROWS bn_softmax_rows_f32
 #define ACT bn_act_f32
 #define DACT bn_dact_f32
@@ -77,6 +80,7 @@
 #undef IS_F32
 #undef GEMM
 #undef GEMM_BIAS_ACT
+#undef GEMM_REF
 #undef SOFTMAX_ROWS
 #undef ACT
 #undef DACT

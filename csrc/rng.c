@@ -1,6 +1,8 @@
 /* rng.c -- the loops over the counter-based generator of rng.h: arrays of draws, the
  * permutation used for shuffling (a sort of the draws in the caller's scratch) and
- * dropout masks. Single-threaded and allocation-free; the definitions live in rng.h. */
+ * dropout masks. Single-threaded and allocation-free; the definitions live in rng.h. The
+ * masks are written once for both precisions (precision.h). */
+#ifndef REAL
 #include "rng.h"
 
 #include "parallel.h"
@@ -91,18 +93,17 @@ void bn_rng_permutation(int64_t *perm, uint64_t *scratch, uint64_t seed, uint64_
     indices_of(perm, radix_sort_u64(scratch, scratch + n, n), key, n);
 }
 
-void bn_dropout_mask_f64(double *out, uint64_t seed, uint64_t stream, int64_t count,
-                         double rate)
+#define BN_PRECISION_FILE "rng.c"
+#include "precision.h"
+
+#else /* ---- per precision: bn_dropout_mask_f64 / _f32 ---- */
+
+void SFX(bn_dropout_mask)(REAL *out, uint64_t seed, uint64_t stream, int64_t count,
+                          double rate)
 {
-    const double scale = 1.0 / (1.0 - rate);
+    const REAL scale = (REAL)(1.0 / (1.0 - rate));
     for (int64_t i = 0; i < count; i++)
-        out[i] = bn_dropout_keep(seed, stream, (uint64_t)i, rate) ? scale : 0.0;
+        out[i] = bn_dropout_keep(seed, stream, (uint64_t)i, rate) ? scale : (REAL)0;
 }
 
-void bn_dropout_mask_f32(float *out, uint64_t seed, uint64_t stream, int64_t count,
-                         double rate)
-{
-    const float scale = (float)(1.0 / (1.0 - rate));
-    for (int64_t i = 0; i < count; i++)
-        out[i] = bn_dropout_keep(seed, stream, (uint64_t)i, rate) ? scale : 0.0f;
-}
+#endif

@@ -5,7 +5,7 @@ and a cosine learning rate (float32, batch 128), reports the test accuracy, save
 model, loads it back and checks that the reloaded model predicts exactly the same.
 
     python examples/fashion_resnet.py                  # 6 epochs on all 60,000 images
-    python examples/fashion_resnet.py --subset 2000 --epochs 1
+    python examples/fashion_resnet.py --subset 2000 --test-subset 1000 --epochs 1
 
 The data comes from `apt-get install dataset-fashion-mnist` or a directory given with
 --data.
@@ -50,6 +50,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subset", type=int, default=None, metavar="N",
                         help="use only the first N training images (default: all 60,000)")
+    parser.add_argument("--test-subset", type=int, default=None, metavar="N",
+                        help="score only the first N test images (default: all 10,000)")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -70,6 +72,8 @@ def main(argv=None):
     (X, y), (X_test, y_test) = load_fashion_mnist(args.data, dtype="float32")
     if args.subset is not None:
         X, y = X[:args.subset], y[:args.subset]
+    if args.test_subset is not None:
+        X_test, y_test = X_test[:args.test_subset], y_test[:args.test_subset]
     X, X_test = X.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
     n_val = max(1, len(X) // 12)                  # 5,000 of 60,000: held out for validation
     X, y, X_val, y_val = X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:]

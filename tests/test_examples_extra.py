@@ -94,3 +94,14 @@ def test_fashion_cnn_example(backend, tmp_path):
     assert number_after("test accuracy:", out) >= 0.5
     assert "reloaded model predicts the same: True" in out
     assert (tmp_path / "cnn.npz").is_file()
+
+
+@pytest.mark.skipif(not fashion_mnist_installed(),
+                    reason="dataset-fashion-mnist is not installed")
+def test_fashion_resnet_example(backend, tmp_path):
+    out = run_example("fashion_resnet.py", "--subset", "360", "--test-subset", "200",
+                      "--epochs", "1", "--out", "resnet.npz", backend=backend, cwd=tmp_path)
+    assert "26 layers" in out and "330 training, 30 validation, 200 test images" in out
+    assert f"({backend} backend" in out and out.count("Epoch 0, Loss:") == 1
+    assert number_after("test accuracy:", out) >= 0.3
+    assert "reloaded: predictions identical" in out and (tmp_path / "resnet.npz").is_file()
