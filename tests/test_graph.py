@@ -11,7 +11,7 @@ import barenet
 from barenet import Input, Model, Sequential
 from barenet.layers import (Add, AvgPool2D, Concatenate, Conv2D, Dense, Dropout, Flatten,
                             GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPool2D, Multiply)
-from conftest import compiled_available
+from conftest import require_compiled
 
 
 def fan_out_mlp(**kwargs):
@@ -101,7 +101,7 @@ def test_fan_out_gradient_is_the_sum_of_both_paths(backend):
     np.testing.assert_allclose(grad[6:].reshape(2, 1), (2 * X @ w1).T @ residual, rtol=1e-12)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compiled_forward_and_gradient_equal_the_reference(case):
     build, X, y = problem(case, n=9, seed=1)
@@ -112,7 +112,7 @@ def test_compiled_forward_and_gradient_equal_the_reference(case):
     np.testing.assert_allclose(nets[1].predict(X), nets[0].predict(X), rtol=1e-12)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compiled_training_with_dropout_matches_the_reference(case):
     build, X, y = problem(case, n=40, seed=2)
@@ -139,7 +139,7 @@ def test_dropout_on_sequences_uses_the_stored_order(backend):
     np.testing.assert_array_equal(ha, hb)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 def test_graph_training_does_not_depend_on_the_thread_count():
     build, X, y = problem("residual_cnn", n=300, seed=4)
     results = []
@@ -383,7 +383,7 @@ def test_normalisation_gradients_match_finite_differences(backend, case, trainin
     np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("case", sorted(NORM_CASES))
 def test_compiled_normalisation_equals_the_reference(case):
     build, X, y = norm_problem(case, n=12, seed=1)
@@ -396,7 +396,7 @@ def test_compiled_normalisation_equals_the_reference(case):
     np.testing.assert_allclose(nets[1].predict(X), nets[0].predict(X), rtol=1e-12)
 
 
-@pytest.mark.skipif(not compiled_available(), reason="needs the compiled extension")
+@pytest.mark.usefixtures("needs_compiled")
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 2e-4)])
 def test_compiled_training_with_batchnorm_and_dropout_matches_the_reference(dtype, rtol):
     x = Input((2, 6, 6))
@@ -514,3 +514,21 @@ def test_onnx_export_refuses_a_graph_with_branches():
     from barenet.onnx import NotExportableError
     with pytest.raises(NotExportableError, match="graph with branches"):
         fan_out_mlp(seed=0).to_onnx()
+
+
+def test_batchnorm_training_does_not_depend_on_the_thread_count():
+    require_compiled()
+    build, X, y = norm_problem("bn_cnn", n=600, seed=9, dtype=np.float32)
+    results = []
+    before = barenet.get_num_threads()
+    try:
+        for threads in (1, 2):
+            barenet.set_num_threads(threads)
+            net = build(seed=0, dtype="float32", backend="compiled")
+            net.train(X, y, epochs=2, learning_rate=1e-2, batch_size=300, optimizer="adam",
+                      verbose=False)
+            results.append((net.get_params(), net._state.copy(), net.predict(X)))
+    finally:
+        barenet.set_num_threads(before)
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
