@@ -532,3 +532,23 @@ def test_batchnorm_training_does_not_depend_on_the_thread_count():
         barenet.set_num_threads(before)
     for a, b in zip(*results):
         assert np.array_equal(a, b)
+
+
+def test_sparse_input_feeds_a_graph_through_its_first_dense(backend):
+    """a graph whose input only a first Dense reads takes scipy.sparse rows, with the
+    results of the same rows given dense"""
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(10)
+    dense_X = rng.standard_normal((40, 12)) * (rng.random((40, 12)) < 0.2)
+    y = np.arange(40) % 3
+    x = Input((12,))
+    h = Dense(6, activation="relu")(x)
+    out = Dense(3, activation="softmax")(Concatenate()([h, Dense(4, activation="tanh")(h)]))
+    nets = [Model(x, out, seed=5, backend=backend) for _ in range(2)]
+    histories = [nets[0].train(sparse.csr_matrix(dense_X), y, epochs=3, learning_rate=0.1,
+                               batch_size=8, verbose=False),
+                 nets[1].train(dense_X, y, epochs=3, learning_rate=0.1, batch_size=8,
+                               verbose=False)]
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-10)
+    np.testing.assert_allclose(nets[0].get_params(), nets[1].get_params(), rtol=1e-9,
+                               atol=1e-12)
