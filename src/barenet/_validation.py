@@ -10,6 +10,9 @@ import operator
 import numpy as np
 
 MAX_PARAMS = 2**62  # parameter counts and offsets are int64 in C
+# no process can address more (x86-64's and arm64's user address space with 4-level paging):
+# a network whose parameter buffer alone would be larger is refused before allocating
+MAX_PARAM_BYTES = 2**47
 MAX_SEED = 2**64 - 1  # seeds reach C as uint64
 MAX_STEP = 2**62  # epoch and step counters are int64 in C
 

@@ -18,7 +18,7 @@ from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_param_values, check_positive_float,
                           check_rate, check_sample_weight, check_X_shaped, check_y_binary,
-                          check_y_categorical, check_y_regression, MAX_PARAMS, MAX_SEED,
+                          check_y_categorical, check_y_regression, MAX_PARAM_BYTES, MAX_PARAMS, MAX_SEED,
                           MAX_STEP)
 from .layers import DROPOUT, Dense, Dropout, Layer
 from .schedules import get_schedule
@@ -329,6 +329,12 @@ class Sequential:
         if self._spec.n_params > MAX_PARAMS:
             raise ValueError(f"this network needs {self._spec.n_params} parameters; barenet "
                              f"handles at most {MAX_PARAMS} (2**62)")
+        if self._spec.n_params * self.dtype.itemsize > MAX_PARAM_BYTES:
+            raise ValueError(f"this network needs {self._spec.n_params} parameters, "
+                             f"{self._spec.n_params * self.dtype.itemsize} bytes in "
+                             f"{self.dtype.name}: more than any process can address (barenet "
+                             f"refuses parameter buffers over {MAX_PARAM_BYTES} bytes, "
+                             "128 TiB)")
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)
         # what layers keep that training does not optimise (batch normalisation's running
         # statistics); the backends read it, training updates it, save/load carry it
