@@ -291,6 +291,38 @@ static const REAL *SFX(input_rows)(const bn_net *net, REAL *xt, const REAL *x,
     return xt;
 }
 
+/* node l's call in the training workspace for n rows (in: its inputs' pointers, filled
+ * here; xin: the network input's rows): its output, kept z, scratch, fixed scratch */
+static bn_op_args SFX(training_call)(const bn_net *net, int64_t l, REAL *work,
+                                     const REAL *params, const REAL *state, const REAL *xin,
+                                     const bn_csr_rows *xs, const bn_dropout *drop,
+                                     int64_t n, const void **in)
+{
+    const bn_layer *ly = &net->layers[l];
+    const bn_node_plan *pl = &net->plan[l];
+    const int64_t f = fixed_offset(net, l, n);
+    for (int64_t i = 0; i < ly->n_inputs; i++) {
+        const int64_t j = input_of(net, ly, i);
+        in[i] = j < 0 ? (const void *)xin : (const void *)(work + n * net->plan[j].a);
+    }
+    bn_op_args g = {0};
+    g.net = net;
+    g.ly = ly;
+    g.n = n;
+    g.in = in;
+    g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
+    g.a = work + n * pl->a;                              /* (N, S[l]) */
+    g.z = pl->z >= 0 ? work + n * pl->z : NULL;           /* (N, S[l]) */
+    g.zk = pl->z >= 0 ? g.z : g.a;                        /* f'(a) needs no z */
+    g.cols = work + n * net->row_cols;
+    g.dw_scratch = work + n * net->train_row;
+    g.params = params;
+    g.drop = drop;
+    g.state = (void *)state; /* read only when not training; update_state writes it */
+    g.fixed = f < 0 ? NULL : work + f;
+    return g;
+}
+
 int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const REAL *state,
                         const REAL *x, const bn_csr_rows *xs, int64_t n,
                         const bn_dropout *drop)
@@ -298,28 +330,9 @@ int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const
     const REAL *xin = SFX(input_rows)(net, work + n * net->row_xt, x, xs, n);
     const void *in[BN_MAX_INPUTS];
     for (int64_t l = 0; l < net->n_layers; l++) {
-        const bn_layer *ly = &net->layers[l];
-        const bn_node_plan *pl = &net->plan[l];
-        for (int64_t i = 0; i < ly->n_inputs; i++) {
-            const int64_t j = input_of(net, ly, i);
-            in[i] = j < 0 ? (const void *)xin : (const void *)(work + n * net->plan[j].a);
-        }
-        bn_op_args g = {0};
-        g.net = net;
-        g.ly = ly;
-        g.n = n;
-        g.in = in;
-        g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
-        g.a = work + n * pl->a;                              /* (N, S[l]) */
-        g.z = pl->z >= 0 ? work + n * pl->z : NULL;           /* (N, S[l]) */
+        bn_op_args g = SFX(training_call)(net, l, work, params, state, xin, xs, drop, n, in);
         g.stats = l == net->n_layers - 1 ? work + n * net->row_stats : NULL;
-        g.cols = work + n * net->row_cols;
-        g.dw_scratch = work + n * net->train_row;
-        g.params = params;
-        g.drop = drop;
-        g.state = (void *)state; /* read only when not training */
-        g.fixed = fixed_offset(net, l, n) < 0 ? NULL : work + fixed_offset(net, l, n);
-        int status = bn_op_of(ly->kind)->forward[IS_F32](&g);
+        int status = bn_op_of(g.ly->kind)->forward[IS_F32](&g);
         if (status != BN_OK) return status;
     }
     return BN_OK;
@@ -329,20 +342,11 @@ void SFX(bn_net_update_state)(const bn_net *net, const REAL *work, REAL *state, 
 {
     const void *in[BN_MAX_INPUTS];
     for (int64_t l = 0; l < net->n_layers; l++) {
-        const bn_layer *ly = &net->layers[l];
-        const bn_op *op = bn_op_of(ly->kind);
+        const bn_op *op = bn_op_of(net->layers[l].kind);
         if (op->update_state[IS_F32] == NULL) continue;
-        for (int64_t i = 0; i < ly->n_inputs; i++) {
-            const int64_t j = input_of(net, ly, i);
-            in[i] = j < 0 ? NULL : (const void *)(work + n * net->plan[j].a);
-        }
-        bn_op_args g = {0};
-        g.net = net;
-        g.ly = ly;
-        g.n = n;
-        g.in = in;
-        g.state = state;
-        g.fixed = fixed_offset(net, l, n) < 0 ? NULL : (void *)(work + fixed_offset(net, l, n));
+        /* the kinds read their inputs and fixed scratch here, and write only the state */
+        bn_op_args g = SFX(training_call)(net, l, (REAL *)work, NULL, state, NULL, NULL, NULL,
+                                          n, in);
         op->update_state[IS_F32](&g);
     }
 }
@@ -413,29 +417,14 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
         const bn_layer *ly = &net->layers[l];
         const bn_node_plan *pl = &net->plan[l];
         if (!pl->needs_grad) continue; /* nothing before it has parameters */
+        bn_op_args g = SFX(training_call)(net, l, work, params, state, xin, xs, drop, n, in);
         int64_t t = 0;
         for (int64_t i = 0; i < ly->n_inputs; i++) {
             const int64_t e = ly->first_input + i, j = net->inputs[e];
-            in[i] = j < 0 ? (const void *)xin : (const void *)(work + n * net->plan[j].a);
             if (j < 0 || !net->plan[j].needs_grad) din[i] = NULL;
             else if (net->edge_acc[e]) din[i] = tmp + (t++) * n * net->max_size;
             else din[i] = work + n * net->plan[j].d;
         }
-        bn_op_args g = {0};
-        g.net = net;
-        g.ly = ly;
-        g.n = n;
-        g.in = in;
-        g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
-        g.a = work + n * pl->a;
-        g.z = pl->z >= 0 ? work + n * pl->z : NULL;
-        g.zk = pl->z >= 0 ? g.z : g.a; /* f'(a) needs no z */
-        g.cols = work + n * net->row_cols;
-        g.dw_scratch = work + n * net->train_row;
-        g.params = params;
-        g.drop = drop;
-        g.state = (void *)state;
-        g.fixed = fixed_offset(net, l, n) < 0 ? NULL : work + fixed_offset(net, l, n);
         g.dparams = dparams;
         g.d = work + n * pl->d;
         g.din = din;

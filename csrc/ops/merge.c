@@ -63,9 +63,9 @@ const bn_op bn_op_concatenate = {
 
 #else /* ---- per precision ---- */
 
-/* ---- add: a = in[0] + in[1] + ... (in this order); dloss/d(in[i]) = d ---- */
-
-static int SFX(add_forward)(const bn_op_args *g)
+/* a = in[0] op in[1] op ... in input order, op the sum or (product) the product; each
+ * element on one thread */
+static void SFX(combine)(const bn_op_args *g, int product)
 {
     const int64_t count = g->n * bn_op_out_size(g->ly), k = g->ly->n_inputs;
     REAL *a = g->a;
@@ -73,11 +73,18 @@ static int SFX(add_forward)(const bn_op_args *g)
     const int nt = bn_threads_for(count / 4096, (double)(count * k));
     BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
         for (int64_t e = count * t / nt; e < count * (t + 1) / nt; e++) {
-            REAL sum = in[0][e];
-            for (int64_t i = 1; i < k; i++) sum += in[i][e];
-            a[e] = sum;
+            REAL v = in[0][e];
+            for (int64_t i = 1; i < k; i++) v = product ? v * in[i][e] : v + in[i][e];
+            a[e] = v;
         }
     });
+}
+
+/* ---- add: a = in[0] + in[1] + ... (in this order); dloss/d(in[i]) = d ---- */
+
+static int SFX(add_forward)(const bn_op_args *g)
+{
+    SFX(combine)(g, 0);
     return BN_OK;
 }
 
@@ -93,17 +100,7 @@ static int SFX(add_backward)(const bn_op_args *g)
 
 static int SFX(multiply_forward)(const bn_op_args *g)
 {
-    const int64_t count = g->n * bn_op_out_size(g->ly), k = g->ly->n_inputs;
-    REAL *a = g->a;
-    const REAL *const *in = (const REAL *const *)g->in;
-    const int nt = bn_threads_for(count / 4096, (double)(count * k));
-    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
-        for (int64_t e = count * t / nt; e < count * (t + 1) / nt; e++) {
-            REAL prod = in[0][e];
-            for (int64_t i = 1; i < k; i++) prod *= in[i][e];
-            a[e] = prod;
-        }
-    });
+    SFX(combine)(g, 1);
     return BN_OK;
 }
 
