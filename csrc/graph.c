@@ -293,34 +293,27 @@ static const REAL *SFX(input_rows)(const bn_net *net, REAL *xt, const REAL *x,
 
 /* node l's call in the training workspace for n rows (in: its inputs' pointers, filled
  * here; xin: the network input's rows): its output, kept z, scratch, fixed scratch */
-static bn_op_args SFX(training_call)(const bn_net *net, int64_t l, REAL *work,
-                                     const REAL *params, const REAL *state, const REAL *xin,
-                                     const bn_csr_rows *xs, const bn_dropout *drop,
-                                     int64_t n, const void **in)
+static void SFX(training_call)(bn_op_args *g, const bn_net *net, int64_t l, REAL *work,
+                               const REAL *params, const REAL *state, const REAL *xin,
+                               const bn_csr_rows *xs, const bn_dropout *drop, int64_t n,
+                               const void **in)
 {
     const bn_layer *ly = &net->layers[l];
     const bn_node_plan *pl = &net->plan[l];
-    const int64_t f = fixed_offset(net, l, n);
     for (int64_t i = 0; i < ly->n_inputs; i++) {
         const int64_t j = input_of(net, ly, i);
         in[i] = j < 0 ? (const void *)xin : (const void *)(work + n * net->plan[j].a);
     }
-    bn_op_args g = {0};
-    g.net = net;
-    g.ly = ly;
-    g.n = n;
-    g.in = in;
-    g.xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL;
-    g.a = work + n * pl->a;                              /* (N, S[l]) */
-    g.z = pl->z >= 0 ? work + n * pl->z : NULL;           /* (N, S[l]) */
-    g.zk = pl->z >= 0 ? g.z : g.a;                        /* f'(a) needs no z */
-    g.cols = work + n * net->row_cols;
-    g.dw_scratch = work + n * net->train_row;
-    g.params = params;
-    g.drop = drop;
-    g.state = (void *)state; /* read only when not training; update_state writes it */
-    g.fixed = f < 0 ? NULL : work + f;
-    return g;
+    REAL *a = work + n * pl->a, *z = pl->z >= 0 ? work + n * pl->z : NULL; /* (N, S[l]) */
+    *g = (bn_op_args){
+        .net = net, .ly = ly, .n = n, .in = in,
+        .xs = xs && input_of(net, ly, 0) < 0 ? xs : NULL,
+        .a = a, .z = z, .zk = z ? z : a, /* f'(a) needs no z */
+        .cols = work + n * net->row_cols, .dw_scratch = work + n * net->train_row,
+        .params = params, .drop = drop,
+        .state = (void *)state, /* read only when not training; update_state writes it */
+        .fixed = pl->f < 0 ? NULL : work + fixed_offset(net, l, n),
+    };
 }
 
 int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const REAL *state,
@@ -330,7 +323,8 @@ int SFX(bn_net_forward)(const bn_net *net, REAL *work, const REAL *params, const
     const REAL *xin = SFX(input_rows)(net, work + n * net->row_xt, x, xs, n);
     const void *in[BN_MAX_INPUTS];
     for (int64_t l = 0; l < net->n_layers; l++) {
-        bn_op_args g = SFX(training_call)(net, l, work, params, state, xin, xs, drop, n, in);
+        bn_op_args g;
+        SFX(training_call)(&g, net, l, work, params, state, xin, xs, drop, n, in);
         g.stats = l == net->n_layers - 1 ? work + n * net->row_stats : NULL;
         int status = bn_op_of(g.ly->kind)->forward[IS_F32](&g);
         if (status != BN_OK) return status;
@@ -345,8 +339,8 @@ void SFX(bn_net_update_state)(const bn_net *net, const REAL *work, REAL *state, 
         const bn_op *op = bn_op_of(net->layers[l].kind);
         if (op->update_state[IS_F32] == NULL) continue;
         /* the kinds read their inputs and fixed scratch here, and write only the state */
-        bn_op_args g = SFX(training_call)(net, l, (REAL *)work, NULL, state, NULL, NULL, NULL,
-                                          n, in);
+        bn_op_args g;
+        SFX(training_call)(&g, net, l, (REAL *)work, NULL, state, NULL, NULL, NULL, n, in);
         op->update_state[IS_F32](&g);
     }
 }
@@ -417,7 +411,8 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
         const bn_layer *ly = &net->layers[l];
         const bn_node_plan *pl = &net->plan[l];
         if (!pl->needs_grad) continue; /* nothing before it has parameters */
-        bn_op_args g = SFX(training_call)(net, l, work, params, state, xin, xs, drop, n, in);
+        bn_op_args g;
+        SFX(training_call)(&g, net, l, work, params, state, xin, xs, drop, n, in);
         int64_t t = 0;
         for (int64_t i = 0; i < ly->n_inputs; i++) {
             const int64_t e = ly->first_input + i, j = net->inputs[e];

@@ -77,12 +77,14 @@ int bn_interrupt_restore(void)
 
 int bn_interrupt_pending(void)
 {
-    return listening && pending;
+    /* the plain flag first: it is almost always 0, and listening is thread-local (a call
+     * to the TLS resolver in a shared library), which the loops poll every batch */
+    return pending && listening;
 }
 
 int bn_interrupt_take(void)
 {
-    if (!listening || !pending) return 0;
+    if (!pending || !listening) return 0;
     pending = 0; /* a second SIGINT between the test and here is the same request */
     return 1;
 }
