@@ -10,9 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from barenet import NeuralNetwork, Sequential, __version__
+from barenet import Input, Model, NeuralNetwork, Sequential, __version__
 from barenet import _activations
-from barenet.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from barenet.layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
+                            Dense, Dropout, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                            Layer, LayerNormalization, MaxPool2D, Multiply)
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'barenet[onnx]')")
 ort = pytest.importorskip("onnxruntime",
@@ -74,12 +76,123 @@ CASES = {
 }
 
 
+CASES.update({
+    # every hidden activation as a layer of its own, on images and sequences
+    **{f"activation-{a}": (lambda a=a: [Activation(a), Flatten(), Dense(3)], (2, 3, 4))
+       for a in ACTIVATIONS if a != "softmax"},
+    **{f"activation-seq-{a}": (lambda a=a: [Dense(4), Activation(a), Flatten(), Dense(2)], (3, 5))
+       for a in ("gelu", "leaky_relu")},
+    "batchnorm-vector": (lambda: [Dense(6), BatchNormalization(momentum=0.9), Activation("relu"),
+                                  Dense(3, "softmax")], (5,)),
+    "batchnorm-image": (lambda: [Conv2D(3, 3, padding="same"), BatchNormalization(epsilon=1e-5),
+                                 Activation("relu"), MaxPool2D(2), Flatten(), Dense(2)],
+                        (2, 6, 6)),
+    "batchnorm-sequence": (lambda: [Dense(4, "tanh"), BatchNormalization(), Flatten(),
+                                    Dense(2, "sigmoid")], (3, 5)),
+    "layernorm-vector": (lambda: [Dense(6), LayerNormalization(), Activation("gelu"),
+                                  Dense(3, "softmax")], (5,)),
+    "layernorm-sequence": (lambda: [Dense(4), LayerNormalization(epsilon=1e-5),
+                                    GlobalAveragePooling1D(), Dense(2)], (6, 3)),
+    "global-max-sequence": (lambda: [Dense(4, "relu"), GlobalMaxPooling1D(), Dense(2)], (6, 3)),
+    "sequence-flatten-dropout": (lambda: [Dropout(0.2), Flatten(), Dense(3, "exp")], (4, 3)),
+})
+
+
+def randomise_state(model, seed=0):
+    """running statistics (BatchNormalization) and normalisation scales and offsets away
+    from their initial 0/1, so that the export must carry them"""
+    rng = np.random.default_rng(seed)
+    k = 0
+    for l, layer in enumerate(model.layers):
+        if isinstance(layer, BatchNormalization):
+            mean, var = model._spec.state_views(model._state, l)
+            mean[...] = rng.normal(0, 0.5, mean.shape)
+            var[...] = rng.uniform(0.2, 3, var.shape)
+        if isinstance(layer, (BatchNormalization, LayerNormalization)):
+            model.weights[k] = rng.uniform(0.5, 1.5, model.weights[k].shape)
+            model.biases[k] = rng.normal(0, 0.3, model.biases[k].shape)
+        k += bool(layer.n_params)
+    return model
+
+
 @pytest.mark.parametrize("n", [1, 37])
 @pytest.mark.parametrize("case", list(CASES))
 def test_export_runs_in_onnxruntime_as_predict(case, n, backend, dtype):
     make, shape = CASES[case]
     model = Sequential(make(), input_shape=shape, dtype=dtype, seed=3, backend=backend)
-    check_export(model, images(n, shape, dtype))
+    check_export(randomise_state(model), images(n, shape, dtype))
+
+
+# -- graph models --------------------------------------------------------------------------
+
+def residual_cnn(**kwargs):
+    """a residual block with batch normalisation, a concatenation of two branches"""
+    x = Input((2, 6, 6))
+    h = BatchNormalization()(Conv2D(3, 3, padding="same")(x))
+    r = Activation("relu")(Add()([Conv2D(3, 3, padding="same", activation="relu")(h), h]))
+    side = MaxPool2D(2)(Conv2D(2, 1, activation="leaky_relu")(x))
+    c = Concatenate()([MaxPool2D(2)(r), side])
+    out = Dense(3, activation="softmax")(Dropout(0.2)(Flatten()(AvgPool2D(1)(c))))
+    return Model(x, out, **kwargs)
+
+
+def fan_out_mlp(**kwargs):
+    """one hidden output read by three layers: a residual add of three, a product, a
+    concatenation, and layer normalisation"""
+    x = Input((6,))
+    h = Dense(5, activation="tanh")(x)
+    r = Add()([Dense(5, activation="tanh")(h), h, Dense(5, "gelu")(x)])
+    m = Multiply()([h, Dense(5, activation="sigmoid")(x), LayerNormalization()(h)])
+    out = Dense(3, activation="softmax")(Concatenate()([r, m]))
+    return Model(x, out, **kwargs)
+
+
+def sequence_graph(**kwargs):
+    """sequences: per-step Dense, layer normalisation, global pooling, concatenation along
+    channels, batch normalisation, flatten"""
+    x = Input((4, 3))
+    h = LayerNormalization()(Dense(5, activation="gelu")(x))
+    s = Concatenate()([h, BatchNormalization()(x)])                  # (4, 8)
+    a = GlobalAveragePooling1D()(s)
+    m = GlobalMaxPooling1D()(Dense(5)(x))
+    f = Flatten()(Dropout(0.1)(h))
+    out = Dense(2, activation="sigmoid")(Concatenate()([a, m, f]))
+    return Model(x, out, **kwargs)
+
+
+GRAPHS = {"residual_cnn": (residual_cnn, (2, 6, 6)), "fan_out_mlp": (fan_out_mlp, (6,)),
+          "sequence": (sequence_graph, (4, 3))}
+
+
+@pytest.mark.parametrize("n", [1, 37])
+@pytest.mark.parametrize("case", list(GRAPHS))
+def test_graph_model_exports(case, n, backend, dtype):
+    make, shape = GRAPHS[case]
+    model = randomise_state(make(dtype=dtype, seed=4, backend=backend))
+    proto = check_export(model, images(n, shape, dtype, seed=n))
+    layers = json.loads({p.key: p.value for p in proto.metadata_props}["barenet_layers"])
+    assert [entry["inputs"] for entry in layers] == [list(e) for e in model.edges]
+
+
+def test_trained_batchnorm_graph_exports(backend):
+    """running statistics after real training steps (not set by hand) reach the export"""
+    model = residual_cnn(seed=0, backend=backend)
+    X = images(40, (2, 6, 6), "float64")
+    model.train(X, np.arange(40) % 3, epochs=3, batch_size=8, verbose=False)
+    assert not np.allclose(model._state[:3], 0)
+    check_export(model, X)
+
+
+@pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 16, 17, 18])
+def test_normalisation_in_every_opset(opset, dtype):
+    """LayerNormalization: the ONNX op from opset 17 (float32), the composition before;
+    ReduceMax/ReduceMean's axes an attribute before 18 and an input from 18"""
+    model = randomise_state(sequence_graph(dtype=dtype, seed=1))
+    proto = model.to_onnx(opset=opset)
+    ops = {node.op_type for node in proto.graph.node}
+    assert ("LayerNormalization" in ops) == (opset >= 17 and dtype == "float32")
+    X = images(37, (4, 3), dtype)
+    np.testing.assert_allclose(run(proto, X), model.predict(X), **TOL[dtype])
 
 
 @pytest.mark.parametrize("n", [1, 37])

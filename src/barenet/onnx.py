@@ -1,9 +1,11 @@
-"""Export to ONNX (barenet.onnx.export, Sequential.to_onnx), checked by onnx.checker and
-meant to run in onnxruntime with predict's results; and, when skl2onnx is installed, the
-skl2onnx converters for barenet.sklearn.MLPClassifier/MLPRegressor, registered on
+"""Export to ONNX (barenet.onnx.export, Sequential.to_onnx) of chains and graph models
+(Model: residual Add, Multiply, Concatenate), checked by onnx.checker and meant to run in
+onnxruntime with predict's results; and, when skl2onnx is installed, the skl2onnx
+converters for barenet.sklearn.MLPClassifier/MLPRegressor, registered on
 `import barenet.onnx`. Each layer kind is one entry of CONVERTERS (layer class -> function
-that adds its nodes); the model is read only through its public attributes (layers, each
-layer's config and shapes, weights/biases, dtype). Needs `pip install barenet[onnx]`."""
+that adds its nodes); the model is read through its layers (config and shapes), their
+edges, the weights/biases and the layers' state (BatchNormalization's running statistics).
+Needs `pip install barenet[onnx]`."""
 
 import json
 
@@ -19,7 +21,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import _activations
 from ._validation import check_bool
 from .io import atomic_write
-from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from .layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
+                     Dense, Dropout, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                     LayerNormalization, MaxPool2D, Multiply)
 
 __all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
            "GraphBuilder", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
@@ -40,8 +44,9 @@ class GraphBuilder:
     const() and op(), so the same converter code serves skl2onnx's container too
     (_ContainerBuilder). dtype is the float type the graph computes in."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, opset=DEFAULT_OPSET):
         self.dtype = np.dtype(dtype)
+        self.opset = int(opset)
         self.nodes, self.initializers, self._count = [], [], 0
 
     def name(self, hint):
@@ -67,6 +72,14 @@ class GraphBuilder:
 
     def ints(self, values):
         return np.asarray(values, dtype=np.int64)
+
+    def reduce(self, op_type, x, axes, keepdims):
+        """ReduceSum/ReduceMean/ReduceMax over axes: the axes are an input from opset 13
+        (ReduceSum) or 18 (the others), an attribute before"""
+        if self.opset >= (13 if op_type == "ReduceSum" else 18):
+            return self.op(op_type, [x, self.const(self.ints(axes), "axes")],
+                           keepdims=int(keepdims))
+        return self.op(op_type, [x], axes=list(axes), keepdims=int(keepdims))
 
 
 # -- activations: barenet name -> nodes ----------------------------------------------------
@@ -138,26 +151,29 @@ ACTIVATIONS = {
     "tanh": lambda g, z: g.op("Tanh", [z]),
     "leaky_relu": _leaky_relu,
     "gelu": _gelu,
-    "softmax": lambda g, z: g.op("Softmax", [z], axis=1),   # over the outputs of a row
+    "softmax": lambda g, z: g.op("Softmax", [z], axis=-1),  # over the outputs of a row
     "exp": lambda g, z: g.op("Exp", [z]),
 }
 assert set(ACTIVATIONS) == set(_activations.NAMES), "an activation without an ONNX form"
 
 
-# -- layers: class -> converter(g, layer, inputs, params) -> output name -------------------
-# inputs: the names of the layer's input tensors (one for a chain; a graph node may have
-# several); params: (weights, bias) as the model's weights/biases lists give them, or ().
-# Tensors keep barenet's user-facing layout: images (N, C, H, W), vectors (N, n).
+# -- layers: class -> converter(g, layer, inputs, params, state) -> output name ------------
+# inputs: the names of the layer's input tensors (one, or several for a merge layer);
+# params: (weights, bias) as the model's weights/biases lists give them, or (); state: the
+# layer's views of the model's state buffer (BatchNormalization's running mean and
+# variance), or (). Tensors keep barenet's user-facing layout: images (N, C, H, W),
+# sequences (N, T, C), vectors (N, n).
 
 def dense_layer(g, w, b, activation, x):
-    """x @ W (+ b), then the activation: W (n_in, n_out), b (1, n_out) or None"""
+    """x @ W (+ b), then the activation: W (n_in, n_out), b (1, n_out) or None; x (N, n_in)
+    or a sequence (N, T, n_in) (MatMul acts on the last axis)"""
     z = g.op("MatMul", [x, g.const(g.float(w), "W")])
     if b is not None:
-        z = g.op("Add", [z, g.const(g.float(b), "b")])
+        z = g.op("Add", [z, g.const(g.float(np.reshape(b, -1)), "b")])
     return ACTIVATIONS[activation](g, z)
 
 
-def _dense(g, layer, inputs, params):
+def _dense(g, layer, inputs, params, state):
     w, b = params
     return dense_layer(g, w, b, layer.activation, inputs[0])
 
@@ -177,7 +193,7 @@ def _windows(g, x, size, stride, out_hw):
     return out
 
 
-def _conv2d(g, layer, inputs, params):
+def _conv2d(g, layer, inputs, params, state):
     """float32: ONNX Conv (pads top, left, bottom, right: barenet's 'same' puts the odd
     pixel bottom/right). float64 (onnxruntime has no double Conv): im2col in the graph,
     Pad, the KH*KW window slices concatenated along channels ((i*KW + j)*C + c, the order
@@ -203,12 +219,12 @@ def _conv2d(g, layer, inputs, params):
     return g.op("Transpose", [ACTIVATIONS[layer.activation](g, z)], perm=[0, 3, 1, 2])
 
 
-def _maxpool2d(g, layer, inputs, params):
+def _maxpool2d(g, layer, inputs, params, state):
     return g.op("MaxPool", [inputs[0]], kernel_shape=list(layer.pool_size),
                 strides=list(layer.stride))
 
 
-def _avgpool2d(g, layer, inputs, params):
+def _avgpool2d(g, layer, inputs, params, state):
     """float32: AveragePool; float64 (none in onnxruntime): the window slices' Sum times
     1 / (KH KW)"""
     if g.dtype == np.float32:
@@ -220,18 +236,98 @@ def _avgpool2d(g, layer, inputs, params):
     return g.op("Mul", [total, g.const(g.float(1.0 / (kh * kw)), "inv_area")])
 
 
-def _flatten(g, layer, inputs, params):
-    """(N, C, H, W) -> (N, C*H*W) in channels-first order, as barenet flattens"""
+def _global_avgpool1d(g, layer, inputs, params, state):
+    """(N, T, C) -> (N, C): the sum over the steps times 1 / T, as barenet computes it"""
+    total = g.reduce("ReduceSum", inputs[0], [1], keepdims=False)
+    return g.op("Mul", [total, g.const(g.float(1.0 / layer.input_shape[0]), "inv_steps")])
+
+
+def _global_maxpool1d(g, layer, inputs, params, state):
+    """(N, T, C) -> (N, C): the maximum over the steps"""
+    return g.reduce("ReduceMax", inputs[0], [1], keepdims=False)
+
+
+def _flatten(g, layer, inputs, params, state):
+    """(N, C, H, W) -> (N, C*H*W) in channels-first order, as barenet flattens (a sequence
+    (N, T, C) in its stored order)"""
     return g.op("Flatten", [inputs[0]], axis=1)
 
 
-def _dropout(g, layer, inputs, params):
+def _dropout(g, layer, inputs, params, state):
     """inference: the identity"""
     return g.op("Identity", [inputs[0]])
 
 
+def _activation(g, layer, inputs, params, state):
+    return ACTIVATIONS[layer.activation](g, inputs[0])
+
+
+def _channels_to_axis1(g, layer, x):
+    """(x with the channel axis second, the permutation that undoes it or None): a
+    sequence (N, T, C) becomes (N, C, T); vectors (N, C) and images (N, C, H, W) already
+    have their channels second"""
+    if len(layer.input_shape) != 2:
+        return x, None
+    return g.op("Transpose", [x], perm=[0, 2, 1]), [0, 2, 1]
+
+
+def _batchnorm(g, layer, inputs, params, state):
+    """inference with the running statistics: ONNX BatchNormalization on the channel axis
+    (a sequence is transposed to (N, C, T) and back). Its epsilon attribute is a float32,
+    so it is 0 and the variance input is running_var + epsilon, added in float64 as
+    barenet does."""
+    gamma, beta = params
+    mean, var = state
+    x, undo = _channels_to_axis1(g, layer, inputs[0])
+    var_eps = np.asarray(var, dtype=np.float64) + layer.epsilon
+    y = g.op("BatchNormalization", [x, g.const(g.float(gamma), "gamma"),
+                                    g.const(g.float(beta), "beta"),
+                                    g.const(g.float(mean), "running_mean"),
+                                    g.const(g.float(var_eps), "running_var_eps")],
+             epsilon=0.0)
+    return y if undo is None else g.op("Transpose", [y], perm=undo)
+
+
+def _layernorm(g, layer, inputs, params, state):
+    """ONNX LayerNormalization on the last axis in float32 from opset 17; otherwise (older
+    opsets, and float64, where the op's float32 epsilon attribute would lose digits) the
+    composition gamma ((x - mean) / sqrt(var + eps)) + beta with ReduceMean, variance
+    biased, as barenet computes it"""
+    gamma, beta = params
+    x = inputs[0]
+    if g.dtype == np.float32 and g.opset >= 17:
+        return g.op("LayerNormalization", [x, g.const(g.float(gamma), "gamma"),
+                                           g.const(g.float(beta), "beta")],
+                    axis=-1, epsilon=float(layer.epsilon))
+    centred = g.op("Sub", [x, g.reduce("ReduceMean", x, [-1], keepdims=True)])
+    var = g.reduce("ReduceMean", g.op("Mul", [centred, centred]), [-1], keepdims=True)
+    inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [var, g.const(
+        g.float(layer.epsilon), "eps")])])])
+    scaled = g.op("Mul", [g.const(g.float(gamma), "gamma"), g.op("Mul", [centred, inv])])
+    return g.op("Add", [scaled, g.const(g.float(beta), "beta")])
+
+
+def _fold(op_type):
+    """Add / Multiply: the inputs combined left to right, (x0 op x1) op x2 ..., as barenet"""
+    def convert(g, layer, inputs, params, state):
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = g.op(op_type, [out, x])
+        return out
+    return convert
+
+
+def _concatenate(g, layer, inputs, params, state):
+    """along the channel axis: 1 for images (N, C, H, W) and vectors, 2 for sequences"""
+    return g.op("Concat", list(inputs), axis=layer._axis)
+
+
 CONVERTERS = {Dense: _dense, Conv2D: _conv2d, MaxPool2D: _maxpool2d, AvgPool2D: _avgpool2d,
-              Flatten: _flatten, Dropout: _dropout}
+              GlobalAveragePooling1D: _global_avgpool1d,
+              GlobalMaxPooling1D: _global_maxpool1d, Flatten: _flatten, Dropout: _dropout,
+              Activation: _activation, BatchNormalization: _batchnorm,
+              LayerNormalization: _layernorm, Add: _fold("Add"), Multiply: _fold("Mul"),
+              Concatenate: _concatenate}
 
 
 def _converter(layer, index):
@@ -255,20 +351,22 @@ def _check_opset(opset):
     return int(opset)
 
 
-def _layer_summary(model):
+def _layer_summary(model, edges):
     return [{"index": i, "class": type(layer).__name__, "config": layer.config(),
-             "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape)}
-            for i, layer in enumerate(model.layers)]
+             "inputs": list(parents), "input_shape": list(layer.input_shape),
+             "output_shape": list(layer.output_shape)}
+            for i, (layer, parents) in enumerate(zip(model.layers, edges))]
 
 
 def _layout(input_shape, flat_input):
     """the input layout in words, for the metadata"""
     shape = f"(N, {', '.join(map(str, input_shape))})"
+    kind = {1: "", 2: " a sequence (N, T, C)", 3: " channels first"}[len(input_shape)]
     if len(input_shape) == 1:
         return shape
     if flat_input:
-        return f"(N, {int(np.prod(input_shape))}): flat rows of {shape}, channels first"
-    return f"{shape} channels first"
+        return f"(N, {int(np.prod(input_shape))}): flat rows of {shape},{kind}"
+    return f"{shape}{kind}"
 
 
 def to_model_proto(model, *, opset=None, flat_input=False):
@@ -279,13 +377,10 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     if dtype not in _ONNX_TYPES:
         raise NotExportableError(f"the model's dtype {dtype} has no ONNX export (float32, "
                                  "float64)")
-    edges = getattr(model, "edges", None)
-    if edges is not None and any(parents != (i - 1,) for i, parents in enumerate(edges)):
-        raise NotExportableError("this Model is a graph with branches (its layers do not "
-                                 "each read the one before); only chains of layers are "
-                                 "exported to ONNX so far")
+    spec = model._spec
+    edges = spec.edges
     converters = [_converter(layer, i) for i, layer in enumerate(model.layers)]
-    g = GraphBuilder(dtype)
+    g = GraphBuilder(dtype, opset)
     input_shape = tuple(model.input_shape)
     size = int(np.prod(input_shape))
     x = "input"
@@ -296,15 +391,19 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     else:
         shown = ["N", *input_shape]
     params = iter(zip(model.weights, model.biases))
-    for layer, convert in zip(model.layers, converters):
-        x = convert(g, layer, [x], next(params) if layer.n_params else ())
-    g.nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
+    outputs = []
+    for l, (layer, convert, parents) in enumerate(zip(model.layers, converters, edges)):
+        inputs = [x if p < 0 else outputs[p] for p in parents]
+        state = spec.state_views(model._state, l) if layer.n_state else ()
+        outputs.append(convert(g, layer, inputs, next(params) if layer.n_params else (),
+                               state))
+    g.nodes.append(helper.make_node("Identity", [outputs[-1]], ["output"], name="output"))
     n_out = int(np.prod(model.layers[-1].output_shape))
     graph = helper.make_graph(
         g.nodes, "barenet", [helper.make_tensor_value_info("input", _ONNX_TYPES[dtype], shown)],
         [helper.make_tensor_value_info("output", _ONNX_TYPES[dtype], ["N", n_out])],
         g.initializers)
-    summary = _layer_summary(model)
+    summary = _layer_summary(model, edges)
     opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(graph, opset_imports=opsets, producer_name="barenet",
                               producer_version=__version__, doc_string=repr(model))
@@ -316,22 +415,26 @@ def to_model_proto(model, *, opset=None, flat_input=False):
         "barenet_layers": json.dumps(summary),
         "barenet_input_layout": _layout(input_shape, flat_input),
         "barenet_output_activation": str(model.layers[-1].activation),
+        "barenet_dtype": dtype.name,
     })
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
 def export(model, path=None, *, opset=None, flat_input=False):
-    """Write `model` (a barenet Sequential or NeuralNetwork) as an ONNX file at `path` and
-    return the onnx.ModelProto (path None: only return it).
+    """Write `model` (a barenet NeuralNetwork, Sequential or Model) as an ONNX file at
+    `path` and return the onnx.ModelProto (path None: only return it).
 
     The graph takes "input" of the model's dtype (float32 or float64) with a dynamic batch
-    dimension N: shape (N, *input_shape), images channels first (N, C, H, W) as predict
-    takes them, or with flat_input=True the flat rows (N, prod(input_shape)) predict also
-    takes. Its "output" (N, n_outputs) is what predict returns (dropout is the identity).
+    dimension N: shape (N, *input_shape), images channels first (N, C, H, W) and sequences
+    (N, T, C) as predict takes them, or with flat_input=True the flat rows
+    (N, prod(input_shape)) predict also takes. Its "output" (N, n_outputs) is what predict
+    returns (dropout is the identity, batch normalisation uses the running statistics). A
+    Model's graph (residual Add, Multiply, Concatenate, fan-out) is exported as it is.
     opset: ONNX operator set, None for DEFAULT_OPSET (17), at least MIN_OPSET (13).
     Metadata: barenet_version, barenet_model, barenet_layers (JSON: each layer's class,
-    config and shapes), barenet_input_layout. A layer without a converter raises
+    config, input indices (-1: the model input) and shapes), barenet_input_layout,
+    barenet_output_activation, barenet_dtype. A layer without a converter raises
     NotExportableError (a ValueError) naming it. The file is written atomically.
     """
     proto = to_model_proto(model, opset=opset, flat_input=check_bool(flat_input, "flat_input"))
@@ -346,7 +449,7 @@ class _ContainerBuilder(GraphBuilder):
     """GraphBuilder's name/const/op on skl2onnx's scope and container"""
 
     def __init__(self, scope, container, dtype):
-        super().__init__(dtype)
+        super().__init__(dtype, getattr(container, "target_opset", None) or DEFAULT_OPSET)
         self.scope, self.container = scope, container
 
     def name(self, hint):
