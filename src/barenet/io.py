@@ -151,8 +151,13 @@ def atomic_write(path, write):
     fsync_directory(os.path.dirname(target))
 
 
-def save(net, path, include_optimizer=True):
-    """write net to path (see the module docstring for the format)"""
+FORMATS = ("npz", "safetensors")
+
+
+def describe(net, include_optimizer=True):
+    """(header, arrays) of net as both formats store it: the JSON-able description (see the
+    module docstring) and the flat arrays params, state (if any), optimizer_state1/2 (if
+    any)"""
     from . import __version__
 
     opt = net._optimizer if include_optimizer else None
@@ -193,6 +198,18 @@ def save(net, path, include_optimizer=True):
         for key in ("state1", "state2"):
             if key in state:
                 arrays[f"optimizer_{key}"] = state[key]
+    return header, arrays
+
+
+def save(net, path, include_optimizer=True, format="npz"):
+    """write net to path in format "npz" (see the module docstring) or "safetensors"
+    (barenet._safetensors)"""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}; got {format!r}")
+    if format == "safetensors":
+        _save_safetensors(net, path, include_optimizer)
+        return
+    header, arrays = describe(net, include_optimizer)
     raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     atomic_write(path, lambda f: np.savez(f, header=raw, **arrays))
 
@@ -440,6 +457,9 @@ def load(path, backend=None):
     path = os.fspath(path)
     f, file_size = _open_regular(path)
     with f:
+        if f.read(2) != b"PK":   # not a zip (.npz): a safetensors file, or nothing
+            return _load_safetensors(path, f, file_size, backend)
+        f.seek(0)
         try:
             zf = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
@@ -450,15 +470,9 @@ def load(path, backend=None):
                          optimizer_from_state_dict)
 
 
-def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_from_state_dict):
-    infos = {info.filename: info for info in zf.infolist()}
-    if "header.npy" not in infos:
-        _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
-    if infos["header.npy"].file_size > HEADER_MAX_BYTES + _NPY_HEADER_MAX:
-        _fail(path, f"the header is implausibly large (more than {HEADER_MAX_BYTES} bytes)")
-    raw = _read_member(path, zf, infos, file_size, "header", np.dtype(np.uint8),
-                       max_count=HEADER_MAX_BYTES)
-    header = _parse_header(path, raw)
+def check_header(path, header):
+    """the kind ("NeuralNetwork", "Sequential" or "Model") of a parsed header whose format,
+    version, kind and required keys are checked (ModelFileError otherwise)"""
     if header.get("format") != FORMAT:
         _fail(path, f"not a barenet model file (format is {header.get('format')!r} "
                     f"where {FORMAT!r} was expected)")
@@ -479,34 +493,39 @@ def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_fro
     missing = [k for k in required if k not in header]
     if missing:
         _fail(path, f"the header is missing {', '.join(missing)}")
+    return kind
+
+
+def network_size(path, header):
+    """(built layers as _network_size gives them, parameter count, state count, dtype,
+    what) of a checked header, nothing allocated"""
     layers, n_params, dtype, what = _network_size(path, header)
-    info = infos.get("params.npy")
-    if info is None:
-        _fail(path, "the member 'params' is missing")
-    if n_params > info.file_size:  # a lower bound any dtype meets; _read_member is exact
-        _fail(path, f"the header's {what} need {n_params} parameters; "
-                    f"the member 'params' is too small to hold them")
-    # the parameters (and the layers' state, BatchNormalization's running statistics) are
-    # read, bounded by the file's size, before the network is made
-    params = _read_member(path, zf, infos, file_size, "params", dtype, count=n_params)
-    built = () if layers is None else layers[0] if kind == "Model" else layers
-    n_state = sum(layer.n_state for layer in built)
-    state = (_read_member(path, zf, infos, file_size, "state", dtype, count=n_state)
-             if n_state else None)
+    built = () if layers is None else layers[0] if header["kind"] == "Model" else layers
+    return layers, n_params, sum(layer.n_state for layer in built), dtype, what
+
+
+def make_network(path, header, layers, dtype, backend):
+    """the network a checked header describes (parameters at their initial values)"""
+    from .network import Model, NeuralNetwork, Sequential
+    kind = header["kind"]
     settings = dict(loss=header["loss"], l1=header["l1"], l2=header["l2"], dtype=dtype,
                     seed=header["seed"], backend=backend)
     try:
         if kind == "NeuralNetwork":
-            net = NeuralNetwork(header["layer_sizes"], activation=header["activation"],
-                                output_activation=header["output_activation"],
-                                dropout=header["dropout"], **settings)
-        elif kind == "Model":
-            from .network import Model
-            net = Model(layers[1], layers[2], **settings)
-        else:
-            net = Sequential(layers, input_shape=header["input_shape"], **settings)
+            return NeuralNetwork(header["layer_sizes"], activation=header["activation"],
+                                 output_activation=header["output_activation"],
+                                 dropout=header["dropout"], **settings)
+        if kind == "Model":
+            return Model(layers[1], layers[2], **settings)
+        return Sequential(layers, input_shape=header["input_shape"], **settings)
     except (TypeError, ValueError) as exc:
         _fail(path, f"the header describes an invalid network: {exc}")
+
+
+def restore_training(path, net, header, read_optimizer_state):
+    """the training position and optimizer of a checked header onto net;
+    read_optimizer_state(key) gives the optimizer's "state1"/"state2" array or None"""
+    from .optimizers import optimizer_from_state_dict
     # the C core counts epochs and optimizer steps in int64 (seeds are uint64): bounds
     # that leave room to keep training
     limits = {"epochs_done": 2**62, "stream_seed": 2**64}
@@ -518,20 +537,16 @@ def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_fro
                         f"{limits[key]}; got {value!r}")
     if header["epochs_done"] is None:
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
-    net._params[...] = params
-    if state is not None:
-        net._state[...] = state
-    net._epochs_done = header["epochs_done"]
-    net._stream_seed = header["stream_seed"]
     opt_header = header.get("optimizer")
+    opt = name = None
     if opt_header is not None:
         if not isinstance(opt_header, dict):
             _fail(path, "the header's optimizer must be an object")
         state = dict(opt_header)
         for key in ("state1", "state2"):
-            if f"optimizer_{key}.npy" in infos:
-                state[key] = _read_member(path, zf, infos, file_size, f"optimizer_{key}",
-                                          dtype, count=n_params)
+            arr = read_optimizer_state(key)
+            if arr is not None:
+                state[key] = arr
         try:
             opt = optimizer_from_state_dict(state)
         except (TypeError, ValueError) as exc:
@@ -545,5 +560,249 @@ def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_fro
         name = header.get("optimizer_name")
         if name is not None and not isinstance(name, str):
             _fail(path, "the header's optimizer_name must be a string or null")
+    net._epochs_done = header["epochs_done"]
+    net._stream_seed = header["stream_seed"]
+    if opt is not None:
         net._optimizer, net._optimizer_name = opt, name
     return net
+
+
+def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_from_state_dict):
+    infos = {info.filename: info for info in zf.infolist()}
+    if "header.npy" not in infos:
+        _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
+    if infos["header.npy"].file_size > HEADER_MAX_BYTES + _NPY_HEADER_MAX:
+        _fail(path, f"the header is implausibly large (more than {HEADER_MAX_BYTES} bytes)")
+    raw = _read_member(path, zf, infos, file_size, "header", np.dtype(np.uint8),
+                       max_count=HEADER_MAX_BYTES)
+    header = _parse_header(path, raw)
+    check_header(path, header)
+    layers, n_params, n_state, dtype, what = network_size(path, header)
+    info = infos.get("params.npy")
+    if info is None:
+        _fail(path, "the member 'params' is missing")
+    if n_params > info.file_size:  # a lower bound any dtype meets; _read_member is exact
+        _fail(path, f"the header's {what} need {n_params} parameters; "
+                    f"the member 'params' is too small to hold them")
+    # the parameters (and the layers' state, BatchNormalization's running statistics) are
+    # read, bounded by the file's size, before the network is made
+    params = _read_member(path, zf, infos, file_size, "params", dtype, count=n_params)
+    state = (_read_member(path, zf, infos, file_size, "state", dtype, count=n_state)
+             if n_state else None)
+    net = make_network(path, header, layers, dtype, backend)
+    net._params[...] = params
+    if state is not None:
+        net._state[...] = state
+
+    def read_optimizer_state(key):
+        if f"optimizer_{key}.npy" not in infos:
+            return None
+        return _read_member(path, zf, infos, file_size, f"optimizer_{key}", dtype,
+                            count=n_params)
+    return restore_training(path, net, header, read_optimizer_state)
+
+
+# -- safetensors ---------------------------------------------------------------------------
+# The safetensors layout, read and written here without the safetensors package: an 8-byte
+# little-endian unsigned header length L, L bytes of UTF-8 JSON (padded with spaces to a
+# multiple of 8), then the data buffer. The JSON maps each tensor's name to {"dtype": "F32"
+# or "F64", "shape": [...], "data_offsets": [begin, end]} (byte offsets into the data
+# buffer, which the tensors cover exactly, in order, without gaps or overlaps; values
+# little-endian, C order) and "__metadata__" to string -> string. barenet stores:
+#   __metadata__   {"format": "barenet.model", "barenet": the .npz format's JSON header}
+#   layers.<i>.weight, layers.<i>.bias     the parameters of model.layers[i] in barenet's
+#                  layout (Dense weight (in, out), bias (1, out); Conv2D weight
+#                  (KH, KW, C, F), bias (F,); normalisation gamma and beta (C,) as
+#                  weight and bias); a layer without bias has no .bias
+#   layers.<i>.running_mean, .running_var  BatchNormalization's running statistics
+#                  (layers.<i>.state<j> for the state of another kind)
+#   optimizer.state1, optimizer.state2     the optimizer's state buffers (n_params,), when
+#                  saved with include_optimizer=True
+# Loading checks the whole tensor table against the file's size before reading any data,
+# and the names, dtypes and shapes against the network the metadata describes before
+# allocating it, so a file cannot make load allocate much more than its own size.
+
+_ST_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_ST_NAMES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}
+SAFETENSORS_HEADER_MAX_BYTES = 2 * HEADER_MAX_BYTES   # the tensor table and the metadata
+
+
+def _state_names(layer, count):
+    from .layers import BatchNormalization
+    if isinstance(layer, BatchNormalization):
+        return ("running_mean", "running_var")
+    return tuple(f"state{j}" for j in range(count))
+
+
+def _named_tensors(net, arrays):
+    """{name: array view} of net's parameters, state and the optimizer's arrays"""
+    tensors = {}
+    k = 0
+    for i, (layer, st) in enumerate(zip(net.layers, net._spec.state_offsets)):
+        if layer.n_params:
+            tensors[f"layers.{i}.weight"] = net.weights[k]
+            if net.biases[k] is not None:
+                tensors[f"layers.{i}.bias"] = net.biases[k]
+            k += 1
+        if layer.n_state:
+            views = layer.state_views(net._state, st)
+            tensors.update({f"layers.{i}.{name}": view
+                            for name, view in zip(_state_names(layer, len(views)), views)})
+    for key in ("state1", "state2"):
+        if f"optimizer_{key}" in arrays:
+            tensors[f"optimizer.{key}"] = arrays[f"optimizer_{key}"]
+    return tensors
+
+
+def _save_safetensors(net, path, include_optimizer):
+    header, arrays = describe(net, include_optimizer)
+    tensors = _named_tensors(net, arrays)
+    table, at = {}, 0
+    for name, arr in tensors.items():
+        nbytes = arr.size * arr.dtype.itemsize
+        table[name] = {"dtype": _ST_NAMES[arr.dtype], "shape": list(arr.shape),
+                       "data_offsets": [at, at + nbytes]}
+        at += nbytes
+    table["__metadata__"] = {"format": FORMAT, "barenet": json.dumps(header)}
+    raw = json.dumps(table, separators=(",", ":")).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+
+    def write(f):
+        f.write(len(raw).to_bytes(8, "little"))
+        f.write(raw)
+        for arr in tensors.values():
+            f.write(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
+    atomic_write(path, write)
+
+
+def _no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ValueError(f"the key {dup!r} appears twice")
+    return dict(pairs)
+
+
+def _safetensors_table(path, f, file_size):
+    """(tensor table {name: (dtype, shape, begin, end)}, metadata dict, data start) of an
+    open safetensors file, every declared size checked against the file's"""
+    head = f.read(8)
+    if len(head) < 8:
+        _fail(path, "not a barenet model file (neither an .npz archive nor a safetensors "
+                    "file: too short)")
+    length = int.from_bytes(head, "little")
+    if length > SAFETENSORS_HEADER_MAX_BYTES:
+        _fail(path, f"not a barenet model file (neither an .npz archive nor a safetensors "
+                    f"file whose header is at most {SAFETENSORS_HEADER_MAX_BYTES} bytes: it "
+                    f"declares {length})")
+    if 8 + length > file_size:
+        _fail(path, f"the safetensors header declares {length} bytes; the file holds "
+                    f"{file_size - 8} after the length (truncated?)")
+    raw = f.read(length)
+    if len(raw) != length:
+        _fail(path, "the file is shorter than its size said (changed while read?)")
+    depth = _json_depth(raw)
+    if depth > HEADER_MAX_DEPTH:
+        _fail(path, f"the safetensors header nests {depth} levels deep (at most "
+                    f"{HEADER_MAX_DEPTH})")
+    try:
+        table = json.loads(raw.decode("utf-8"), parse_int=_parse_int,
+                           object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        _fail(path, "not a barenet model file (neither an .npz archive nor a safetensors "
+                    f"file: its header is not valid JSON: {exc})")
+    if not isinstance(table, dict):
+        _fail(path, "the safetensors header is not a JSON object")
+    metadata = table.pop("__metadata__", None)
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        _fail(path, "the safetensors __metadata__ must be an object of strings (it holds "
+                    "barenet's model description)")
+    data_size = file_size - 8 - length
+    tensors = {}
+    for name, entry in table.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            _fail(path, f"the safetensors entry {name!r} must be an object with dtype, shape "
+                        "and data_offsets")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _ST_DTYPES:
+            _fail(path, f"the tensor {name!r} has dtype {dtype!r}; barenet reads "
+                        f"{', '.join(_ST_DTYPES)}")
+        if not isinstance(shape, list) or len(shape) > 8 or not all(
+                type(d) is int and d >= 0 for d in shape):
+            _fail(path, f"the tensor {name!r} has shape {shape!r}; a shape is a list of at "
+                        "most 8 non-negative integers")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(
+                type(v) is int for v in offsets) or not 0 <= offsets[0] <= offsets[1]:
+            _fail(path, f"the tensor {name!r} has data_offsets {offsets!r}; they must be "
+                        "[begin, end] with 0 <= begin <= end")
+        nbytes = _ST_DTYPES[dtype].itemsize
+        for d in shape:   # exact integers: a huge shape is a huge number, never a wrap
+            nbytes *= d
+        if offsets[1] - offsets[0] != nbytes:
+            _fail(path, f"the tensor {name!r} declares shape {shape} of {dtype} ({nbytes} "
+                        f"bytes) but data_offsets {offsets} ({offsets[1] - offsets[0]} "
+                        "bytes)")
+        tensors[name] = (_ST_DTYPES[dtype], tuple(shape), offsets[0], offsets[1])
+    at = 0
+    for name, (_, _, begin, end) in sorted(tensors.items(), key=lambda kv: kv[1][2:]):
+        if begin != at:
+            what = "overlaps the one before" if begin < at else "leaves a gap before it"
+            _fail(path, f"the tensor {name!r} at bytes {begin}..{end} {what} (the tensors "
+                        "must cover the data buffer in order, without gaps or overlaps)")
+        at = end
+    if at != data_size:
+        _fail(path, f"the tensors cover {at} bytes of data; the file holds {data_size} after "
+                    "the header (truncated, or trailing bytes?)")
+    return tensors, metadata, 8 + length
+
+
+def _load_safetensors(path, f, file_size, backend):
+    f.seek(0)
+    tensors, metadata, data_start = _safetensors_table(path, f, file_size)
+    if metadata.get("format") != FORMAT or "barenet" not in metadata:
+        _fail(path, "not a barenet model file (a safetensors file whose __metadata__ has no "
+                    f"format {FORMAT!r} and barenet model description: only weights? Build "
+                    "the model and copy them in)")
+    text = metadata["barenet"].encode("utf-8")
+    if len(text) > HEADER_MAX_BYTES:
+        _fail(path, f"the model description is implausibly large (more than "
+                    f"{HEADER_MAX_BYTES} bytes)")
+    header = _parse_header(path, np.frombuffer(text, dtype=np.uint8))
+    check_header(path, header)
+    layers, n_params, n_state, dtype, what = network_size(path, header)
+    optimizer = header.get("optimizer")
+    optimizer_keys = [key for key in ("state1", "state2") if f"optimizer.{key}" in tensors]
+    need = (n_params * (1 + len(optimizer_keys)) + n_state) * dtype.itemsize
+    have = sum(end - begin for _, _, begin, end in tensors.values())
+    if need > have:   # before the network is allocated
+        _fail(path, f"the header's {what} need {n_params} parameters and {n_state} state "
+                    f"values ({need} bytes in {dtype}, with the optimizer's state if saved); the "
+                    f"file's tensors hold {have} bytes")
+    net = make_network(path, header, layers, dtype, backend)
+    arrays = {f"optimizer_{key}": np.empty(n_params, dtype) for key in optimizer_keys}
+    expected = _named_tensors(net, arrays)
+    extra = [name for name in tensors if name not in expected]
+    missing = [name for name in expected if name not in tensors]
+    if extra or missing or (optimizer_keys and not isinstance(optimizer, dict)):
+        _fail(path, "the tensors do not match the network the metadata describes: "
+                    + "; ".join(filter(None, [
+                        f"missing {missing}" if missing else "",
+                        f"unexpected {extra}" if extra else "",
+                        "optimizer state without optimizer settings"
+                        if optimizer_keys and not isinstance(optimizer, dict) else ""])))
+    for name, view in expected.items():
+        stored, shape, begin, end = tensors[name]
+        if stored != view.dtype.newbyteorder("<") or shape != view.shape:
+            _fail(path, f"the tensor {name!r} must be {_ST_NAMES[view.dtype]} {view.shape} for "
+                        f"this network; got {_ST_NAMES[np.dtype(stored.newbyteorder('='))]} "
+                        f"{shape}")
+        f.seek(data_start + begin)
+        data = f.read(end - begin)
+        if len(data) != end - begin:
+            _fail(path, "the file is shorter than its size said (changed while read?)")
+        values = np.frombuffer(data, dtype=stored)
+        if not np.isfinite(values).all():
+            _fail(path, f"the tensor {name!r} contains NaN or infinity")
+        view[...] = values.reshape(shape)
+    return restore_training(path, net, header, lambda key: arrays.get(f"optimizer_{key}"))

@@ -816,14 +816,16 @@ class Sequential:
 
     # -- files -----------------------------------------------------------------------------
     @_exclusive
-    def save(self, path, *, include_optimizer=True):
+    def save(self, path, *, include_optimizer=True, format="npz"):
         """Write the network to path in barenet's model format (barenet.io): settings,
         parameters and, unless include_optimizer=False, the optimizer state and training
         position, so that training continues after load exactly as without the break.
+        format "npz" (barenet's .npz) or "safetensors" (the same description in the
+        safetensors metadata, each layer's tensors by name; load reads either).
         The write is atomic: a crash never leaves a damaged file where a good one was."""
         from . import io
         io.save(self, path, include_optimizer=check_bool(include_optimizer,
-                                                          "include_optimizer"))
+                                                          "include_optimizer"), format=format)
 
     @classmethod
     def load(cls, path, *, backend=None):
