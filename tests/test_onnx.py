@@ -1,7 +1,7 @@
-"""Model exchange: ONNX export (checked by onnx.checker, run in onnxruntime against
-predict), the skl2onnx converters of barenet.sklearn, and PyTorch state_dict import
-(checked against torch's own outputs). Each part skips when its optional package is
-absent (pip install 'barenet[onnx]'; torch==2.13.0 for the import tests)."""
+"""ONNX export (checked by onnx.checker, run in onnxruntime against predict) of every
+layer kind, chains and graph models, and the skl2onnx converters of barenet.sklearn. Skips
+when the onnx extra is absent (pip install 'barenet[onnx]'). PyTorch import is in
+test_torch_import.py, safetensors in test_safetensors.py."""
 
 import json
 import math
@@ -371,116 +371,6 @@ def test_skl2onnx_pipeline_regressor(backend):
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"X": X})
     np.testing.assert_allclose(out, pipe.predict(X), **TOL["float32"])
-
-
-# -- PyTorch state_dict import -------------------------------------------------------------
-
-def _torch():
-    return pytest.importorskip("torch", reason="torch is not installed "
-                                               "(pip install torch==2.13.0, the CPU build)")
-
-
-def test_torch_mlp_import(backend, dtype):
-    torch = _torch()
-    torch.manual_seed(0)
-    tm = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 6),
-                             torch.nn.Tanh(), torch.nn.Linear(6, 1), torch.nn.Sigmoid())
-    model = Sequential([Dense(8, "relu"), Dense(6, "tanh"), Dense(1, "sigmoid")],
-                       input_shape=(5,), dtype=dtype, backend=backend)
-    model.load_torch_state_dict(tm.state_dict())
-    X = images(37, (5,), dtype)
-    with torch.no_grad():
-        want = tm.double()(torch.from_numpy(X.astype(np.float64))).numpy()
-    np.testing.assert_allclose(model.predict(X), want, **TOL[dtype])
-    np.testing.assert_array_equal(model.weights[1], tm[2].weight.detach().numpy().T
-                                  .astype(dtype))
-    # a NeuralNetwork takes the same dict (its layers have other activations here)
-    net = NeuralNetwork([5, 8, 6, 1], dtype=dtype, backend=backend)
-    net.load_torch_state_dict(tm.state_dict())
-    np.testing.assert_array_equal(net.biases[2], model.biases[2])
-
-
-def test_torch_cnn_import(backend, dtype):
-    torch = _torch()
-    nn = torch.nn
-    torch.manual_seed(1)
-    tm = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                       nn.Conv2d(4, 3, (2, 3), stride=(2, 1), padding=(1, 0)), nn.Tanh(),
-                       nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.2), nn.Linear(6, 5),
-                       nn.Softmax(dim=1)).double().eval()
-    model = Sequential([Conv2D(4, 3, padding=1, activation="relu"), MaxPool2D(2),
-                        Conv2D(3, (2, 3), stride=(2, 1), padding=(1, 0), activation="tanh"),
-                        AvgPool2D(2), Flatten(), Dropout(0.2), Dense(5, "softmax")],
-                       input_shape=(2, 8, 13), dtype=dtype, backend=backend)
-    model.load_torch_state_dict(tm.state_dict())
-    X = images(37, (2, 8, 13), dtype)
-    with torch.no_grad():
-        want = tm(torch.from_numpy(X.astype(np.float64))).numpy()
-    np.testing.assert_allclose(model.predict(X), want, **TOL[dtype])
-    # and on to ONNX: the same numbers in onnxruntime
-    np.testing.assert_allclose(run(model.to_onnx(), X), want, **TOL[dtype])
-
-
-@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on speed
-def test_torch_same_padding_matches(backend):
-    """torch's padding='same' (stride 1) and barenet's put the odd pixel bottom/right alike"""
-    torch = _torch()
-    nn = torch.nn
-    torch.manual_seed(2)
-    tm = nn.Sequential(nn.Conv2d(3, 2, (4, 3), padding="same"), nn.Sigmoid(),
-                       nn.Conv2d(2, 2, 2, padding="same", bias=False), nn.Flatten()).double()
-    model = Sequential([Conv2D(2, (4, 3), padding="same", activation="sigmoid"),
-                        Conv2D(2, 2, padding="same", use_bias=False), Flatten(), Dense(3)],
-                       input_shape=(3, 5, 6), backend=backend)
-    state = tm.state_dict()
-    state["out.weight"], state["out.bias"] = torch.eye(3, 60, dtype=torch.float64), torch.zeros(3)
-    model.load_torch_state_dict(state)
-    X = images(4, (3, 5, 6), "float64")
-    with torch.no_grad():
-        want = tm(torch.from_numpy(X)).numpy()[:, :3]
-    np.testing.assert_allclose(model.predict(X), want, **TOL["float64"])
-
-
-def test_torch_import_mapping_and_numpy_arrays():
-    rng = np.random.default_rng(0)
-    state = {"head.weight": rng.standard_normal((2, 3)), "body.weight": rng.standard_normal((3, 4)),
-             "head.bias": rng.standard_normal(2), "body.bias": rng.standard_normal(3)}
-    model = Sequential([Dense(3, "relu"), Dropout(0.5), Dense(2)], input_shape=(4,))
-    with pytest.raises(ValueError, match=r"state_dict\['head.weight'\] must have shape \(3, 4\)"):
-        model.load_torch_state_dict(state)   # in the dict's order: head first, body second
-    model.load_torch_state_dict(state, mapping={0: "body", 2: "head"})
-    np.testing.assert_array_equal(model.weights[0], state["body.weight"].T)
-    np.testing.assert_array_equal(model.biases[1], state["head.bias"].reshape(1, 2))
-
-
-def test_torch_import_errors_name_the_key_and_change_nothing():
-    model = Sequential([Conv2D(2, 3), Flatten(), Dense(2, use_bias=False)], input_shape=(1, 4, 4),
-                       seed=0)
-    rng = np.random.default_rng(1)
-    good = {"c.weight": rng.standard_normal((2, 1, 3, 3)), "c.bias": rng.standard_normal(2),
-            "d.weight": rng.standard_normal((2, 8))}
-    before = model.get_params()
-    cases = [
-        ({**good, "c.weight": np.zeros((2, 1, 2, 3))},
-         r"state_dict\['c.weight'\] must have shape \(2, 1, 3, 3\) \(torch.nn.Conv2d weight"),
-        ({k: v for k, v in good.items() if k != "c.bias"}, r"state_dict has no 'c.bias'"),
-        ({**good, "d.bias": np.zeros(2)}, r"has 'd.bias' but layer 2.*use_bias=False"),
-        ({**good, "c.weight": np.full((2, 1, 3, 3), np.nan)}, r"'c.weight'\] holds NaN"),
-        ({**good, "bn.running_mean": np.zeros(2)}, r"\['bn.running_mean'\] match no layer"),
-        ({"c.weight": good["c.weight"]}, r"1 modules with a weight"),
-    ]
-    for state, message in cases:
-        with pytest.raises(ValueError, match=message):
-            model.load_torch_state_dict(state)
-        np.testing.assert_array_equal(model.get_params(), before)
-    with pytest.raises(ValueError, match=r"mapping gives no module for layers \[2\]"):
-        model.load_torch_state_dict(good, mapping={0: "c"})
-    with pytest.raises(ValueError, match=r"mapping: 1: 'c'"):
-        model.load_torch_state_dict(good, mapping={0: "c", 1: "c", 2: "d"})
-    with pytest.raises(TypeError, match="state_dict must be a mapping"):
-        model.load_torch_state_dict([1, 2])
-    model.load_torch_state_dict(good)
-    np.testing.assert_array_equal(model.weights[0], good["c.weight"].transpose(2, 3, 1, 0))
 
 
 def test_flat_input_must_be_a_bool():

@@ -2,11 +2,23 @@
 from torch's parameters to barenet's, written once, one entry per layer class in
 CONVERSIONS. Does not import torch: a tensor is read with .detach().cpu().numpy(), and plain
 NumPy arrays are accepted the same way. Nothing is written until every tensor has been
-checked, so an error leaves the model as it was."""
+checked, so an error leaves the model as it was.
+
+Layouts (torch -> barenet):
+    Linear.weight (out, in)                 Dense weights (in, out): transposed
+    Linear.bias (out,)                      Dense bias (1, out)
+    Conv2d.weight (F, C, KH, KW)            Conv2D weights (KH, KW, C, F): transpose(2, 3, 1, 0)
+    Conv2d.bias (F,)                        Conv2D bias (F,)
+    BatchNorm1d/2d weight, bias (C,)        BatchNormalization gamma, beta (C,)
+    BatchNorm running_mean, running_var     its running statistics (the model's state)
+    BatchNorm num_batches_tracked           not needed (barenet's momentum is constant)
+    LayerNorm weight, bias (C,)             LayerNormalization gamma, beta (C,)
+Epsilon and momentum are the layer's own settings, not in a state_dict: build the barenet
+layer with torch's eps (BatchNormalization(epsilon=1e-5) for torch's default)."""
 
 import numpy as np
 
-from .layers import Conv2D, Dense
+from .layers import BatchNormalization, Conv2D, Dense, LayerNormalization
 
 
 def _dense_weight(layer):
@@ -30,10 +42,28 @@ def _conv_bias(layer):
     return (layer.filters,), lambda t: t
 
 
-# layer class -> (torch module class name, weight conversion, bias conversion); each
-# conversion gives (torch's expected shape, function from torch's array to barenet's)
-CONVERSIONS = {Dense: ("Linear", _dense_weight, _dense_bias),
-               Conv2D: ("Conv2d", _conv_weight, _conv_bias)}
+def _per_channel(layer):
+    """a normalisation's (C,) vector, as it is"""
+    return (layer.channels,), lambda t: t
+
+
+# layer class -> (torch module class name, {key suffix: (where, index, conversion)}): where
+# is "params" (index 0 the weights, 1 the bias, as model.weights/biases hold them) or
+# "state" (the index into the layer's state views); each conversion gives (torch's
+# expected shape, function from torch's array to barenet's)
+CONVERSIONS = {
+    Dense: ("Linear", {"weight": ("params", 0, _dense_weight),
+                       "bias": ("params", 1, _dense_bias)}),
+    Conv2D: ("Conv2d", {"weight": ("params", 0, _conv_weight),
+                        "bias": ("params", 1, _conv_bias)}),
+    BatchNormalization: ("BatchNorm1d/BatchNorm2d", {
+        "weight": ("params", 0, _per_channel), "bias": ("params", 1, _per_channel),
+        "running_mean": ("state", 0, _per_channel), "running_var": ("state", 1, _per_channel)}),
+    LayerNormalization: ("LayerNorm", {"weight": ("params", 0, _per_channel),
+                                       "bias": ("params", 1, _per_channel)}),
+}
+# keys a module has that barenet does not need
+IGNORED = {BatchNormalization: ("num_batches_tracked",)}
 
 
 def _conversion(layer):
@@ -73,14 +103,16 @@ def _default_mapping(model, state_dict, param_layers):
 
 
 def load_state_dict(model, state_dict, mapping=None):
-    """Copy PyTorch parameters into `model`'s Dense and Conv2D layers.
+    """Copy PyTorch parameters into `model`'s Dense, Conv2D, BatchNormalization (with
+    its running statistics) and LayerNormalization layers.
 
     state_dict: a mapping key -> tensor (torch's model.state_dict(), or NumPy arrays).
     mapping: None pairs the model's layers with parameters, in order, with the state_dict's
     modules in order (keys '<prefix>.weight' and '<prefix>.bias'); or a dict {index in
     model.layers: '<prefix>'}. Every layer with parameters must be mapped and every
     state_dict key used. Linear.weight (out, in) becomes the Dense weights (in, out);
-    Conv2d.weight (F, C, KH, KW) the Conv2D weights (KH, KW, C, F); biases as they are. A
+    Conv2d.weight (F, C, KH, KW) the Conv2D weights (KH, KW, C, F); biases, normalisation
+    weights and running statistics as they are (see the module docstring). A
     layer with use_bias=False needs a module without bias, and the reverse. A wrong shape,
     a missing or unused key raises ValueError naming the key and the expected shape.
     """
@@ -118,16 +150,15 @@ def load_state_dict(model, state_dict, mapping=None):
     new, used = [], set()
     for index in param_layers:
         layer, prefix = model.layers[index], mapping[index]
-        module, weight_of, bias_of = _conversion(layer)
-        arrays = []
-        for part, convert_of, present in (("weight", weight_of, True),
-                                          ("bias", bias_of, layer.use_bias)):
+        module, parts = _conversion(layer)
+        for name in IGNORED.get(type(layer), ()):
+            used.add(f"{prefix}.{name}" if prefix else name)
+        for part, (where, position, convert_of) in parts.items():
             key = f"{prefix}.{part}" if prefix else part
-            if not present:
+            if where == "params" and position == 1 and not getattr(layer, "use_bias", True):
                 if key in state_dict:
                     raise ValueError(f"state_dict has {key!r} but layer {index}, {layer!r}, has "
                                      "no bias (use_bias=False)")
-                arrays.append(None)
                 continue
             if key not in state_dict:
                 raise ValueError(f"state_dict has no {key!r}, which layer {index}, {layer!r}, "
@@ -138,15 +169,24 @@ def load_state_dict(model, state_dict, mapping=None):
                 raise ValueError(f"state_dict[{key!r}] must have shape {shape} (torch.nn."
                                  f"{module} {part} for layer {index}, {layer!r}); got "
                                  f"{arr.shape}")
-            arrays.append(convert(arr))
+            if part == "running_var" and (arr < 0).any():
+                raise ValueError(f"state_dict[{key!r}] holds a negative variance")
+            new.append((where, index, position, convert(arr)))
             used.add(key)
-        new.append((slot[index], *arrays))
     unused = [key for key in keys if key not in used]
     if unused:
         raise ValueError(f"state_dict keys {unused} match no layer of the model (barenet "
-                         "imports Linear and Conv2d weights and biases); drop them or map "
-                         "them")
-    for k, w, b in new:
-        model.weights[k] = w
-        if b is not None:
-            model.biases[k] = b
+                         f"imports {', '.join(m for m, _ in CONVERSIONS.values())} "
+                         "parameters and running statistics); drop them or map them")
+    from ._validation import check_param_values
+    for where, index, position, value in new:   # in the model's dtype, finite there
+        if where == "params":
+            target = (model.weights, model.biases)[position][slot[index]]
+        else:
+            target = model._spec.state_views(model._state, index)[position]
+        check_param_values(value, target.shape, model.dtype, f"state_dict value for layer {index}")
+    for where, index, position, value in new:
+        if where == "params":
+            (model.weights, model.biases)[position][slot[index]] = value
+        else:
+            model._spec.state_views(model._state, index)[position][...] = value
