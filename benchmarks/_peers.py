@@ -20,8 +20,9 @@ also reports that process's whole peak RSS (interpreter, libraries and data) fro
 ``process_peak_mb`` inside it: the parent's ``ru_maxrss`` of the child is not used
 because Linux counts the parent's own peak into a child started by (v)fork + exec.
 
-Only NumPy is required; torch, scikit-learn and threadpoolctl are used when
-importable and never become dependencies of barenet.
+Only NumPy is required; torch, scikit-learn, threadpoolctl and onnxruntime are used when
+importable and never become dependencies of barenet. ``onnxruntime_predict`` is an
+inference peer (a predict callable), not a training one.
 """
 
 import contextlib
@@ -386,6 +387,50 @@ def train_sklearn(X, y, Xt, yt, *, sizes=DEFAULT_SIZES, epochs, batch_size=128, 
 
 PEERS = {"numpy": train_numpy, "torch": train_torch, "sklearn": train_sklearn}
 AVAILABLE = {"numpy": lambda: True, "torch": torch_available, "sklearn": sklearn_available}
+
+
+# ---------------------------------------------------------------- onnxruntime (inference)
+
+def onnxruntime_available():
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def onnxruntime_predict(model, threads=1, *, flat_input=False, opset=None):
+    """An inference peer: `model` (any barenet model) exported by barenet.onnx and loaded
+    into an onnxruntime CPU session with `threads` intra-op threads (1 or 2 here), one
+    inter-op thread, sequential execution and every graph optimisation (constant folding,
+    Conv+Add/Mul fusions, ...). Returns ``(predict, note)``: predict(X) takes what the
+    exported graph takes (``(N, *input_shape)`` in the model's dtype, or the flat rows with
+    flat_input=True) and returns the output array, as ``model.predict`` does; the session
+    is built once here, so timing predict times inference only. onnxruntime's spinning
+    worker threads are turned off (``session.intra_op.allow_spinning = 0``): spinning wins
+    microbenchmarks on an idle machine and costs everything else on a shared one."""
+    import onnxruntime as ort
+
+    import barenet.onnx
+
+    proto = barenet.onnx.to_model_proto(model, opset=opset, flat_input=flat_input)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(proto.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    run = session.run
+    dtype = np.dtype(model.dtype)
+
+    def predict(X):
+        return run(None, {"input": np.ascontiguousarray(X, dtype=dtype)})[0]
+
+    return predict, f"onnxruntime {ort.__version__}, {threads} thread(s), opset " \
+                    f"{proto.opset_import[0].version}"
 
 
 def run_worker(args, trainers):

@@ -376,3 +376,24 @@ def test_skl2onnx_pipeline_regressor(backend):
 def test_flat_input_must_be_a_bool():
     with pytest.raises(TypeError, match="flat_input must be True or False"):
         NeuralNetwork([2, 3, 1]).to_onnx(flat_input="yes")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_benchmark_peer_predicts_as_barenet(threads, dtype):
+    """benchmarks/_peers.py's onnxruntime peer (the inference benchmark's column) runs the
+    exported model with predict's results"""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "_peers.py"
+    spec = importlib.util.spec_from_file_location("_bench_peers", path)
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    assert peers.onnxruntime_available()
+    make, shape = CASES["cnn"]
+    model = Sequential(make(), input_shape=shape, dtype=dtype, seed=0)
+    predict, note = peers.onnxruntime_predict(model, threads)
+    assert f"{threads} thread(s)" in note
+    X = images(37, shape, dtype)
+    np.testing.assert_allclose(predict(X), model.predict(X), **TOL[dtype])
+    flat, _ = peers.onnxruntime_predict(model, threads, flat_input=True)
+    np.testing.assert_allclose(flat(X.reshape(37, -1)), model.predict(X), **TOL[dtype])
