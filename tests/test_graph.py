@@ -509,11 +509,15 @@ def test_every_layer_class_can_be_saved():
         assert layers.KINDS[name].__name__ == name
 
 
-def test_onnx_export_refuses_a_graph_with_branches():
+def test_onnx_export_keeps_a_graph_with_branches():
+    """graphs export as graphs (tests/test_onnx.py checks every kind); this one in brief"""
     pytest.importorskip("onnx")
-    from barenet.onnx import NotExportableError
-    with pytest.raises(NotExportableError, match="graph with branches"):
-        fan_out_mlp(seed=0).to_onnx()
+    ort = pytest.importorskip("onnxruntime")
+    net = fan_out_mlp(seed=0)
+    X = np.random.default_rng(0).standard_normal((5, 6))
+    session = ort.InferenceSession(net.to_onnx().SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": X})[0], net.predict(X), rtol=1e-10)
 
 
 def test_batchnorm_training_does_not_depend_on_the_thread_count():
