@@ -16,6 +16,7 @@
     X(BN_LAYER_MULTIPLY, bn_op_multiply)   \
     X(BN_LAYER_BATCHNORM, bn_op_batchnorm) \
     X(BN_LAYER_LAYERNORM, bn_op_layernorm) \
-    X(BN_LAYER_ACTIVATION, bn_op_activation)
+    X(BN_LAYER_ACTIVATION, bn_op_activation) \
+    X(BN_LAYER_EMBEDDING, bn_op_embedding)
 
 #endif

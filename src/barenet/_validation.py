@@ -272,6 +272,25 @@ def check_y_categorical(y, n_rows, n_classes, dtype, name="y"):
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def check_class_ids(y, shape, n_classes, dtype, name="y"):
+    """class ids of the given shape ((n_rows,) or (n_rows, T)), integers in [0, n_classes)
+    -> C-contiguous array of dtype; (n_rows, 1) is taken for (n_rows,)"""
+    arr = _as_numeric_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1 and len(shape) == 1:
+        arr = arr.ravel()
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must hold integer class ids of shape {tuple(shape)}; got "
+                         f"shape {arr.shape}")
+    _finite(arr, name)
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise ValueError(f"{name} holds class ids, which must be integers in [0, {n_classes}); "
+                         "got non-integer values")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(f"{name} class ids must be in [0, {n_classes}) for {n_classes} "
+                         f"outputs; got values from {arr.min()} to {arr.max()}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
 def check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight"):
     """None, or per-row weights: shape (n_rows,), finite, >= 0 -> C-contiguous array"""
     if sample_weight is None:
