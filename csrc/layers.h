@@ -28,6 +28,8 @@
  *   activation   a = act(x) elementwise
  *   embedding    token ids (1, T, 1) -> (1, T, D): rows of the table (V, D); with mask_out,
  *                the step mask id != 0 (padding id 0)
+ *   masking      (1, T, C) -> (1, T, C): a step whose C values all equal mask_value is
+ *                padding: mask 0 and its output zeros; other steps pass unchanged
  * Step masks: a sequence (1, T, C) may carry a mask (N, T) of the parameter type, 1 for a
  * valid step and 0 for padding, made by one node (mask_out) and read by the nodes that
  * name it (mask_from): recurrent kinds carry their state over padded steps, and the
@@ -60,6 +62,7 @@ typedef struct {
                                     * bn_op makes_mask; 0 otherwise) */
     double rate;                   /* dropout rate, 0 <= rate < 1 */
     double momentum, eps;          /* normalisation: running-average momentum, epsilon */
+    double mask_value;             /* masking: the value of a padded step's every feature */
 } bn_layer;
 
 /* the training position that dropout masks depend on: mask element i of the dropout

@@ -249,3 +249,68 @@ def test_validation_on_sequences_counts_valid_steps(backend):
     expected = (proba.argmax(-1) == y)[valid].mean()
     assert hist.metrics["val_accuracy"][-1] == pytest.approx(expected)
     assert net.predict_classes(X).shape == (12, 7)
+
+
+# -- Masking: padding in sequences of values -------------------------------------------------
+
+def padded_values(n=6, t=5, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, t, c))
+    lengths = np.array([t - i % 3 for i in range(n)])
+    for i, length in enumerate(lengths):
+        X[i, length:] = 0.0
+    y = rng.integers(0, 4, (n, t))
+    return X, y, lengths
+
+
+def masked_values_model(backend, dtype="float64"):
+    from barenet.layers import Masking
+    return Sequential([Masking(0.0), Dense(6, "tanh"), Dense(4, "softmax")],
+                      input_shape=(5, 3), seed=2, backend=backend, dtype=dtype)
+
+
+def test_masking_leaves_padded_steps_out(backend):
+    X, y, lengths = padded_values()
+    net = masked_values_model(backend)
+    valid = np.arange(5)[None, :] < lengths[:, None]
+    proba = net.predict(X)
+    picked = np.take_along_axis(proba, y[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(net.loss(X, y), -np.log(picked[valid]).mean(), rtol=1e-10)
+    other = np.where(valid, y, (y + 1) % 4)
+    assert net.loss(X, other) == net.loss(X, y)
+    _, grad = net.gradient(X, y)
+    np.testing.assert_allclose(grad, numeric_gradient(net, X, y), rtol=1e-5, atol=1e-8)
+
+
+def test_masking_output_zeroes_padded_steps_and_a_single_nonzero_value_counts(backend):
+    from barenet.layers import Masking
+    x = Input((3, 2))
+    m = Masking(-1.0)
+    model = Model(x, Dense(2, "softmax")(m(x)), seed=0, backend=backend)
+    X = np.array([[[-1.0, -1.0], [-1.0, 0.5], [2.0, 3.0]]])
+    assert m.compute_mask([X]).tolist() == [[0.0, 1.0, 1.0]]
+    w, b = model.weights[0], model.biases[0]
+    z = np.array([[[0.0, 0.0], [-1.0, 0.5], [2.0, 3.0]]]) @ w + b.reshape(-1)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    np.testing.assert_allclose(model.predict(X), e / e.sum(-1, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.usefixtures("needs_compiled")
+def test_masking_compiled_equals_the_reference():
+    X, y, _ = padded_values(n=40, seed=3)
+    nets = [masked_values_model(b) for b in ("numpy", "compiled")]
+    hist = [net.train(X, y, epochs=3, learning_rate=0.01, batch_size=16, optimizer="adam",
+                      verbose=False) for net in nets]
+    np.testing.assert_allclose(hist[1], hist[0], rtol=1e-9)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_masking_arguments():
+    from barenet.layers import Masking
+    with pytest.raises(ValueError, match="finite"):
+        Masking(float("nan"))
+    with pytest.raises(TypeError, match="mask_value"):
+        Masking("0")
+    with pytest.raises(ValueError, match=r"sequence input \(T, C\)"):
+        Sequential([Masking(), Dense(2)], input_shape=(4,))

@@ -56,6 +56,7 @@ cdef extern from "net.h" nogil:
         int64_t mask_from, table_rows, mask_out
         double rate
         double momentum, eps
+        double mask_value
     ctypedef struct bn_node_plan:
         pass
     ctypedef struct bn_csr_rows:

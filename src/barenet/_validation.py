@@ -51,6 +51,16 @@ def check_int(value, name, minimum=None, maximum=None):
     return value
 
 
+def check_finite_float(value, name):
+    """a finite real number -> float"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return value
+
+
 def check_positive_float(value, name):
     """a finite real number > 0 -> float"""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -24,8 +24,8 @@ from . import _sparse
 
 # the layer kinds by the names the C core's table knows them by (csrc/layers.h,
 # bn_layer_kind; barenet._core.LAYER_KINDS maps them to its numbers)
-DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT, EMBEDDING = (
-    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout", "embedding")
+DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT, EMBEDDING, MASKING = (
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout", "embedding", "masking")
 
 # token ids travel as values of the model's dtype: float32 holds every integer below 2**24
 MAX_TOKEN_IDS = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
@@ -998,3 +998,48 @@ class Embedding(Layer):
     def __repr__(self):
         mask = ", mask_zero=True" if self.mask_zero else ""
         return f"Embedding({self.input_dim}, {self.output_dim}{mask})"
+
+
+class Masking(Layer):
+    """Padding in a sequence of values (T, C), like Keras's Masking: a step whose C values
+    all equal mask_value is padding. The layers after it that read masks (recurrent
+    layers, the sequence cross-entropy) skip those steps; the layer's own output is the
+    input with padded steps set to zero. To pad sequences of different lengths, fill each
+    row's steps past its length with mask_value (barenet.datasets.pad_sequences)."""
+
+    kind = MASKING
+    makes_mask = True
+
+    def __init__(self, mask_value=0.0):
+        from ._validation import check_finite_float
+        self.mask_value = check_finite_float(mask_value, "Masking mask_value")
+
+    def _output_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"{self._where()} needs a sequence input (T, C); it gets "
+                             f"{_rank_name(shape)} of shape {shape}")
+        return shape
+
+    def passes_mask(self):
+        return False
+
+    def compute_mask(self, xs):
+        x = xs[0]
+        return (x != x.dtype.type(self.mask_value)).any(axis=-1).astype(x.dtype)
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        row.update(mask_out=1, mask_value=self.mask_value)
+        return row
+
+    def config(self):
+        return {"mask_value": self.mask_value}
+
+    def forward(self, params, at, xs, drop, stream):
+        return xs[0] * self.compute_mask(xs)[..., None], None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        return None, None, [d * self.compute_mask(xs)[..., None] if need[0] else None]
+
+    def __repr__(self):
+        return f"Masking(mask_value={self.mask_value!r})"
