@@ -314,3 +314,43 @@ def test_masking_arguments():
         Masking("0")
     with pytest.raises(ValueError, match=r"sequence input \(T, C\)"):
         Sequential([Masking(), Dense(2)], input_shape=(4,))
+
+
+# -- WarmupCosine: a learning rate per optimizer step ----------------------------------------
+
+def test_step_lr_formula():
+    from barenet.schedules import WarmupCosine, step_lr
+    s = WarmupCosine(warmup_steps=4, decay_steps=10, min_lr=0.1)
+    rates = [s.rate(k, 1.0) for k in range(16)]
+    np.testing.assert_allclose(rates[:4], [0.25, 0.5, 0.75, 1.0])
+    assert rates[4] == 1.0 and rates[9] == pytest.approx(0.55) and rates[14:] == [0.1, 0.1]
+    assert step_lr(2.0, 7, 3, 0, 0.0) == 2.0
+    with pytest.raises(ValueError, match="warmup_steps > 0 or decay_steps > 0"):
+        WarmupCosine()
+    with pytest.raises(ValueError, match="decay_steps"):
+        WarmupCosine(decay_steps=-1)
+
+
+def test_warmup_cosine_steps_follow_the_formula_across_train_calls(backend):
+    """SGD under WarmupCosine: each step uses the rate of its global step number, in one
+    train call or several, equal to a hand-written loop of update_numpy steps"""
+    from barenet.schedules import WarmupCosine
+    X, y = tokens(n=24, pad_from=6, seed=5)
+    sched = WarmupCosine(warmup_steps=3, decay_steps=5, min_lr=0.001)
+    one = lm(backend)
+    one.train(X, y, epochs=3, learning_rate=0.5, batch_size=8, shuffle=False,
+              optimizer=SGD(), lr_schedule=sched, verbose=False)
+    split = lm(backend)
+    opt = SGD()
+    for _ in range(3):
+        split.train(X, y, epochs=1, learning_rate=0.5, batch_size=8, shuffle=False,
+                    optimizer=opt, lr_schedule=sched, verbose=False)
+    np.testing.assert_array_equal(split.get_params(), one.get_params())
+    hand = lm("numpy")
+    ref = SGD()
+    ref.reset(hand.n_params, np.float64)
+    for _ in range(3):
+        for start in range(0, 24, 8):
+            _, grad = hand.gradient(X[start:start + 8], y[start:start + 8])
+            ref.update_numpy(hand._params, grad, sched.rate(ref.step, 0.5))
+    np.testing.assert_allclose(one.get_params(), hand.get_params(), rtol=1e-9, atol=1e-12)

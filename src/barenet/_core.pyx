@@ -87,6 +87,8 @@ cdef extern from "net.h" nogil:
         uint64_t seed
         int64_t epoch
         double l1, l2
+        int64_t warmup_steps, decay_steps
+        double min_lr
     int BN_ENET
     int BN_EOVERFLOW
     int bn_net_plan(bn_net *net, int64_t *scratch)
