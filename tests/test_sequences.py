@@ -354,3 +354,43 @@ def test_warmup_cosine_steps_follow_the_formula_across_train_calls(backend):
             _, grad = hand.gradient(X[start:start + 8], y[start:start + 8])
             ref.update_numpy(hand._params, grad, sched.rate(ref.step, 0.5))
     np.testing.assert_allclose(one.get_params(), hand.get_params(), rtol=1e-9, atol=1e-12)
+
+
+# -- AdamW(decay="weights"): biases, normalisation and embeddings do not decay -----------
+
+def test_adamw_decays_only_the_weights(backend):
+    """with zero gradients Adam's update is zero, so one step shows the decay alone: the
+    kernels shrink by 1 - lr wd, the embedding table, biases and LayerNorm stay"""
+    X, y = tokens(n=8)
+    net = lm(backend)
+    before = net.get_params()
+    opt = AdamW(weight_decay=0.5, decay="weights")
+    net.train(X, y, epochs=1, learning_rate=0.1, optimizer=opt, verbose=False)
+    after_w = [w.copy() for w in net.weights]
+    fresh = lm(backend)
+    fresh.set_params(before)
+    for i, layer in enumerate(l for l in fresh.layers if l.n_params):
+        if layer.penalised:  # a kernel: decayed by exactly the factor before Adam's step
+            assert not np.allclose(after_w[i], fresh.weights[i])
+    # the decay itself, apart from Adam: reference by hand on the NumPy backend
+    hand = lm("numpy")
+    hand.set_params(before)
+    ref = AdamW(weight_decay=0.5, decay="weights")
+    ref.reset(hand.n_params, np.float64)
+    _, grad = hand.gradient(X, y)
+    ref.decay_weights([w for w, l in zip(hand.weights, (l for l in hand.layers if l.n_params))
+                       if l.penalised], 0.1)
+    ref.update_numpy(hand._params, grad, 0.1, weights_decayed=True)
+    np.testing.assert_allclose(net.get_params(), hand.get_params(), rtol=1e-9, atol=1e-12)
+    # the embedding table moved only by Adam's step, never by the decay
+    table_step = net.weights[0] - before[:net.weights[0].size].reshape(net.weights[0].shape)
+    assert np.abs(table_step).max() <= 0.1 * 1.0001
+
+
+def test_adamw_decay_weights_needs_train():
+    opt = AdamW(decay="weights")
+    opt.reset(3, np.float64)
+    with pytest.raises(ValueError, match="train the network"):
+        opt.update_numpy(np.ones(3), np.ones(3), 0.1)
+    with pytest.raises(ValueError, match="'all' or 'weights'"):
+        AdamW(decay="biases")
