@@ -13,8 +13,9 @@ import pytest
 from barenet import Input, Model, NeuralNetwork, Sequential, __version__
 from barenet import _activations
 from barenet.layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
-                            Dense, Dropout, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                            Layer, LayerNormalization, MaxPool2D, Multiply)
+                            Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                            GlobalMaxPooling1D, Layer, LayerNormalization, Masking, MaxPool2D,
+                            Multiply)
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'barenet[onnx]')")
 ort = pytest.importorskip("onnxruntime",
@@ -181,6 +182,66 @@ def test_trained_batchnorm_graph_exports(backend):
     model.train(X, np.arange(40) % 3, epochs=3, batch_size=8, verbose=False)
     assert not np.allclose(model._state[:3], 0)
     check_export(model, X)
+
+
+def token_model(**kwargs):
+    """token ids read by an Embedding and, as numbers, by a Dense beside it"""
+    x = Input((6,))
+    e = LayerNormalization()(Embedding(9, 4)(x))
+    pooled = GlobalAveragePooling1D()(e)
+    out = Dense(3, activation="softmax")(Concatenate()([pooled, Dense(2, "tanh")(x)]))
+    return Model(x, out, **kwargs)
+
+
+SEQUENCE_OUTPUTS = {
+    # a language model's shape: ids in, a softmax over the vocabulary at every step out
+    "lm": (lambda **kw: Sequential([Embedding(9, 5, mask_zero=True), Dense(6, "gelu"),
+                                    Dense(9, "softmax")], input_shape=(7,), **kw), "ids"),
+    "tokens-graph": (token_model, "ids"),
+    "masking": (lambda **kw: Sequential([Masking(0.5), Dense(4, "relu"), Flatten(),
+                                         Dense(2)], input_shape=(5, 3), **kw), "values"),
+    "sequence-out": (lambda **kw: Sequential([Masking(), Dense(4, "tanh"), Dense(3, "softmax")],
+                                             input_shape=(5, 2), **kw), "values"),
+    "sequence-regression": (lambda **kw: Sequential([Dense(4, "gelu"), Dense(3)],
+                                                    input_shape=(5, 2), **kw), "values"),
+}
+
+
+@pytest.mark.parametrize("n", [1, 37])
+@pytest.mark.parametrize("case", list(SEQUENCE_OUTPUTS))
+def test_tokens_masks_and_sequence_outputs(case, n, backend, dtype):
+    make, data = SEQUENCE_OUTPUTS[case]
+    model = randomise_state(make(dtype=dtype, seed=2, backend=backend))
+    rng = np.random.default_rng(n)
+    shape = model.input_shape
+    if data == "ids":
+        X = rng.integers(0, 9, (n, *shape))
+        X[:, -2:] = 0   # padding
+        feed = X.astype(np.int64)
+    else:
+        X = images(n, shape, dtype, seed=n)
+        value = getattr(model.layers[0], "mask_value", 0.0)
+        X[:, 1] = value   # a padded step
+        X[:, 3, 0] = value   # a step with one value that is not padding
+        feed = X
+    proto = model.to_onnx()
+    onnx.checker.check_model(proto, full_check=True)
+    got = run(proto, feed)
+    want = model.predict(X.astype(dtype))
+    assert got.shape == want.shape and got.dtype == model.dtype
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["barenet_input_dtype"] == ("int64 token ids" if data == "ids" else dtype)
+
+
+def test_a_layer_reading_step_masks_is_refused(monkeypatch):
+    """a mask-reading kind (recurrent layers, when they get converters) must not be
+    exported as if there were no mask"""
+    model = SEQUENCE_OUTPUTS["masking"][0](seed=0)
+    monkeypatch.setattr(model.layers[1], "uses_mask", True, raising=False)
+    with pytest.raises(bonnx.NotExportableError, match=r"layer 1, Dense.*reads the step mask "
+                                                       r"of Masking"):
+        model.to_onnx()
 
 
 @pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 16, 17, 18])

@@ -300,3 +300,18 @@ def test_raw_garbage_and_duplicate_keys(tmp_path):
         path.write_bytes(blob)
         with pytest.raises(ModelFileError, match=message):
             barenet.NeuralNetwork.load(path)
+
+
+def test_token_model_round_trip(backend, tmp_path):
+    """an Embedding's table (a layer without bias) and a sequence output"""
+    from barenet.layers import Embedding
+    net = Sequential([Embedding(11, 6, mask_zero=True), LayerNormalization(), Dense(11, "softmax")],
+                     input_shape=(5,), seed=0, backend=backend)
+    ids = np.random.default_rng(0).integers(0, 11, (20, 5))
+    net.train(ids, ids, epochs=2, batch_size=5, verbose=False)
+    net.save(tmp_path / "lm.safetensors", format="safetensors")
+    back = Sequential.load(tmp_path / "lm.safetensors", backend=backend)
+    np.testing.assert_array_equal(back.get_params(), net.get_params())
+    for model in (net, back):
+        model.train(ids, ids, epochs=1, batch_size=5, verbose=False)
+    np.testing.assert_array_equal(back.predict(ids), net.predict(ids))

@@ -9,8 +9,8 @@ import pytest
 
 from barenet import Input, Model, NeuralNetwork, Sequential
 from barenet.layers import (Activation, Add, AvgPool2D, BatchNormalization, Conv2D, Dense,
-                            Dropout, Flatten, GlobalAveragePooling1D, LayerNormalization,
-                            MaxPool2D)
+                            Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                            LayerNormalization, MaxPool2D)
 
 TOL = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
 
@@ -294,3 +294,19 @@ def test_norm_import_errors_change_nothing():
     np.testing.assert_array_equal(f32.get_params(), before)
     model.load_torch_state_dict(good)
     np.testing.assert_array_equal(model._state, [0, 0, 0, 2, 2, 2])
+
+
+def test_torch_embedding_language_model(backend, dtype):
+    torch = _torch()
+    nn = torch.nn
+    torch.manual_seed(8)
+    tm = nn.Sequential(nn.Embedding(11, 6, padding_idx=0), nn.LayerNorm(6), nn.Linear(6, 11),
+                       nn.Softmax(dim=-1)).double()
+    trained_norms(torch, tm[1], np.zeros((2, 6)))
+    ids = np.random.default_rng(0).integers(0, 11, (37, 5))
+    with torch.no_grad():
+        want = tm(torch.from_numpy(ids)).numpy()
+    model = Sequential([Embedding(11, 6, mask_zero=True), LayerNormalization(epsilon=1e-5),
+                        Dense(11, "softmax")], input_shape=(5,), dtype=dtype, backend=backend)
+    model.load_torch_state_dict(tm.state_dict())
+    np.testing.assert_allclose(model.predict(ids), want, **TOL[dtype])

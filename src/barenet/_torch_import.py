@@ -13,12 +13,13 @@ Layouts (torch -> barenet):
     BatchNorm running_mean, running_var     its running statistics (the model's state)
     BatchNorm num_batches_tracked           not needed (barenet's momentum is constant)
     LayerNorm weight, bias (C,)             LayerNormalization gamma, beta (C,)
+    Embedding.weight (input_dim, output_dim) Embedding table, as it is
 Epsilon and momentum are the layer's own settings, not in a state_dict: build the barenet
 layer with torch's eps (BatchNormalization(epsilon=1e-5) for torch's default)."""
 
 import numpy as np
 
-from .layers import BatchNormalization, Conv2D, Dense, LayerNormalization
+from .layers import BatchNormalization, Conv2D, Dense, Embedding, LayerNormalization
 
 
 def _dense_weight(layer):
@@ -42,6 +43,11 @@ def _conv_bias(layer):
     return (layer.filters,), lambda t: t
 
 
+def _embedding_table(layer):
+    """torch.nn.Embedding.weight (num_embeddings, embedding_dim) -> the table, as it is"""
+    return (layer.input_dim, layer.output_dim), lambda t: t
+
+
 def _per_channel(layer):
     """a normalisation's (C,) vector, as it is"""
     return (layer.channels,), lambda t: t
@@ -61,6 +67,7 @@ CONVERSIONS = {
         "running_mean": ("state", 0, _per_channel), "running_var": ("state", 1, _per_channel)}),
     LayerNormalization: ("LayerNorm", {"weight": ("params", 0, _per_channel),
                                        "bias": ("params", 1, _per_channel)}),
+    Embedding: ("Embedding", {"weight": ("params", 0, _embedding_table)}),
 }
 # keys a module has that barenet does not need
 IGNORED = {BatchNormalization: ("num_batches_tracked",)}

@@ -22,8 +22,8 @@ from . import _activations
 from ._validation import check_bool
 from .io import atomic_write
 from .layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
-                     Dense, Dropout, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                     LayerNormalization, MaxPool2D, Multiply)
+                     Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                     GlobalMaxPooling1D, LayerNormalization, Masking, MaxPool2D, Multiply)
 
 __all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
            "GraphBuilder", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
@@ -322,12 +322,31 @@ def _concatenate(g, layer, inputs, params, state):
     return g.op("Concat", list(inputs), axis=layer._axis)
 
 
+def _embedding(g, layer, inputs, params, state):
+    """token ids (N, T) (the model's int64 input) -> (N, T, output_dim): Gather of the
+    table's rows. Ids outside 0..input_dim-1 are an error in onnxruntime, as in predict.
+    The padding mask of mask_zero=True reaches no exported layer (only the loss and
+    recurrent layers read masks), so it adds nothing here."""
+    table, _ = params
+    return g.op("Gather", [g.const(g.float(table), "table"), inputs[0]], axis=0)
+
+
+def _masking(g, layer, inputs, params, state):
+    """(N, T, C): the steps whose C values all equal mask_value set to zero, x * mask with
+    mask = max over C of (x != mask_value), as barenet computes its output"""
+    x = inputs[0]
+    other = g.op("Not", [g.op("Equal", [x, g.const(g.float(layer.mask_value), "mask_value")])])
+    mask = g.reduce("ReduceMax", g.op("Cast", [other], to=_ONNX_TYPES[g.dtype]), [-1],
+                    keepdims=True)
+    return g.op("Mul", [x, mask])
+
+
 CONVERTERS = {Dense: _dense, Conv2D: _conv2d, MaxPool2D: _maxpool2d, AvgPool2D: _avgpool2d,
               GlobalAveragePooling1D: _global_avgpool1d,
               GlobalMaxPooling1D: _global_maxpool1d, Flatten: _flatten, Dropout: _dropout,
               Activation: _activation, BatchNormalization: _batchnorm,
               LayerNormalization: _layernorm, Add: _fold("Add"), Multiply: _fold("Mul"),
-              Concatenate: _concatenate}
+              Concatenate: _concatenate, Embedding: _embedding, Masking: _masking}
 
 
 def _converter(layer, index):
@@ -380,28 +399,42 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     spec = model._spec
     edges = spec.edges
     converters = [_converter(layer, i) for i, layer in enumerate(model.layers)]
+    masks = spec.masks or (-1,) * len(model.layers)
+    for i, layer in enumerate(model.layers):
+        if getattr(layer, "uses_mask", False) and masks[i] >= 0:
+            raise NotExportableError(f"layer {i}, {layer!r}, reads the step mask of "
+                                     f"{model.layers[masks[i]]!r}; the ONNX export does not "
+                                     "carry step masks yet")
     g = GraphBuilder(dtype, opset)
     input_shape = tuple(model.input_shape)
     size = int(np.prod(input_shape))
-    x = "input"
+    # token ids (an Embedding reads the model's input) come in as int64; any other reader
+    # of the input gets them as floats, as predict gives them
+    tokens = any(isinstance(layer, Embedding) for layer in model.layers)
+    x = x_float = "input"
     if flat_input:
         shown = ["N", size]
         if len(input_shape) > 1:
-            x = g.op("Reshape", [x, g.const(g.ints((-1,) + input_shape), "shape")])
+            x = x_float = g.op("Reshape", [x, g.const(g.ints((-1,) + input_shape), "shape")])
     else:
         shown = ["N", *input_shape]
+    if tokens:
+        x_float = g.op("Cast", [x], to=_ONNX_TYPES[dtype])
     params = iter(zip(model.weights, model.biases))
     outputs = []
     for l, (layer, convert, parents) in enumerate(zip(model.layers, converters, edges)):
-        inputs = [x if p < 0 else outputs[p] for p in parents]
+        model_input = x if isinstance(layer, Embedding) else x_float
+        inputs = [model_input if p < 0 else outputs[p] for p in parents]
         state = spec.state_views(model._state, l) if layer.n_state else ()
         outputs.append(convert(g, layer, inputs, next(params) if layer.n_params else (),
                                state))
     g.nodes.append(helper.make_node("Identity", [outputs[-1]], ["output"], name="output"))
-    n_out = int(np.prod(model.layers[-1].output_shape))
     graph = helper.make_graph(
-        g.nodes, "barenet", [helper.make_tensor_value_info("input", _ONNX_TYPES[dtype], shown)],
-        [helper.make_tensor_value_info("output", _ONNX_TYPES[dtype], ["N", n_out])],
+        g.nodes, "barenet",
+        [helper.make_tensor_value_info("input", TensorProto.INT64 if tokens
+                                       else _ONNX_TYPES[dtype], shown)],
+        [helper.make_tensor_value_info("output", _ONNX_TYPES[dtype],
+                                       ["N", *model.layers[-1].output_shape])],
         g.initializers)
     summary = _layer_summary(model, edges)
     opsets = [helper.make_opsetid("", opset)]
@@ -416,6 +449,7 @@ def to_model_proto(model, *, opset=None, flat_input=False):
         "barenet_input_layout": _layout(input_shape, flat_input),
         "barenet_output_activation": str(model.layers[-1].activation),
         "barenet_dtype": dtype.name,
+        "barenet_input_dtype": "int64 token ids" if tokens else dtype.name,
     })
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -428,8 +462,10 @@ def export(model, path=None, *, opset=None, flat_input=False):
     The graph takes "input" of the model's dtype (float32 or float64) with a dynamic batch
     dimension N: shape (N, *input_shape), images channels first (N, C, H, W) and sequences
     (N, T, C) as predict takes them, or with flat_input=True the flat rows
-    (N, prod(input_shape)) predict also takes. Its "output" (N, n_outputs) is what predict
-    returns (dropout is the identity, batch normalisation uses the running statistics). A
+    (N, prod(input_shape)) predict also takes; a model with an Embedding takes int64 token
+    ids (N, T). Its "output" (N, n_outputs), or (N, T, n_outputs) for a sequence output, is
+    what predict returns (dropout is the identity, batch normalisation uses the running
+    statistics). A
     Model's graph (residual Add, Multiply, Concatenate, fan-out) is exported as it is.
     opset: ONNX operator set, None for DEFAULT_OPSET (17), at least MIN_OPSET (13).
     Metadata: barenet_version, barenet_model, barenet_layers (JSON: each layer's class,
