@@ -13,6 +13,9 @@ allow_pickle=False so that loading can never run code, holding
     state              when the network has any, (n_state,): what layers keep that is not
                        trained (BatchNormalization's running mean and variance)
 
+save(..., format="safetensors") writes the same description and arrays as a safetensors
+file instead (the section "safetensors" below); load reads either.
+
 Writes are atomic (temporary file in the same directory, flush, fsync, rename), so a crash
 never leaves a damaged file where a good one was; a symlink is followed (its target is
 replaced), a directory, FIFO or device is refused, and the file gets the mode open() would
@@ -438,7 +441,9 @@ def _network_size(path, header):
 
 
 def load(path, backend=None):
-    """The network saved at path, on the given backend (default: BARENET_BACKEND / auto).
+    """The network saved at path, on the given backend (default: BARENET_BACKEND / auto):
+    a barenet .npz (a zip archive) or a safetensors file written by save(format=
+    "safetensors"), told apart by their first bytes.
 
     path is a str, bytes or os.PathLike naming a regular file (TypeError otherwise).
     Raises FileNotFoundError when there is no such file, and ModelFileError (a ValueError)
@@ -449,9 +454,6 @@ def load(path, backend=None):
     barenet.layers.MAX_SAMPLE_VALUES, or members whose declared sizes do not agree with
     the file's. Sizes are checked before anything large is read or allocated, so memory
     use is bounded by the file's real size; loading never runs code from the file."""
-    from .network import NeuralNetwork, Sequential
-    from .optimizers import optimizer_from_state_dict
-
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a str, bytes or os.PathLike; got {type(path).__name__}")
     path = os.fspath(path)
@@ -466,8 +468,7 @@ def load(path, backend=None):
             # NotImplementedError: a zip "version needed" beyond what zipfile reads
             _fail(path, f"not a barenet model file (not a readable .npz archive: {exc})")
         with zf:
-            return _load(path, zf, file_size, backend, NeuralNetwork, Sequential,
-                         optimizer_from_state_dict)
+            return _load(path, zf, file_size, backend)
 
 
 def check_header(path, header):
@@ -567,7 +568,8 @@ def restore_training(path, net, header, read_optimizer_state):
     return net
 
 
-def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_from_state_dict):
+def _load(path, zf, file_size, backend):
+    """the network of an open .npz archive"""
     infos = {info.filename: info for info in zf.infolist()}
     if "header.npy" not in infos:
         _fail(path, "not a barenet model file (no header; a foreign .npz archive?)")
