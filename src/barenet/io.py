@@ -6,7 +6,8 @@ allow_pickle=False so that loading can never run code, holding
                        (layer_sizes and activations, or the layer list with each layer's
                        type and arguments and the input shape, and for a Model "inputs":
                        each layer's input indices, -1 for the model input), the training
-                       position, the optimizer settings}
+                       position, the optimizer settings, and "vocabulary" when the model
+                       has one (barenet.text.Vocabulary.to_config)}
     params             (n_params,) float32/float64: the flat parameter buffer
     optimizer_state1   optional, (n_params,): the optimizer's first state buffer
     optimizer_state2   optional, (n_params,): its second (Adam's v)
@@ -182,6 +183,9 @@ def save(net, path, include_optimizer=True):
         "optimizer": None,
         "optimizer_name": None,
     })
+    vocabulary = net.vocabulary  # barenet.text.Vocabulary or None (checked when set)
+    if vocabulary is not None:
+        header["vocabulary"] = vocabulary.to_config()
     arrays = {"params": net._params}
     if net._state.size:  # running statistics (BatchNormalization)
         arrays["state"] = net._state
@@ -518,6 +522,13 @@ def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_fro
                         f"{limits[key]}; got {value!r}")
     if header["epochs_done"] is None:
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
+    vocabulary = header.get("vocabulary")
+    if vocabulary is not None:
+        from .text import Vocabulary
+        try:
+            net.vocabulary = Vocabulary.from_config(vocabulary)
+        except (TypeError, ValueError) as exc:
+            _fail(path, f"the header's vocabulary is invalid: {exc}")
     net._params[...] = params
     if state is not None:
         net._state[...] = state

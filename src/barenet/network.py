@@ -353,6 +353,20 @@ class Sequential:
         self._optimizer_name = None
 
     @property
+    def vocabulary(self):
+        """the barenet.text.Vocabulary of the model's token ids, or None: saved in the
+        model file and restored by load. Assigning anything else raises TypeError."""
+        return self.__dict__.get("_vocabulary")
+
+    @vocabulary.setter
+    def vocabulary(self, vocabulary):
+        from .text import Vocabulary
+        if vocabulary is not None and not isinstance(vocabulary, Vocabulary):
+            raise TypeError("vocabulary must be a barenet.text.Vocabulary or None; got "
+                            f"{type(vocabulary).__name__}")
+        self.__dict__["_vocabulary"] = vocabulary
+
+    @property
     def dropout(self):
         """the largest dropout rate of the model's Dropout layers (0: none)"""
         return max([layer.rate for layer in self.layers if layer.kind == DROPOUT], default=0.0)
