@@ -275,3 +275,13 @@ def test_sequences_windows_and_targets():
 def test_sequences_errors(args, error, match):
     with pytest.raises(error, match=match):
         sequences(*args)
+
+
+def test_a_vocabulary_too_large_for_the_header_is_not_saved(tmp_path):
+    """load refuses headers over barenet.io.HEADER_MAX_BYTES, so save refuses to write one
+    (and writes nothing)"""
+    net = NeuralNetwork([2, 2, 1], seed=0)
+    net.vocabulary = Vocabulary([f"w{i}" for i in range(150_000)], level="word")
+    with pytest.raises(ValueError, match="vocabulary of 150002 ids.*max_size"):
+        net.save(tmp_path / "big.npz")
+    assert list(tmp_path.iterdir()) == []

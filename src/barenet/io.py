@@ -198,6 +198,13 @@ def save(net, path, include_optimizer=True):
             if key in state:
                 arrays[f"optimizer_{key}"] = state[key]
     raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    if raw.size > HEADER_MAX_BYTES:  # load would refuse the file: refuse to write it
+        what = (f" (its vocabulary of {len(vocabulary)} ids takes "
+                f"{len(json.dumps(header['vocabulary']).encode('utf-8'))} bytes: build it "
+                "with max_size or min_count)" if vocabulary is not None else "")
+        raise ValueError(f"cannot save to {_name(path)}: the model's header would take "
+                         f"{raw.size} bytes, over the {HEADER_MAX_BYTES} that load "
+                         f"accepts{what}")
     atomic_write(path, lambda f: np.savez(f, header=raw, **arrays))
 
 
