@@ -13,7 +13,7 @@ from barenet import Input, Model, NeuralNetwork, Sequential, _compiled_backend
 from barenet.layers import (Add, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                             MaxPool2D)
 
-from conftest import require_compiled, tutorial_train, tutorial_xor
+from conftest import require_compiled, tutorial_xor
 
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-5, atol=2e-6)}
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
