@@ -36,6 +36,10 @@ typedef struct {
     int64_t needs_grad; /* it, or a node before it, has parameters */
     int64_t f;          /* training: its fixed-size scratch (not per row), after the
                          * weight gradients' scratch (-1: none) */
+    int64_t m, pm;      /* the step mask it makes (mask_out), (T) per row, in the training
+                         * and the prediction workspace (-1: none) */
+    int64_t c;          /* its carried state in the carry buffer (N * carry_size): a block
+                         * (N, carry_count) at N * c (-1: none) */
 } bn_node_plan;
 
 typedef struct {
@@ -60,6 +64,9 @@ typedef struct {
     int64_t row_xt, row_yb, row_wb, row_stats, row_tmp, row_cols, train_row;
     int64_t prow_xt, prow_cols, predict_row;
     int64_t fixed_size;        /* the nodes' fixed-size scratch, after the per-row regions */
+    int64_t carry_size;        /* values per row of the state recurrent nodes carry */
+    int64_t y_size;            /* values per row of the targets y: S[L], or the output's
+                                * steps for the sequence cross-entropy (class ids) */
 } bn_net;
 
 /* Check the description (every kind known, inputs before their readers, shapes and
@@ -80,7 +87,7 @@ typedef struct {
  * normalisation's running statistics): read when not training, updated once per training
  * step by bn_net_update_state. NULL when n_state is 0. */
 /* Training workspace, in elements of the parameter type, for batches of up to b rows:
- * gathered rows xb (B, S[in]), the input made channels-last, yb (B, S[L]), row weights wb
+ * gathered rows xb (B, S[in]), the input made channels-last, yb (B, y_size), row weights wb
  * (B), a softmax's row statistics (2B), per node a and z (B, S[l]), the gradient slots
  * and fan-out temporaries (B, max S) each, the kinds' scratch (the convolutions' unfolded
  * input), the weight gradients' scratch (BN_DW_SCRATCH, layers.h) and the kinds'
@@ -103,7 +110,7 @@ int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
 int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
                        const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
                        const bn_dropout *drop);
-/* data loss of the last forward against y (N, S[L]), rows weighted by sw (N) or NULL */
+/* data loss of the last forward against y (N, y_size), rows weighted by sw (N) or NULL */
 double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                        const double *sw, int64_t n);
 double bn_net_loss_f32(const bn_net *net, const float *work, const float *y, const float *sw,
@@ -122,10 +129,14 @@ int bn_net_backward_f32(const bn_net *net, float *dparams, float *work, const fl
                         const float *sw, int64_t n, const bn_dropout *drop, double l1,
                         double l2);
 /* output (N, S[L]) for x, no dropout, through the prediction workspace */
+/* carry: (N * carry_size) the recurrent nodes' state, read as the initial state and
+ * overwritten with the final one (a sequence continued over calls), or NULL (zeros) */
 int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
-                       const double *state, const double *x, const bn_csr_rows *xs, int64_t n);
+                       const double *state, const double *x, const bn_csr_rows *xs, int64_t n,
+                       double *carry);
 int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
-                       const float *state, const float *x, const bn_csr_rows *xs, int64_t n);
+                       const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
+                       float *carry);
 /* after a training forward on n rows (drop not NULL): the state's running statistics move
  * towards the batch's (each kind's update_state) */
 void bn_net_update_state_f64(const bn_net *net, const double *work, double *state, int64_t n);

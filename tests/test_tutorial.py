@@ -10,8 +10,8 @@ import pytest
 
 import barenet
 from barenet import Input, Model, NeuralNetwork, Sequential, _compiled_backend
-from barenet.layers import (Add, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            MaxPool2D)
+from barenet.layers import (Add, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten,
+                            GlobalAveragePooling1D, MaxPool2D)
 
 from conftest import require_compiled, tutorial_xor
 
@@ -274,6 +274,29 @@ def test_return_all_both_backends(dtype, build, shape):
             assert out.dtype == np.dtype(dtype)
         np.testing.assert_allclose(outs[backend][-1], model.predict(X), **TOL[dtype])
         np.testing.assert_array_equal(outs[backend][-1], model.forward(X))
+    for a, b in zip(outs["numpy"], outs["compiled"]):
+        np.testing.assert_allclose(b, a, **TOL[dtype])
+
+
+def test_return_all_of_a_token_model(dtype):
+    """token ids through an Embedding with a padding mask: every layer's output, (n, T, C)
+    for the sequences, the same on both backends; a per-step output keeps its steps"""
+    require_compiled()
+    X = np.random.default_rng(12).integers(0, 7, (5, 6))
+    X[:, 4:] = 0  # padding
+    outs = {}
+    for backend in ("numpy", "compiled"):
+        pooled = Sequential([Embedding(7, 4, mask_zero=True), Dense(5, activation="tanh"),
+                             GlobalAveragePooling1D(), Dense(3, activation="softmax")],
+                            input_shape=(6,), seed=1, dtype=dtype, backend=backend)
+        outs[backend] = pooled.forward(X, return_all=True)
+        assert [o.shape for o in outs[backend]] == [(5, 6, 4), (5, 6, 5), (5, 5), (5, 3)]
+        np.testing.assert_allclose(outs[backend][-1], pooled.predict(X), **TOL[dtype])
+        per_step = Sequential([Embedding(7, 4), Dense(7, activation="softmax")],
+                              input_shape=(6,), seed=1, dtype=dtype, backend=backend)
+        last = per_step.forward(X, return_all=True)[-1]
+        assert last.shape == per_step.predict(X).shape == (5, 6, 7)
+        np.testing.assert_allclose(last, per_step.forward(X), **TOL[dtype])
     for a, b in zip(outs["numpy"], outs["compiled"]):
         np.testing.assert_allclose(b, a, **TOL[dtype])
 

@@ -38,9 +38,16 @@ class Backend:
         per_row = max(1, size(2) - size(1))
         return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
 
-    def predict(self, params, x):
+    def predict(self, params, x, carry=None):
+        """the output for x (n, out_size); carry (n * carry_size): the recurrent layers'
+        state, read as the initial state and overwritten with the final one (one C call
+        for all rows then)"""
         n = x.shape[0]
         out = np.empty((n, self.spec.out_size), dtype=params.dtype)
+        if carry is not None:
+            work = np.empty(max(1, self.core.predict_workspace_size(n)), dtype=params.dtype)
+            self.core.predict(out, work, params, self.state, x, carry=carry)
+            return out
         rows = self._chunk(n, self.core.predict_workspace_size)
         work = np.empty(max(1, self.core.predict_workspace_size(rows)), dtype=params.dtype)
         for start in range(0, n, rows):
