@@ -81,7 +81,17 @@ typedef struct {
     uint64_t seed;      /* for shuffling and dropout */
     int64_t epoch;      /* index of the first epoch to run: the random streams use it */
     double l1, l2;      /* penalty l1 sum|W| + l2/2 sum W^2 on the weights (not biases) */
+    /* a learning rate per optimizer step (bn_step_lr), when warmup_steps or decay_steps is
+     * above 0; otherwise opt->lr for every step */
+    int64_t warmup_steps, decay_steps;
+    double min_lr;
 } bn_train_config;
+
+/* the learning rate of optimizer step `step` (counting from 0) from the base rate lr:
+ * lr (step + 1) / warmup_steps during the warm-up, then a cosine from lr down to min_lr over
+ * decay_steps steps, then min_lr (lr itself after the warm-up when decay_steps is 0) */
+double bn_step_lr(double lr, int64_t step, int64_t warmup_steps, int64_t decay_steps,
+                  double min_lr);
 
 /* The state buffer (S) holds what layers keep that training does not optimise (batch
  * normalisation's running statistics): read when not training, updated once per training
@@ -115,6 +125,10 @@ double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                        const double *sw, int64_t n);
 double bn_net_loss_f32(const bn_net *net, const float *work, const float *y, const float *sw,
                        int64_t n);
+/* AdamW's decoupled decay of the weights only (the kernels the penalty acts on):
+ * w *= 1 - lr wd, the factor rounded once to the parameter type */
+void bn_net_decay_weights_f64(const bn_net *net, double *params, double lr, double wd);
+void bn_net_decay_weights_f32(const bn_net *net, float *params, double lr, double wd);
 /* l1 sum|W| + l2/2 sum W^2 over the weights */
 double bn_net_penalty_f64(const bn_net *net, const double *params, double l1, double l2);
 double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, double l2);

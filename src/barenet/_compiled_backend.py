@@ -132,7 +132,8 @@ class Backend:
         empty = np.empty(0, dtype=params.dtype)
         state1, state2 = (empty if s is None else s for s in state)
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
-                      l1=cfg.l1, l2=cfg.l2)
+                      l1=cfg.l1, l2=cfg.l2, warmup_steps=cfg.warmup_steps,
+                      decay_steps=cfg.decay_steps, min_lr=cfg.min_lr)
         xs, csr = _input(x)
         step, completed, status = self.core.train(
             losses, params, self.state, dparams, state1, state2, backup, work, perm, scratch,

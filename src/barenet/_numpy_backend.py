@@ -9,6 +9,7 @@ import numpy as np
 from . import _activations as act
 from . import _rng
 from . import _sparse
+from . import schedules
 from .training import interrupt_pending
 
 LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON, LOSS_SPARSE_CE = (
@@ -209,6 +210,13 @@ def predict(spec, params, x, state=None, carry=None):
     return forward(spec, params, x, state=state, carry=carry)[0][-1]
 
 
+def step_lr(lr, step, cfg):
+    """the learning rate of optimizer step `step` (bn_step_lr in csrc/train.c)"""
+    if cfg.warmup_steps <= 0 and cfg.decay_steps <= 0:
+        return lr
+    return schedules.step_lr(lr, step, cfg.warmup_steps, cfg.decay_steps, cfg.min_lr)
+
+
 def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
     """`epochs` epochs of mini-batch training from cfg.epoch (bn_net_train in net.h);
     returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C seen
@@ -241,7 +249,11 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
             acts, zs = forward(spec, params, xb, drop, state)
             batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
             backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop, state)
-            optimizer.update_numpy(params, dparams, lr)
+            rate = step_lr(lr, optimizer.step, cfg)
+            decays = getattr(optimizer, "decay", "all") == "weights"
+            if decays and optimizer.weight_decay > 0:  # bn_net_decay_weights
+                optimizer.decay_weights(_weights(spec, params), rate)
+            optimizer.update_numpy(params, dparams, rate, weights_decayed=decays)
             update_state(spec, state, zs)
             total += batch_loss * xb.shape[0]
         if status == "ok":

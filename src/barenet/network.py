@@ -179,6 +179,10 @@ class TrainConfig:
     epoch: int
     l1: float
     l2: float
+    # a learning rate per optimizer step (schedules.WarmupCosine; bn_step_lr), 0: none
+    warmup_steps: int = 0
+    decay_steps: int = 0
+    min_lr: float = 0.0
 
 
 def _acquire(busy, owner, what):
@@ -808,7 +812,8 @@ class Sequential:
         opt = self._optimizer_for(optimizer)
         lr0 = None  # the first epoch's rate: a schedule that fails there is refused here
         if schedule is not None and epochs:
-            lr0 = self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs)
+            lr0 = (opt.learning_rate_for(lr) if getattr(schedule, "per_step", False)
+                   else self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs))
 
         history = History()
         try:
@@ -819,7 +824,9 @@ class Sequential:
                     self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
                 cfg = TrainConfig(batch_size=batch, shuffle=shuffle,
                                   seed=self._stream_seed or 0, epoch=self._epochs_done,
-                                  l1=self.l1, l2=self.l2)
+                                  l1=self.l1, l2=self.l2,
+                                  **(schedule.step_config() if getattr(schedule, "per_step",
+                                                                       False) else {}))
                 print_every = 100 if batch == n else 1
                 per_epoch = (validation is not None or stopper is not None
                              or schedule is not None)
@@ -899,7 +906,7 @@ class Sequential:
                 k = epochs - e
             k = min(k, EPOCHS_PER_CALL)
             lr_e = opt.learning_rate_for(lr)
-            if schedule is not None:
+            if schedule is not None and not getattr(schedule, "per_step", False):
                 try:
                     lr_e = lr0 if e == 0 else self._scheduled_lr(schedule, lr_e, e, epochs)
                 except Exception as exc:
