@@ -592,7 +592,6 @@ class Sequential:
         return self._output(self._backend.predict(self._params, self._X(X)))
 
     @_exclusive
-    @_exclusive
     def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
         """Sample `steps` tokens after `prompt_ids` from a language model (token ids in, an
         Embedding first; a softmax over the vocabulary at every step out; recurrent layers
@@ -611,6 +610,7 @@ class Sequential:
         from ._generate import generate
         return generate(self, prompt_ids, steps, temperature, top_k, seed)
 
+    @_exclusive
     def predict_classes(self, X):
         """class labels, shape (n,): argmax of a softmax (or several sigmoid) outputs, or
         probability > 0.5 for a single sigmoid output"""
