@@ -309,8 +309,11 @@ def test_token_model_round_trip(backend, tmp_path):
                      input_shape=(5,), seed=0, backend=backend)
     ids = np.random.default_rng(0).integers(0, 11, (20, 5))
     net.train(ids, ids, epochs=2, batch_size=5, verbose=False)
+    from barenet.text import Vocabulary
+    net.vocabulary = Vocabulary.from_text("abcdefghi")   # 9 letters + padding + unknown
     net.save(tmp_path / "lm.safetensors", format="safetensors")
     back = Sequential.load(tmp_path / "lm.safetensors", backend=backend)
+    assert back.vocabulary == net.vocabulary
     np.testing.assert_array_equal(back.get_params(), net.get_params())
     for model in (net, back):
         model.train(ids, ids, epochs=1, batch_size=5, verbose=False)

@@ -6,7 +6,8 @@ allow_pickle=False so that loading can never run code, holding
                        (layer_sizes and activations, or the layer list with each layer's
                        type and arguments and the input shape, and for a Model "inputs":
                        each layer's input indices, -1 for the model input), the training
-                       position, the optimizer settings}
+                       position, the optimizer settings, and "vocabulary" when the model
+                       has one (barenet.text.Vocabulary.to_config)}
     params             (n_params,) float32/float64: the flat parameter buffer
     optimizer_state1   optional, (n_params,): the optimizer's first state buffer
     optimizer_state2   optional, (n_params,): its second (Adam's v)
@@ -190,6 +191,9 @@ def describe(net, include_optimizer=True):
         "optimizer": None,
         "optimizer_name": None,
     })
+    vocabulary = net.vocabulary  # barenet.text.Vocabulary or None (checked when set)
+    if vocabulary is not None:
+        header["vocabulary"] = vocabulary.to_config()
     arrays = {"params": net._params}
     if net._state.size:  # running statistics (BatchNormalization)
         arrays["state"] = net._state
@@ -206,15 +210,30 @@ def describe(net, include_optimizer=True):
 
 def save(net, path, include_optimizer=True, format="npz"):
     """write net to path in format "npz" (see the module docstring) or "safetensors"
-    (barenet._safetensors)"""
+    (the section "safetensors" below)"""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}; got {format!r}")
     if format == "safetensors":
         _save_safetensors(net, path, include_optimizer)
         return
     header, arrays = describe(net, include_optimizer)
-    raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    raw = np.frombuffer(header_bytes(net, header, path), dtype=np.uint8)
     atomic_write(path, lambda f: np.savez(f, header=raw, **arrays))
+
+
+def header_bytes(net, header, path):
+    """the header as UTF-8 JSON; ValueError when it is over HEADER_MAX_BYTES, since load
+    would refuse the file (both formats)"""
+    raw = json.dumps(header).encode("utf-8")
+    if len(raw) > HEADER_MAX_BYTES:  # load would refuse the file: refuse to write it
+        vocabulary = net.vocabulary
+        what = (f" (its vocabulary of {len(vocabulary)} ids takes "
+                f"{len(json.dumps(header['vocabulary']).encode('utf-8'))} bytes: build it "
+                "with max_size or min_count)" if vocabulary is not None else "")
+        raise ValueError(f"cannot save to {_name(path)}: the model's header would take "
+                         f"{len(raw)} bytes, over the {HEADER_MAX_BYTES} that load "
+                         f"accepts{what}")
+    return raw
 
 
 # What load accepts (README "Limits of model files"); beyond these a file is refused with
@@ -524,7 +543,7 @@ def make_network(path, header, layers, dtype, backend):
 
 
 def restore_training(path, net, header, read_optimizer_state):
-    """the training position and optimizer of a checked header onto net;
+    """the training position, vocabulary and optimizer of a checked header onto net;
     read_optimizer_state(key) gives the optimizer's "state1"/"state2" array or None"""
     from .optimizers import optimizer_from_state_dict
     # the C core counts epochs and optimizer steps in int64 (seeds are uint64): bounds
@@ -538,6 +557,13 @@ def restore_training(path, net, header, read_optimizer_state):
                         f"{limits[key]}; got {value!r}")
     if header["epochs_done"] is None:
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
+    vocabulary = header.get("vocabulary")
+    if vocabulary is not None:
+        from .text import Vocabulary
+        try:
+            net.vocabulary = Vocabulary.from_config(vocabulary)
+        except (TypeError, ValueError) as exc:
+            _fail(path, f"the header's vocabulary is invalid: {exc}")
     opt_header = header.get("optimizer")
     opt = name = None
     if opt_header is not None:
@@ -665,7 +691,8 @@ def _save_safetensors(net, path, include_optimizer):
         table[name] = {"dtype": _ST_NAMES[arr.dtype], "shape": list(arr.shape),
                        "data_offsets": [at, at + nbytes]}
         at += nbytes
-    table["__metadata__"] = {"format": FORMAT, "barenet": json.dumps(header)}
+    table["__metadata__"] = {"format": FORMAT,
+                             "barenet": header_bytes(net, header, path).decode("utf-8")}
     raw = json.dumps(table, separators=(",", ":")).encode("utf-8")
     raw += b" " * (-len(raw) % 8)
 
