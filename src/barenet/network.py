@@ -575,7 +575,8 @@ class Sequential:
     @_exclusive
     def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True, *, batch_size=None,
               optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-              lr_schedule=None, sample_weight=None, on_divergence="raise"):
+              lr_schedule=None, sample_weight=None, on_divergence="raise",
+              record_trajectory=False):
         """Train on (X, y) and return a History: the list of per-epoch training losses (each
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
@@ -611,6 +612,14 @@ class Sequential:
         raises KeyboardInterrupt, whose `history` attribute holds the history so far. A
         Ctrl-C that arrives as the call ends still raises KeyboardInterrupt, with the
         finished history.
+
+        record_trajectory=True keeps the path gradient descent took: `history.trajectory`
+        is then an array (1 + epochs done, n_params), row 0 the parameters before the call
+        and row i those after its i-th epoch (the rows of get_params(); under early
+        stopping with restore the network ends at row best_epoch + 1). The epochs then run
+        one per backend call, as with validation data; barenet.plot.loss_landscape draws
+        the path. Off (the default), nothing is copied and `history.trajectory` is None.
+        Not with optimizer="lbfgs" (ValueError).
         """
         try:
             X, y = self._Xy(X, y)
@@ -621,17 +630,20 @@ class Sequential:
         return self._train(X, y, sw, epochs, learning_rate, verbose, batch_size=batch_size,
                            optimizer=optimizer, shuffle=shuffle, validation_data=validation_data,
                            early_stopping=early_stopping, lr_schedule=lr_schedule,
-                           on_divergence=on_divergence)
+                           on_divergence=on_divergence, record_trajectory=record_trajectory)
 
     @_exclusive
     def _train(self, X, y, sw, epochs, learning_rate, verbose, *, batch_size=None,
                optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-               lr_schedule=None, on_divergence="raise"):
+               lr_schedule=None, on_divergence="raise", record_trajectory=False):
         """train() on X, y, sw as _Xy and check_sample_weight return them (validated once:
         barenet.sklearn calls this epoch by epoch). All the other arguments are checked
         here before the network changes."""
         if isinstance(optimizer, _optimizers.LBFGS) or (isinstance(optimizer, str)
                                                        and optimizer.strip().lower() == "lbfgs"):
+            if check_bool(record_trajectory, "record_trajectory"):
+                raise ValueError("record_trajectory=True needs a first-order optimizer (the "
+                                 "path of one epoch per step); optimizer='lbfgs' has none")
             return self._train_lbfgs(X, y, sw, epochs, learning_rate, verbose, shuffle,
                                      optimizer, batch_size, validation_data, early_stopping,
                                      lr_schedule, on_divergence)
@@ -641,6 +653,7 @@ class Sequential:
         verbose = check_bool(verbose, "verbose")
         shuffle = check_bool(shuffle, "shuffle")
         on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
+        record_trajectory = check_bool(record_trajectory, "record_trajectory")
         n = X.shape[0]
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), n)
         schedule = get_schedule(lr_schedule)
@@ -673,16 +686,19 @@ class Sequential:
                                   seed=self._stream_seed or 0, epoch=self._epochs_done,
                                   l1=self.l1, l2=self.l2)
                 print_every = 100 if batch == n else 1
+                trajectory = [self._params.copy()] if record_trajectory else None
                 per_epoch = (validation is not None or stopper is not None
-                             or schedule is not None)
+                             or schedule is not None or record_trajectory)
                 progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
                 try:
                     self._train_loop(X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper,
                                      monitor, validation, per_epoch, print_every, progress,
-                                     history, on_divergence, interrupts)
+                                     history, on_divergence, interrupts, trajectory)
                 finally:
                     if progress is not None:
                         progress.close()
+                    if trajectory is not None:
+                        history.trajectory = np.stack(trajectory)
         except KeyboardInterrupt as exc:  # Python's own, just after its handler came back
             if not hasattr(exc, "history"):
                 exc.history = history
@@ -722,11 +738,12 @@ class Sequential:
 
     def _train_loop(self, X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper, monitor,
                     validation, per_epoch, print_every, progress, history, on_divergence,
-                    interrupts):
+                    interrupts, trajectory=None):
         """the epochs of one train call: C (or NumPy) runs chunks of epochs; between chunks
         come the schedule, validation, progress output, early stopping and the Ctrl-C poll.
         Whatever ends the call early leaves the network at an epoch boundary: the last
-        completed epoch, or the best one under early stopping with restore."""
+        completed epoch, or the best one under early stopping with restore. A trajectory
+        (a list, with record_trajectory) gets the parameters after each epoch."""
         classifier = self.output_activation in ("sigmoid", "softmax")
         restore = stopper is not None and stopper.restore_best_weights
         best, best_params, waited = np.inf, None, 0
@@ -761,6 +778,8 @@ class Sequential:
             self._epochs_done += completed
             history.extend(losses[:completed].tolist())
             history.metrics["lr"].extend([lr_e] * completed)
+            if trajectory is not None and completed:  # one epoch per chunk (per_epoch)
+                trajectory.append(self._params.copy())
             if status == "interrupted" and completed < k:  # rolled back inside the chunk
                 interrupts.take()
                 if progress is not None:

@@ -14,13 +14,16 @@ class History(list):
     """The per-epoch training losses (a list of floats, as the tutorial's train returns).
     `metrics` holds every recorded series by name: "loss", "lr", and with validation data
     "val_loss" and, for classifiers, "val_accuracy". `best_epoch` and `stopped_epoch` are
-    set by early stopping (indices into this call's epochs)."""
+    set by early stopping (indices into this call's epochs). `trajectory` is None, or with
+    train(..., record_trajectory=True) the parameters before and after each epoch, an
+    array (1 + epochs, n_params)."""
 
     def __init__(self):
         super().__init__()
         self.metrics = {"loss": self, "lr": []}
         self.best_epoch = None
         self.stopped_epoch = None
+        self.trajectory = None
 
     def record(self, name, value):
         self.metrics.setdefault(name, []).append(float(value))
