@@ -652,7 +652,7 @@ def animate_training(model, X, y, history, path, *, fps=8, max_frames=60, resolu
     left.set_xlabel("$x_1$")
     left.set_ylabel("$x_2$")
     left.legend(loc="upper right", fontsize="small", framealpha=0.9)
-    epochs_axis = np.arange(1, len(losses) + 1)
+    epochs_axis = np.arange(len(losses))   # epoch i starts at trajectory row i
     right.plot(epochs_axis, losses, color="0.6", linewidth=1, label="training loss (per epoch)")
     right.plot(frames, frame_loss, color=_COLORS[0], linewidth=1.5,
                label="loss at the frame's parameters")
