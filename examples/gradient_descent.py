@@ -82,14 +82,14 @@ loss_landscape_figure(land, os.path.join(out, "spiral_landscape.png"),
 # %%
 # The animation
 # -------------
-# The decision boundary of the parameters after 0, 5, 10, ... epochs, next to the loss.
+# The decision boundary of the parameters after 0, 7, 13, ... epochs (31 frames), next to the loss.
 # GIF through Pillow (which matplotlib always brings); MP4 needs the ffmpeg program.
 frames = animate_training(net, X, y, history, os.path.join(out, "spiral_training.gif"),
-                          max_frames=41, resolution=100)
+                          max_frames=31, resolution=80)
 print(f"spiral_training.gif: {frames} frames")
 try:
     animate_training(net, X, y, history, os.path.join(out, "spiral_training.mp4"),
-                     max_frames=41, resolution=100)
+                     max_frames=31, resolution=80)
     print("spiral_training.mp4 written")
 except RuntimeError as exc:   # no ffmpeg here
     print(f"no MP4: {exc}")

@@ -665,7 +665,9 @@ def animate_training(model, X, y, history, path, *, fps=8, max_frames=60, resolu
     right.set_ylabel("loss")
     right.grid(True, alpha=0.3)
     right.legend(loc="upper right", fontsize="small")
-    heading = fig.suptitle("")
+    heading = fig.suptitle("Gradient descent: after 0 epochs, loss 0.0000")
+    fig.canvas.draw()                  # lay the figure out once; frames keep that layout
+    fig.set_layout_engine("none")
 
     writer = (animation.PillowWriter(fps=fps) if writer_name == "pillow"
               else animation.FFMpegWriter(fps=fps))
