@@ -82,7 +82,8 @@ loss_landscape_figure(land, os.path.join(out, "spiral_landscape.png"),
 # %%
 # The animation
 # -------------
-# The decision boundary of the parameters after 0, 7, 13, ... epochs (31 frames), next to the loss.
+# The decision boundary of the parameters after 0, 7, 13, ... epochs (31 frames), next to
+# the loss.
 # GIF through Pillow (which matplotlib always brings); MP4 needs the ffmpeg program.
 frames = animate_training(net, X, y, history, os.path.join(out, "spiral_training.gif"),
                           max_frames=31, resolution=80)
