@@ -126,6 +126,26 @@ def test_extension_declares_free_threading():
     assert '"cython>=3.1"' in PYPROJECT.read_text()
 
 
+@needs_source_tree
+def test_type_check_configuration():
+    """.ci/run type-checks the package with mypy from the typecheck extra, configured in
+    pyproject.toml, without blanket ignores: no ignore_errors, no `type: ignore` comments;
+    only optional dependencies without types may be missing"""
+    pyproject = load_pyproject()
+    cfg = pyproject["tool"]["mypy"]
+    assert cfg["files"] == ["src/barenet"]
+    assert any(r.startswith("mypy") for r in pyproject["project"]["optional-dependencies"]
+               ["typecheck"])
+    for override in cfg.get("overrides", []):
+        assert set(override) == {"module", "ignore_missing_imports"}, override
+        assert not any(m.startswith("barenet") for m in override["module"])
+    assert "ignore_errors" not in cfg and not cfg.get("ignore_missing_imports", False)
+    for path in (ROOT / "src" / "barenet").glob("*.py"):
+        assert "type: ignore" not in path.read_text(), path
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'step "type check (mypy)" typecheck' in ci and "python -m mypy\n" in ci
+
+
 # ---- the pure build and the failure message -------------------------------------------
 
 @needs_source_tree

@@ -19,9 +19,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from typing import Optional
 
 import numpy as np
 
+from ._typing import ArrayLike, DTypeLike, PathLike
 from .io import fsync_directory
 
 __all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "make_spirals", "make_xor",
@@ -134,7 +136,7 @@ class DownloadError(OSError):
     response or SHA-256 mismatch. Nothing is left behind: the partial file is deleted."""
 
 
-def get_cache_dir():
+def get_cache_dir() -> str:
     """barenet's cache directory (it may not exist yet).
 
     ``$BARENET_CACHE_DIR`` when set; otherwise ``$XDG_CACHE_HOME/barenet`` when
@@ -227,8 +229,10 @@ def _timeout(value):
     return float(value)
 
 
-def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=None,
-                       url=None, timeout=DOWNLOAD_TIMEOUT):
+def load_fashion_mnist(path: Optional[PathLike] = None, *, dtype: DTypeLike = "float32",
+                       download: bool = False, cache_dir: Optional[PathLike] = None,
+                       url: Optional[str] = None, timeout: float = DOWNLOAD_TIMEOUT
+                       ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load Fashion-MNIST from its four gzip IDX files, downloading them if asked.
 
     The files are looked for first in ``path`` (default: the environment variable
@@ -315,7 +319,7 @@ def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=
     return train, test
 
 
-def make_xor(dtype="float64"):
+def make_xor(dtype: DTypeLike = "float64") -> tuple[np.ndarray, np.ndarray]:
     """Return the tutorial's XOR problem: X (4, 2) of 0/1 inputs, y (4, 1) targets.
 
     Rows are (0,0)->0, (0,1)->1, (1,0)->1, (1,1)->0, both arrays in ``dtype``
@@ -335,7 +339,9 @@ def _positive_int(value, name):
     return int(value)
 
 
-def make_spirals(n_per_class=100, n_classes=3, *, noise=0.2, seed=0, dtype="float64"):
+def make_spirals(n_per_class: int = 100, n_classes: int = 3, *, noise: float = 0.2,
+                 seed: Optional[int] = 0, dtype: DTypeLike = "float64"
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Generate the classic interleaved 2-D spirals (CS231n), one arm per class.
 
     Class k has ``n_per_class`` points with radius ``linspace(0, 1)`` and angle
@@ -372,7 +378,8 @@ def make_spirals(n_per_class=100, n_classes=3, *, noise=0.2, seed=0, dtype="floa
     return X, y
 
 
-def one_hot(y, n_classes=None, dtype="float64"):
+def one_hot(y: ArrayLike, n_classes: Optional[int] = None,
+            dtype: DTypeLike = "float64") -> np.ndarray:
     """Encode integer class labels as a one-hot matrix.
 
     ``y`` is a 1-D array-like (or an ``(n, 1)`` column) of integer labels;

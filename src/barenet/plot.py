@@ -11,12 +11,18 @@ import math
 import numbers
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
+from ._typing import ArrayLike, PathLike
 from ._validation import check_int, check_positive_float, check_sample_weight
 from .training import History
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .network import Sequential
 
 __all__ = ["plot_history", "plot_decision_boundary", "loss_landscape", "LossLandscape",
            "loss_landscape_figure", "filter_normalized_direction", "animate_training"]
@@ -115,7 +121,9 @@ def _metrics(history):
     return metrics, _epoch_index(best, "best_epoch", n), _epoch_index(stopped, "stopped_epoch", n)
 
 
-def plot_history(history, path=None, *, show=None, title=None, dpi=100):
+def plot_history(history: Union[History, Sequence[float], dict[str, Sequence[float]]],
+                 path: Optional[PathLike] = None, *, show: Optional[bool] = None,
+                 title: Optional[str] = None, dpi: int = 100) -> "Figure":
     """Plot training (and validation) loss per epoch, and validation accuracy when recorded.
 
     Parameters
@@ -221,8 +229,9 @@ def _predicted_classes(net, X):
     return _predicted_classes_from(net.predict(X))
 
 
-def plot_decision_boundary(net, X, y, path=None, *, show=None, resolution=300, title=None,
-                           dpi=100):
+def plot_decision_boundary(net: Any, X: ArrayLike, y: ArrayLike,
+                           path: Optional[PathLike] = None, *, show: Optional[bool] = None, resolution: int = 300,
+                           title: Optional[str] = None, dpi: int = 100) -> "Figure":
     """Colour the plane by the class a 2-input classifier predicts, with the points on top.
 
     ``net`` is a NeuralNetwork (or anything with ``predict``) taking 2 inputs: with
@@ -333,7 +342,8 @@ def _param_views(model, flat):
             if layer.n_params]
 
 
-def filter_normalized_direction(model, rng=None):
+def filter_normalized_direction(model: "Sequential",
+                                rng: Union[None, int, np.random.Generator] = None) -> np.ndarray:
     """A random direction in parameter space scaled filter by filter (Li et al. 2018): a
     Gaussian vector whose part for each filter (an output unit of Dense, an output channel
     of Conv2D: the last axis of a weight array) has the norm of that filter in the model's
@@ -395,8 +405,11 @@ def _model_lock(model, what):
     return model._busy
 
 
-def loss_landscape(model, X, y, directions="pca", trajectory=None, *, resolution=21,
-                   span=None, seed=0, sample_weight=None) -> LossLandscape:
+def loss_landscape(model: "Sequential", X: Any, y: ArrayLike,
+                   directions: Union[str, ArrayLike] = "pca",
+                   trajectory: Union[None, History, ArrayLike] = None, *, resolution: int = 21,
+                   span: Union[None, float, tuple[float, float]] = None, seed: int = 0,
+                   sample_weight: Optional[ArrayLike] = None) -> LossLandscape:
     """The loss around a model's parameters on a plane, with the training path on it.
 
     Parameters
@@ -436,8 +449,8 @@ def loss_landscape(model, X, y, directions="pca", trajectory=None, *, resolution
     n = model.n_params
     if n < 2:
         raise ValueError(f"a plane needs a model with at least 2 parameters; this one has {n}")
-    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral) \
-            or not 3 <= resolution <= 401 or resolution % 2 == 0:
+    resolution = check_int(resolution, "resolution", minimum=3, maximum=401)
+    if resolution % 2 == 0:
         raise ValueError("resolution must be an odd integer in 3..401 (odd: the grid passes "
                          f"through the model's parameters); got {resolution!r}")
     traj = None if trajectory is None else _trajectory(trajectory, n)
@@ -506,8 +519,9 @@ def loss_landscape(model, X, y, directions="pca", trajectory=None, *, resolution
                          explained_variance_ratio=ratio)
 
 
-def loss_landscape_figure(landscape, path=None, *, show=None, title=None, levels=30,
-                          dpi=100):
+def loss_landscape_figure(landscape: LossLandscape, path: Optional[PathLike] = None, *,
+                          show: Optional[bool] = None, title: Optional[str] = None,
+                          levels: int = 30, dpi: int = 100) -> "Figure":
     """Draw a :class:`LossLandscape`: filled contours of the loss (a logarithmic scale when
     it spans more than two decades) with the training path on top, from its start (the
     parameters before training) to its end, and the model's parameters (the center).
@@ -568,8 +582,9 @@ def _plane(X, resolution):
             np.linspace(lo[1] - margin[1], hi[1] + margin[1], resolution))
 
 
-def animate_training(model, X, y, history, path, *, fps=8, max_frames=60, resolution=120,
-                     dpi=80):
+def animate_training(model: "Sequential", X: ArrayLike, y: ArrayLike, history: History,
+                     path: PathLike, *, fps: int = 8, max_frames: int = 60,
+                     resolution: int = 120, dpi: int = 80) -> int:
     """Film training: per frame, the decision boundary of the parameters after that many
     epochs (left) and the loss over the epochs with the frame's point marked (right).
 
@@ -594,9 +609,9 @@ def animate_training(model, X, y, history, path, *, fps=8, max_frames=60, resolu
     if len(losses) != traj.shape[0] - 1:
         raise ValueError(f"history has {len(losses)} losses but {traj.shape[0]} trajectory "
                          "rows; pass the History that train returned")
-    for name, value, top in (("fps", fps, 100), ("max_frames", max_frames, 10_000),
-                             ("resolution", resolution, 1000), ("dpi", dpi, 600)):
-        check_int(value, name, minimum=2 if name != "fps" else 1, maximum=top)
+    for name, number, top in (("fps", fps, 100), ("max_frames", max_frames, 10_000),
+                              ("resolution", resolution, 1000), ("dpi", dpi, 600)):
+        check_int(number, name, minimum=2 if name != "fps" else 1, maximum=top)
     if path is None:
         raise ValueError("animate_training needs a path ending in .gif or .mp4")
     suffix = os.path.splitext(os.fspath(path))[1].lower()
