@@ -138,7 +138,10 @@ def test_type_check_configuration():
                ["typecheck"])
     for override in cfg.get("overrides", []):
         assert set(override) == {"module", "ignore_missing_imports"}, override
-        assert not any(m.startswith("barenet") for m in override["module"])
+        for module in override["module"]:   # barenet's own: only a module not there yet
+            if module.startswith("barenet"):
+                path = ROOT / "src" / (module.replace(".", "/") + ".py")
+                assert not path.exists(), f"{module} exists now: drop its mypy override"
     assert "ignore_errors" not in cfg and not cfg.get("ignore_missing_imports", False)
     for path in (ROOT / "src" / "barenet").glob("*.py"):
         assert "type: ignore" not in path.read_text(), path
