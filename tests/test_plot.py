@@ -449,3 +449,32 @@ def test_animation_errors(tmp_path, mpl, monkeypatch):
     with pytest.raises(RuntimeError, match="ffmpeg"):
         animate_training(net, X, y, history, tmp_path / "a.mp4")
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_landscape_and_reading_calls_refused_while_another_thread_trains(backend):
+    """loss_landscape takes the model's lock as its methods do (and predict_classes is
+    guarded like predict): while another thread trains they raise RuntimeError"""
+    import threading
+    X, y = make_spirals(10, 2, seed=0)
+    net = NeuralNetwork([2, 4, 2], output_activation="softmax", seed=0, backend=backend)
+    inside, go = threading.Event(), threading.Event()
+
+    def hold(e, lr, epochs):
+        if e == 1:
+            inside.set()
+            assert go.wait(30)
+        return lr
+
+    thread = threading.Thread(target=lambda: net.train(X, y, epochs=3, lr_schedule=hold,
+                                                       verbose=False))
+    thread.start()
+    try:
+        assert inside.wait(30)
+        for attempt in (lambda: net.predict_classes(X), lambda: net.predict(X),
+                        lambda: loss_landscape(net, X, y, "random", resolution=3)):
+            with pytest.raises(RuntimeError, match="in use by another thread"):
+                attempt()
+    finally:
+        go.set()
+        thread.join()
+    assert loss_landscape(net, X, y, "random", resolution=3).origin_loss == net.loss(X, y)
