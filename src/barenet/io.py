@@ -29,10 +29,15 @@ import re
 import secrets
 import stat
 import zipfile
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from ._typing import PathLike
 from ._validation import check_layer_sizes
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 FORMAT = "barenet.model"
 FORMAT_VERSION = 1
@@ -158,7 +163,7 @@ def atomic_write(path, write):
 FORMATS = ("npz", "safetensors")
 
 
-def describe(net, include_optimizer=True):
+def describe(net: Any, include_optimizer: bool = True) -> Any:
     """(header, arrays) of net as both formats store it: the JSON-able description (see the
     module docstring) and the flat arrays params, state (if any), optimizer_state1/2 (if
     any)"""
@@ -208,7 +213,8 @@ def describe(net, include_optimizer=True):
     return header, arrays
 
 
-def save(net, path, include_optimizer=True, format="npz"):
+def save(net: Any, path: PathLike, include_optimizer: bool = True,
+         format: str = "npz") -> None:
     """write net to path in format "npz" (see the module docstring) or "safetensors"
     (the section "safetensors" below)"""
     if format not in FORMATS:
@@ -459,7 +465,7 @@ def _network_size(path, header):
     return layers, n_params, dtype, what
 
 
-def load(path, backend=None):
+def load(path: Union[PathLike, bytes], backend: Optional[str] = None) -> "Sequential":
     """The network saved at path, on the given backend (default: BARENET_BACKEND / auto):
     a barenet .npz (a zip archive) or a safetensors file written by save(format=
     "safetensors"), told apart by their first bytes.

@@ -8,6 +8,7 @@ edges, the weights/biases and the layers' state (BatchNormalization's running st
 Needs `pip install barenet[onnx]`."""
 
 import json
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -19,11 +20,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       f"(or pip install onnx onnxruntime); {exc}") from exc
 
 from . import _activations
+from ._typing import PathLike
 from ._validation import check_bool
 from .io import atomic_write
 from .layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
                      Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                      GlobalMaxPooling1D, LayerNormalization, Masking, MaxPool2D, Multiply)
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 __all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
            "GraphBuilder", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
@@ -455,7 +460,8 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     return proto
 
 
-def export(model, path=None, *, opset=None, flat_input=False):
+def export(model: "Sequential", path: Optional[PathLike] = None, *,
+           opset: Optional[int] = None, flat_input: bool = False) -> Any:
     """Write `model` (a barenet NeuralNetwork, Sequential or Model) as an ONNX file at
     `path` and return the onnx.ModelProto (path None: only return it).
 
