@@ -131,7 +131,8 @@ def test_small_products_match_the_packed_path(kernel, shape, ta, tb, dtype):
     has them (csrc/gemm.c, direct_run): the same rows inside a product large enough for the
     packed path give the same bits"""
     m, n, k = shape
-    big = max(m, -(-2_100_000 // (2 * n * k)))        # over BN_PARALLEL_MIN_FLOPS
+    # over BN_PARALLEL_MIN_FLOPS and BN_DIRECT_MAX_ROW_THREADS rows (csrc/gemm.c)
+    big = max(m, 33, -(-2_100_000 // (2 * n * k)))
     a, b = operands(big, n, k, ta, tb, dtype, seed=5)
     small_a = np.ascontiguousarray(a[:, :m] if ta else a[:m])
     small = _gemm.gemm(small_a, b, trans_a=ta, trans_b=tb)
