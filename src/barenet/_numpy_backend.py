@@ -200,8 +200,17 @@ class Backend:
         self.spec = spec
         self.state = state  # the network's state buffer (running statistics), updated in place
 
-    def predict(self, params, x):
-        return predict(self.spec, params, x, self.state)
+    def first_nonfinite(self, x):
+        """the flat index of the first NaN or infinity in the dense rows x, or -1"""
+        bad = ~np.isfinite(x.reshape(-1))
+        return int(np.argmax(bad)) if bad.any() else -1
+
+    def predict(self, params, x, out=None):
+        result = predict(self.spec, params, x, self.state)
+        if out is None:
+            return result
+        out[...] = result
+        return out
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         acts, zs = forward(self.spec, params, x, state=self.state)
