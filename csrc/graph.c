@@ -234,9 +234,12 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
         return BN_EOVERFLOW;
     /* prediction: the buffers, the input made channels-last, the kinds' scratch */
     const int64_t buffers = plan_predict_buffers(net, scratch, scratch + L);
+    int64_t p_size = 1; /* the largest output a buffer holds (the input is read in place) */
     for (int64_t l = 0; l < L; l++)
-        if (net->plan[l].p >= 0) net->plan[l].p *= max_size;
-    net->prow_xt = bn_size_mul(buffers, max_size);
+        if (net->plan[l].p >= 0 && size_of(net, l) > p_size) p_size = size_of(net, l);
+    for (int64_t l = 0; l < L; l++)
+        if (net->plan[l].p >= 0) net->plan[l].p *= p_size;
+    net->prow_xt = bn_size_mul(buffers, p_size);
     net->prow_cols = bn_size_add(net->prow_xt, xt);
     net->predict_row = bn_size_add(net->prow_cols, max_scratch);
     if (net->predict_row < 0)

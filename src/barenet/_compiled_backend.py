@@ -9,6 +9,8 @@ from ._sparse import CSR
 
 PREDICT_CHUNK = 8192       # at most this many rows per C call in predict and loss...
 WORKSPACE_BYTES = 64 << 20  # ...and fewer when their workspace would exceed this (CNNs)
+PREDICT_WORK_BYTES = 4 << 20  # predict: rows per C call so that the workspace fits this
+#   (the layers' outputs stay in cache from one layer to the next; at least one row)
 KEEP_WORK_BYTES = 16 << 20  # a prediction workspace up to this size is kept for the next call
 
 
@@ -35,11 +37,11 @@ class Backend:
         self._work = None  # the prediction workspace kept between calls (_predict_work)
         self._rows = {}    # rows per C call of a prediction, by the rows asked for
 
-    def _chunk(self, n, size):
+    def _chunk(self, n, size, limit=WORKSPACE_BYTES):
         """rows per C call: large GEMMs, a bounded workspace; size(b) is the workspace of
         b rows in elements"""
         per_row = max(1, size(2) - size(1))
-        return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
+        return max(1, min(n, PREDICT_CHUNK, limit // (8 * per_row)))
 
     def first_nonfinite(self, x):
         """the flat index of the first NaN or infinity in the dense rows x, or -1 (one
@@ -66,7 +68,8 @@ class Backend:
             out = np.empty((n, self.spec.out_size), dtype=params.dtype)
         rows = self._rows.get(n)
         if rows is None:
-            rows = self._rows[n] = self._chunk(n, self.core.predict_workspace_size)
+            rows = self._rows[n] = self._chunk(n, self.core.predict_workspace_size,
+                                               PREDICT_WORK_BYTES)
             if len(self._rows) > 64:  # many sizes seen: keep the last only
                 self._rows = {n: rows}
         work = self._predict_work(rows, params.dtype)
