@@ -1,6 +1,7 @@
 /* gemm_kernel_avx512.c -- AVX-512 micro-kernels for the large (packed) path: sgemm 6x32 and
  * dgemm 6x16 (rows of C in two zmm registers each, B vectors times broadcast A scalars; edge
- * tiles through masked loads and stores). Packing of A and B panels is AVX2 code
+ * tiles through masked loads and stores), and the direct kernels for small products (8-row
+ * tiles, and 1-4 row tiles for predictions). Packing of A and B panels is AVX2 code
  * (gemm_kernel_avx2.c, at these widths); thin products keep the AVX2 kernels.
  * The only file built with -mavx512f; it runs only after cpu.c has seen the features. */
 #include "cpu.h"
@@ -275,13 +276,13 @@ static inline void store_row2_f64(double *c, __m512d lo, __m512d hi, __m512d va,
     store_row1_f64(c + 8, hi, va, beta, mh, bias ? bias + 8 : NULL, relu);
 }
 
-/* ---- a few rows (fewer than BN_DIRECT_ROWS: one row of a prediction, or the rows left
- * under the 8-row tiles): two rows (or one: `two` == 0) by 8 vectors of columns, B's row p
- * loaded once for both, 8 or 16 independent chains to cover the FMA latency. Each element
- * of C is the same chain of FMAs from zero over p = 0 .. k-1 with the same write-back as in
- * the 8-row tiles, so the same bits; no row is computed twice. `two` and `full` (all 8
- * vectors inside n: no masks) are constants at each call (always inlined), so the second
- * row's chains vanish when unused and the accumulators are plain registers. ---- */
+/* ---- a few rows (one to four: a prediction's, or those left under the 8-row tiles): R
+ * rows (4, 2 or 1) by S_V vectors of columns (4, 8, 8), B's row p loaded once for the R
+ * rows, at least 8 independent chains to cover the FMA latency. Each element of C is the
+ * same chain of FMAs from zero over p = 0 .. k-1 with the same write-back as in the 8-row
+ * tiles, so the same bits; no row is computed twice. R and `full` (all vectors inside n:
+ * no masks) are constants at each call (always inlined), so unused chains vanish and the
+ * accumulators are named registers (an array of them was kept in memory by GCC). ---- */
 #define S_V (R == 4 ? 4 : 8) /* vectors of columns per call for R rows */
 #define SMALL_V8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define SMALL_INLINE static inline __attribute__((always_inline))
