@@ -226,3 +226,29 @@ def test_estimator_predict_proba_is_the_networks_predict():
     proba = clf.predict_proba(X)
     raw = clf._net.predict(X)
     np.testing.assert_allclose(proba[:, 1], raw[:, 0] if raw.shape[1] == 1 else raw[:, 1])
+
+
+def test_sequence_outputs_and_token_inputs(backend, dtype):
+    """out= takes a sequence output's shape (n, T, k); token ids (an Embedding's input)
+    are checked on every call, even in the network's dtype and C-contiguous"""
+    from barenet.layers import Embedding
+
+    net = Sequential([Dense(3, "softmax")], input_shape=(4, 5), seed=0, backend=backend,
+                     dtype=dtype)
+    X = rows(net, 6)
+    expected = net.predict(X)
+    assert expected.shape == (6, 4, 3)
+    out = np.empty((6, 4, 3), dtype=dtype)
+    assert net.predict(X, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match=r"shape \(6, 4, 3\)"):
+        net.predict(X, out=np.empty((6, 12), dtype=dtype))
+    lm = Sequential([Embedding(11, 4), Dense(11, "softmax")], input_shape=(7,), seed=0,
+                    backend=backend, dtype=dtype)
+    ids = np.arange(14, dtype=dtype).reshape(2, 7) % 11
+    assert lm.predict(ids).shape == (2, 7, 11)
+    ids[1, 3] = 11  # beyond input_dim, in the fast path's dtype and layout
+    with pytest.raises(ValueError, match="token ids"):
+        lm.predict(ids)
+    with pytest.raises(ValueError, match="token ids"):
+        lm.predict(ids, check_input=False)
