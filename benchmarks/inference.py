@@ -1,5 +1,6 @@
 """Inference speed: barenet's predict against PyTorch (torch.inference_mode, the same
-weights) and NumPy, in one run, float32.
+weights), onnxruntime (barenet's ONNX export of the same network) and NumPy, in one run,
+float32.
 
 Models: the Fashion-MNIST MLP (784-256-128-10, ReLU, softmax), the CNN of
 benchmarks/fashion_cnn.py (Conv2D 32 - pool - Conv2D 64 - pool - Dense 128 - Dense 10) and
@@ -10,7 +11,7 @@ load_torch_state_dict's inverse, checked by comparing outputs) and its outputs a
 against barenet's before timing.
 
 Peers are a dict, PEERS: name -> make(model, threads) returning a callable X -> outputs
-(or raising Unavailable); adding one (onnxruntime, say) is one function and one entry.
+(or raising Unavailable); adding one is one function and one entry.
 Within a (model, rows, threads) cell the peers' timed batches alternate, round after
 round, and each peer's best round counts, so a machine busy with other work slows them
 alike. Ratios are peer time / barenet time (> 1: barenet is faster). Ratios, not
@@ -18,7 +19,7 @@ thresholds; quote figures from a run on an otherwise idle machine.
 
     python benchmarks/inference.py [--quick] [--json out.json] [--rounds 7]
         [--models mlp,cnn,layer] [--rows 1,32,1000,10000] [--threads 1,2]
-        [--peers barenet,torch,numpy]
+        [--peers barenet,torch,onnxruntime,numpy]
 """
 
 import argparse
@@ -189,12 +190,20 @@ def make_torch(net, threads):
     return run
 
 
+def make_onnxruntime(net, threads):
+    """barenet's ONNX export of the same network in onnxruntime (CPU, `threads` intra-op
+    threads): benchmarks/_peers.py's onnxruntime_predict"""
+    if not _peers.onnxruntime_available():
+        raise Unavailable("onnxruntime not installed (pip install 'barenet[onnx]')")
+    return _peers.onnxruntime_predict(net, threads)[0]
+
+
 # (peer, model): most rows timed (the NumPy reference convolves in Python-level loops over
 # the kernel: about 14 s per 1,000 rows of the CNN)
 MAX_ROWS = {("numpy", "cnn"): 1000}
 
 PEERS = {"barenet": make_barenet, "barenet out=": make_barenet_out, "torch": make_torch,
-         "numpy": make_numpy}
+         "onnxruntime": make_onnxruntime, "numpy": make_numpy}
 
 
 # ---------------------------------------------------------------- timing
