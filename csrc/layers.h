@@ -25,7 +25,9 @@
  *   batchnorm    per channel: batch statistics when training, the running ones (the
  *                network's state) otherwise; scale and offset
  *   layernorm    per position, over its channels; scale and offset
- *   activation   a = act(x) elementwise */
+ *   activation   a = act(x) elementwise
+ *   simplernn, lstm, gru  recurrent layers on a sequence (1, T, C) -> (1, T, U) or (1, 1, U)
+ *                per direction (ops/recurrent.c) */
 #define BN_KIND_ENUM(name, op) name,
 typedef enum {
     BN_LAYER_KIND_LIST(BN_KIND_ENUM)
@@ -47,6 +49,10 @@ typedef struct {
     int64_t stream;                /* dropout: which random stream its masks come from */
     int64_t first_input, n_inputs; /* its inputs: net->inputs[first_input ...] */
     int64_t s_offset;              /* its non-trainable state in the state buffer (-1: none) */
+    int64_t directions;            /* recurrent: 1, or 2 (bidirectional; outputs side by side) */
+    int64_t go_backwards;          /* recurrent: 1 runs the sequence from its last step */
+    int64_t return_sequences;      /* recurrent: 1 outputs every step (1, T, U), else (1, 1, U) */
+    int64_t reset_after;           /* GRU: 1 (the reset gate acts after the recurrent product) */
     double rate;                   /* dropout rate, 0 <= rate < 1 */
     double momentum, eps;          /* normalisation: running-average momentum, epsilon */
 } bn_layer;

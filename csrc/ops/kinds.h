@@ -16,6 +16,9 @@
     X(BN_LAYER_MULTIPLY, bn_op_multiply)   \
     X(BN_LAYER_BATCHNORM, bn_op_batchnorm) \
     X(BN_LAYER_LAYERNORM, bn_op_layernorm) \
-    X(BN_LAYER_ACTIVATION, bn_op_activation)
+    X(BN_LAYER_ACTIVATION, bn_op_activation) \
+    X(BN_LAYER_SIMPLERNN, bn_op_simplernn)   \
+    X(BN_LAYER_LSTM, bn_op_lstm)             \
+    X(BN_LAYER_GRU, bn_op_gru)
 
 #endif

@@ -51,6 +51,7 @@ cdef extern from "net.h" nogil:
         int64_t stream
         int64_t first_input, n_inputs
         int64_t s_offset
+        int64_t directions, go_backwards, return_sequences, reset_after
         double rate
         double momentum, eps
     ctypedef struct bn_node_plan:

@@ -68,7 +68,7 @@ class Spec:
             offsets.append(at)
             streams.append(dropouts)
             states.append(kept)
-            dropouts += layer.kind == DROPOUT
+            dropouts += layer.kind == DROPOUT or layer.rate > 0  # (recurrent dropout too)
             at += layer.n_params
             kept += layer.n_state
         if edges is None:
@@ -354,8 +354,9 @@ class Sequential:
 
     @property
     def dropout(self):
-        """the largest dropout rate of the model's Dropout layers (0: none)"""
-        return max([layer.rate for layer in self.layers if layer.kind == DROPOUT], default=0.0)
+        """the largest dropout rate of the model's layers (Dropout, a recurrent layer's
+        dropout on its inputs; 0: none)"""
+        return max([layer.rate for layer in self.layers], default=0.0)
 
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):

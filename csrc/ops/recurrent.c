@@ -1,0 +1,473 @@
+/* recurrent.c -- the recurrent kinds simplernn, lstm and gru on a sequence (1, T, C), one
+ * or two directions (bidirectional: the second runs the other way and its sequence output is
+ * put back in time order), in Keras's gate order and weight layout (barenet/recurrent.py is
+ * the NumPy reference and says the mathematics; docs/recurrent.md the mappings).
+ * Parameters: every direction's kernel Wx (C, G U) and recurrent kernel Wh (U, G U) from
+ * w_offset, then every direction's bias (G U; GRU's reset_after bias (2, G U)) at b_offset.
+ * Forward: the input projection P = x Wx + b of all N T steps is one GEMM; per step one GEMM
+ * R = h Wh (N, U) x (U, G U), then one pass over the rows applies the gates. Backward runs
+ * the steps in reverse (backpropagation through time); the weight gradients are one GEMM
+ * each over all steps at the end. What backward needs is kept in the node's z region (the
+ * kind's `kept` count); the current state and the step's products use the shared scratch.
+ * GEMMs are deterministic and each row's pass runs on one thread, and the bias sums run in
+ * row order, so results do not depend on the thread count.
+ * Size letters: N rows, T steps, C input channels, U units, G gates, D directions. */
+#ifndef REAL
+#include <string.h>
+
+#include "ops.h"
+
+#include "../activations.h"
+#include "../checked.h"
+#include "../parallel.h"
+
+static int64_t rnn_gates(const bn_layer *ly)
+{
+    return ly->kind == BN_LAYER_LSTM ? 4 : ly->kind == BN_LAYER_GRU ? 3 : 1;
+}
+
+/* U, or -1 for a descriptor whose directions do not divide its width */
+static int64_t rnn_units(const bn_layer *ly)
+{
+    if (ly->directions < 1 || ly->directions > 2 || ly->out_c % ly->directions) return -1;
+    return ly->out_c / ly->directions;
+}
+
+/* values per direction: weights (C + U) G U, biases G U (GRU 2 G U) */
+static int64_t rnn_weights_per_direction(const bn_layer *ly)
+{
+    const int64_t u = rnn_units(ly);
+    return bn_size_mul3(bn_size_add(ly->in_c, u), rnn_gates(ly), u);
+}
+
+static int64_t rnn_bias_per_direction(const bn_layer *ly)
+{
+    return bn_size_mul3(rnn_gates(ly), rnn_units(ly), ly->kind == BN_LAYER_GRU ? 2 : 1);
+}
+
+static int64_t rnn_weight_count(const bn_layer *ly)
+{
+    return bn_size_mul(ly->directions, rnn_weights_per_direction(ly));
+}
+
+static int64_t rnn_param_count(const bn_layer *ly)
+{
+    return bn_size_mul(ly->directions, bn_size_add(rnn_weights_per_direction(ly),
+                                                   rnn_bias_per_direction(ly)));
+}
+
+/* what one direction keeps per row from forward to backward: the gates of every step
+ * (T G U), h before every step (T U), LSTM's c after every step or GRU's recurrent
+ * product of the candidate (T U), LSTM's initial c (U) */
+static int64_t rnn_kept_per_direction(const bn_layer *ly)
+{
+    const int64_t u = rnn_units(ly), t = ly->in_w, g = rnn_gates(ly);
+    const int64_t aux = ly->kind == BN_LAYER_SIMPLERNN ? 0 : bn_size_mul(t, u);
+    const int64_t c0 = ly->kind == BN_LAYER_LSTM ? u : 0;
+    return bn_size_add(bn_size_add(bn_size_mul(t, bn_size_add(bn_size_mul(g, u), u)), aux), c0);
+}
+
+/* kept per row: every direction's part, then the input after dropout (T C) */
+static int64_t rnn_kept(const bn_layer *ly)
+{
+    const int64_t xd = ly->rate > 0.0 ? bn_size_mul(ly->in_w, ly->in_c) : 0;
+    return bn_size_add(bn_size_mul(ly->directions, rnn_kept_per_direction(ly)), xd);
+}
+
+/* scratch per row: prediction's P (T G U), R (G U), h and c (U each); backward's dh, dc and
+ * the next dh (3 U) fit in it */
+static int64_t rnn_scratch(const bn_layer *ly)
+{
+    const int64_t u = rnn_units(ly), gu = bn_size_mul(rnn_gates(ly), u);
+    return bn_size_add(bn_size_mul(bn_size_add(ly->in_w, 1), gu), bn_size_mul(u, 2));
+}
+
+static int rnn_keeps_z(const bn_layer *ly, int is_output)
+{
+    (void)ly;
+    (void)is_output;
+    return 1;
+}
+
+static int rnn_check(const bn_net *net, const bn_layer *ly)
+{
+    int64_t in[3];
+    bn_op_input_shape(net, ly, 0, in);
+    const int64_t u = rnn_units(ly);
+    if (u < 1 || rnn_param_count(ly) < 0 || rnn_kept(ly) < 0 || rnn_scratch(ly) < 0) return 0;
+    const int act_ok = ly->kind == BN_LAYER_SIMPLERNN
+        ? (ly->activation == BN_ACT_TANH || ly->activation == BN_ACT_RELU
+           || ly->activation == BN_ACT_SIGMOID || ly->activation == BN_ACT_LEAKY_RELU
+           || ly->activation == BN_ACT_IDENTITY)
+        : ly->activation == BN_ACT_TANH;
+    return in[0] == 1 && in[1] == ly->in_w && in[2] == ly->in_c && ly->in_h == 1
+        && ly->out_h == 1 && ly->out_w == (ly->return_sequences ? ly->in_w : 1)
+        && (ly->go_backwards == 0 || ly->go_backwards == 1)
+        && (ly->return_sequences == 0 || ly->return_sequences == 1)
+        && ly->reset_after == (ly->kind == BN_LAYER_GRU) && act_ok
+        && ly->rate >= 0.0 && ly->rate < 1.0
+        && ly->b_offset == ly->w_offset + rnn_weight_count(ly);
+}
+
+/* tanh from the vectorisable exp: sign(x) (1 - e) / (1 + e), e = exp(-2 |x|) */
+static inline double rnn_tanh_f64(double x)
+{
+    const double e = bn_exp(-2.0 * (x < 0.0 ? -x : x)), t = (1.0 - e) / (1.0 + e);
+    return x < 0.0 ? -t : t;
+}
+
+static inline float rnn_tanh_f32(float x)
+{
+    const float e = bn_expf(-2.0f * (x < 0.0f ? -x : x)), t = (1.0f - e) / (1.0f + e);
+    return x < 0.0f ? -t : t;
+}
+
+#define BN_PRECISION_FILE "ops/recurrent.c"
+#include "../precision.h"
+
+#define BN_RNN_OP(op_name, kind_name)                                         \
+    const bn_op op_name = {                                                   \
+        .name = kind_name,                                                    \
+        .min_inputs = 1,                                                      \
+        .max_inputs = 1,                                                      \
+        .param_count = rnn_param_count,                                       \
+        .weight_count = rnn_weight_count,                                     \
+        .scratch = rnn_scratch,                                               \
+        .keeps_z = rnn_keeps_z,                                               \
+        .kept = rnn_kept,                                                     \
+        .check = rnn_check,                                                   \
+        .forward = {rnn_forward_f64, rnn_forward_f32},                        \
+        .backward = {rnn_backward_f64, rnn_backward_f32},                     \
+    };
+BN_RNN_OP(bn_op_simplernn, "simplernn")
+BN_RNN_OP(bn_op_lstm, "lstm")
+BN_RNN_OP(bn_op_gru, "gru")
+#undef BN_RNN_OP
+
+#else /* ---- per precision ---- */
+
+/* one direction's buffers for n rows */
+typedef struct {
+    int64_t n, t, c, u, g, gu, d;
+    int back, reverse_out;       /* runs from the last step; sequence output in time order */
+    const REAL *wx, *wh, *b_in, *b_rec; /* (C, GU), (U, GU), (GU), (GU) or NULL */
+    REAL *p;                     /* (N, T, GU) P, then the gates, then dP in backward */
+    REAL *hp;                    /* (N, T, U) h before each step (training), or NULL */
+    REAL *aux;                   /* (N, T, U) LSTM c after each step / GRU R_n, or NULL */
+    REAL *c0;                    /* (N, U) LSTM's initial c (training), or NULL */
+} SFX(rnn_dir);
+
+static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
+{
+    const bn_layer *ly = g->ly;
+    SFX(rnn_dir) r = {.n = g->n, .t = ly->in_w, .c = ly->in_c, .u = rnn_units(ly),
+                      .g = rnn_gates(ly), .d = d};
+    r.gu = r.g * r.u;
+    r.back = (int)(ly->go_backwards != d);
+    r.reverse_out = d == 1;
+    const REAL *p = g->params;
+    r.wx = p + ly->w_offset + d * rnn_weights_per_direction(ly);
+    r.wh = r.wx + r.c * r.gu;
+    r.b_in = p + ly->b_offset + d * rnn_bias_per_direction(ly);
+    r.b_rec = ly->kind == BN_LAYER_GRU ? r.b_in + r.gu : NULL;
+    if (g->z) {
+        REAL *base = (REAL *)g->z + r.n * d * rnn_kept_per_direction(ly);
+        r.p = base;
+        r.hp = r.p + r.n * r.t * r.gu;
+        r.aux = ly->kind == BN_LAYER_SIMPLERNN ? NULL : r.hp + r.n * r.t * r.u;
+        r.c0 = ly->kind == BN_LAYER_LSTM ? r.aux + r.n * r.t * r.u : NULL;
+    } else { /* prediction: P in the scratch */
+        r.p = g->cols;
+    }
+    return r;
+}
+
+/* the input after dropout: kept in z while training with a rate, else the input */
+static const REAL *SFX(rnn_input)(const bn_op_args *g, bn_layer *flat)
+{
+    const bn_layer *ly = g->ly;
+    *flat = *ly; /* masks numbered as a sequence's values in stored order, as Dropout's */
+    flat->in_h = flat->in_w = 1;
+    flat->in_c = ly->in_w * ly->in_c;
+    if (g->z == NULL || g->drop == NULL || ly->rate == 0.0) return g->in[0];
+    return (REAL *)g->z + g->n * ly->directions * rnn_kept_per_direction(ly);
+}
+
+/* one step of the cell on row i's P_t (gates out), R, h and c (updated in place); kept:
+ * aux_t (LSTM c, GRU R_n) or NULL */
+static inline void SFX(lstm_row)(REAL *restrict pt, const REAL *restrict rt, REAL *restrict h,
+                                 REAL *restrict c, REAL *restrict aux, int64_t u)
+{
+    for (int64_t j = 0; j < u; j++) {
+        const REAL i = SFX(bn_sigmoid)(pt[j] + rt[j]);
+        const REAL f = SFX(bn_sigmoid)(pt[u + j] + rt[u + j]);
+        const REAL gg = SFX(rnn_tanh)(pt[2 * u + j] + rt[2 * u + j]);
+        const REAL o = SFX(bn_sigmoid)(pt[3 * u + j] + rt[3 * u + j]);
+        const REAL cn = f * c[j] + i * gg;
+        pt[j] = i;
+        pt[u + j] = f;
+        pt[2 * u + j] = gg;
+        pt[3 * u + j] = o;
+        c[j] = cn;
+        h[j] = o * SFX(rnn_tanh)(cn);
+    }
+    if (aux) memcpy(aux, c, (size_t)u * sizeof(REAL));
+}
+
+static inline void SFX(gru_row)(REAL *restrict pt, const REAL *restrict rt,
+                                const REAL *restrict b_rec, REAL *restrict h,
+                                REAL *restrict aux, int64_t u)
+{
+    for (int64_t j = 0; j < u; j++) {
+        const REAL z = SFX(bn_sigmoid)(pt[j] + (rt[j] + b_rec[j]));
+        const REAL r = SFX(bn_sigmoid)(pt[u + j] + (rt[u + j] + b_rec[u + j]));
+        const REAL rn = rt[2 * u + j] + b_rec[2 * u + j];
+        const REAL nn = SFX(rnn_tanh)(pt[2 * u + j] + r * rn);
+        pt[j] = z;
+        pt[u + j] = r;
+        pt[2 * u + j] = nn;
+        if (aux) aux[j] = rn;
+        h[j] = z * h[j] + (1 - z) * nn;
+    }
+}
+
+static inline void SFX(simplernn_row)(REAL *restrict pt, const REAL *restrict rt,
+                                      REAL *restrict h, int32_t act, int64_t u)
+{
+    switch (act) { /* the loops vectorise per activation */
+    case BN_ACT_TANH:
+        for (int64_t j = 0; j < u; j++) pt[j] = SFX(rnn_tanh)(pt[j] + rt[j]);
+        break;
+    case BN_ACT_SIGMOID:
+        for (int64_t j = 0; j < u; j++) pt[j] = SFX(bn_sigmoid)(pt[j] + rt[j]);
+        break;
+    default:
+        for (int64_t j = 0; j < u; j++) pt[j] = ACT(act, pt[j] + rt[j]);
+        break;
+    }
+    memcpy(h, pt, (size_t)u * sizeof(REAL));
+}
+
+/* one direction's forward over all steps; out (N, T, D U) or (N, D U) */
+static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_t d)
+{
+    const bn_layer *ly = g->ly;
+    SFX(rnn_dir) r = SFX(rnn_direction)(g, d);
+    const int64_t n = r.n, t = r.t, u = r.u, gu = r.gu, width = ly->out_c;
+    REAL *rr = (REAL *)g->cols + (g->z ? 0 : n * t * gu); /* (N, GU) */
+    REAL *h = rr + n * gu, *c = h + n * u;                /* (N, U) each */
+    REAL *out = g->a;
+    const int32_t act = (int32_t)ly->activation;
+    const int kind = (int)ly->kind;
+    const REAL *mask = NULL; /* (N, T) 1 valid, 0 padded; NULL all valid */
+    /* the input projection of every step: one GEMM */
+    int status = GEMM_BIAS_ACT(n * t, gu, r.c, x, r.c, r.wx, gu, r.b_in, BN_ACT_IDENTITY, r.p,
+                               gu, NULL, 0);
+    if (status != BN_OK) return status;
+    memset(h, 0, (size_t)(2 * n * u) * sizeof(REAL));
+    if (r.c0) memset(r.c0, 0, (size_t)(n * u) * sizeof(REAL));
+    const int nt = bn_threads_for(n, 30.0 * (double)(n * gu));
+    for (int64_t s = 0; s < t; s++) {
+        const int64_t ti = r.back ? t - 1 - s : s, o = r.reverse_out ? t - 1 - s : s;
+        if (r.hp)
+            for (int64_t i = 0; i < n; i++)
+                memcpy(r.hp + (i * t + ti) * u, h + i * u, (size_t)u * sizeof(REAL));
+        status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0, rr, gu);
+        if (status != BN_OK) return status;
+        BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+            for (int64_t i = n * th / nt; i < n * (th + 1) / nt; i++) {
+                REAL *pt = r.p + (i * t + ti) * gu, *hi = h + i * u, *ci = c + i * u;
+                REAL *aux = r.aux ? r.aux + (i * t + ti) * u : NULL;
+                if (mask && mask[i * t + ti] == 0) { /* the state carries over */
+                    if (kind == BN_LAYER_LSTM) memcpy(aux, ci, (size_t)u * sizeof(REAL));
+                    continue;
+                }
+                if (kind == BN_LAYER_LSTM) SFX(lstm_row)(pt, rr + i * gu, hi, ci, aux, u);
+                else if (kind == BN_LAYER_GRU)
+                    SFX(gru_row)(pt, rr + i * gu, r.b_rec, hi, aux, u);
+                else SFX(simplernn_row)(pt, rr + i * gu, hi, act, u);
+            }
+        });
+        if (ly->return_sequences)
+            for (int64_t i = 0; i < n; i++)
+                memcpy(out + (i * t + o) * width + d * u, h + i * u, (size_t)u * sizeof(REAL));
+    }
+    if (!ly->return_sequences)
+        for (int64_t i = 0; i < n; i++)
+            memcpy(out + i * width + d * u, h + i * u, (size_t)u * sizeof(REAL));
+    return BN_OK;
+}
+
+static int SFX(rnn_forward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    bn_layer flat;
+    const REAL *x = SFX(rnn_input)(g, &flat);
+    if (x != g->in[0]) SFX(bn_dropout_forward)((REAL *)x, g->in[0], &flat, g->drop, g->n);
+    for (int64_t d = 0; d < ly->directions; d++) {
+        const int status = SFX(rnn_direction_forward)(g, x, d);
+        if (status != BN_OK) return status;
+    }
+    return BN_OK;
+}
+
+/* row i of step backward: from dh and dc (updated to dc before the step), the kept gates
+ * pt (become dP), aux, h_prev, c_prev; dh2 = the part of dh_prev not through Wh */
+static inline void SFX(lstm_row_backward)(REAL *restrict pt, const REAL *restrict dh,
+                                          REAL *restrict dc, REAL *restrict dh2,
+                                          const REAL *restrict c_new,
+                                          const REAL *restrict c_prev, int64_t u)
+{
+    for (int64_t j = 0; j < u; j++) {
+        const REAL i = pt[j], f = pt[u + j], gg = pt[2 * u + j], o = pt[3 * u + j];
+        const REAL tc = SFX(rnn_tanh)(c_new[j]);
+        const REAL dcj = dc[j] + dh[j] * o * (1 - tc * tc);
+        pt[j] = dcj * gg * (i * (1 - i));
+        pt[u + j] = dcj * c_prev[j] * (f * (1 - f));
+        pt[2 * u + j] = dcj * i * (1 - gg * gg);
+        pt[3 * u + j] = dh[j] * tc * (o * (1 - o));
+        dc[j] = dcj * f;
+        dh2[j] = 0;
+    }
+}
+
+static inline void SFX(gru_row_backward)(REAL *restrict pt, REAL *restrict aux,
+                                         const REAL *restrict dh, REAL *restrict dh2,
+                                         const REAL *restrict h_prev, int64_t u)
+{
+    for (int64_t j = 0; j < u; j++) {
+        const REAL z = pt[j], r = pt[u + j], nn = pt[2 * u + j];
+        const REAL dz = dh[j] * (h_prev[j] - nn) * (z * (1 - z));
+        const REAL dn = dh[j] * (1 - z) * (1 - nn * nn);
+        pt[j] = dz;
+        pt[u + j] = dn * aux[j] * (r * (1 - r));
+        pt[2 * u + j] = dn;
+        aux[j] = dn * r; /* dR_n */
+        dh2[j] = dh[j] * z;
+    }
+}
+
+static inline void SFX(simplernn_row_backward)(REAL *restrict pt, const REAL *restrict dh,
+                                               REAL *restrict dh2, int32_t act, int64_t u)
+{
+    for (int64_t j = 0; j < u; j++) {
+        pt[j] = dh[j] * DACT(act, pt[j], 0);
+        dh2[j] = 0;
+    }
+}
+
+/* col (GU) = the column sums of m (rows, GU) in row order */
+static void SFX(rnn_column_sums)(REAL *col, const REAL *m, int64_t rows, int64_t cols)
+{
+    memset(col, 0, (size_t)cols * sizeof(REAL));
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) col[j] += m[i * cols + j];
+}
+
+static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64_t d)
+{
+    const bn_layer *ly = g->ly;
+    SFX(rnn_dir) r = SFX(rnn_direction)(g, d);
+    const int64_t n = r.n, t = r.t, u = r.u, gu = r.gu, width = ly->out_c;
+    const int kind = (int)ly->kind;
+    const int32_t act = (int32_t)ly->activation;
+    REAL *dh = g->cols, *dc = dh + n * u, *dh2 = dc + n * u; /* (N, U) each */
+    const REAL *dout = g->d;
+    const REAL *mask = NULL;
+    REAL *dp = g->dparams;
+    REAL *dwx = dp + ly->w_offset + d * rnn_weights_per_direction(ly), *dwh = dwx + r.c * gu;
+    REAL *db = dp + ly->b_offset + d * rnn_bias_per_direction(ly);
+    memset(dh, 0, (size_t)(2 * n * u) * sizeof(REAL));
+    if (!ly->return_sequences)
+        for (int64_t i = 0; i < n; i++)
+            memcpy(dh + i * u, dout + i * width + d * u, (size_t)u * sizeof(REAL));
+    const int nt = bn_threads_for(n, 30.0 * (double)(n * gu));
+    int status;
+    for (int64_t s = t - 1; s >= 0; s--) {
+        const int64_t ti = r.back ? t - 1 - s : s, o = r.reverse_out ? t - 1 - s : s;
+        const int64_t tp = r.back ? ti + 1 : ti - 1; /* the step before (s > 0) */
+        if (ly->return_sequences)
+            for (int64_t i = 0; i < n; i++) {
+                const REAL *di = dout + (i * t + o) * width + d * u;
+                for (int64_t j = 0; j < u; j++) dh[i * u + j] += di[j];
+            }
+        BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+            for (int64_t i = n * th / nt; i < n * (th + 1) / nt; i++) {
+                REAL *pt = r.p + (i * t + ti) * gu, *dhi = dh + i * u, *dh2i = dh2 + i * u;
+                REAL *aux = r.aux ? r.aux + (i * t + ti) * u : NULL;
+                if (mask && mask[i * t + ti] == 0) { /* nothing happened at this step */
+                    memset(pt, 0, (size_t)gu * sizeof(REAL));
+                    if (kind == BN_LAYER_GRU) memset(aux, 0, (size_t)u * sizeof(REAL));
+                    memcpy(dh2i, dhi, (size_t)u * sizeof(REAL));
+                    continue;
+                }
+                if (kind == BN_LAYER_LSTM) {
+                    const REAL *c_prev = s == 0 ? r.c0 + i * u : r.aux + (i * t + tp) * u;
+                    SFX(lstm_row_backward)(pt, dhi, dc + i * u, dh2i, aux, c_prev, u);
+                } else if (kind == BN_LAYER_GRU) {
+                    SFX(gru_row_backward)(pt, aux, dhi, dh2i, r.hp + (i * t + ti) * u, u);
+                } else {
+                    SFX(simplernn_row_backward)(pt, dhi, dh2i, act, u);
+                }
+            }
+        });
+        /* dh_prev = dh2 + dR_t Wh^T */
+        const REAL *pt = r.p + ti * gu;
+        if (kind == BN_LAYER_GRU) {
+            status = GEMM(BN_NO_TRANS, BN_TRANS, n, u, 2 * u, 1, pt, t * gu, r.wh, gu, 1, dh2, u);
+            if (status == BN_OK)
+                status = GEMM(BN_NO_TRANS, BN_TRANS, n, u, u, 1, r.aux + ti * u, t * u,
+                              r.wh + 2 * u, gu, 1, dh2, u);
+        } else {
+            status = GEMM(BN_NO_TRANS, BN_TRANS, n, u, gu, 1, pt, t * gu, r.wh, gu, 1, dh2, u);
+        }
+        if (status != BN_OK) return status;
+        REAL *swap = dh;
+        dh = dh2;
+        dh2 = swap;
+    }
+    /* the weights' gradients over all steps at once: dWx = x^T dP, dWh = hp^T dR */
+    const int64_t rows = n * t;
+    status = GEMM(BN_TRANS, BN_NO_TRANS, r.c, gu, rows, 1, x, r.c, r.p, gu, 0, dwx, gu);
+    if (status != BN_OK) return status;
+    if (kind == BN_LAYER_GRU) {
+        status = GEMM(BN_TRANS, BN_NO_TRANS, u, 2 * u, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
+        if (status == BN_OK)
+            status = GEMM(BN_TRANS, BN_NO_TRANS, u, u, rows, 1, r.hp, u, r.aux, u, 0,
+                          dwh + 2 * u, gu);
+    } else {
+        status = GEMM(BN_TRANS, BN_NO_TRANS, u, gu, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
+    }
+    if (status != BN_OK) return status;
+    SFX(rnn_column_sums)(db, r.p, rows, gu);
+    if (kind == BN_LAYER_GRU) { /* the recurrent bias: dR's sums (dP's for z and r) */
+        memcpy(db + gu, db, (size_t)(2 * u) * sizeof(REAL));
+        SFX(rnn_column_sums)(db + gu + 2 * u, r.aux, rows, u);
+    }
+    if (g->din[0]) /* dx (+)= dP Wx^T */
+        status = GEMM(BN_NO_TRANS, BN_TRANS, rows, r.c, gu, 1, r.p, gu, r.wx, gu,
+                      d == 0 ? 0 : 1, g->din[0], r.c);
+    return status;
+}
+
+static int SFX(rnn_backward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    bn_layer flat;
+    const REAL *x = SFX(rnn_input)(g, &flat);
+    for (int64_t d = 0; d < ly->directions; d++) {
+        const int status = SFX(rnn_direction_backward)(g, x, d);
+        if (status != BN_OK) return status;
+    }
+    if (g->l1 != 0.0 || g->l2 != 0.0) {
+        double s1, s2;
+        SFX(bn_weight_penalty)((REAL *)g->dparams + ly->w_offset,
+                               (const REAL *)g->params + ly->w_offset, rnn_weight_count(ly),
+                               g->l1, g->l2, &s1, &s2);
+    }
+    if (g->din[0] && g->drop && ly->rate > 0.0)
+        SFX(bn_dropout_backward)(g->din[0], g->din[0], &flat, g->drop, g->n);
+    return BN_OK;
+}
+
+#endif
