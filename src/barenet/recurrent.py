@@ -103,10 +103,14 @@ class _RecurrentBase(Layer):
     def cells(self, flat, start):
         """per direction (kernel (C, G U), recurrent_kernel (U, G U), bias (G U) or GRU's
         reset_after bias (2, G U)): views of flat (Keras's shapes)"""
+        return self.unpack(*self.views(flat, start))
+
+    def unpack(self, weights, biases):
+        """the same from this layer's flat weights and biases (a model's weights[i] and
+        biases[i]): writing into them sets the model's parameters"""
         c = self.cell
         gu = c.gates * c.units
         wcount, bcount = self._per_direction
-        weights, biases = self.views(flat, start)
         out = []
         for d in range(self.directions):
             w = weights[d * wcount:(d + 1) * wcount]
