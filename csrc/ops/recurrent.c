@@ -82,6 +82,13 @@ static int64_t rnn_scratch(const bn_layer *ly)
     return bn_size_add(bn_size_mul(bn_size_add(ly->in_w, 1), gu), bn_size_mul(u, 2));
 }
 
+/* fixed scratch (training): Wh^T (G U, U) of the direction backward is working on */
+static int64_t rnn_fixed(const bn_layer *ly)
+{
+    const int64_t u = rnn_units(ly);
+    return bn_size_mul3(rnn_gates(ly), u, u);
+}
+
 static int rnn_keeps_z(const bn_layer *ly, int is_output)
 {
     (void)ly;
@@ -122,6 +129,13 @@ static inline float rnn_tanh_f32(float x)
     return x < 0.0f ? -t : t;
 }
 
+/* the cells' row loops are inlined into each vector clone of their callers */
+#if defined(__GNUC__) || defined(__clang__)
+#define BN_RNN_INLINE static inline __attribute__((always_inline))
+#else
+#define BN_RNN_INLINE static inline
+#endif
+
 #define BN_PRECISION_FILE "ops/recurrent.c"
 #include "../precision.h"
 
@@ -133,6 +147,7 @@ static inline float rnn_tanh_f32(float x)
         .param_count = rnn_param_count,                                       \
         .weight_count = rnn_weight_count,                                     \
         .scratch = rnn_scratch,                                               \
+        .fixed = rnn_fixed,                                                   \
         .keeps_z = rnn_keeps_z,                                               \
         .kept = rnn_kept,                                                     \
         .check = rnn_check,                                                   \
@@ -195,7 +210,7 @@ static const REAL *SFX(rnn_input)(const bn_op_args *g, bn_layer *flat)
 
 /* one step of the cell on row i's P_t (gates out), R, h and c (updated in place); kept:
  * aux_t (LSTM c, GRU R_n) or NULL */
-static inline void SFX(lstm_row)(REAL *restrict pt, const REAL *restrict rt, REAL *restrict h,
+BN_RNN_INLINE void SFX(lstm_row)(REAL *restrict pt, const REAL *restrict rt, REAL *restrict h,
                                  REAL *restrict c, REAL *restrict aux, int64_t u)
 {
     for (int64_t j = 0; j < u; j++) {
@@ -214,7 +229,7 @@ static inline void SFX(lstm_row)(REAL *restrict pt, const REAL *restrict rt, REA
     if (aux) memcpy(aux, c, (size_t)u * sizeof(REAL));
 }
 
-static inline void SFX(gru_row)(REAL *restrict pt, const REAL *restrict rt,
+BN_RNN_INLINE void SFX(gru_row)(REAL *restrict pt, const REAL *restrict rt,
                                 const REAL *restrict b_rec, REAL *restrict h,
                                 REAL *restrict aux, int64_t u)
 {
@@ -231,7 +246,7 @@ static inline void SFX(gru_row)(REAL *restrict pt, const REAL *restrict rt,
     }
 }
 
-static inline void SFX(simplernn_row)(REAL *restrict pt, const REAL *restrict rt,
+BN_RNN_INLINE void SFX(simplernn_row)(REAL *restrict pt, const REAL *restrict rt,
                                       REAL *restrict h, int32_t act, int64_t u)
 {
     switch (act) { /* the loops vectorise per activation */
@@ -246,6 +261,27 @@ static inline void SFX(simplernn_row)(REAL *restrict pt, const REAL *restrict rt
         break;
     }
     memcpy(h, pt, (size_t)u * sizeof(REAL));
+}
+
+/* the gate pass of step ti over rows i0..i1 (one thread's share): R (N, GU), h and c
+ * (N, U) updated in place; a padded row (mask 0) keeps its state */
+BN_VECTOR_CLONES
+static void SFX(rnn_rows_forward)(const SFX(rnn_dir) *r, int kind, int32_t act,
+                                  const REAL *rr, REAL *h, REAL *c, const REAL *mask,
+                                  int64_t ti, int64_t i0, int64_t i1)
+{
+    const int64_t t = r->t, u = r->u, gu = r->gu;
+    for (int64_t i = i0; i < i1; i++) {
+        REAL *pt = r->p + (i * t + ti) * gu, *hi = h + i * u, *ci = c + i * u;
+        REAL *aux = r->aux ? r->aux + (i * t + ti) * u : NULL;
+        if (mask && mask[i * t + ti] == 0) { /* the state carries over */
+            if (kind == BN_LAYER_LSTM) memcpy(aux, ci, (size_t)u * sizeof(REAL));
+            continue;
+        }
+        if (kind == BN_LAYER_LSTM) SFX(lstm_row)(pt, rr + i * gu, hi, ci, aux, u);
+        else if (kind == BN_LAYER_GRU) SFX(gru_row)(pt, rr + i * gu, r->b_rec, hi, aux, u);
+        else SFX(simplernn_row)(pt, rr + i * gu, hi, act, u);
+    }
 }
 
 /* one direction's forward over all steps; out (N, T, D U) or (N, D U) */
@@ -275,18 +311,8 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
         status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0, rr, gu);
         if (status != BN_OK) return status;
         BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-            for (int64_t i = n * th / nt; i < n * (th + 1) / nt; i++) {
-                REAL *pt = r.p + (i * t + ti) * gu, *hi = h + i * u, *ci = c + i * u;
-                REAL *aux = r.aux ? r.aux + (i * t + ti) * u : NULL;
-                if (mask && mask[i * t + ti] == 0) { /* the state carries over */
-                    if (kind == BN_LAYER_LSTM) memcpy(aux, ci, (size_t)u * sizeof(REAL));
-                    continue;
-                }
-                if (kind == BN_LAYER_LSTM) SFX(lstm_row)(pt, rr + i * gu, hi, ci, aux, u);
-                else if (kind == BN_LAYER_GRU)
-                    SFX(gru_row)(pt, rr + i * gu, r.b_rec, hi, aux, u);
-                else SFX(simplernn_row)(pt, rr + i * gu, hi, act, u);
-            }
+            SFX(rnn_rows_forward)(&r, kind, act, rr, h, c, mask, ti, n * th / nt,
+                                  n * (th + 1) / nt);
         });
         if (ly->return_sequences)
             for (int64_t i = 0; i < n; i++)
@@ -313,7 +339,7 @@ static int SFX(rnn_forward)(const bn_op_args *g)
 
 /* row i of step backward: from dh and dc (updated to dc before the step), the kept gates
  * pt (become dP), aux, h_prev, c_prev; dh2 = the part of dh_prev not through Wh */
-static inline void SFX(lstm_row_backward)(REAL *restrict pt, const REAL *restrict dh,
+BN_RNN_INLINE void SFX(lstm_row_backward)(REAL *restrict pt, const REAL *restrict dh,
                                           REAL *restrict dc, REAL *restrict dh2,
                                           const REAL *restrict c_new,
                                           const REAL *restrict c_prev, int64_t u)
@@ -331,7 +357,7 @@ static inline void SFX(lstm_row_backward)(REAL *restrict pt, const REAL *restric
     }
 }
 
-static inline void SFX(gru_row_backward)(REAL *restrict pt, REAL *restrict aux,
+BN_RNN_INLINE void SFX(gru_row_backward)(REAL *restrict pt, REAL *restrict aux,
                                          const REAL *restrict dh, REAL *restrict dh2,
                                          const REAL *restrict h_prev, int64_t u)
 {
@@ -347,12 +373,42 @@ static inline void SFX(gru_row_backward)(REAL *restrict pt, REAL *restrict aux,
     }
 }
 
-static inline void SFX(simplernn_row_backward)(REAL *restrict pt, const REAL *restrict dh,
+BN_RNN_INLINE void SFX(simplernn_row_backward)(REAL *restrict pt, const REAL *restrict dh,
                                                REAL *restrict dh2, int32_t act, int64_t u)
 {
     for (int64_t j = 0; j < u; j++) {
         pt[j] = dh[j] * DACT(act, pt[j], 0);
         dh2[j] = 0;
+    }
+}
+
+/* backward through step s (time ti; tp the time of step s - 1) over rows i0..i1: dh, dc
+ * (N, U) in, dc updated, dh2 (N, U) the part of dh_prev that does not go through Wh; the
+ * kept gates become dP (and GRU's aux dR_n); a padded row passes dh and dc through */
+BN_VECTOR_CLONES
+static void SFX(rnn_rows_backward)(const SFX(rnn_dir) *r, int kind, int32_t act,
+                                   const REAL *dh, REAL *dc, REAL *dh2, const REAL *mask,
+                                   int64_t s, int64_t ti, int64_t tp, int64_t i0, int64_t i1)
+{
+    const int64_t t = r->t, u = r->u, gu = r->gu;
+    for (int64_t i = i0; i < i1; i++) {
+        REAL *pt = r->p + (i * t + ti) * gu, *dh2i = dh2 + i * u;
+        const REAL *dhi = dh + i * u;
+        REAL *aux = r->aux ? r->aux + (i * t + ti) * u : NULL;
+        if (mask && mask[i * t + ti] == 0) { /* nothing happened at this step */
+            memset(pt, 0, (size_t)gu * sizeof(REAL));
+            if (kind == BN_LAYER_GRU) memset(aux, 0, (size_t)u * sizeof(REAL));
+            memcpy(dh2i, dhi, (size_t)u * sizeof(REAL));
+            continue;
+        }
+        if (kind == BN_LAYER_LSTM) {
+            const REAL *c_prev = s == 0 ? r->c0 + i * u : r->aux + (i * t + tp) * u;
+            SFX(lstm_row_backward)(pt, dhi, dc + i * u, dh2i, aux, c_prev, u);
+        } else if (kind == BN_LAYER_GRU) {
+            SFX(gru_row_backward)(pt, aux, dhi, dh2i, r->hp + (i * t + ti) * u, u);
+        } else {
+            SFX(simplernn_row_backward)(pt, dhi, dh2i, act, u);
+        }
     }
 }
 
@@ -377,6 +433,9 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
     REAL *dp = g->dparams;
     REAL *dwx = dp + ly->w_offset + d * rnn_weights_per_direction(ly), *dwh = dwx + r.c * gu;
     REAL *db = dp + ly->b_offset + d * rnn_bias_per_direction(ly);
+    REAL *wht = g->fixed; /* (GU, U): Wh^T, so that each step's product reads it plainly */
+    for (int64_t k = 0; k < gu; k++)
+        for (int64_t j = 0; j < u; j++) wht[k * u + j] = r.wh[j * gu + k];
     memset(dh, 0, (size_t)(2 * n * u) * sizeof(REAL));
     if (!ly->return_sequences)
         for (int64_t i = 0; i < n; i++)
@@ -392,34 +451,19 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
                 for (int64_t j = 0; j < u; j++) dh[i * u + j] += di[j];
             }
         BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-            for (int64_t i = n * th / nt; i < n * (th + 1) / nt; i++) {
-                REAL *pt = r.p + (i * t + ti) * gu, *dhi = dh + i * u, *dh2i = dh2 + i * u;
-                REAL *aux = r.aux ? r.aux + (i * t + ti) * u : NULL;
-                if (mask && mask[i * t + ti] == 0) { /* nothing happened at this step */
-                    memset(pt, 0, (size_t)gu * sizeof(REAL));
-                    if (kind == BN_LAYER_GRU) memset(aux, 0, (size_t)u * sizeof(REAL));
-                    memcpy(dh2i, dhi, (size_t)u * sizeof(REAL));
-                    continue;
-                }
-                if (kind == BN_LAYER_LSTM) {
-                    const REAL *c_prev = s == 0 ? r.c0 + i * u : r.aux + (i * t + tp) * u;
-                    SFX(lstm_row_backward)(pt, dhi, dc + i * u, dh2i, aux, c_prev, u);
-                } else if (kind == BN_LAYER_GRU) {
-                    SFX(gru_row_backward)(pt, aux, dhi, dh2i, r.hp + (i * t + ti) * u, u);
-                } else {
-                    SFX(simplernn_row_backward)(pt, dhi, dh2i, act, u);
-                }
-            }
+            SFX(rnn_rows_backward)(&r, kind, act, dh, dc, dh2, mask, s, ti, tp, n * th / nt,
+                                   n * (th + 1) / nt);
         });
         /* dh_prev = dh2 + dR_t Wh^T */
         const REAL *pt = r.p + ti * gu;
         if (kind == BN_LAYER_GRU) {
-            status = GEMM(BN_NO_TRANS, BN_TRANS, n, u, 2 * u, 1, pt, t * gu, r.wh, gu, 1, dh2, u);
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, 2 * u, 1, pt, t * gu, wht, u, 1,
+                          dh2, u);
             if (status == BN_OK)
-                status = GEMM(BN_NO_TRANS, BN_TRANS, n, u, u, 1, r.aux + ti * u, t * u,
-                              r.wh + 2 * u, gu, 1, dh2, u);
+                status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, u, 1, r.aux + ti * u, t * u,
+                              wht + 2 * u * u, u, 1, dh2, u);
         } else {
-            status = GEMM(BN_NO_TRANS, BN_TRANS, n, u, gu, 1, pt, t * gu, r.wh, gu, 1, dh2, u);
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, gu, 1, pt, t * gu, wht, u, 1, dh2, u);
         }
         if (status != BN_OK) return status;
         REAL *swap = dh;
