@@ -345,3 +345,104 @@ def test_wrong_input_rank_at_predict(backend):
     net = rnn_model("lstm", steps=4, seed=0, backend=backend)
     with pytest.raises(ValueError):
         net.predict(np.zeros((3, 5, 2)))
+
+
+# -- masks and carried state through a model (both backends) ---------------------------------
+
+def padded_tokens(n=6, t=7, vocab=11, seed=0):
+    """ids with right padding (0) of a different length per row, one left-padded row"""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(1, vocab, (n, t))
+    for i in range(n):
+        X[i, max(1, 5 - i % 3):] = 0
+    X[0, :2] = 0
+    y = rng.integers(0, vocab, (n, t))
+    return X, y
+
+
+def masked_classifier(cell, backend, bidirectional=False, go_backwards=False, vocab=11,
+                      dtype="float64", **kwargs):
+    from barenet.layers import Embedding
+    first = CELLS[cell](4, return_sequences=True, go_backwards=go_backwards)
+    second = CELLS[cell](3)
+    if bidirectional:
+        first, second = Bidirectional(first), Bidirectional(second)
+    return Sequential([Embedding(vocab, 3, mask_zero=True), first, second,
+                       Dense(2, activation="softmax")], input_shape=(7,),
+                      loss="categorical_crossentropy", backend=backend, dtype=dtype, **kwargs)
+
+
+@pytest.mark.parametrize("bidirectional,go_backwards", [(False, False), (False, True),
+                                                        (True, False)])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_masked_model_gradient_matches_finite_differences(backend, cell, bidirectional,
+                                                          go_backwards):
+    X, _ = padded_tokens()
+    y = np.eye(2)[np.arange(6) % 2]
+    net = masked_classifier(cell, backend, bidirectional, go_backwards, seed=1, l2=0.01)
+    _, grad = net.gradient(X, y)
+    np.testing.assert_allclose(grad, numeric_gradient(net, X, y), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_padding_after_the_end_changes_nothing(backend, cell):
+    """a row padded to 7 steps predicts what its unpadded 4 steps do in a model built for
+    4 steps (the same parameters): both directions skip the padding"""
+    from barenet.layers import Embedding
+    net = masked_classifier(cell, backend, bidirectional=True, seed=2)
+    short = Sequential([type(layer)(**layer.config()) for layer in net.layers],
+                       input_shape=(4,), loss="categorical_crossentropy", backend=backend)
+    short.set_params(net.get_params())
+    row = np.array([[3, 1, 4, 1, 0, 0, 0]])
+    np.testing.assert_allclose(net.predict(row), short.predict(row[:, :4]), rtol=1e-13)
+    hole = np.array([[3, 0, 4, 1, 0, 0, 0]])  # a padded step inside counts as skipped too
+    assert not np.allclose(net.predict(hole), net.predict(row))
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-9), ("float32", 3e-4)])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_compiled_masked_training_matches_the_reference(cell, dtype, rtol):
+    require_compiled()
+    X, _ = padded_tokens(n=40, seed=3)
+    y = np.eye(2)[np.arange(40) % 2]
+    nets = [masked_classifier(cell, b, bidirectional=True, dtype=dtype, seed=4)
+            for b in ("numpy", "compiled")]
+    hist = [net.train(X, y, epochs=3, learning_rate=0.01, batch_size=16, optimizer="adam",
+                      verbose=False) for net in nets]
+    np.testing.assert_allclose(hist[1], hist[0], rtol=rtol)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=rtol,
+                               atol=rtol * 1e-2)
+
+
+def language_model(cell, backend, vocab=9, steps=6, **kwargs):
+    from barenet.layers import Embedding
+    return Sequential([Embedding(vocab, 4), CELLS[cell](5, return_sequences=True),
+                       CELLS[cell](4, return_sequences=True), Dense(vocab, "softmax")],
+                      input_shape=(steps,), loss="sparse_categorical_crossentropy",
+                      backend=backend, **kwargs)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_generate_carries_the_state(backend, cell):
+    """generate's tokens equal greedy decoding by running the whole prefix every time"""
+    net = language_model(cell, backend, seed=5)
+    X = np.random.default_rng(0).integers(0, 9, (20, 6))
+    net.train(X, np.roll(X, -1, axis=1), epochs=3, learning_rate=0.05, optimizer="adam",
+              verbose=False)
+    prompt = np.array([1, 2, 3])
+    tokens = net.generate(prompt, 5, temperature=0)
+    seq = list(prompt)
+    for _ in range(5):
+        twin = language_model(cell, backend, steps=len(seq))
+        twin.set_params(net.get_params())
+        seq.append(int(twin.predict(np.array([seq]))[0, -1].argmax()))
+    np.testing.assert_array_equal(tokens, seq[3:])
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_generate_is_the_same_on_both_backends(cell):
+    require_compiled()
+    nets = [language_model(cell, b, seed=6) for b in ("numpy", "compiled")]
+    outs = [net.generate(np.array([[1, 2], [3, 4]]), 6, temperature=0.8, seed=3)
+            for net in nets]
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -89,6 +89,12 @@ static int64_t rnn_fixed(const bn_layer *ly)
     return bn_size_mul3(rnn_gates(ly), u, u);
 }
 
+/* carried state per row: h (and LSTM's c) of every direction */
+static int64_t rnn_carry_count(const bn_layer *ly)
+{
+    return bn_size_mul3(ly->directions, rnn_units(ly), ly->kind == BN_LAYER_LSTM ? 2 : 1);
+}
+
 static int rnn_keeps_z(const bn_layer *ly, int is_output)
 {
     (void)ly;
@@ -148,6 +154,7 @@ static inline float rnn_tanh_f32(float x)
         .weight_count = rnn_weight_count,                                     \
         .scratch = rnn_scratch,                                               \
         .fixed = rnn_fixed,                                                   \
+        .carry_count = rnn_carry_count,                                       \
         .keeps_z = rnn_keeps_z,                                               \
         .kept = rnn_kept,                                                     \
         .check = rnn_check,                                                   \
@@ -275,7 +282,7 @@ static void SFX(rnn_rows_forward)(const SFX(rnn_dir) *r, int kind, int32_t act,
         REAL *pt = r->p + (i * t + ti) * gu, *hi = h + i * u, *ci = c + i * u;
         REAL *aux = r->aux ? r->aux + (i * t + ti) * u : NULL;
         if (mask && mask[i * t + ti] == 0) { /* the state carries over */
-            if (kind == BN_LAYER_LSTM) memcpy(aux, ci, (size_t)u * sizeof(REAL));
+            if (aux && kind == BN_LAYER_LSTM) memcpy(aux, ci, (size_t)u * sizeof(REAL));
             continue;
         }
         if (kind == BN_LAYER_LSTM) SFX(lstm_row)(pt, rr + i * gu, hi, ci, aux, u);
@@ -295,13 +302,20 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
     REAL *out = g->a;
     const int32_t act = (int32_t)ly->activation;
     const int kind = (int)ly->kind;
-    const REAL *mask = NULL; /* (N, T) 1 valid, 0 padded; NULL all valid */
+    const REAL *mask = g->mask; /* (N, T) 1 valid, 0 padded; NULL all valid */
+    const int64_t states = kind == BN_LAYER_LSTM ? 2 : 1, carried = ly->directions * u * states;
+    REAL *carry = g->carry ? (REAL *)g->carry + d * u * states : NULL; /* row i at i carried */
     /* the input projection of every step: one GEMM */
     int status = GEMM_BIAS_ACT(n * t, gu, r.c, x, r.c, r.wx, gu, r.b_in, BN_ACT_IDENTITY, r.p,
                                gu, NULL, 0);
     if (status != BN_OK) return status;
     memset(h, 0, (size_t)(2 * n * u) * sizeof(REAL));
-    if (r.c0) memset(r.c0, 0, (size_t)(n * u) * sizeof(REAL));
+    if (carry) /* the state a previous call left */
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(h + i * u, carry + i * carried, (size_t)u * sizeof(REAL));
+            if (states == 2) memcpy(c + i * u, carry + i * carried + u, (size_t)u * sizeof(REAL));
+        }
+    if (r.c0) memcpy(r.c0, c, (size_t)(n * u) * sizeof(REAL));
     const int nt = bn_threads_for(n, 30.0 * (double)(n * gu));
     for (int64_t s = 0; s < t; s++) {
         const int64_t ti = r.back ? t - 1 - s : s, o = r.reverse_out ? t - 1 - s : s;
@@ -321,6 +335,11 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
     if (!ly->return_sequences)
         for (int64_t i = 0; i < n; i++)
             memcpy(out + i * width + d * u, h + i * u, (size_t)u * sizeof(REAL));
+    if (carry)
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(carry + i * carried, h + i * u, (size_t)u * sizeof(REAL));
+            if (states == 2) memcpy(carry + i * carried + u, c + i * u, (size_t)u * sizeof(REAL));
+        }
     return BN_OK;
 }
 
@@ -429,7 +448,7 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
     const int32_t act = (int32_t)ly->activation;
     REAL *dh = g->cols, *dc = dh + n * u, *dh2 = dc + n * u; /* (N, U) each */
     const REAL *dout = g->d;
-    const REAL *mask = NULL;
+    const REAL *mask = g->mask;
     REAL *dp = g->dparams;
     REAL *dwx = dp + ly->w_offset + d * rnn_weights_per_direction(ly), *dwh = dwx + r.c * gu;
     REAL *db = dp + ly->b_offset + d * rnn_bias_per_direction(ly);
