@@ -322,8 +322,11 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
         if (r.hp)
             for (int64_t i = 0; i < n; i++)
                 memcpy(r.hp + (i * t + ti) * u, h + i * u, (size_t)u * sizeof(REAL));
-        status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0, rr, gu);
-        if (status != BN_OK) return status;
+        if (s == 0 && carry == NULL) /* h = 0: nothing to multiply */
+            memset(rr, 0, (size_t)(n * gu) * sizeof(REAL));
+        else if ((status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0, rr,
+                                gu)) != BN_OK)
+            return status;
         BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
             SFX(rnn_rows_forward)(&r, kind, act, rr, h, c, mask, ti, n * th / nt,
                                   n * (th + 1) / nt);
@@ -473,6 +476,7 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
             SFX(rnn_rows_backward)(&r, kind, act, dh, dc, dh2, mask, s, ti, tp, n * th / nt,
                                    n * (th + 1) / nt);
         });
+        if (s == 0) break; /* the initial state gets no gradient */
         /* dh_prev = dh2 + dR_t Wh^T */
         const REAL *pt = r.p + ti * gu;
         if (kind == BN_LAYER_GRU) {
