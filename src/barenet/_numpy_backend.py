@@ -249,7 +249,11 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
             acts, zs = forward(spec, params, xb, drop, state)
             batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
             backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop, state)
-            optimizer.update_numpy(params, dparams, step_lr(lr, optimizer.step, cfg))
+            rate = step_lr(lr, optimizer.step, cfg)
+            decays = getattr(optimizer, "decay", "all") == "weights"
+            if decays and optimizer.weight_decay > 0:  # bn_net_decay_weights
+                optimizer.decay_weights(_weights(spec, params), rate)
+            optimizer.update_numpy(params, dparams, rate, weights_decayed=decays)
             update_state(spec, state, zs)
             total += batch_loss * xb.shape[0]
         if status == "ok":
@@ -278,6 +282,12 @@ class Backend:
     def predict(self, params, x, carry=None):
         out = predict(self.spec, params, x, self.state, carry)
         return out.reshape(out.shape[0], -1)
+
+    def forward_all(self, params, x):
+        """every node's output for x, not training: one (n, *output_shape) array per node
+        (copies: an identity node's output would otherwise be its input)"""
+        acts, _ = forward(self.spec, params, x, state=self.state)
+        return [np.array(a, copy=True) for a in acts[1:]]
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         acts, zs = forward(self.spec, params, x, state=self.state)
