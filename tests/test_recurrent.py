@@ -122,13 +122,13 @@ def test_compiled_training_matches_the_reference(cell, dtype, rtol):
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_training_does_not_depend_on_the_thread_count(cell):
     require_compiled()
-    X, y = data(12, channels=8, n=300, seed=6, dtype=np.float32)
+    X, y = data(8, channels=8, n=260, seed=6, dtype=np.float32)
     results = []
     before = barenet.get_num_threads()
     try:
         for threads in (1, 2):
             barenet.set_num_threads(threads)
-            net = rnn_model(cell, steps=12, channels=8, units=48, return_sequences=True,
+            net = rnn_model(cell, steps=8, channels=8, units=32, return_sequences=True,
                             bidirectional=True, dropout=0.1, seed=0, dtype=np.float32,
                             backend="compiled")
             net.train(X, y, epochs=2, learning_rate=1e-2, batch_size=128, optimizer="adam",
