@@ -4,6 +4,8 @@
  * the NumPy reference and says the mathematics; docs/recurrent.md the mappings).
  * Parameters: every direction's kernel Wx (C, G U) and recurrent kernel Wh (U, G U) from
  * w_offset, then every direction's bias (G U; GRU's reset_after bias (2, G U)) at b_offset.
+ * GRU with reset_after = 0 (Keras's original form) multiplies r h by the candidate's
+ * recurrent kernel, so its step is two GEMMs with a gate pass after each.
  * Forward: the input projection P = x Wx + b of all N T steps is one GEMM; per step one GEMM
  * R = h Wh (N, U) x (U, G U), then one pass over the rows applies the gates. Backward runs
  * the steps in reverse (backpropagation through time); the weight gradients are one GEMM
@@ -42,7 +44,8 @@ static int64_t rnn_weights_per_direction(const bn_layer *ly)
 
 static int64_t rnn_bias_per_direction(const bn_layer *ly)
 {
-    return bn_size_mul3(rnn_gates(ly), rnn_units(ly), ly->kind == BN_LAYER_GRU ? 2 : 1);
+    return bn_size_mul3(rnn_gates(ly), rnn_units(ly),
+                        ly->kind == BN_LAYER_GRU && ly->reset_after ? 2 : 1);
 }
 
 static int64_t rnn_weight_count(const bn_layer *ly)
@@ -117,7 +120,9 @@ static int rnn_check(const bn_net *net, const bn_layer *ly)
         && ly->out_h == 1 && ly->out_w == (ly->return_sequences ? ly->in_w : 1)
         && (ly->go_backwards == 0 || ly->go_backwards == 1)
         && (ly->return_sequences == 0 || ly->return_sequences == 1)
-        && ly->reset_after == (ly->kind == BN_LAYER_GRU) && act_ok
+        && (ly->kind == BN_LAYER_GRU ? ly->reset_after == 0 || ly->reset_after == 1
+                                     : ly->reset_after == 0)
+        && act_ok
         && ly->rate >= 0.0 && ly->rate < 1.0
         && ly->b_offset == ly->w_offset + rnn_weight_count(ly);
 }
@@ -191,7 +196,7 @@ static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
     r.wx = p + ly->w_offset + d * rnn_weights_per_direction(ly);
     r.wh = r.wx + r.c * r.gu;
     r.b_in = p + ly->b_offset + d * rnn_bias_per_direction(ly);
-    r.b_rec = ly->kind == BN_LAYER_GRU ? r.b_in + r.gu : NULL;
+    r.b_rec = ly->kind == BN_LAYER_GRU && ly->reset_after ? r.b_in + r.gu : NULL;
     if (g->z) {
         REAL *base = (REAL *)g->z + r.n * d * rnn_kept_per_direction(ly);
         r.p = base;
@@ -291,6 +296,48 @@ static void SFX(rnn_rows_forward)(const SFX(rnn_dir) *r, int kind, int32_t act,
     }
 }
 
+/* GRU with reset_after 0, the pass before the candidate's product: z, r into pt, r h
+ * into rh (N, U) (and aux when kept); padded rows are left alone */
+BN_VECTOR_CLONES
+static void SFX(gru1_rows_gates)(const SFX(rnn_dir) *r, const REAL *rr, const REAL *h,
+                                 REAL *rh, const REAL *mask, int64_t ti, int64_t i0,
+                                 int64_t i1)
+{
+    const int64_t t = r->t, u = r->u, gu = r->gu;
+    for (int64_t i = i0; i < i1; i++) {
+        if (mask && mask[i * t + ti] == 0) { /* kept r h: 0, so dW_hn gets nothing */
+            if (r->aux) memset(r->aux + (i * t + ti) * u, 0, (size_t)u * sizeof(REAL));
+            continue;
+        }
+        REAL *restrict pt = r->p + (i * t + ti) * gu, *restrict rhi = rh + i * u;
+        const REAL *restrict rt = rr + i * gu, *restrict hi = h + i * u;
+        for (int64_t j = 0; j < u; j++) {
+            pt[j] = SFX(bn_sigmoid)(pt[j] + rt[j]);
+            pt[u + j] = SFX(bn_sigmoid)(pt[u + j] + rt[u + j]);
+            rhi[j] = pt[u + j] * hi[j];
+        }
+        if (r->aux) memcpy(r->aux + (i * t + ti) * u, rhi, (size_t)u * sizeof(REAL));
+    }
+}
+
+/* ... and after it: n = tanh(P_n + (r h) W_hn), h = z h + (1 - z) n */
+BN_VECTOR_CLONES
+static void SFX(gru1_rows_state)(const SFX(rnn_dir) *r, const REAL *rr, REAL *h,
+                                 const REAL *mask, int64_t ti, int64_t i0, int64_t i1)
+{
+    const int64_t t = r->t, u = r->u, gu = r->gu;
+    for (int64_t i = i0; i < i1; i++) {
+        if (mask && mask[i * t + ti] == 0) continue;
+        REAL *restrict pt = r->p + (i * t + ti) * gu, *restrict hi = h + i * u;
+        const REAL *restrict rt = rr + i * gu;
+        for (int64_t j = 0; j < u; j++) {
+            const REAL z = pt[j], nn = SFX(rnn_tanh)(pt[2 * u + j] + rt[2 * u + j]);
+            pt[2 * u + j] = nn;
+            hi[j] = z * hi[j] + (1 - z) * nn;
+        }
+    }
+}
+
 /* one direction's forward over all steps; out (N, T, D U) or (N, D U) */
 static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_t d)
 {
@@ -322,15 +369,29 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
         if (r.hp)
             for (int64_t i = 0; i < n; i++)
                 memcpy(r.hp + (i * t + ti) * u, h + i * u, (size_t)u * sizeof(REAL));
-        if (s == 0 && carry == NULL) /* h = 0: nothing to multiply */
-            memset(rr, 0, (size_t)(n * gu) * sizeof(REAL));
-        else if ((status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0, rr,
-                                gu)) != BN_OK)
-            return status;
-        BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-            SFX(rnn_rows_forward)(&r, kind, act, rr, h, c, mask, ti, n * th / nt,
-                                  n * (th + 1) / nt);
-        });
+        if (kind == BN_LAYER_GRU && !ly->reset_after) { /* two products, c holds r h */
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, 2 * u, u, 1, h, u, r.wh, gu, 0, rr, gu);
+            if (status != BN_OK) return status;
+            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+                SFX(gru1_rows_gates)(&r, rr, h, c, mask, ti, n * th / nt, n * (th + 1) / nt);
+            });
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, u, 1, c, u, r.wh + 2 * u, gu, 0,
+                          rr + 2 * u, gu);
+            if (status != BN_OK) return status;
+            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+                SFX(gru1_rows_state)(&r, rr, h, mask, ti, n * th / nt, n * (th + 1) / nt);
+            });
+        } else {
+            if (s == 0 && carry == NULL) /* h = 0: nothing to multiply */
+                memset(rr, 0, (size_t)(n * gu) * sizeof(REAL));
+            else if ((status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0,
+                                    rr, gu)) != BN_OK)
+                return status;
+            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+                SFX(rnn_rows_forward)(&r, kind, act, rr, h, c, mask, ti, n * th / nt,
+                                      n * (th + 1) / nt);
+            });
+        }
         if (ly->return_sequences)
             for (int64_t i = 0; i < n; i++)
                 memcpy(out + (i * t + o) * width + d * u, h + i * u, (size_t)u * sizeof(REAL));
@@ -434,6 +495,47 @@ static void SFX(rnn_rows_backward)(const SFX(rnn_dir) *r, int kind, int32_t act,
     }
 }
 
+/* GRU with reset_after 0, backward through step ti before the candidate's product:
+ * dz, dn into pt (r stays for the second pass), dh2 = dh z; padded rows: pt 0, dh2 = dh */
+BN_VECTOR_CLONES
+static void SFX(gru1_rows_back_gates)(const SFX(rnn_dir) *r, const REAL *dh, REAL *dh2,
+                                      const REAL *mask, int64_t ti, int64_t i0, int64_t i1)
+{
+    const int64_t t = r->t, u = r->u, gu = r->gu;
+    for (int64_t i = i0; i < i1; i++) {
+        REAL *restrict pt = r->p + (i * t + ti) * gu, *restrict dh2i = dh2 + i * u;
+        const REAL *restrict dhi = dh + i * u, *restrict hp = r->hp + (i * t + ti) * u;
+        if (mask && mask[i * t + ti] == 0) {
+            memset(pt, 0, (size_t)gu * sizeof(REAL));
+            memcpy(dh2i, dhi, (size_t)u * sizeof(REAL));
+            continue;
+        }
+        for (int64_t j = 0; j < u; j++) {
+            const REAL z = pt[j], nn = pt[2 * u + j];
+            pt[j] = dhi[j] * (hp[j] - nn) * (z * (1 - z));
+            pt[2 * u + j] = dhi[j] * (1 - z) * (1 - nn * nn);
+            dh2i[j] = dhi[j] * z;
+        }
+    }
+}
+
+/* ... and after drh = dn W_hn^T (N, U): dr into pt, dh2 += drh r (padded rows: all 0) */
+BN_VECTOR_CLONES
+static void SFX(gru1_rows_back_reset)(const SFX(rnn_dir) *r, const REAL *drh, REAL *dh2,
+                                      int64_t ti, int64_t i0, int64_t i1)
+{
+    const int64_t t = r->t, u = r->u, gu = r->gu;
+    for (int64_t i = i0; i < i1; i++) {
+        REAL *restrict pt = r->p + (i * t + ti) * gu, *restrict dh2i = dh2 + i * u;
+        const REAL *restrict d = drh + i * u, *restrict hp = r->hp + (i * t + ti) * u;
+        for (int64_t j = 0; j < u; j++) {
+            const REAL rg = pt[u + j];
+            pt[u + j] = d[j] * hp[j] * (rg * (1 - rg));
+            dh2i[j] += d[j] * rg;
+        }
+    }
+}
+
 /* col (GU) = the column sums of m (rows, GU) in row order */
 static void SFX(rnn_column_sums)(REAL *col, const REAL *m, int64_t rows, int64_t cols)
 {
@@ -472,14 +574,31 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
                 const REAL *di = dout + (i * t + o) * width + d * u;
                 for (int64_t j = 0; j < u; j++) dh[i * u + j] += di[j];
             }
-        BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-            SFX(rnn_rows_backward)(&r, kind, act, dh, dc, dh2, mask, s, ti, tp, n * th / nt,
-                                   n * (th + 1) / nt);
-        });
+        const int gru1 = kind == BN_LAYER_GRU && !ly->reset_after;
+        if (gru1) { /* dc holds drh = dn W_hn^T */
+            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+                SFX(gru1_rows_back_gates)(&r, dh, dh2, mask, ti, n * th / nt,
+                                          n * (th + 1) / nt);
+            });
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, u, 1, r.p + ti * gu + 2 * u, t * gu,
+                          wht + 2 * u * u, u, 0, dc, u);
+            if (status != BN_OK) return status;
+            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+                SFX(gru1_rows_back_reset)(&r, dc, dh2, ti, n * th / nt, n * (th + 1) / nt);
+            });
+        } else {
+            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+                SFX(rnn_rows_backward)(&r, kind, act, dh, dc, dh2, mask, s, ti, tp,
+                                       n * th / nt, n * (th + 1) / nt);
+            });
+        }
         if (s == 0) break; /* the initial state gets no gradient */
         /* dh_prev = dh2 + dR_t Wh^T */
         const REAL *pt = r.p + ti * gu;
-        if (kind == BN_LAYER_GRU) {
+        if (gru1) {
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, 2 * u, 1, pt, t * gu, wht, u, 1,
+                          dh2, u);
+        } else if (kind == BN_LAYER_GRU) {
             status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, 2 * u, 1, pt, t * gu, wht, u, 1,
                           dh2, u);
             if (status == BN_OK)
@@ -497,17 +616,18 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
     const int64_t rows = n * t;
     status = GEMM(BN_TRANS, BN_NO_TRANS, r.c, gu, rows, 1, x, r.c, r.p, gu, 0, dwx, gu);
     if (status != BN_OK) return status;
-    if (kind == BN_LAYER_GRU) {
+    if (kind == BN_LAYER_GRU) { /* z, r through h; n through R_n's dR (aux) or r h */
+        const int after = (int)ly->reset_after;
         status = GEMM(BN_TRANS, BN_NO_TRANS, u, 2 * u, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
         if (status == BN_OK)
-            status = GEMM(BN_TRANS, BN_NO_TRANS, u, u, rows, 1, r.hp, u, r.aux, u, 0,
-                          dwh + 2 * u, gu);
+            status = GEMM(BN_TRANS, BN_NO_TRANS, u, u, rows, 1, after ? r.hp : r.aux, u,
+                          after ? r.aux : r.p + 2 * u, after ? u : gu, 0, dwh + 2 * u, gu);
     } else {
         status = GEMM(BN_TRANS, BN_NO_TRANS, u, gu, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
     }
     if (status != BN_OK) return status;
     SFX(rnn_column_sums)(db, r.p, rows, gu);
-    if (kind == BN_LAYER_GRU) { /* the recurrent bias: dR's sums (dP's for z and r) */
+    if (kind == BN_LAYER_GRU && ly->reset_after) { /* the recurrent bias: dR's sums */
         memcpy(db + gu, db, (size_t)(2 * u) * sizeof(REAL));
         SFX(rnn_column_sums)(db + gu + 2 * u, r.aux, rows, u);
     }

@@ -192,7 +192,7 @@ class _RecurrentBase(Layer):
             for t, o in zip(times, positions):
                 hp[:, t] = h
                 r = h @ recurrent if b_rec is None else h @ recurrent + b_rec
-                h_new, c_new, g, extra = cell.step(p[:, t], r, h, c)
+                h_new, c_new, g, extra = cell.step(p[:, t], r, h, c, recurrent)
                 if mask is not None:
                     valid = mask[:, t, None] != 0
                     h_new = np.where(valid, h_new, h)
@@ -238,7 +238,8 @@ class _RecurrentBase(Layer):
                 if cell.states == 2:
                     c_prev = c0 if s == 0 else aux[:, times[s - 1]]
                 dpt, drt, dh_direct, dc_prev = cell.step_backward(
-                    dh, dc, gates[:, t], None if aux is None else aux[:, t], hp[:, t], c_prev)
+                    dh, dc, gates[:, t], None if aux is None else aux[:, t], hp[:, t], c_prev,
+                    recurrent)
                 if mask is not None:
                     valid = mask[:, t, None] != 0
                     dpt = np.where(valid, dpt, 0)
@@ -251,10 +252,12 @@ class _RecurrentBase(Layer):
                 dc = dc_prev
             dp2, drec2 = dp.reshape(n * steps, -1), drec.reshape(n * steps, -1)
             dws.append((xd.reshape(-1, self.n_in).T @ dp2).ravel())
-            dws.append((hp.reshape(n * steps, u).T @ drec2).ravel())
+            dws.append(cell.recurrent_grad(hp.reshape(n * steps, u),
+                                           None if aux is None else aux.reshape(n * steps, u),
+                                           dp2, drec2).ravel())
             dbs.append(dp2.sum(axis=0))
             if cell.bias_rows == 2:
-                dbs.append(drec2.sum(axis=0))
+                dbs.append(drec2.sum(axis=0))  # (reset_after: dR's n block is dn r)
             if need[0]:
                 part = (dp2 @ kernel.T).reshape(x.shape)
                 dx = part if dx is None else dx + part
@@ -288,6 +291,10 @@ class _Recurrent(_RecurrentBase):
     def cell(self):
         return self
 
+    def recurrent_grad(self, hp, aux, dp, drec):
+        """dloss/dW_h over all steps: h before each step (rows, U) times dR (rows, G U)"""
+        return hp.T @ drec
+
     def _check_cell_activation(self, activation):
         name = type(self).__name__
         if activation not in RNN_ACTIVATIONS:
@@ -312,11 +319,11 @@ class SimpleRNN(_Recurrent):
 
     kind = "simplernn"
 
-    def step(self, p, r, h, c):
+    def step(self, p, r, h, c, recurrent):
         a = _activations.FORWARD[self.activation](p + r)
         return a, None, a, None
 
-    def step_backward(self, dh, dc, g, aux, h_prev, c_prev):
+    def step_backward(self, dh, dc, g, aux, h_prev, c_prev, recurrent):
         dz = dh * _activations.DERIVATIVE[self.activation](g, None)
         return dz, dz, np.zeros_like(dh), None
 
@@ -340,7 +347,7 @@ class LSTM(_Recurrent):
                              f"{activation!r}")
         return activation
 
-    def step(self, p, r, h, c):
+    def step(self, p, r, h, c, recurrent):
         u = self.units
         pre = p + r
         i, f = _sigmoid(pre[:, :u]), _sigmoid(pre[:, u:2 * u])
@@ -348,7 +355,7 @@ class LSTM(_Recurrent):
         c_new = f * c + i * g
         return o * np.tanh(c_new), c_new, np.concatenate([i, f, g, o], axis=1), None
 
-    def step_backward(self, dh, dc, gates, c_new, h_prev, c_prev):
+    def step_backward(self, dh, dc, gates, c_new, h_prev, c_prev, recurrent):
         u = self.units
         i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
         tc = np.tanh(c_new)
@@ -365,20 +372,21 @@ class LSTM(_Recurrent):
 
 
 class GRU(_Recurrent):
-    """Gated recurrent unit (Keras's GRU with reset_after=True, the default, which is
-    torch.nn.GRU's form): z, r = sigmoid gates, n = tanh(x W_n + b_xn + r (h W_hn + b_hn)),
-    h = z h + (1 - z) n. Bias (2, 3 units): the input bias, then the recurrent one."""
+    """Gated recurrent unit (Keras's GRU): gates z, r (sigmoid) and the candidate n (tanh),
+    h = z h + (1 - z) n. With reset_after=True (the default; torch.nn.GRU's form) the reset
+    gate acts after the recurrent product, n = tanh(x W_n + b_xn + r (h W_hn + b_hn)), and
+    the bias is (2, 3 units): the input bias, then the recurrent one. With
+    reset_after=False (Keras's original form) n = tanh(x W_n + b_n + (r h) W_hn) and the
+    bias is (3 units,)."""
 
     kind = "gru"
     gates = 3
-    bias_rows = 2
 
     def __init__(self, units, return_sequences=False, go_backwards=False, dropout=0.0,
                  reset_after=True, activation="tanh"):
-        if reset_after is not True:
-            raise ValueError(f"GRU({units!r}): only reset_after=True (Keras's default, "
-                             f"PyTorch's form) is supported; got reset_after={reset_after!r}")
-        self.reset_after = True
+        from ._validation import check_bool
+        self.reset_after = check_bool(reset_after, "GRU reset_after")
+        self.bias_rows = 2 if self.reset_after else 1
         super().__init__(units, activation, return_sequences, go_backwards, dropout)
 
     def _check_cell_activation(self, activation):
@@ -387,28 +395,50 @@ class GRU(_Recurrent):
                              f"{activation!r}")
         return activation
 
-    def step(self, p, r, h, c):
+    def step(self, p, r, h, c, recurrent):
         u = self.units
         z = _sigmoid(p[:, :u] + r[:, :u])
         rr = _sigmoid(p[:, u:2 * u] + r[:, u:2 * u])
-        nn = np.tanh(p[:, 2 * u:] + rr * r[:, 2 * u:])
-        return z * h + (1 - z) * nn, None, np.concatenate([z, rr, nn], axis=1), r[:, 2 * u:]
+        if self.reset_after:
+            nn = np.tanh(p[:, 2 * u:] + rr * r[:, 2 * u:])
+            kept = r[:, 2 * u:]                              # R_n
+        else:
+            kept = rr * h                                    # r h
+            nn = np.tanh(p[:, 2 * u:] + kept @ recurrent[:, 2 * u:])
+        return z * h + (1 - z) * nn, None, np.concatenate([z, rr, nn], axis=1), kept
 
-    def step_backward(self, dh, dc, gates, rn, h_prev, c_prev):
+    def step_backward(self, dh, dc, gates, kept, h_prev, c_prev, recurrent):
         u = self.units
         z, r, nn = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:]
         dz = dh * (h_prev - nn) * z * (1 - z)
         dn = dh * (1 - z) * (1 - nn * nn)
-        dr = dn * rn * r * (1 - r)
+        if self.reset_after:
+            dr = dn * kept * r * (1 - r)
+            dp = np.concatenate([dz, dr, dn], axis=1)
+            return dp, np.concatenate([dz, dr, dn * r], axis=1), dh * z, None
+        drh = dn @ recurrent[:, 2 * u:].T                    # dloss/d(r h)
+        dr = drh * h_prev * r * (1 - r)
         dp = np.concatenate([dz, dr, dn], axis=1)
-        drec = np.concatenate([dz, dr, dn * r], axis=1)
-        return dp, drec, dh * z, None
+        # dR: the z and r blocks go through W_h; n's through (r h) (recurrent_grad)
+        return dp, np.concatenate([dz, dr, np.zeros_like(dn)], axis=1), dh * z + drh * r, None
+
+    def recurrent_grad(self, hp, kept, dp, drec):
+        if self.reset_after:
+            return hp.T @ drec
+        u = self.units
+        out = hp.T @ drec
+        out[:, 2 * u:] = kept.T @ dp[:, 2 * u:]
+        return out
 
     def config(self):
         cfg = super().config()
         del cfg["activation"]
-        cfg["reset_after"] = True
+        cfg["reset_after"] = self.reset_after
         return cfg
+
+    def __repr__(self):
+        text = super().__repr__()
+        return text if self.reset_after else text[:-1] + ", reset_after=False)"
 
 
 class Bidirectional(_RecurrentBase):
