@@ -1,7 +1,8 @@
 """Run under mpiexec by tests/test_distributed.py: trains the cases of CASES data-parallel
 (barenet.distributed.MPI) and has rank 0 write every case's parameters and loss history
-to OUT.npz. Usage: mpiexec -n P python train_cases.py OUT.npz MODE BACKENDS
-(MODE "fast" or "ordered4"; BACKENDS comma-separated). Also importable: the test runs the
+to OUT.npz. Usage: mpiexec -n P python train_cases.py OUT.npz MODES BACKENDS
+(MODES from "fast" (Allreduce) and "ordered4" (reproducible, 4 parts), BACKENDS from
+"numpy" and "compiled", each comma-separated). Also importable: the test runs the
 same cases in one process without MPI, through `run(name, backend, None)`."""
 import sys
 
@@ -70,17 +71,18 @@ def run(name, backend, dist):
     return net.get_params(), np.asarray(history, dtype=np.float64)
 
 
-def main(out, mode, backends):
+def main(out, modes, backends):
     from barenet import distributed
     barenet.set_num_threads(1)
     results = {}
-    for backend in backends.split(","):
-        for name in CASES:
-            dist = (distributed.MPI(timeout=60) if mode == "fast" else
-                    distributed.MPI(reproducible=True, parts=4, timeout=60))
-            params, losses = run(name, backend, dist)
-            results[f"{backend}/{name}/params"] = params
-            results[f"{backend}/{name}/losses"] = losses
+    for mode in modes.split(","):
+        for backend in backends.split(","):
+            for name in CASES:
+                dist = (distributed.MPI(timeout=60) if mode == "fast" else
+                        distributed.MPI(reproducible=True, parts=4, timeout=60))
+                params, losses = run(name, backend, dist)
+                results[f"{mode}/{backend}/{name}/params"] = params
+                results[f"{mode}/{backend}/{name}/losses"] = losses
     if dist.rank == 0:
         np.savez(out, **results)
 
