@@ -81,47 +81,47 @@ class MPI:
                 f"parts={self.parts})")
 
     # -- collectives with a watchdog --------------------------------------------------------
-    def _wait(self, request, what):
-        """wait for a nonblocking collective, at most `timeout` seconds"""
-        deadline = time.monotonic() + self.timeout
-        pause = 0.0
+    def _wait(self, requests, what):
+        """wait for nonblocking collectives, at most `timeout` seconds: polled without a
+        pause for the first millisecond, then with pauses growing to 1 ms (a rank that
+        waits long is waiting for a slower one; the pauses leave it the CPU)"""
+        start = time.monotonic()
+        deadline, pause = start + self.timeout, 0.0
         try:
-            while not request.Test():
-                if time.monotonic() > deadline:
+            while not self._mpi.Request.Testall(requests):
+                now = time.monotonic()
+                if now > deadline:
                     raise DistributedError(
                         f"barenet.distributed: rank {self.rank} of {self.size} waited "
                         f"{self.timeout:g} s in {what}: another rank died, hangs or left "
                         "training (the job cannot continue)")
-                if pause:
+                if now - start > 1e-3:
                     time.sleep(pause)
-                pause = min(1e-3, pause + 2e-5)
+                    pause = min(1e-3, pause + 5e-5)
+        except self._mpi.Exception as exc:
+            raise DistributedError(f"barenet.distributed: rank {self.rank} of {self.size}: "
+                                   f"MPI error in {what}: {exc}") from exc
+
+    def _start(self, what, call, *args, **kwargs):
+        """a nonblocking collective's request; MPI errors as DistributedError"""
+        try:
+            return call(*args, **kwargs)
         except self._mpi.Exception as exc:
             raise DistributedError(f"barenet.distributed: rank {self.rank} of {self.size}: "
                                    f"MPI error in {what}: {exc}") from exc
 
     def _allreduce(self, buf, what, op=None):
         op = self._mpi.SUM if op is None else op
-        try:
-            request = self.comm.Iallreduce(self._mpi.IN_PLACE, buf, op=op)
-        except self._mpi.Exception as exc:
-            raise DistributedError(f"barenet.distributed: MPI error in {what}: {exc}") from exc
-        self._wait(request, what)
+        self._wait([self._start(what, self.comm.Iallreduce, self._mpi.IN_PLACE, buf, op=op)],
+                   what)
         return buf
 
     def _allgather(self, send, recv, what):
-        try:
-            request = self.comm.Iallgather(send, recv)
-        except self._mpi.Exception as exc:
-            raise DistributedError(f"barenet.distributed: MPI error in {what}: {exc}") from exc
-        self._wait(request, what)
+        self._wait([self._start(what, self.comm.Iallgather, send, recv)], what)
         return recv
 
     def _bcast(self, buf, what):
-        try:
-            request = self.comm.Ibcast(buf, root=0)
-        except self._mpi.Exception as exc:
-            raise DistributedError(f"barenet.distributed: MPI error in {what}: {exc}") from exc
-        self._wait(request, what)
+        self._wait([self._start(what, self.comm.Ibcast, buf, root=0)], what)
         return buf
 
     def agree(self, flag, what="agreeing on a flag"):
@@ -174,9 +174,11 @@ class MPI:
                 if c != 1.0:
                     np.multiply(dparams, dtype.type(c), out=dparams)
                 small[0], small[1] = loss * c, 1.0 if interrupt_pending() else 0.0
-                if self.size > 1:
-                    self._allreduce(small, "the batch loss reduction")
-                    self._allreduce(dparams, "the gradient allreduce")
+                if self.size > 1:  # both at once
+                    what = "the gradient allreduce"
+                    self._wait([self._start(what, self.comm.Iallreduce, self._mpi.IN_PLACE,
+                                            buf, op=self._mpi.SUM) for buf in (small, dparams)],
+                               what)
                 self.allreduce_seconds += time.perf_counter() - t0
                 self.steps += 1
                 return None if small[1] else float(small[0])
@@ -193,9 +195,10 @@ class MPI:
                 return 0.0  # more parts of this rank's share to compute first
             t0 = time.perf_counter()
             small[0] = 1.0 if interrupt_pending() else 0.0
-            if self.size > 1:
-                self._allgather(mine, every, "the ordered gradient gather")
-                self._allgather(small, info, "the batch loss gather")
+            if self.size > 1:  # both at once
+                what = "the ordered gradient gather"
+                self._wait([self._start(what, self.comm.Iallgather, a, b)
+                            for a, b in ((small, info), (mine, every))], what)
             else:
                 info[0] = small
             coef = info[:, 2:].reshape(-1, 2)  # (parts, [loss, rows / batch_rows]) in order
