@@ -94,6 +94,13 @@ def test_early_stopping_stopped_early(runs):
 
 
 @needs_mpi
+def test_memory_mapped_input_trains_as_an_array(runs, backend):
+    for mode in ("fast", "ordered4"):
+        np.testing.assert_array_equal(runs[2][f"{mode}/{backend}/memmap/params"],
+                                      runs[2][f"{mode}/{backend}/adam/params"])
+
+
+@needs_mpi
 @pytest.mark.parametrize("name", CASES)
 def test_compiled_matches_numpy_reference(runs, name):
     for mode in ("fast", "ordered4"):

@@ -62,8 +62,26 @@ def case_early(backend, dist):
                           lr_schedule="cosine", verbose=False, distributed=dist)
 
 
+def case_memmap(backend, dist):
+    """the adam case from a memory-mapped .npy (distributed.load_npy): no copy of X"""
+    import os
+    import tempfile
+    from barenet.distributed import load_npy
+    X, y = data()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "X.npy")
+        np.save(path, X)
+        Xm = load_npy(path)
+        assert isinstance(Xm, np.memmap)
+        net = NeuralNetwork([6, 8, 3], output_activation="softmax", seed=1, backend=backend)
+        history = net.train(Xm, y, epochs=3, learning_rate=0.01, batch_size=12,
+                            optimizer="adam", verbose=False, distributed=dist)
+        del Xm
+    return net, history
+
+
 CASES = {"adam": case_adam, "momentum": case_momentum, "dropout": case_dropout,
-         "cnn": case_cnn, "early": case_early}
+         "cnn": case_cnn, "early": case_early, "memmap": case_memmap}
 
 
 def run(name, backend, dist):
