@@ -29,6 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
 
 
+MLP_PARAMS, CNN_PARAMS = 235146, 421642  # the two networks' parameter counts
+
+
 def data(rows, model):
     try:
         from barenet.datasets import load_fashion_mnist
@@ -97,6 +100,35 @@ def worker(args):
     print(json.dumps(out), flush=True)
 
 
+# the scaling model's network (docs/distributed.md): per-message latency and line rate
+NETWORKS = {"10 Gbit/s": (25e-6, 10e9 / 8), "100 Gbit/s": (3e-6, 100e9 / 8)}
+MACHINES = (4, 8, 16, 32, 64)
+
+
+def allreduce_seconds(p, n_bytes, latency, bandwidth):
+    """a ring allreduce of n_bytes over p machines: 2 (p - 1) messages of n_bytes / p"""
+    return 2 * (p - 1) * latency + 2 * (p - 1) / p * n_bytes / bandwidth
+
+
+def scaling_model(name, step_ms, n_params, batch=128, global_batch=1024):
+    """expected speed-up over one machine (one process of one thread) for a global batch,
+    and the global batch at which computing a step takes as long as its allreduce"""
+    per_row = step_ms / 1e3 / batch  # seconds of compute per row on one machine
+    n_bytes = 4 * n_params           # float32 gradients
+    print(f"\n{name}: {n_params} parameters, {step_ms:.3g} ms per {batch}-row step on one "
+          f"machine; speed-up at a global batch of {global_batch} / global batch where "
+          "communication stops dominating")
+    print("  machines " + "".join(f"{net:>24}" for net in NETWORKS))
+    for p in MACHINES:
+        cells = []
+        for latency, bandwidth in NETWORKS.values():
+            comm = allreduce_seconds(p, n_bytes, latency, bandwidth)
+            compute = per_row * global_batch
+            speedup = compute / (compute / p + comm)
+            cells.append(f"{speedup:8.1f}x / {p * comm / per_row:9.0f}")
+        print(f"  {p:8d} " + "".join(f"{c:>24}" for c in cells))
+
+
 def run(cmd, env):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
@@ -117,9 +149,13 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--mpi", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--reproducible", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scaling", nargs=2, type=float, metavar=("MLP_MS", "CNN_MS"),
+                    help="only print the scaling model for these one-process step times")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    if args.scaling:
+        return print_scaling(*args.scaling)
     mpiexec = (shutil.which("mpiexec", path=os.path.dirname(sys.executable))
                or shutil.which("mpiexec"))
     if mpiexec is None:
@@ -128,6 +164,7 @@ def main():
                OMP_NUM_THREADS="1")
     me = [sys.executable, os.path.abspath(__file__), "--worker", "--epochs", str(args.epochs),
           "--batch", str(args.batch)]
+    steps = {}
     print(f"barenet.distributed benchmark, batch {args.batch}, {args.epochs} epochs "
           f"after a warm-up; steps/s (higher is better)")
     for model in args.models.split(","):
@@ -151,6 +188,19 @@ def main():
                   f"{r['compute_ms_per_step']:.3f} ms/step, compute/reduction "
                   f"{r['compute_over_comm']:.1f}")
         print("  json:", json.dumps({"one": one, "two_threads": two, "mpi": rows_mpi}))
+        steps[model] = 1e3 / one["steps_per_s"]
+    if set(steps) == {"mlp", "cnn"}:
+        print_scaling(steps["mlp"], steps["cnn"])
+
+
+def print_scaling(mlp_ms, cnn_ms):
+    print("\nscaling model (docs/distributed.md): ring allreduce, latency "
+          + ", ".join(f"{lat * 1e6:g} us on {net}" for net, (lat, _) in NETWORKS.items())
+          + "; compute linear in rows, no overlap")
+    for name, ms, n in (("MLP", mlp_ms, MLP_PARAMS), ("CNN", cnn_ms, CNN_PARAMS)):
+        scaling_model(name, ms, n)
+        scaling_model(f"{name} x100 (100x the parameters and the compute per row)",
+                      100 * ms, 100 * n)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,16 @@ def test_a_killed_rank_times_out_on_the_survivors():
     assert "DistributedError" in done.stderr and "rank 0 of 2 waited 3 s" in done.stderr
 
 
+@needs_mpi
+def test_ctrl_c_on_one_rank_stops_every_rank_at_the_same_place():
+    """SIGINT on rank 1 only, inside the C loop and between epochs: all ranks raise
+    KeyboardInterrupt after the same epochs with the same parameters"""
+    done = launch(2, "interrupt_rank.py", timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(" OK interrupted " in line for line in lines), lines
+
+
 def _fake_mpi():
     """an MPI object without a communicator: for the checks that come before any use"""
     return object.__new__(distributed.MPI)
