@@ -1,7 +1,7 @@
 """Run under mpiexec by tests/test_distributed.py: SIGINT reaches rank 1 only, once while
 the C loop runs (a timer thread) and once between epochs (from an lr_schedule); every rank
 must stop with KeyboardInterrupt at the same place with the same parameters. Rank 0
-prints one line per case: "<case> OK <epochs done>"."""
+prints one line per case: "case: <case> OK interrupted <epochs done> ..."."""
 import os
 import signal
 import threading
@@ -42,5 +42,5 @@ for case, kwargs in (("in C", {}), ("between epochs", {"lr_schedule": between_ep
     dist.comm.Allgather(mine, everyone)
     if dist.rank == 0:
         same = (everyone == everyone[0]).all()
-        print(case, "OK" if same and outcome.startswith("interrupted") else "BAD",
+        print("case:", case, "OK" if same and outcome.startswith("interrupted") else "BAD",
               outcome, everyone.tolist(), flush=True)
