@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from barenet import NeuralNetwork, Sequential, distributed
-from barenet.layers import BatchNormalization, Dense
+from barenet.layers import BatchNormalization, Dense, Embedding
 
 HERE = Path(__file__).parent / "mpi"
 sys.path.insert(0, str(HERE))
@@ -157,6 +157,11 @@ def test_distributed_argument_is_checked(backend):
     with pytest.raises(ValueError, match="BatchNormalization"):
         bn.train(X, y, epochs=1, distributed=_fake_mpi())
     np.testing.assert_array_equal(net.get_params(), before)
+    tokens = np.arange(1, 15).reshape(2, 7) % 11
+    lm = Sequential([Embedding(11, 4, mask_zero=True), Dense(11, "softmax")],
+                    input_shape=(7,), seed=0, backend=backend)
+    with pytest.raises(ValueError, match="masked steps"):
+        lm.train(tokens, tokens, epochs=1, distributed=_fake_mpi())
 
 
 def test_load_npy_is_a_read_only_memory_map(tmp_path):

@@ -759,7 +759,8 @@ class Sequential:
         distributed=barenet.distributed.MPI(...) trains data-parallel over MPI: every rank
         calls train with the same data (an array or barenet.distributed.load_npy's
         memory map), network and arguments, computes its share of each batch and gets the
-        same parameters (docs/distributed.md). Not with "lbfgs" or BatchNormalization.
+        same parameters (docs/distributed.md). Not with "lbfgs", BatchNormalization or a
+        loss over masked steps.
         """
         try:
             X, y = self._Xy(X, y)
