@@ -232,9 +232,19 @@ def test_clipping_in_training_matches_the_reference_and_bounds_the_step(backend)
 # -- generate: what it refuses (sampling itself is tested with the recurrent layers) ------
 
 def test_generate_refuses_models_it_cannot_sample_from(backend):
+    pooled = Sequential([Embedding(11, 4), Flatten(), Dense(11, "softmax")],
+                        input_shape=(7,), backend=backend)
+    with pytest.raises(ValueError, match="language model"):
+        pooled.generate([1, 2], 3)
     net = lm(backend)
-    with pytest.raises(ValueError, match="recurrent layers"):
-        net.generate([1, 2], 3)
+    with pytest.raises(ValueError, match=r"token ids in \[0, 11\)"):
+        net.generate([1, 11], 3)
+    with pytest.raises(ValueError, match="steps"):
+        net.generate([1, 2], -1)
+    with pytest.raises(ValueError, match="temperature"):
+        net.generate([1, 2], 3, temperature=-1.0)
+    with pytest.raises(ValueError, match="top_k"):
+        net.generate([1, 2], 3, top_k=0)
     mlp = Sequential([Dense(3, "softmax")], input_shape=(4,), backend=backend)
     with pytest.raises(ValueError, match="language model"):
         mlp.generate([1, 2], 3)
@@ -394,3 +404,26 @@ def test_adamw_decay_weights_needs_train():
         opt.update_numpy(np.ones(3), np.ones(3), 0.1)
     with pytest.raises(ValueError, match="'all' or 'weights'"):
         AdamW(decay="biases")
+
+
+def test_generate_by_recomputing_a_causal_model(backend):
+    """a model without carried state whose steps do not mix (Embedding, per-step layers)
+    generates by running on the prefix: the token drawn from the output at the prefix's
+    last step, the same with either backend, greedy = argmax of predict"""
+    net = lm(backend, mask_zero=False)
+    prompt = np.array([[3, 4, 5], [6, 7, 8]])
+    tokens = net.generate(prompt, 5, temperature=0, seed=0)
+    assert tokens.shape == (2, 5)
+    seqs = prompt.tolist()
+    for k in range(5):
+        x = np.zeros((2, 7), dtype=int)
+        for i, row in enumerate(seqs):
+            window = row[-7:]
+            x[i, :len(window)] = window
+        proba = net.predict(x)
+        for i, row in enumerate(seqs):
+            row.append(int(proba[i, min(len(row), 7) - 1].argmax()))
+    assert tokens.tolist() == [row[3:] for row in seqs]
+    sampled = net.generate([3, 4], 6, temperature=0.7, top_k=3, seed=5)
+    assert sampled.shape == (6,) and sampled.max() < 11
+    assert np.array_equal(sampled, net.generate([3, 4], 6, temperature=0.7, top_k=3, seed=5))
