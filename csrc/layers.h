@@ -73,10 +73,12 @@ typedef struct {
 
 /* the training position that dropout masks depend on: mask element i of the dropout
  * layer with stream s comes from the stream (BN_STREAM_DROPOUT, epoch, batch, s) at index
- * row * S + (its channels-first position in the sample) */
+ * (row + r) * S + (its channels-first position in the sample) for the r-th row given;
+ * row is the first row's position in the batch (0 but for a part of a batch, bn_reduce) */
 typedef struct {
     uint64_t seed;
     int64_t epoch, batch;
+    int64_t row;
 } bn_dropout;
 
 /* z = in w + b, a = act(z) (softmax rows for act softmax); z may be NULL (predict), b NULL

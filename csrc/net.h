@@ -24,6 +24,7 @@
 #define BN_EDIVERGED 4    /* an epoch's loss was not finite; state rolled back */
 #define BN_ENET 5         /* the network description is inconsistent (bn_net_plan) */
 #define BN_EOVERFLOW 6    /* a size of the network overflows int64 (bn_net_plan) */
+#define BN_EREDUCE 7      /* the reduce hook of data-parallel training failed (bn_reduce) */
 
 /* where one node's buffers are; bn_net_plan fills it. Offsets count elements per batch
  * row: a buffer of node l in a workspace for n rows starts at n * offset. */
@@ -86,6 +87,28 @@ typedef struct {
     int64_t warmup_steps, decay_steps;
     double min_lr;
 } bn_train_config;
+
+/* Data-parallel training (barenet.distributed), a hook the epoch loop calls so that it
+ * never leaves C for anything but the reduction. Each global batch of NB rows is cut into
+ * `parts` contiguous parts, part k being the batch's rows [k NB / parts, (k+1) NB / parts);
+ * this process computes parts first..last-1, each by its own forward and backward (dropout
+ * masks at the rows' positions in the global batch, bn_dropout.row), and after each calls
+ * fn(ctx, k, dparams, &loss, rows, NB) with that part's gradient (of its mean data loss +
+ * penalty; zeros for a part of 0 rows) and its loss. After the call for part last-1, fn has
+ * replaced dparams and loss by the global batch's (the rows-weighted sum over every part of
+ * every process, sum_k rows_k / NB * part_k) and the optimizer steps with them. fn returns
+ * BN_OK, BN_EINTERRUPTED (some process saw SIGINT: all of them return it at the same batch)
+ * or BN_EREDUCE (ctx says why). With a hook the loop polls no interrupt flag itself (fn
+ * agrees on it with the other processes) and n is the global data set's size on every
+ * process. dparams is REAL * (float or double as the network). Networks with state (batch
+ * normalisation) are not trained this way (barenet.distributed refuses them). */
+typedef int (*bn_reduce_fn)(void *ctx, int64_t part, void *dparams, double *loss, int64_t rows,
+                            int64_t batch_rows);
+typedef struct {
+    bn_reduce_fn fn;
+    void *ctx;
+    int64_t parts, first, last; /* 1 <= parts; 0 <= first < last <= parts */
+} bn_reduce;
 
 /* the learning rate of optimizer step `step` (counting from 0) from the base rate lr:
  * lr (step + 1) / warmup_steps during the warm-up, then a cosine from lr down to min_lr over
@@ -159,9 +182,10 @@ int64_t bn_first_nonfinite_f32(const float *x, int64_t count);
  * towards the batch's (each kind's update_state) */
 void bn_net_update_state_f64(const bn_net *net, const double *work, double *state, int64_t n);
 void bn_net_update_state_f32(const bn_net *net, const float *work, float *state, int64_t n);
-/* `epochs` epochs from cfg->epoch; losses[e] is the mean over the epoch's batches of
- * (data loss + penalty) before each batch's update, weighted by batch rows. The workspace
- * is bn_net_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
+/* `epochs` epochs from cfg->epoch (reduce NULL: one process, else see bn_reduce);
+ * losses[e] is the mean over the epoch's batches of (data loss + penalty) before each
+ * batch's update, weighted by batch rows. The workspace is
+ * bn_net_workspace_size(net, cfg->batch_size); perm (N) and scratch (2N) serve
  * shuffling; state1/state2 are the optimizer's buffers (NULL where unused), state the
  * network's (NULL when n_state is 0). backup (3 n_params + n_state) keeps all of them at
  * the last completed epoch: when SIGINT arrives (BN_EINTERRUPTED: interrupt.h's flag,
@@ -174,11 +198,13 @@ int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer
                      double *losses, int64_t *completed, int64_t epochs, double *params,
                      double *state, double *dparams, double *state1, double *state2, double *backup,
                      double *work, int64_t *perm, uint64_t *scratch, const double *x,
-                     const bn_csr_rows *xs, const double *y, const double *sw, int64_t n);
+                     const bn_csr_rows *xs, const double *y, const double *sw, int64_t n,
+                     const bn_reduce *reduce);
 int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                      double *losses, int64_t *completed, int64_t epochs, float *params,
                      float *state, float *dparams, float *state1, float *state2, float *backup,
                      float *work, int64_t *perm, uint64_t *scratch, const float *x,
-                     const bn_csr_rows *xs, const float *y, const float *sw, int64_t n);
+                     const bn_csr_rows *xs, const float *y, const float *sw, int64_t n,
+                     const bn_reduce *reduce);
 
 #endif

@@ -1,7 +1,8 @@
 /* train.c -- whole epochs of mini-batch training in one call (net.h, bn_net_train):
  * shuffling, gathering each batch's rows, forward, loss, backward and the optimizer step
  * per batch, the epoch's loss, and the rollback to the last good epoch on Ctrl-C or
- * divergence. The graph itself is run by graph.c. Both precisions from one source. */
+ * divergence; data-parallel training computes parts of each batch and hands their
+ * gradients to a reduce hook (net.h, bn_reduce). The graph itself is run by graph.c. Both precisions from one source. */
 #ifndef REAL
 #include <math.h>
 #include <string.h>
@@ -71,14 +72,55 @@ static int SFX(all_finite)(const REAL *params, const REAL *state1, const REAL *s
     return 1;
 }
 
+/* forward, loss + penalty (into *loss), backward (into dparams) and the state's update
+ * for np rows: rows perm[0..np) of the data when perm is not NULL (gathered into the head
+ * of the workspace), else rows at..at+np read in place; the rows sit at position row of
+ * batch `batch` (dropout masks) */
+static int SFX(train_part)(const bn_net *net, const bn_train_config *cfg, double *loss,
+                           const REAL *params, REAL *state, REAL *dparams, REAL *work,
+                           const int64_t *perm, int64_t at, int64_t np, int64_t epoch,
+                           int64_t batch, int64_t row, const REAL *x, const bn_csr_rows *xs,
+                           const REAL *y, const REAL *sw)
+{
+    const int64_t n_in = net->in_h * net->in_w * net->in_c;
+    const int64_t n_out = net->y_size; /* values per row of y */
+    const REAL *xb = xs ? NULL : x + at * n_in, *yb = y + at * n_out;
+    const REAL *wb = sw ? sw + at : NULL;
+    bn_csr_rows xsb; /* CSR input: the part's rows are picked, not copied */
+    if (xs) {
+        xsb = *xs;
+        if (perm) xsb.rows = perm;
+        else xsb.indptr = xs->indptr + at;
+    }
+    if (perm) { /* the workspace for np rows: xb at 0, then yb and wb */
+        REAL *gx = work, *gy = work + np * net->row_yb, *gw = work + np * net->row_wb;
+        SFX(gather_rows)(xs ? NULL : gx, gy, gw, x, y, sw, perm, np, n_in, n_out);
+        xb = xs ? NULL : gx;
+        yb = gy;
+        wb = sw ? gw : NULL;
+    }
+    const bn_csr_rows *xsp = xs ? &xsb : NULL;
+    const bn_dropout drop = {cfg->seed, epoch, batch, row};
+    int status = SFX(bn_net_forward)(net, work, params, state, xb, xsp, np, &drop);
+    if (status != BN_OK) return status;
+    *loss = SFX(bn_net_loss)(net, work, yb, wb, np)
+          + SFX(bn_net_penalty)(net, params, cfg->l1, cfg->l2);
+    status = SFX(bn_net_backward)(net, dparams, work, params, state, xb, xsp, yb, wb, np,
+                                  &drop, cfg->l1, cfg->l2);
+    if (status != BN_OK) return status;
+    if (state) SFX(bn_net_update_state)(net, work, state, np);
+    return BN_OK;
+}
+
 int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                       double *losses, int64_t *completed, int64_t epochs, REAL *params,
                       REAL *state, REAL *dparams, REAL *state1, REAL *state2, REAL *backup, REAL *work,
                       int64_t *perm, uint64_t *scratch, const REAL *x,
-                      const bn_csr_rows *xs, const REAL *y, const REAL *sw, int64_t n)
+                      const bn_csr_rows *xs, const REAL *y, const REAL *sw, int64_t n,
+                      const bn_reduce *reduce)
 {
-    const int64_t n_in = net->in_h * net->in_w * net->in_c;
-    const int64_t n_out = net->y_size; /* values per row of y */
+    const int64_t parts = reduce ? reduce->parts : 1;
+    const int64_t first = reduce ? reduce->first : 0, last = reduce ? reduce->last : 1;
     const int64_t b = cfg->batch_size < n ? cfg->batch_size : n;
     const int shuffled = cfg->shuffle && b < n;
     int64_t saved_step = opt->step;
@@ -95,35 +137,27 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
             bn_rng_permutation(perm, scratch, cfg->seed,
                                bn_rng_stream(BN_STREAM_SHUFFLE, (uint64_t)epoch, 0, 0), n);
         for (int64_t start = 0, batch = 0; start < n; start += b, batch++) {
-            /* interrupt.h: rolled back below to the last completed epoch */
-            if (bn_interrupt_pending()) { status = BN_EINTERRUPTED; break; }
+            /* interrupt.h: rolled back below to the last completed epoch; with a reduce
+             * hook the processes agree on it inside the hook instead */
+            if (!reduce && bn_interrupt_pending()) { status = BN_EINTERRUPTED; break; }
             const int64_t nb = n - start < b ? n - start : b;
-            const REAL *xb = xs ? NULL : x + start * n_in, *yb = y + start * n_out;
-            const REAL *wb = sw ? sw + start : NULL;
-            bn_csr_rows xsb; /* CSR input: the batch's rows are picked, not copied */
-            if (xs) {
-                xsb = *xs;
-                if (shuffled) xsb.rows = perm + start;
-                else xsb.indptr = xs->indptr + start;
+            double loss = 0.0;
+            for (int64_t k = first; k < last; k++) { /* one part of the batch (net.h) */
+                const int64_t lo = k * nb / parts, np = (k + 1) * nb / parts - lo;
+                const int64_t at = start + lo; /* the part's first row in the epoch's order */
+                if (np == 0) {
+                    memset(dparams, 0, (size_t)net->n_params * sizeof(REAL));
+                    loss = 0.0;
+                } else {
+                    status = SFX(train_part)(net, cfg, &loss, params, state, dparams, work,
+                                             shuffled ? perm + at : NULL, at, np, epoch,
+                                             batch, lo, x, xs, y, sw);
+                    if (status != BN_OK) break;
+                }
+                if (reduce) status = reduce->fn(reduce->ctx, k, dparams, &loss, np, nb);
+                if (status != BN_OK) break;
             }
-            if (shuffled) { /* the workspace for nb rows: xb at 0, then yb and wb */
-                REAL *gx = work, *gy = work + nb * net->row_yb, *gw = work + nb * net->row_wb;
-                SFX(gather_rows)(xs ? NULL : gx, gy, gw, x, y, sw, perm + start, nb, n_in,
-                                 n_out);
-                xb = xs ? NULL : gx;
-                yb = gy;
-                wb = sw ? gw : NULL;
-            }
-            const bn_csr_rows *xsp = xs ? &xsb : NULL;
-            const bn_dropout drop = {cfg->seed, epoch, batch};
-            status = SFX(bn_net_forward)(net, work, params, state, xb, xsp, nb, &drop);
             if (status != BN_OK) break;
-            double loss = SFX(bn_net_loss)(net, work, yb, wb, nb)
-                        + SFX(bn_net_penalty)(net, params, cfg->l1, cfg->l2);
-            status = SFX(bn_net_backward)(net, dparams, work, params, state, xb, xsp, yb, wb,
-                                          nb, &drop, cfg->l1, cfg->l2);
-            if (status != BN_OK) break;
-            if (state) SFX(bn_net_update_state)(net, work, state, nb);
             if (opt->clipvalue > 0 || opt->clipnorm > 0)
                 SFX(bn_clip_grads)(dparams, net->n_params, opt->clipvalue, opt->clipnorm);
             if (scheduled)
@@ -146,7 +180,7 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
         saved_step = opt->step;
         /* a SIGINT during the epoch's last batch (or, for the last epoch, at any time after
          * the check before that batch): stop at this epoch boundary, nothing to roll back */
-        if (bn_interrupt_pending()) return BN_EINTERRUPTED;
+        if (!reduce && bn_interrupt_pending()) return BN_EINTERRUPTED;
         if (backup && e + 1 < epochs)
             SFX(backup_state)(backup, params, state1, state2, state, net->n_params,
                               net->n_state, 0);

@@ -146,9 +146,11 @@ class Backend:
         return self.core.evaluate(work, params, self.state, xs, y, l1, l2, dparams, sw,
                                   drop=drop, **csr)
 
-    def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
+    def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None, reduce=None):
         """(losses, completed, status) of bn_net_train (net.h): status "ok", or
-        "interrupted" / "diverged" with the state rolled back to the last completed epoch"""
+        "interrupted" / "diverged" with the state rolled back to the last completed epoch.
+        reduce: data-parallel training (barenet.distributed), an object with parts, first,
+        last and bind(dparams) -> fn(part, loss, rows, batch_rows) (net.h, bn_reduce)"""
         losses = np.empty(epochs)
         if epochs == 0:
             return losses, 0, "ok"
@@ -169,6 +171,8 @@ class Backend:
         xs, csr = _input(x)
         step, completed, status = self.core.train(
             losses, params, self.state, dparams, state1, state2, backup, work, perm, scratch,
-            xs, y, config, dict(optimizer.c_config(lr)), sw, **csr)
+            xs, y, config, dict(optimizer.c_config(lr)), sw, **csr,
+            reduce=None if reduce is None else (reduce.bind(dparams), reduce.parts,
+                                                reduce.first, reduce.last))
         optimizer.step = step
         return losses, completed, status

@@ -1,5 +1,7 @@
 # Type stub for the Cython extension barenet._core (src/barenet/_core.pyx).
 # Arrays are C-contiguous float32 or float64 (one dtype per call); Python has validated them.
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -21,10 +23,14 @@ class Net:
                 indptr: NDArray[np.int64] | None = None,
                 indices: NDArray[np.int64] | None = None, data: _F | None = None) -> None: ...
     def predict(self, out: _F, work: _F, params: _F, x: _F) -> None: ...
-    def train(self, losses: NDArray[np.float64], params: _F, dparams: _F, state1: _F,
-              state2: _F, backup: _F, work: _F, perm: NDArray[np.int64],
-              scratch: NDArray[np.uint64], x: _F, y: _F, config: dict[str, float],
-              optimizer: dict[str, float], sw: _F | None = None) -> tuple[int, int, str]: ...
+    def train(self, losses: NDArray[np.float64], params: _F, state: _F, dparams: _F,
+              state1: _F, state2: _F, backup: _F, work: _F, perm: NDArray[np.int64],
+              scratch: NDArray[np.uint64], x: _F | None, y: _F, config: dict[str, float],
+              optimizer: dict[str, float], sw: _F | None = None,
+              indptr: NDArray[np.int64] | None = None, indices: NDArray[np.int64] | None = None,
+              data: _F | None = None,
+              reduce: tuple[Callable[[int, float, int, int], float | None], int, int, int]
+              | None = None) -> tuple[int, int, str]: ...
 
 def first_nonfinite(x: _F) -> int: ...
 

@@ -90,6 +90,7 @@ cdef extern from "net.h" nogil:
     ctypedef struct bn_dropout:
         uint64_t seed
         int64_t epoch, batch
+        int64_t row
     ctypedef struct bn_train_config:
         int64_t batch_size
         int32_t shuffle
@@ -134,18 +135,25 @@ cdef extern from "net.h" nogil:
     int64_t bn_first_nonfinite_f32(const float *x, int64_t count)
     int BN_EINTERRUPTED
     int BN_EDIVERGED
+    int BN_EREDUCE
+    ctypedef int (*bn_reduce_fn)(void *ctx, int64_t part, void *dparams, double *loss,
+                                 int64_t rows, int64_t batch_rows) noexcept nogil
+    ctypedef struct bn_reduce:
+        bn_reduce_fn fn
+        void *ctx
+        int64_t parts, first, last
     int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, double *params,
                          double *state, double *dparams, double *state1, double *state2,
                          double *backup, double *work, int64_t *perm, uint64_t *scratch,
                          const double *x, const bn_csr_rows *xs, const double *y,
-                         const double *sw, int64_t n)
+                         const double *sw, int64_t n, const bn_reduce *reduce)
     int bn_net_train_f32(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
                          double *losses, int64_t *completed, int64_t epochs, float *params,
                          float *state, float *dparams, float *state1, float *state2,
                          float *backup, float *work, int64_t *perm, uint64_t *scratch,
                          const float *x, const bn_csr_rows *xs, const float *y,
-                         const float *sw, int64_t n)
+                         const float *sw, int64_t n, const bn_reduce *reduce)
 
 cdef extern from "interrupt.h" nogil:
     int bn_interrupt_install()
@@ -381,7 +389,8 @@ cdef class Net:
         cdef bn_dropout position
         cdef const bn_dropout *dp = NULL
         if drop is not None:
-            position.seed, position.epoch, position.batch = drop
+            position.seed, position.epoch, position.batch = drop[:3]
+            position.row = drop[3] if len(drop) > 3 else 0
             dp = &position
         if x is not None:
             xp = &x[0, 0]
@@ -454,13 +463,28 @@ cdef class Net:
               uint64_t[::1] scratch, const floating[:, ::1] x, const floating[:, ::1] y,
               dict config, dict optimizer, const floating[::1] sw=None,
               const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
-              const floating[::1] data=None):
+              const floating[::1] data=None, reduce=None):
         """len(losses) epochs of bn_net_train; config holds the bn_train_config fields and
         optimizer the bn_optimizer ones; backup has 3 n_params + n_state values. While
         interrupt_install() is in effect in this thread, SIGINT stops the loop
-        (interrupt.h). Returns (optimizer step afterwards, epochs completed, "ok" |
-        "interrupted" | "diverged")."""
+        (interrupt.h). reduce = (fn, parts, first, last) makes it data-parallel (net.h,
+        bn_reduce): fn(part, loss, rows, batch_rows) is called with the GIL after each
+        part's backward, reads and replaces `dparams` in place and returns the loss (the
+        global one after part last-1), or None when a process saw Ctrl-C; an exception it
+        raises ends the call and is raised here. Returns (optimizer step afterwards,
+        epochs completed, "ok" | "interrupted" | "diverged")."""
         cdef bn_train_config cfg
+        cdef bn_reduce red
+        cdef const bn_reduce *rp = NULL
+        cdef list hook = None
+        if reduce is not None:
+            hook = [reduce[0], None]  # the Python function, the exception it raised
+            red.fn = _reduce_hook
+            red.ctx = <void *>hook
+            red.parts, red.first, red.last = reduce[1:]
+            if not 0 <= red.first < red.last <= red.parts:
+                raise ValueError("reduce needs 0 <= first < last <= parts")
+            rp = &red
         cdef bn_optimizer opt
         cdef int status
         cdef int64_t n = y.shape[0], epochs = losses.shape[0], completed = 0
@@ -482,18 +506,36 @@ cdef class Net:
                 status = bn_net_train_f32(&self.net, &cfg, &opt, &losses[0], &completed,
                                           epochs, &params[0], st, &dparams[0], s1, s2,
                                           &backup[0], &work[0], &perm[0], &scratch[0],
-                                          xp, xs, &y[0, 0], w, n)
+                                          xp, xs, &y[0, 0], w, n, rp)
             else:
                 status = bn_net_train_f64(&self.net, &cfg, &opt, &losses[0], &completed,
                                           epochs, &params[0], st, &dparams[0], s1, s2,
                                           &backup[0], &work[0], &perm[0], &scratch[0],
-                                          xp, xs, &y[0, 0], w, n)
+                                          xp, xs, &y[0, 0], w, n, rp)
+        if status == BN_EREDUCE and hook is not None and hook[1] is not None:
+            raise hook[1]
         if status == BN_EINTERRUPTED:
             return opt.step, completed, "interrupted"
         if status == BN_EDIVERGED:
             return opt.step, completed, "diverged"
         _check(status)
         return opt.step, completed, "ok"
+
+
+cdef int _reduce_hook(void *ctx, int64_t part, void *dparams, double *loss, int64_t rows,
+                      int64_t batch_rows) noexcept nogil:
+    """bn_reduce_fn (net.h): the GIL only for the Python reduction, hook = [fn, error]"""
+    with gil:
+        hook = <list>ctx
+        try:
+            out = hook[0](part, loss[0], rows, batch_rows)
+        except BaseException as exc:
+            hook[1] = exc
+            return BN_EREDUCE
+        if out is None:
+            return BN_EINTERRUPTED
+        loss[0] = out
+        return BN_OK
 
 
 

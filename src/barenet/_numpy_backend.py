@@ -217,17 +217,22 @@ def step_lr(lr, step, cfg):
     return schedules.step_lr(lr, step, cfg.warmup_steps, cfg.decay_steps, cfg.min_lr)
 
 
-def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
+def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None, reduce=None):
     """`epochs` epochs of mini-batch training from cfg.epoch (bn_net_train in net.h);
     returns (losses, completed, status) with status "ok", or "interrupted" (Ctrl-C seen
     before a batch, or after an epoch: then at that boundary) /
     "diverged" (a non-finite epoch loss) after rolling the parameters and the optimizer
-    state back to the last completed epoch"""
+    state back to the last completed epoch. reduce: data-parallel training, as in
+    _compiled_backend.Backend.train (net.h, bn_reduce): parts first..last-1 of each batch,
+    each part's gradient handed to the reduction, which leaves the global one"""
     n = x.shape[0]
     b = min(cfg.batch_size, n)
     shuffled = cfg.shuffle and b < n
     dparams = np.empty_like(params)
     losses = np.empty(epochs)
+    parts, first, last = (1, 0, 1) if reduce is None else (reduce.parts, reduce.first,
+                                                           reduce.last)
+    fn = None if reduce is None else reduce.bind(dparams)
     live = [params] + [s for s in (optimizer.state_arrays() or ()) if s is not None]
     if state is not None and state.size:
         live.append(state)
@@ -240,22 +245,40 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
         total = 0.0
         status = "ok"
         for batch, start in enumerate(range(0, n, b)):
-            if interrupt_pending():  # Ctrl-C (training.catch_interrupts), as in C
+            if fn is None and interrupt_pending():  # Ctrl-C (training.catch_interrupts)
                 status = "interrupted"
                 break
-            rows = slice(start, start + b) if order is None else order[start:start + b]
-            xb, yb, wb = rows_of(x, rows), y[rows], None if sw is None else sw[rows]
-            drop = (cfg.seed, epoch, batch)
-            acts, zs = forward(spec, params, xb, drop, state)
-            batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
-            backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop, state)
+            nb = min(b, n - start)
+            for k in range(first, last):  # one part of the batch (net.h, bn_reduce)
+                lo, hi = k * nb // parts, (k + 1) * nb // parts
+                at = start + lo
+                if hi == lo:
+                    dparams[...] = 0
+                    batch_loss = 0.0
+                else:
+                    rows = (slice(at, at + hi - lo) if order is None
+                            else order[at:at + hi - lo])
+                    xb, yb, wb = rows_of(x, rows), y[rows], None if sw is None else sw[rows]
+                    drop = (cfg.seed, epoch, batch, lo)
+                    acts, zs = forward(spec, params, xb, drop, state)
+                    batch_loss = (loss(spec, acts, zs, yb, wb)
+                                  + penalty(spec, params, cfg.l1, cfg.l2))
+                    backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop,
+                             state)
+                    update_state(spec, state, zs)
+                if fn is not None:
+                    batch_loss = fn(k, batch_loss, hi - lo, nb)
+                    if batch_loss is None:  # some process saw Ctrl-C
+                        status = "interrupted"
+                        break
+            if status != "ok":
+                break
             rate = step_lr(lr, optimizer.step, cfg)
             decays = getattr(optimizer, "decay", "all") == "weights"
             if decays and optimizer.weight_decay > 0:  # bn_net_decay_weights
                 optimizer.decay_weights(_weights(spec, params), rate)
             optimizer.update_numpy(params, dparams, rate, weights_decayed=decays)
-            update_state(spec, state, zs)
-            total += batch_loss * xb.shape[0]
+            total += batch_loss * nb
         if status == "ok":
             losses[e] = total / n
             finite = np.isfinite(losses[e]) and all(np.isfinite(a).all() for a in live)
@@ -265,7 +288,7 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
                 a[...] = saved
             optimizer.step = backup[1]
             return losses, e, status
-        if interrupt_pending():  # seen after the epoch: stop at this boundary
+        if fn is None and interrupt_pending():  # seen after the epoch: stop at this boundary
             return losses, e + 1, "interrupted"
     return losses, epochs, "ok"
 
@@ -316,7 +339,8 @@ class Backend:
         backward(self.spec, dparams, params, acts, zs, y, sw, l1, l2, drop, self.state)
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
-    def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None):
+    def train(self, cfg, optimizer, params, x, y, epochs, lr, sw=None, reduce=None):
         # overflow while diverging is reported by the caller (TrainingDiverged), as in C
         with np.errstate(over="ignore", invalid="ignore"):
-            return train(self.spec, cfg, optimizer, params, x, y, sw, epochs, lr, self.state)
+            return train(self.spec, cfg, optimizer, params, x, y, sw, epochs, lr, self.state,
+                         reduce)

@@ -75,10 +75,10 @@ def dropout_keep(seed, stream, index, rate):
     return rng_uniform(seed, stream, index) >= rate
 
 
-def dropout_mask(seed, stream, count, rate, dtype=np.float64):
-    """(count,) array of dtype: 1 / (1 - rate) where element i is kept, else 0; the scale is
-    rounded once to dtype (as bn_dropout_mask_f32/f64). 0 <= rate < 1."""
+def dropout_mask(seed, stream, count, rate, dtype=np.float64, start=0):
+    """(count,) array of dtype: 1 / (1 - rate) where element start + i is kept, else 0; the
+    scale is rounded once to dtype (as bn_dropout_mask_f32/f64). 0 <= rate < 1."""
     dtype = np.dtype(dtype)
     scale = dtype.type(1.0 / (1.0 - rate))
-    keep = dropout_keep(seed, stream, np.arange(count, dtype=np.uint64), rate)
+    keep = dropout_keep(seed, stream, np.arange(start, start + count, dtype=np.uint64), rate)
     return np.where(keep, scale, dtype.type(0)).astype(dtype, copy=False)

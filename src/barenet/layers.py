@@ -83,10 +83,14 @@ def _rank_name(shape):
 def dropout_scale(rate, drop, stream, shape, dtype):
     """keep / (1 - rate) for each value of a dropout output of `shape` (N, ...): the masks
     of bn_dropout (layers.h), values numbered row by row in the user's order (channels
-    first for images). drop = (seed, epoch, batch)."""
-    seed, epoch, batch = drop
+    first for images). drop = (seed, epoch, batch) or (seed, epoch, batch, row): the rows'
+    first position in the batch (a part of a batch, bn_dropout.row)."""
+    seed, epoch, batch = drop[:3]
+    row = drop[3] if len(drop) > 3 else 0
     key = _rng.rng_stream(_rng.STREAM_DROPOUT, epoch, batch, stream)
-    return _rng.dropout_mask(seed, key, int(np.prod(shape)), rate, dtype).reshape(shape)
+    size = int(np.prod(shape[1:]))
+    return _rng.dropout_mask(seed, key, shape[0] * size, rate, dtype,
+                             start=row * size).reshape(shape)
 
 
 def _check_activation(activation, layer, allow_softmax):

@@ -763,6 +763,25 @@ class Sequential:
         opt.ensure_state(self._spec.n_params, self.dtype)
         self._optimizer_name = optimizer if isinstance(optimizer, str) else None
 
+    def _check_distributed(self, distributed, lbfgs):
+        """distributed=: None or a barenet.distributed.MPI this training can use"""
+        if distributed is None:
+            return None
+        from . import distributed as _distributed
+        if not isinstance(distributed, _distributed.MPI):
+            raise TypeError("distributed must be None or a barenet.distributed.MPI, got "
+                            f"{type(distributed).__name__}")
+        if lbfgs:
+            raise ValueError("distributed training needs a mini-batch optimizer, not 'lbfgs'")
+        if self._spec.n_state:
+            raise ValueError("distributed training does not support BatchNormalization (each "
+                             "rank's batch statistics would differ from one process's)")
+        if self._spec.masks and self._spec.masks[-1] >= 0:
+            raise ValueError("distributed training does not support a loss over masked steps "
+                             "(its mean is over the batch's valid steps, which the ranks' "
+                             "shares of a batch do not know)")
+        return distributed
+
     def _check_epochs(self, epochs, minimum):
         """epochs as an int: at most MAX_STEP (2**62) per call, and no more than the epoch
         counter (int64 in C) can still count after the epochs this network has done"""
@@ -807,7 +826,7 @@ class Sequential:
               early_stopping: Union[None, bool, int, EarlyStopping] = None,
               lr_schedule: Union[None, str, Schedule] = None,
               sample_weight: Optional[ArrayLike] = None, on_divergence: str = "raise",
-              record_trajectory: bool = False) -> History:
+              record_trajectory: bool = False, distributed: Any = None) -> History:
         """Train on (X, y) and return a History: the list of per-epoch training losses (each
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
@@ -851,6 +870,12 @@ class Sequential:
         one per backend call, as with validation data; barenet.plot.loss_landscape draws
         the path. Off (the default), nothing is copied and `history.trajectory` is None.
         Not with optimizer="lbfgs" (ValueError).
+
+        distributed=barenet.distributed.MPI(...) trains data-parallel over MPI: every rank
+        calls train with the same data (an array or barenet.distributed.load_npy's
+        memory map), network and arguments, computes its share of each batch and gets the
+        same parameters (docs/distributed.md). Not with "lbfgs", BatchNormalization or a
+        loss over masked steps.
         """
         try:
             X, y = self._Xy(X, y)
@@ -861,17 +886,21 @@ class Sequential:
         return self._train(X, y, sw, epochs, learning_rate, verbose, batch_size=batch_size,
                            optimizer=optimizer, shuffle=shuffle, validation_data=validation_data,
                            early_stopping=early_stopping, lr_schedule=lr_schedule,
-                           on_divergence=on_divergence, record_trajectory=record_trajectory)
+                           on_divergence=on_divergence, record_trajectory=record_trajectory,
+                           distributed=distributed)
 
     @_exclusive
     def _train(self, X, y, sw, epochs, learning_rate, verbose, *, batch_size=None,
                optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-               lr_schedule=None, on_divergence="raise", record_trajectory=False):
+               lr_schedule=None, on_divergence="raise", record_trajectory=False,
+               distributed=None):
         """train() on X, y, sw as _Xy and check_sample_weight return them (validated once:
         barenet.sklearn calls this epoch by epoch). All the other arguments are checked
         here before the network changes."""
-        if isinstance(optimizer, _optimizers.LBFGS) or (isinstance(optimizer, str)
-                                                       and optimizer.strip().lower() == "lbfgs"):
+        lbfgs = isinstance(optimizer, _optimizers.LBFGS) or (
+            isinstance(optimizer, str) and optimizer.strip().lower() == "lbfgs")
+        dist = self._check_distributed(distributed, lbfgs)
+        if lbfgs:
             if check_bool(record_trajectory, "record_trajectory"):
                 raise ValueError("record_trajectory=True needs a first-order optimizer (the "
                                  "path of one epoch per step); optimizer='lbfgs' has none")
@@ -906,6 +935,12 @@ class Sequential:
         if schedule is not None and epochs:
             lr0 = (opt.learning_rate_for(lr) if getattr(schedule, "per_step", False)
                    else self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs))
+        if dist is not None:  # every rank must run the same training (a collective)
+            dist.check_same([n, X[:1].size, y[:1].size, batch, epochs, shuffle, lr,
+                             self._params.size, validation is not None, stopper is not None,
+                             self._epochs_done, sw is not None, schedule is not None,
+                             bool(record_trajectory)], "the training arguments")
+            verbose = verbose and dist.rank == 0
 
         history = History()
         try:
@@ -914,6 +949,12 @@ class Sequential:
                 self._use_optimizer(opt, optimizer)
                 if self._stream_seed is None and ((shuffle and batch < n) or self.dropout > 0):
                     self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+                if dist is not None:  # rank 0's parameters, optimizer state and seed
+                    position = np.array([self._stream_seed or 0, self._stream_seed is not None,
+                                         opt.step], dtype=np.int64)
+                    dist.broadcast([self._params, *(opt.state_arrays() or ()), position])
+                    self._stream_seed = int(position[0]) if position[1] else None
+                    opt.step = int(position[2])
                 cfg = TrainConfig(batch_size=batch, shuffle=shuffle,
                                   seed=self._stream_seed or 0, epoch=self._epochs_done,
                                   l1=self.l1, l2=self.l2,
@@ -927,7 +968,7 @@ class Sequential:
                 try:
                     self._train_loop(X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper,
                                      monitor, validation, per_epoch, print_every, progress,
-                                     history, on_divergence, interrupts, trajectory)
+                                     history, on_divergence, interrupts, trajectory, dist)
                 finally:
                     if progress is not None:
                         progress.close()
@@ -972,7 +1013,7 @@ class Sequential:
 
     def _train_loop(self, X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper, monitor,
                     validation, per_epoch, print_every, progress, history, on_divergence,
-                    interrupts, trajectory=None):
+                    interrupts, trajectory=None, dist=None):
         """the epochs of one train call: C (or NumPy) runs chunks of epochs; between chunks
         come the schedule, validation, progress output, early stopping and the Ctrl-C poll.
         Whatever ends the call early leaves the network at an epoch boundary: the last
@@ -1008,7 +1049,10 @@ class Sequential:
                 except Exception as exc:
                     raise end_early(exc)
             losses, completed, status = self._backend.train(
-                replace(cfg, epoch=self._epochs_done), opt, self._params, X, y, k, lr_e, sw)
+                replace(cfg, epoch=self._epochs_done), opt, self._params, X, y, k, lr_e, sw,
+                reduce=dist)
+            if dist is not None:  # every rank at the same place with the same parameters
+                dist.check_chunk(completed, status, self._params)
             self._epochs_done += completed
             history.extend(losses[:completed].tolist())
             history.metrics["lr"].extend([lr_e] * completed)
@@ -1060,6 +1104,11 @@ class Sequential:
                     if waited >= stopper.patience:
                         history.stopped_epoch = e - 1
                         stop = True
+            if dist is not None:  # the ranks agree on stopping and on Ctrl-C
+                stop = dist.agree(stop, "agreeing on early stopping")
+                if dist.agree(interrupts.take(), "agreeing on Ctrl-C"):
+                    raise end_early(interrupted(history, "barenet: training interrupted "
+                                                         f"after epoch {e - 1}"))
             if interrupts.take():  # Ctrl-C seen by C after the chunk, or during the above
                 raise end_early(interrupted(history, "barenet: training interrupted after "
                                                      f"epoch {e - 1}"))
