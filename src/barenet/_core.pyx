@@ -57,6 +57,7 @@ cdef extern from "net.h" nogil:
         double rate
         double momentum, eps
         double mask_value
+        int64_t heads, key_dim, causal
     ctypedef struct bn_node_plan:
         pass
     ctypedef struct bn_csr_rows:

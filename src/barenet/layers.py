@@ -119,6 +119,7 @@ class Layer:
     penalised = False # the l1/l2 penalty acts on its weights (views()[0])
     makes_mask = False  # it computes a step mask of its output (Embedding(mask_zero=True))
     uses_mask = False   # it reads its input's step mask (forward/backward get mask=)
+    uses_stream = False # it draws dropout masks: it gets its own random stream (Spec.streams)
 
     def __init_subclass__(cls, **kwargs):
         """a public layer class registers itself by name for save/load"""
@@ -499,6 +500,7 @@ class Dropout(Layer):
     counter-based generator, so both backends draw the same ones."""
 
     kind = DROPOUT
+    uses_stream = True
 
     def __init__(self, rate):
         from ._validation import check_rate
@@ -1043,3 +1045,7 @@ class Masking(Layer):
 
     def __repr__(self):
         return f"Masking(mask_value={self.mask_value!r})"
+
+
+# the attention kinds live in their own module; their classes are layers too
+from .attention import MultiHeadAttention, PositionalEmbedding  # noqa: E402,F401

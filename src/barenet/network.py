@@ -21,7 +21,7 @@ from ._validation import (check_bool, check_choice, check_dtype, check_int, chec
                           check_y_binary,
                           check_y_categorical, check_y_regression, MAX_PARAM_BYTES, MAX_PARAMS, MAX_SEED,
                           MAX_STEP)
-from .layers import DROPOUT, EMBEDDING, MAX_TOKEN_IDS, Dense, Dropout, Layer
+from .layers import EMBEDDING, MAX_TOKEN_IDS, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, catch_interrupts, get_early_stopping, interrupted
 
@@ -71,7 +71,7 @@ class Spec:
             offsets.append(at)
             streams.append(dropouts)
             states.append(kept)
-            dropouts += layer.kind == DROPOUT
+            dropouts += bool(layer.uses_stream)  # Dropout, attention dropout, ...
             at += layer.n_params
             kept += layer.n_state
         if edges is None:
@@ -436,8 +436,9 @@ class Sequential:
 
     @property
     def dropout(self):
-        """the largest dropout rate of the model's Dropout layers (0: none)"""
-        return max([layer.rate for layer in self.layers if layer.kind == DROPOUT], default=0.0)
+        """the largest dropout rate of the model's layers that draw dropout masks (Dropout,
+        MultiHeadAttention(dropout=...); 0: none)"""
+        return max([layer.rate for layer in self.layers if layer.uses_stream], default=0.0)
 
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):
