@@ -61,11 +61,12 @@ static int attention_keeps_z(const bn_layer *ly, int is_output)
     return 1;
 }
 
+/* (an elementwise kind before it may describe the same values as (1, 1, T C)) */
 static int attention_check(const bn_net *net, const bn_layer *ly)
 {
     int64_t in[3];
     bn_op_input_shape(net, ly, 0, in);
-    return in[0] == 1 && in[1] == ly->in_w && in[2] == ly->in_c && ly->in_h == 1
+    return in[0] * in[1] * in[2] == bn_op_in_size(ly) && ly->in_h == 1
         && ly->out_h == 1 && ly->out_w == ly->in_w && ly->out_c == ly->in_c && ly->heads >= 1
         && ly->key_dim >= 1 && (ly->causal == 0 || ly->causal == 1) && ly->rate >= 0.0
         && ly->rate < 1.0 && attention_param_count(ly) > 0 && attention_kept(ly) > 0
@@ -82,7 +83,7 @@ static int posembed_check(const bn_net *net, const bn_layer *ly)
 {
     int64_t in[3];
     bn_op_input_shape(net, ly, 0, in);
-    return in[0] == 1 && in[1] == ly->in_w && in[2] == ly->in_c && ly->in_h == 1
+    return in[0] * in[1] * in[2] == bn_op_in_size(ly) && ly->in_h == 1
         && ly->out_h == 1 && ly->out_w == ly->in_w && ly->out_c == ly->in_c
         && ly->table_rows >= ly->in_w && bn_size_mul(ly->table_rows, ly->in_c) > 0
         && ly->b_offset < 0;
@@ -155,10 +156,10 @@ static int SFX(attention_forward)(const bn_op_args *g)
     const int64_t e = h * dk, r = n * t;
     const SFX(attention_params) w = SFX(attention_unpack)(ly, g->params);
     const REAL *x = g->in[0], *mask = g->mask; /* (R, C), (N, T) or NULL */
-    REAL *base = g->z ? g->z : g->cols;
+    REAL *cols = g->cols, *base = g->z ? (REAL *)g->z : cols;
     REAL *q = base, *k = q + r * e, *v = k + r * e, *o = v + r * e; /* (R, E) each */
     REAL *p = g->z ? o + r * e : NULL;                     /* (N, H, T, T), training only */
-    REAL *rows = g->z ? g->cols : g->cols + 4 * r * e;     /* (N, H, T) */
+    REAL *rows = g->z ? cols : cols + 4 * r * e;           /* (N, H, T) */
     int status = GEMM_BIAS_ACT(r, e, c, x, c, w.wq, e, w.bq, BN_ACT_IDENTITY, q, e, NULL, 0);
     if (status == BN_OK)
         status = GEMM_BIAS_ACT(r, e, c, x, c, w.wk, e, w.bk, BN_ACT_IDENTITY, k, e, NULL, 0);
@@ -180,7 +181,7 @@ static int SFX(attention_forward)(const bn_op_args *g)
             const int64_t jn = causal ? i + 1 : t;
             REAL *pi = p ? p + (sh * t + i) * t : rows + sh * t;
             const REAL *qi = q + (s * t + i) * e + hd;
-            REAL top = 0;
+                    REAL top = 0;
             int any = 0;
             for (int64_t j = 0; j < jn; j++) {
                 if (ms && ms[j] == 0) continue;
