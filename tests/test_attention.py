@@ -311,3 +311,90 @@ def test_bad_arguments_and_inputs():
     with pytest.raises(ValueError, match="dropout"):
         net.train(np.zeros((3, 6, 4)), np.zeros((3, 6, 2)), epochs=1, optimizer="lbfgs",
                   verbose=False)
+
+
+# -- generation with the key/value cache --------------------------------------------------
+
+def gpt(backend, t=6, max_len=12, pos="learned", dtype="float64"):
+    """a causal one-block model whose attention and positions carry over prediction calls"""
+    x = Input((t,))
+    h = PositionalEmbedding(max_len, 8, kind=pos)(Embedding(VOCAB, 8)(x))
+    a = MultiHeadAttention(2, 4, causal=True, max_len=max_len)(LayerNormalization()(h))
+    h = Add()([h, a])
+    return Model(x, Dense(VOCAB, "softmax")(LayerNormalization()(h)), seed=6,
+                 backend=backend, dtype=dtype)
+
+
+def recompute_generate(model, prompt, steps, temperature, seed):
+    """generate without a cache: the whole prefix predicted again for every new token"""
+    from barenet._generate import _sample, _twin
+    rng = np.random.default_rng(seed)
+    seq = np.array(prompt).reshape(1, -1)
+    out = []
+    for _ in range(steps):
+        twin = _twin(model, seq.shape[1])
+        proba = twin.predict(seq)[:, -1]
+        token = _sample(proba, temperature, None, rng)
+        out.append(int(token[0]))
+        seq = np.concatenate([seq, token[:, None]], axis=1)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generate_with_the_cache_equals_recomputing_the_prefix(backend, pos, temperature,
+                                                               dtype):
+    X, y = tokens(n=16, t=6, seed=3)
+    model = gpt(backend, pos=pos, dtype=dtype)
+    model.train(X, y, epochs=3, learning_rate=0.01, optimizer="adam", verbose=False)
+    prompt = [3, 1, 4]
+    cached = model.generate(prompt, 9, temperature=temperature, seed=11)
+    np.testing.assert_array_equal(cached,
+                                  recompute_generate(model, prompt, 9, temperature, 11))
+    assert cached.shape == (9,)
+    # a batch of prompts: each row its own sequence
+    batch = model.generate([[3, 1, 4], [2, 2, 5]], 5, temperature=0.0)
+    np.testing.assert_array_equal(batch[1], recompute_generate(model, [2, 2, 5], 5, 0.0, 0))
+
+
+def test_the_cache_in_one_call_equals_step_by_step(backend):
+    """predicting a prefix in one call with a carry, then continuing, equals the steps one by
+    one: the cache holds the keys and values of every step seen, positions continue"""
+    from barenet._generate import _twin
+    model = gpt(backend)
+    X, _ = tokens(n=2, t=6, seed=1)
+    whole = model.predict(X)
+    spec = _twin(model, 1)._spec
+    for first in (1, 4):
+        twin = _twin(model, first)
+        carry = np.zeros(2 * spec.carry_offsets[1])
+        head = twin._backend.predict(twin._params, X[:, :first].astype(float), carry=carry)
+        np.testing.assert_allclose(head.reshape(2, first, VOCAB), whole[:, :first],
+                                   rtol=1e-12, atol=1e-14)
+        step = _twin(model, 1)
+        for i in range(first, 6):
+            out = step._backend.predict(step._params, X[:, i:i + 1].astype(float), carry=carry)
+            np.testing.assert_allclose(out.reshape(2, VOCAB), whole[:, i], rtol=1e-12,
+                                       atol=1e-14)
+
+
+def test_generate_refuses_attention_without_a_cache_and_too_long_runs(backend):
+    x = Input((6,))
+    h = MultiHeadAttention(2, 4, causal=True)(Embedding(VOCAB, 8)(x))
+    model = Model(x, Dense(VOCAB, "softmax")(h), backend=backend)
+    with pytest.raises(ValueError, match="carry their state"):
+        model.generate([1, 2], 3)
+    x = Input((6,))
+    h = PositionalEmbedding(12, 8)(Embedding(VOCAB, 8)(x))
+    h = MultiHeadAttention(2, 4, causal=True)(h)
+    model = Model(x, Dense(VOCAB, "softmax")(h), backend=backend)
+    with pytest.raises(ValueError, match="no key/value cache"):
+        model.generate([1, 2], 3)
+    model = gpt(backend, max_len=8)
+    model.generate([1, 2, 3], 6)  # 3 + 5 fed steps: fits
+    with pytest.raises(ValueError, match="holds 8 steps"):
+        model.generate([1, 2, 3], 7)
+    with pytest.raises(ValueError, match="needs causal=True"):
+        MultiHeadAttention(2, 4, max_len=8)
+    with pytest.raises(ValueError, match="max_len"):
+        MultiHeadAttention(2, 4, causal=True, max_len=0)

@@ -10,6 +10,10 @@
  *   posembed   x + a position vector per step: row t of a table (max_len, C), or, with
  *              w_offset < 0, the sinusoidal vector PE[t, 2i] = sin(t / 10000^(2i/C)),
  *              PE[t, 2i+1] = cos(same angle).
+ * Prediction with a carry continues a sequence over calls: attention with table_rows =
+ * max_len > 0 (causal) carries per row [steps seen, K (max_len, E), V (max_len, E)], appends
+ * this call's keys and values and lets its steps attend to every cached step; posembed
+ * carries its steps seen, so positions continue.
  * Parameters of attention at w_offset: Wq, Wk, Wv (C, E), Wo (E, C), then (b_offset) bq, bk,
  * bv (E), bo (C). Training keeps Q, K, V, O (T, E) and P (H, T, T) per row in z: O(T^2)
  * per head. Loops over (row, head) run on threads, each element summed by one thread in a
@@ -47,11 +51,20 @@ static int64_t attention_kept(const bn_layer *ly)
 }
 
 /* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and a
- * row of T weights per head */
+ * row of T weights per head (max_len with a cache) */
 static int64_t attention_scratch(const bn_layer *ly)
 {
+    const int64_t width = ly->table_rows > ly->in_w ? ly->table_rows : ly->in_w;
     return bn_size_add(bn_size_mul3(4, ly->in_w, attention_e(ly)),
-                       bn_size_mul(ly->heads, ly->in_w));
+                       bn_size_mul(ly->heads, width));
+}
+
+/* the key/value cache carried over prediction calls (table_rows = max_len > 0): the number
+ * of steps seen, then K and V of up to max_len steps, (max_len, E) each */
+static int64_t attention_carry_count(const bn_layer *ly)
+{
+    if (ly->table_rows <= 0) return 0;
+    return bn_size_add(1, bn_size_mul3(2, ly->table_rows, attention_e(ly)));
 }
 
 static int attention_keeps_z(const bn_layer *ly, int is_output)
@@ -69,9 +82,17 @@ static int attention_check(const bn_net *net, const bn_layer *ly)
     return in[0] * in[1] * in[2] == bn_op_in_size(ly) && ly->in_h == 1
         && ly->out_h == 1 && ly->out_w == ly->in_w && ly->out_c == ly->in_c && ly->heads >= 1
         && ly->key_dim >= 1 && (ly->causal == 0 || ly->causal == 1) && ly->rate >= 0.0
+        && ly->table_rows >= 0 && (ly->table_rows == 0 || ly->causal == 1)
         && ly->rate < 1.0 && attention_param_count(ly) > 0 && attention_kept(ly) > 0
         && attention_scratch(ly) > 0
         && (ly->b_offset < 0 || ly->b_offset == ly->w_offset + attention_weight_count(ly));
+}
+
+/* the steps seen so far, carried over prediction calls (positions continue) */
+static int64_t posembed_carry_count(const bn_layer *ly)
+{
+    (void)ly;
+    return 1;
 }
 
 static int64_t posembed_param_count(const bn_layer *ly)
@@ -106,6 +127,7 @@ const bn_op bn_op_attention = {
     .param_count = attention_param_count,
     .weight_count = attention_weight_count,
     .scratch = attention_scratch,
+    .carry_count = attention_carry_count,
     .keeps_z = attention_keeps_z,
     .kept = attention_kept,
     .check = attention_check,
@@ -118,6 +140,7 @@ const bn_op bn_op_posembed = {
     .min_inputs = 1,
     .max_inputs = 1,
     .param_count = posembed_param_count,
+    .carry_count = posembed_carry_count,
     .check = posembed_check,
     .forward = {posembed_forward_f64, posembed_forward_f32},
     .backward = {posembed_backward_f64, posembed_backward_f32},
@@ -173,19 +196,34 @@ static int SFX(attention_forward)(const bn_op_args *g)
                                  : 0;
     const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
     const int causal = (int)ly->causal;
-    const int nt = bn_threads_for(n * h, 2.0 * (double)(n * h) * (double)(t * t) * (double)dk);
+    /* with a cache (prediction with a carry): row s's block is [steps seen, K (L, E),
+     * V (L, E)]; this call's steps are appended and attend to every cached step */
+    REAL *cache = g->carry && ly->table_rows > 0 ? (REAL *)g->carry : NULL;
+    const int64_t cl = ly->table_rows, cn = 1 + 2 * cl * e, width = cache ? cl : t;
+    for (int64_t s = 0; cache && s < n; s++) {
+        REAL *cs = cache + s * cn;
+        const int64_t off = (int64_t)cs[0];
+        if (!(cs[0] >= 0 && off <= cl - t)) return BN_ENET; /* Python checks the length */
+        memcpy(cs + 1 + off * e, k + s * t * e, (size_t)(t * e) * sizeof(REAL));
+        memcpy(cs + 1 + (cl + off) * e, v + s * t * e, (size_t)(t * e) * sizeof(REAL));
+    }
+    const int nt = bn_threads_for(n * h, 2.0 * (double)(n * h) * (double)(t * width)
+                                             * (double)dk);
     BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
         const int64_t s = sh / h, hd = (sh % h) * dk;
         const REAL *ms = mask ? mask + s * t : NULL;
+        const REAL *cs = cache ? cache + s * cn : NULL;
+        const int64_t off = cs ? (int64_t)cs[0] : 0; /* keys before off: cached, valid */
+        const REAL *ks = cs ? cs + 1 : k + s * t * e, *vs = cs ? cs + 1 + cl * e : v + s * t * e;
         for (int64_t i = 0; i < t; i++) {
-            const int64_t jn = causal ? i + 1 : t;
-            REAL *pi = p ? p + (sh * t + i) * t : rows + sh * t;
+            const int64_t jn = causal ? off + i + 1 : t;
+            REAL *pi = p ? p + (sh * t + i) * t : rows + sh * width;
             const REAL *qi = q + (s * t + i) * e + hd;
-                    REAL top = 0;
+            REAL top = 0;
             int any = 0;
             for (int64_t j = 0; j < jn; j++) {
-                if (ms && ms[j] == 0) continue;
-                const REAL *kj = k + (s * t + j) * e + hd;
+                if (ms && j >= off && ms[j - off] == 0) continue;
+                const REAL *kj = ks + j * e + hd;
                 REAL dot = 0;
                 for (int64_t d = 0; d < dk; d++) dot += qi[d] * kj[d];
                 pi[j] = dot * scale;
@@ -194,24 +232,25 @@ static int SFX(attention_forward)(const bn_op_args *g)
             }
             REAL sum = 0;
             for (int64_t j = 0; j < jn; j++) {
-                if (ms && ms[j] == 0) { pi[j] = 0; continue; }
+                if (ms && j >= off && ms[j - off] == 0) { pi[j] = 0; continue; }
                 pi[j] = EXP(pi[j] - top);
                 sum += pi[j];
             }
             const REAL inv = any ? 1 / sum : 0;
             for (int64_t j = 0; j < jn; j++) pi[j] *= inv;
-            for (int64_t j = jn; j < t; j++) pi[j] = 0; /* never computed: causal */
+            for (int64_t j = jn; p && j < t; j++) pi[j] = 0; /* never computed: causal */
             REAL *oi = o + (s * t + i) * e + hd;
             for (int64_t d = 0; d < dk; d++) oi[d] = 0;
             for (int64_t j = 0; j < jn; j++) {
                 const REAL pij = pi[j] * SFX(attention_keep)(drop, stream, keep_scale, rate,
                                                              (sh * t + i) * t + j);
                 if (pij == 0) continue;
-                const REAL *vj = v + (s * t + j) * e + hd;
+                const REAL *vj = vs + j * e + hd;
                 for (int64_t d = 0; d < dk; d++) oi[d] += pij * vj[d];
             }
         }
     });
+    for (int64_t s = 0; cache && s < n; s++) cache[s * cn] += (REAL)t;
     return GEMM_BIAS_ACT(r, c, e, o, e, w.wo, c, w.bo, BN_ACT_IDENTITY, g->a, c, NULL, 0);
 }
 
@@ -316,13 +355,18 @@ static int SFX(posembed_forward)(const bn_op_args *g)
     const int64_t t = ly->in_w, c = ly->in_c;
     const REAL *x = g->in[0], *table = ly->w_offset >= 0
                                       ? (const REAL *)g->params + ly->w_offset : NULL;
-    REAL *a = g->a;
-    for (int64_t s = 0; s < g->n; s++)
+    REAL *a = g->a, *carry = g->carry; /* carry (N, 1): the steps seen, or NULL */
+    for (int64_t s = 0; s < g->n; s++) {
+        const int64_t off = carry ? (int64_t)carry[s] : 0;
+        if (carry && !(carry[s] >= 0 && off <= ly->table_rows - t)) return BN_ENET;
         for (int64_t i = 0; i < t; i++)
             for (int64_t j = 0; j < c; j++) {
-                const REAL pe = table ? table[i * c + j] : (REAL)posembed_sin(i, j, c);
+                const REAL pe = table ? table[(off + i) * c + j]
+                                      : (REAL)posembed_sin(off + i, j, c);
                 a[(s * t + i) * c + j] = x[(s * t + i) * c + j] + pe;
             }
+        if (carry) carry[s] += (REAL)t;
+    }
     return BN_OK;
 }
 

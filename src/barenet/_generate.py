@@ -2,8 +2,9 @@
 
 The model reads token ids (T,) (an Embedding first) and gives a softmax over the
 vocabulary at every step (T, V). Its recurrent layers carry their state from one call to
-the next (the carry buffer of csrc/net.h), so each new token costs one step of the network,
-not a pass over the whole prefix: a twin of the model for one step (the same layers built
+the next (attention layers their key/value cache, positional embeddings their step count:
+the carry buffer of csrc/net.h), so each new token costs one step of the network, not a
+pass over the whole prefix: a twin of the model for one step (the same layers built
 for T = 1, sharing a copy of the parameters) runs the prompt's steps, then one step per
 token. Both backends do it the same way and, for the same seed, give the same tokens."""
 
@@ -35,6 +36,7 @@ def _twin(model, steps):
 
 
 def _check_model(model):
+    from .attention import ATTENTION
     from .layers import EMBEDDING
 
     out = model.layers[-1]
@@ -47,9 +49,13 @@ def _check_model(model):
         raise ValueError("generate needs token ids as the model's input (an Embedding "
                          "reading it)")
     if model._spec.carry_offsets[1] == 0:
-        raise ValueError("generate needs recurrent layers (SimpleRNN, LSTM, GRU) that "
-                         "carry their state from one token to the next; this model has "
-                         "none")
+        raise ValueError("generate needs layers that carry their state from one token to "
+                         "the next (recurrent layers, MultiHeadAttention(causal=True, "
+                         "max_len=...)); this model has none")
+    for layer in model.layers:
+        if layer.kind == ATTENTION and not layer.max_len:
+            raise ValueError(f"{layer!r} has no key/value cache, so it cannot generate one "
+                             "token after another: give it causal=True and max_len=")
     readers = [layer for layer in model._spec.readers_of_input() if layer.kind == EMBEDDING]
     if out.output_shape[1] > readers[0].input_dim:
         raise ValueError(f"the output has {out.output_shape[1]} classes but {readers[0]!r} "
@@ -101,6 +107,12 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
     if top_k is not None:
         top_k = check_int(top_k, "top_k", minimum=1)
     seed = None if seed is None else check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
+    limits = [layer for layer in model.layers if getattr(layer, "max_len", None)]
+    for layer in limits:  # positions and caches hold max_len steps
+        if prompt.shape[1] + max(steps - 1, 0) > layer.max_len:
+            raise ValueError(f"{layer!r} holds {layer.max_len} steps; a prompt of "
+                             f"{prompt.shape[1]} and {steps} generated tokens need "
+                             f"{prompt.shape[1] + max(steps - 1, 0)}")
     rng = np.random.default_rng(seed)
     b = prompt.shape[0]
     step_model = _twin(model, 1)

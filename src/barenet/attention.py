@@ -13,6 +13,10 @@ from .layers import Layer, _check_size_arg, _rank_name, dropout_scale
 
 ATTENTION, POSEMBED = "attention", "posembed"
 
+# a cache's step count travels as a value of the model's dtype: float32 counts exactly
+# to 2**24
+MAX_CACHED_STEPS = 2**24
+
 
 def _check_bool(value, name, layer):
     if not isinstance(value, (bool, np.bool_)):
@@ -40,14 +44,30 @@ class MultiHeadAttention(Layer):
     uses_mask = True
     uses_stream = True
 
-    def __init__(self, num_heads, key_dim, causal=False, dropout=0.0, use_bias=True):
+    def __init__(self, num_heads, key_dim, causal=False, dropout=0.0, use_bias=True, *,
+                 max_len=None):
         name = f"MultiHeadAttention({num_heads!r}, {key_dim!r})"
         self.num_heads = _check_size_arg(num_heads, "num_heads", name)
         self.key_dim = _check_size_arg(key_dim, "key_dim", name)
         self.causal = _check_bool(causal, "causal", name)
         self.rate = check_rate(dropout, f"{name}: dropout")
         self.use_bias = _check_bool(use_bias, "use_bias", name)
+        if max_len is not None:
+            if not self.causal:
+                raise ValueError(f"{name}: max_len (a key/value cache for generation) needs "
+                                 "causal=True")
+            max_len = _check_size_arg(max_len, "max_len", name)
+            if max_len > MAX_CACHED_STEPS:
+                raise ValueError(f"{name}: max_len must be at most {MAX_CACHED_STEPS}; got "
+                                 f"{max_len}")
+        self.max_len = max_len
         self.channels = None
+
+    @property
+    def carry_size(self):
+        """values per row of its key/value cache (prediction with a carry): the number of
+        steps seen, then K and V of up to max_len steps (max_len, E) each; 0 without"""
+        return 1 + 2 * self.max_len * self.width if self.max_len else 0
 
     @property
     def dropout(self):
@@ -110,12 +130,13 @@ class MultiHeadAttention(Layer):
     def c_fields(self, start, stream):
         row = super().c_fields(start, stream)
         row.update(heads=self.num_heads, key_dim=self.key_dim, causal=int(self.causal),
+                   table_rows=self.max_len or 0,
                    b_offset=start + 4 * self.channels * self.width if self.use_bias else -1)
         return row
 
     def config(self):
         return {"num_heads": self.num_heads, "key_dim": self.key_dim, "causal": self.causal,
-                "dropout": self.rate, "use_bias": self.use_bias}
+                "dropout": self.rate, "use_bias": self.use_bias, "max_len": self.max_len}
 
     # -- the NumPy reference ----------------------------------------------------------------
     def _allowed(self, t, mask):
@@ -141,14 +162,18 @@ class MultiHeadAttention(Layer):
             return None
         return dropout_scale(self.rate, drop, stream, shape, dtype)
 
-    def forward(self, params, at, xs, drop, stream, mask=None):
+    def forward(self, params, at, xs, drop, stream, mask=None, carry=None):
         """out = (softmax(Q K^T / sqrt(D)) with dropout) V, heads side by side, times Wo;
-        kept: Q, K, V, O (N T, E) and P (N, H, T, T)"""
+        kept: Q, K, V, O (N T, E) and P (N, H, T, T). carry (N, carry_size): the key/value
+        cache (prediction only): this call's steps are appended and attend to all cached
+        steps"""
         wq, wk, wv, wo, bq, bk, bv, bo = self.unpack(params, at)
         x = xs[0]
         n, t, c = x.shape
         x2 = x.reshape(n * t, c)
         proj = [x2 @ w if b is None else x2 @ w + b for w, b in ((wq, bq), (wk, bk), (wv, bv))]
+        if carry is not None and self.max_len:
+            return self._cached(proj, wo, bo, mask, carry, n, t, c), None
         q, k, v = (self._heads(m, n, t) for m in proj)
         scale = x.dtype.type(1.0 / math.sqrt(self.key_dim))
         allowed = self._allowed(t, mask)
@@ -162,6 +187,39 @@ class MultiHeadAttention(Layer):
         o = self._rows(p @ v if keep is None else (p * keep) @ v)
         out = o @ wo if bo is None else o @ wo + bo
         return out.reshape(n, t, c), (proj[0], proj[1], proj[2], o, p)
+
+    def _cached(self, proj, wo, bo, mask, carry, n, t, c):
+        """the forward with a key/value cache, row by row (csrc/ops/attention.c)"""
+        e, L = self.width, self.max_len
+        q, k, v = (m.reshape(n, t, e) for m in proj)
+        scale = q.dtype.type(1.0 / math.sqrt(self.key_dim))
+        o = np.empty((n, t, e), dtype=q.dtype)
+        for s in range(n):
+            off = int(carry[s, 0])
+            if not 0 <= off <= L - t:
+                raise ValueError(f"{self!r}: its cache holds {L} steps; {off} are cached and "
+                                 f"{t} more do not fit")
+            kc = carry[s, 1:1 + L * e].reshape(L, e)
+            vc = carry[s, 1 + L * e:].reshape(L, e)
+            kc[off:off + t], vc[off:off + t] = k[s], v[s]
+            valid = np.ones(off + t, dtype=bool)
+            if mask is not None:
+                valid[off:] = mask[s] != 0
+            allowed = np.tril(np.ones((t, off + t), dtype=bool), off) & valid[None, :]
+            qh = q[s].reshape(t, self.num_heads, self.key_dim).transpose(1, 0, 2)
+            kh, vh = (m[:off + t].reshape(off + t, self.num_heads, self.key_dim)
+                      .transpose(1, 0, 2) for m in (kc, vc))
+            sc = np.where(allowed, (qh @ kh.transpose(0, 2, 1)) * scale, -np.inf)
+            top = sc.max(axis=-1, keepdims=True)
+            top = np.where(np.isfinite(top), top, 0)
+            ex = np.where(allowed, np.exp(sc - top), 0).astype(q.dtype)
+            total = ex.sum(axis=-1, keepdims=True)
+            p = ex * np.where(total > 0, 1 / np.where(total > 0, total, 1), 0).astype(q.dtype)
+            o[s] = (p @ vh).transpose(1, 0, 2).reshape(t, e)
+            carry[s, 0] += t
+        o = o.reshape(n * t, e)
+        out = o @ wo if bo is None else o @ wo + bo
+        return out.reshape(n, t, c)
 
     def backward(self, params, at, d, xs, a, kept, drop, stream, is_output, need, mask=None):
         wq, wk, wv, wo, bq, bk, bv, bo = self.unpack(params, at)
@@ -193,7 +251,8 @@ class MultiHeadAttention(Layer):
     def __repr__(self):
         extra = "".join([", causal=True" if self.causal else "",
                          f", dropout={self.rate}" if self.rate else "",
-                         ", use_bias=False" if not self.use_bias else ""])
+                         ", use_bias=False" if not self.use_bias else "",
+                         f", max_len={self.max_len}" if self.max_len else ""])
         return f"MultiHeadAttention({self.num_heads}, {self.key_dim}{extra})"
 
 
@@ -215,11 +274,15 @@ class PositionalEmbedding(Layer):
     mask passes through."""
 
     kind = POSEMBED
+    carry_size = 1  # prediction with a carry: the steps seen, so positions continue
 
     def __init__(self, max_len, output_dim, kind="learned"):
         name = f"PositionalEmbedding({max_len!r}, {output_dim!r})"
         self.max_len = _check_size_arg(max_len, "max_len", name)
         self.output_dim = _check_size_arg(output_dim, "output_dim", name)
+        if self.max_len > MAX_CACHED_STEPS:  # its carried offset counts in the model's dtype
+            raise ValueError(f"{name}: max_len must be at most {MAX_CACHED_STEPS}; got "
+                             f"{max_len}")
         if kind not in ("learned", "sinusoidal"):
             raise ValueError(f"{name}: kind must be 'learned' or 'sinusoidal'; got {kind!r}")
         self.table_kind = kind
@@ -272,9 +335,21 @@ class PositionalEmbedding(Layer):
             return self.views(params, at)[0][:t]
         return sinusoidal_table(t, self.output_dim, dtype)
 
-    def forward(self, params, at, xs, drop, stream):
+    def forward(self, params, at, xs, drop, stream, carry=None):
         x = xs[0]
-        return x + self._table(params, at, x.shape[1], x.dtype), None
+        t = x.shape[1]
+        if carry is None:
+            return x + self._table(params, at, t, x.dtype), None
+        table = self._table(params, at, self.max_len, x.dtype)
+        out = np.empty_like(x)
+        for s in range(x.shape[0]):  # each row from its own offset (csrc/ops/attention.c)
+            off = int(carry[s, 0])
+            if not 0 <= off <= self.max_len - t:
+                raise ValueError(f"{self!r} has positions for {self.max_len} steps; {off} "
+                                 f"are behind and {t} more do not fit")
+            out[s] = x[s] + table[off:off + t]
+            carry[s, 0] += t
+        return out, None
 
     def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
         dtable = None
