@@ -422,6 +422,17 @@ double SFX(bn_net_loss)(const bn_net *net, const REAL *work, const REAL *y, cons
     return NAN; /* no such loss (bn_net_plan's caller checks it) */
 }
 
+void SFX(bn_net_decay_weights)(const bn_net *net, REAL *params, double lr, double wd)
+{
+    const REAL factor = (REAL)(1.0 - lr * wd);
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t count = bn_op_count(bn_op_of(ly->kind)->weight_count, ly);
+        REAL *w = params + ly->w_offset;
+        for (int64_t i = 0; i < count; i++) w[i] *= factor;
+    }
+}
+
 double SFX(bn_net_penalty)(const bn_net *net, const REAL *params, double l1, double l2)
 {
     double a1 = 0.0, a2 = 0.0;

@@ -125,6 +125,10 @@ double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                        const double *sw, int64_t n);
 double bn_net_loss_f32(const bn_net *net, const float *work, const float *y, const float *sw,
                        int64_t n);
+/* AdamW's decoupled decay of the weights only (the kernels the penalty acts on):
+ * w *= 1 - lr wd, the factor rounded once to the parameter type */
+void bn_net_decay_weights_f64(const bn_net *net, double *params, double lr, double wd);
+void bn_net_decay_weights_f32(const bn_net *net, float *params, double lr, double wd);
 /* l1 sum|W| + l2/2 sum W^2 over the weights */
 double bn_net_penalty_f64(const bn_net *net, const double *params, double l1, double l2);
 double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, double l2);

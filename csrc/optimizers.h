@@ -24,6 +24,10 @@ typedef struct {
     int64_t step;  /* updates done so far; Adam's bias correction uses step + 1 */
     /* gradient clipping before each step (bn_clip_grads), 0: off */
     double clipvalue, clipnorm;
+    /* AdamW: 1 when only the network's weights decay (not biases, normalisation scales,
+     * embeddings): the step then decays nothing, the training loop decays the weights
+     * first (bn_net_decay_weights in net.h) */
+    int32_t decay_weights_only;
 } bn_optimizer;
 
 /* bn_optimizer_step_* returns 0, or this for an unknown kind or a missing state buffer */

@@ -129,6 +129,8 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
             if (scheduled)
                 opt->lr = bn_step_lr(base_lr, opt->step, cfg->warmup_steps, cfg->decay_steps,
                                      cfg->min_lr);
+            if (opt->decay_weights_only && opt->kind == BN_OPT_ADAMW && opt->weight_decay > 0)
+                SFX(bn_net_decay_weights)(net, params, opt->lr, opt->weight_decay);
             status = SFX(bn_optimizer_step)(opt, params, dparams, state1, state2, net->n_params);
             if (status != BN_OK) break;
             total += loss * (double)nb;

@@ -232,9 +232,19 @@ def test_clipping_in_training_matches_the_reference_and_bounds_the_step(backend)
 # -- generate: what it refuses (sampling itself is tested with the recurrent layers) ------
 
 def test_generate_refuses_models_it_cannot_sample_from(backend):
+    pooled = Sequential([Embedding(11, 4), Flatten(), Dense(11, "softmax")],
+                        input_shape=(7,), backend=backend)
+    with pytest.raises(ValueError, match="language model"):
+        pooled.generate([1, 2], 3)
     net = lm(backend)
-    with pytest.raises(ValueError, match="recurrent layers"):
-        net.generate([1, 2], 3)
+    with pytest.raises(ValueError, match=r"token ids in \[0, 11\)"):
+        net.generate([1, 11], 3)
+    with pytest.raises(ValueError, match="steps"):
+        net.generate([1, 2], -1)
+    with pytest.raises(ValueError, match="temperature"):
+        net.generate([1, 2], 3, temperature=-1.0)
+    with pytest.raises(ValueError, match="top_k"):
+        net.generate([1, 2], 3, top_k=0)
     mlp = Sequential([Dense(3, "softmax")], input_shape=(4,), backend=backend)
     with pytest.raises(ValueError, match="language model"):
         mlp.generate([1, 2], 3)
@@ -354,3 +364,66 @@ def test_warmup_cosine_steps_follow_the_formula_across_train_calls(backend):
             _, grad = hand.gradient(X[start:start + 8], y[start:start + 8])
             ref.update_numpy(hand._params, grad, sched.rate(ref.step, 0.5))
     np.testing.assert_allclose(one.get_params(), hand.get_params(), rtol=1e-9, atol=1e-12)
+
+
+# -- AdamW(decay="weights"): biases, normalisation and embeddings do not decay -----------
+
+def test_adamw_decays_only_the_weights(backend):
+    """with zero gradients Adam's update is zero, so one step shows the decay alone: the
+    kernels shrink by 1 - lr wd, the embedding table, biases and LayerNorm stay"""
+    X, y = tokens(n=8)
+    net = lm(backend)
+    before = net.get_params()
+    opt = AdamW(weight_decay=0.5, decay="weights")
+    net.train(X, y, epochs=1, learning_rate=0.1, optimizer=opt, verbose=False)
+    after_w = [w.copy() for w in net.weights]
+    fresh = lm(backend)
+    fresh.set_params(before)
+    for i, layer in enumerate(l for l in fresh.layers if l.n_params):
+        if layer.penalised:  # a kernel: decayed by exactly the factor before Adam's step
+            assert not np.allclose(after_w[i], fresh.weights[i])
+    # the decay itself, apart from Adam: reference by hand on the NumPy backend
+    hand = lm("numpy")
+    hand.set_params(before)
+    ref = AdamW(weight_decay=0.5, decay="weights")
+    ref.reset(hand.n_params, np.float64)
+    _, grad = hand.gradient(X, y)
+    ref.decay_weights([w for w, l in zip(hand.weights, (l for l in hand.layers if l.n_params))
+                       if l.penalised], 0.1)
+    ref.update_numpy(hand._params, grad, 0.1, weights_decayed=True)
+    np.testing.assert_allclose(net.get_params(), hand.get_params(), rtol=1e-9, atol=1e-12)
+    # the embedding table moved only by Adam's step, never by the decay
+    table_step = net.weights[0] - before[:net.weights[0].size].reshape(net.weights[0].shape)
+    assert np.abs(table_step).max() <= 0.1 * 1.0001
+
+
+def test_adamw_decay_weights_needs_train():
+    opt = AdamW(decay="weights")
+    opt.reset(3, np.float64)
+    with pytest.raises(ValueError, match="train the network"):
+        opt.update_numpy(np.ones(3), np.ones(3), 0.1)
+    with pytest.raises(ValueError, match="'all' or 'weights'"):
+        AdamW(decay="biases")
+
+
+def test_generate_by_recomputing_a_causal_model(backend):
+    """a model without carried state whose steps do not mix (Embedding, per-step layers)
+    generates by running on the prefix: the token drawn from the output at the prefix's
+    last step, the same with either backend, greedy = argmax of predict"""
+    net = lm(backend, mask_zero=False)
+    prompt = np.array([[3, 4, 5], [6, 7, 8]])
+    tokens = net.generate(prompt, 5, temperature=0, seed=0)
+    assert tokens.shape == (2, 5)
+    seqs = prompt.tolist()
+    for k in range(5):
+        x = np.zeros((2, 7), dtype=int)
+        for i, row in enumerate(seqs):
+            window = row[-7:]
+            x[i, :len(window)] = window
+        proba = net.predict(x)
+        for i, row in enumerate(seqs):
+            row.append(int(proba[i, min(len(row), 7) - 1].argmax()))
+    assert tokens.tolist() == [row[3:] for row in seqs]
+    sampled = net.generate([3, 4], 6, temperature=0.7, top_k=3, seed=5)
+    assert sampled.shape == (6,) and sampled.max() < 11
+    assert np.array_equal(sampled, net.generate([3, 4], 6, temperature=0.7, top_k=3, seed=5))

@@ -22,6 +22,7 @@ cdef extern from "optimizers.h" nogil:
         double lr, momentum, rho, beta1, beta2, eps, weight_decay
         int64_t step
         double clipvalue, clipnorm
+        int32_t decay_weights_only
 
 cdef extern from "layers.h" nogil:
     int BN_LAYER_KINDS
@@ -678,6 +679,9 @@ def optimizer_step(dict config, floating[::1] params, const floating[::1] grads,
     long as params. Returns the new step count."""
     cdef bn_optimizer opt = _optimizer(config)
     cdef int status
+    if opt.decay_weights_only:
+        raise ValueError("AdamW(decay='weights') decays the network's weights, which a step "
+                         "over a flat buffer does not know: train the network with it")
     if opt.clipvalue > 0 or opt.clipnorm > 0:  # on a copy: grads stay the caller's
         clipped = np.array(grads, copy=True)
         clip_gradients(clipped, opt.clipvalue, opt.clipnorm)

@@ -1,12 +1,19 @@
 """Sampling from a sequence model one token at a time (Sequential.generate, Model.generate).
 
 The model reads token ids (T,) (an Embedding first) and gives a softmax over the
-vocabulary at every step (T, V). Its recurrent layers carry their state from one call to
-the next (attention layers their key/value cache, positional embeddings their step count:
-the carry buffer of csrc/net.h), so each new token costs one step of the network, not a
-pass over the whole prefix: a twin of the model for one step (the same layers built
-for T = 1, sharing a copy of the parameters) runs the prompt's steps, then one step per
-token. Both backends do it the same way and, for the same seed, give the same tokens."""
+vocabulary at every step (T, V). Two ways, chosen by the model:
+
+* cached: layers that carry state from one call to the next (recurrent layers; attention
+  with a key/value cache) use the carry buffer of csrc/net.h, so each new token costs one
+  step of the network, not a pass over the whole prefix: a twin of the model for one step
+  (the same layers built for T = 1, with a copy of the parameters) runs the prompt's steps,
+  then one step per token;
+* recomputed: a model without carried state whose every layer is causal (an output step
+  depends on that step and the ones before it: per-step layers, causal attention) runs on
+  the last T tokens of the prefix, placed from position 0 and padded after, and reads the
+  output at the prefix's last step.
+
+Both backends do it the same way and, for the same seed, give the same tokens."""
 
 import numpy as np
 
@@ -36,7 +43,6 @@ def _twin(model, steps):
 
 
 def _check_model(model):
-    from .attention import ATTENTION
     from .layers import EMBEDDING
 
     out = model.layers[-1]
@@ -48,14 +54,12 @@ def _check_model(model):
     if not any(layer.kind == EMBEDDING for layer in model._spec.readers_of_input()):
         raise ValueError("generate needs token ids as the model's input (an Embedding "
                          "reading it)")
-    if model._spec.carry_offsets[1] == 0:
+    if not _cached(model) and not _causal(model):
         raise ValueError("generate needs layers that carry their state from one token to "
-                         "the next (recurrent layers, MultiHeadAttention(causal=True, "
-                         "max_len=...)); this model has none")
-    for layer in model.layers:
-        if layer.kind == ATTENTION and not layer.max_len:
-            raise ValueError(f"{layer!r} has no key/value cache, so it cannot generate one "
-                             "token after another: give it causal=True and max_len=")
+                         "the next (SimpleRNN, LSTM, GRU, MultiHeadAttention with a cache: "
+                         "causal=True, max_len=...) or a causal model (every step's output "
+                         "from that step and the ones before it); this model has a layer "
+                         "that mixes steps both ways")
     readers = [layer for layer in model._spec.readers_of_input() if layer.kind == EMBEDDING]
     if out.output_shape[1] > readers[0].input_dim:
         raise ValueError(f"the output has {out.output_shape[1]} classes but {readers[0]!r} "
@@ -65,6 +69,46 @@ def _check_model(model):
         if getattr(layer, "go_backwards", False) or getattr(layer, "directions", 1) != 1:
             raise ValueError(f"{layer!r} reads the sequence backwards, so it cannot "
                              "generate one token after another")
+
+
+def _cached(model):
+    """whether the model generates with carried state: some layer carries state and every
+    attention layer has a key/value cache (PositionalEmbedding's carried step count alone
+    does not make an attention model cached)"""
+    from .attention import ATTENTION
+    return model._spec.carry_offsets[1] > 0 and all(
+        layer.kind != ATTENTION or layer.max_len for layer in model.layers)
+
+
+def _causal(model):
+    """every layer's output at a step depends on that step and earlier ones only, for a
+    model without carried state: every output is a sequence (no pooling or flattening of
+    the steps) and every attention layer is causal"""
+    for layer in model.layers:
+        if len(layer.output_shape) != 2 or getattr(layer, "causal", True) is not True:
+            return False  # steps pooled or flattened away, or attention both ways
+    return True
+
+
+def _recomputed(model, prompt, steps, temperature, top_k, rng):
+    """generation by running the whole model on the last T tokens each time"""
+    b, t = prompt.shape[0], model.input_shape[0]
+    ids = [list(row) for row in prompt]
+    out = np.empty((b, steps), dtype=np.int64)
+    x = np.zeros((b, t), dtype=model.dtype)
+    for k in range(steps):
+        last = []
+        for i, row in enumerate(ids):
+            window = row[-t:]
+            x[i, :] = 0
+            x[i, :len(window)] = window
+            last.append(len(window) - 1)
+        proba = model._backend.predict(model._params, x).reshape(b, t, -1)
+        token = _sample(proba[np.arange(b), last], temperature, top_k, rng)
+        out[:, k] = token
+        for i in range(b):
+            ids[i].append(int(token[i]))
+    return out
 
 
 def _sample(proba, temperature, top_k, rng):
@@ -107,13 +151,17 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
     if top_k is not None:
         top_k = check_int(top_k, "top_k", minimum=1)
     seed = None if seed is None else check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
+    cached = _cached(model)
     limits = [layer for layer in model.layers if getattr(layer, "max_len", None)]
-    for layer in limits:  # positions and caches hold max_len steps
+    for layer in limits if cached else ():  # positions and caches hold max_len steps
         if prompt.shape[1] + max(steps - 1, 0) > layer.max_len:
             raise ValueError(f"{layer!r} holds {layer.max_len} steps; a prompt of "
                              f"{prompt.shape[1]} and {steps} generated tokens need "
                              f"{prompt.shape[1] + max(steps - 1, 0)}")
     rng = np.random.default_rng(seed)
+    if not cached:
+        out = _recomputed(model, prompt, steps, temperature, top_k, rng)
+        return out[0] if single else out
     b = prompt.shape[0]
     step_model = _twin(model, 1)
     spec = step_model._spec

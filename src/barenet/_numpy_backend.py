@@ -249,7 +249,11 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
             acts, zs = forward(spec, params, xb, drop, state)
             batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
             backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop, state)
-            optimizer.update_numpy(params, dparams, step_lr(lr, optimizer.step, cfg))
+            rate = step_lr(lr, optimizer.step, cfg)
+            decays = getattr(optimizer, "decay", "all") == "weights"
+            if decays and optimizer.weight_decay > 0:  # bn_net_decay_weights
+                optimizer.decay_weights(_weights(spec, params), rate)
+            optimizer.update_numpy(params, dparams, rate, weights_decayed=decays)
             update_state(spec, state, zs)
             total += batch_loss * xb.shape[0]
         if status == "ok":

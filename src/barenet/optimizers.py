@@ -98,6 +98,7 @@ def _check_nonnegative(value, name):
 
 
 _CLIP = ("clipnorm", "clipvalue")  # every optimizer's clipping settings (None: off)
+_OPTIONAL_HYPER = {"decay": "all"}  # hyper-parameters added later: their old behaviour
 
 
 def _check_clip(value, name):
@@ -271,8 +272,13 @@ class Optimizer:
 
     # -- steps ------------------------------------------------------------------------
 
-    def update_numpy(self, params, grads, learning_rate):
-        """one step in place, in NumPy (the reference), in the parameters' dtype"""
+    def update_numpy(self, params, grads, learning_rate, *, weights_decayed=False):
+        """one step in place, in NumPy (the reference), in the parameters' dtype
+        (weights_decayed: the training loop has applied AdamW(decay="weights"))"""
+        if getattr(self, "decay", "all") == "weights" and not weights_decayed:
+            raise ValueError("AdamW(decay='weights') decays the network's weights, which a "
+                             "step over a flat buffer does not know: train the network "
+                             "with it")
         states = self._check_step_arrays(params, grads)
         grads = self.clip_numpy(grads)
         self._update(params, grads, params.dtype.type, float(learning_rate), *states)
@@ -313,6 +319,7 @@ class Optimizer:
         if _CLASS_OF_KIND.get(kind) is not type(self):
             raise ValueError(f"this state is for optimizer kind {d.get('kind')!r}, not for "
                              f"{type(self).__name__}")
+        d = {**_OPTIONAL_HYPER, **d}  # settings older files do not have
         missing = [k for k in self._hyper + ("step",) if k not in d]
         if missing:
             raise ValueError(f"optimizer state is missing {', '.join(missing)}")
@@ -461,22 +468,43 @@ class AdamW(Adam):
     beta1, beta2 : 0 <= beta < 1, the decays of the first and second moments
     eps : > 0, added to the root of the second moment
     weight_decay : >= 0
+    decay : "all" (every parameter decays, PyTorch's default) or "weights": only the
+        weights the l1/l2 penalty acts on (dense, convolution, recurrent and attention
+        kernels) decay, not biases, normalisation scales and offsets or embedding tables
+        (the usual setting for Transformers). "weights" needs the network, so only `train`
+        applies it (a bare update_numpy/update_compiled raises ValueError).
     """
 
-    _hyper = ("beta1", "beta2", "eps", "weight_decay")
+    _hyper = ("beta1", "beta2", "eps", "weight_decay", "decay")
 
     def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.01, *, clipnorm=None, clipvalue=None):
+                 weight_decay=0.01, decay="all", *, clipnorm=None, clipvalue=None):
         super().__init__(learning_rate, beta1, beta2, eps, clipnorm=clipnorm,
                          clipvalue=clipvalue)
         self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
+        if decay not in ("all", "weights"):
+            raise ValueError(f"AdamW decay must be 'all' or 'weights'; got {decay!r}")
+        self.decay = decay
 
     @property
     def kind(self):
         return KIND_ADAMW
 
     def _decay(self, p, real, lr):
+        if self.decay == "weights":  # the training loop decayed the weights (decay_weights)
+            return
         p *= real(1.0 - lr * self.weight_decay)  # p -= lr wd p
+
+    def decay_weights(self, weights, lr):
+        """decay="weights": w *= 1 - lr wd for each of the network's weight arrays (views),
+        before the step (bn_net_decay_weights)"""
+        for w in weights:
+            w *= w.dtype.type(1.0 - lr * self.weight_decay)
+
+    def c_config(self, learning_rate):
+        cfg = super().c_config(learning_rate)
+        cfg["decay_weights_only"] = int(self.decay == "weights")
+        return cfg
 
 
 # the hyper-parameters bn_optimizer has a field for (nesterov is a kind there)
