@@ -409,3 +409,24 @@ def test_generate_refuses_attention_both_ways_and_too_long_runs(backend):
     with pytest.raises(ValueError, match="max_len"):
         MultiHeadAttention(2, 4, causal=True, max_len=0)
 
+
+@pytest.mark.usefixtures("needs_compiled")
+def test_dropout_on_a_sequence_feeds_kinds_that_check_their_input_shape():
+    """Dropout numbers a sequence's values in their stored order (its input described flat
+    to C) but its output stays a sequence for the Dense, LayerNormalization and Add that
+    read it (a Transformer block's residual dropout)"""
+    X, y = tokens(n=8, t=5, seed=7)
+    nets = []
+    for backend in ("numpy", "compiled"):
+        from barenet.layers import Dropout
+        x = Input((5,))
+        e = Embedding(VOCAB, 8)(x)
+        h = Dropout(0.3)(MultiHeadAttention(2, 4, causal=True)(e))
+        h = LayerNormalization()(Dropout(0.2)(Add()([e, h])))
+        nets.append(Model(x, Dense(VOCAB, "softmax")(Dropout(0.1)(h)), seed=2,
+                          backend=backend))
+    hist = [net.train(X, y, epochs=2, learning_rate=0.01, batch_size=4, optimizer="adam",
+                      verbose=False) for net in nets]
+    np.testing.assert_allclose(hist[1], hist[0], rtol=1e-9)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=1e-9,
+                               atol=1e-11)

@@ -511,9 +511,10 @@ class Dropout(Layer):
 
     def c_fields(self, start, stream):
         row = super().c_fields(start, stream)
-        if len(self.input_shape) != 3:  # masks in the stored order, as for a vector
-            flat = _flat_hwc(self.input_shape)
-            row.update(zip(("in_h", "in_w", "in_c", "out_h", "out_w", "out_c"), flat + flat))
+        if len(self.input_shape) != 3:  # masks in the stored order, as for a vector: the
+            # input described flat (how dropout numbers its values), the output as it is (a
+            # sequence stays (1, T, C) for the kinds that read it)
+            row.update(zip(("in_h", "in_w", "in_c"), _flat_hwc(self.input_shape)))
         return row
 
     def forward(self, params, at, xs, drop, stream):
