@@ -408,6 +408,11 @@ def test_generate_refuses_attention_both_ways_and_too_long_runs(backend):
         MultiHeadAttention(2, 4, max_len=8)
     with pytest.raises(ValueError, match="max_len"):
         MultiHeadAttention(2, 4, causal=True, max_len=0)
+    with pytest.raises(ValueError, match="key/value cache would hold"):
+        Sequential([MultiHeadAttention(64, 64, causal=True, max_len=2**14), Dense(2)],
+                   input_shape=(4, 8), loss="mse")
+    with pytest.raises(ValueError, match="kept for backward"):
+        Sequential([MultiHeadAttention(8, 2), Dense(2)], input_shape=(5000, 8), loss="mse")
 
 
 @pytest.mark.usefixtures("needs_compiled")

@@ -91,6 +91,8 @@ class MultiHeadAttention(Layer):
         sizes["kept for backward (Q, K, V, O and the attention weights)"] = (
             4 * t * e + self.num_heads * t * t)
         sizes["weights"] = 4 * self.channels * e
+        if self.max_len:
+            sizes["key/value cache"] = self.carry_size
         return sizes
 
     @property
