@@ -60,7 +60,7 @@ cdef extern from "net.h" nogil:
         double mask_value
         int64_t heads, key_dim, causal
     ctypedef struct bn_node_plan:
-        pass
+        int64_t a, z  # training workspace: a node's output and kept z (-1: not kept)
     ctypedef struct bn_csr_rows:
         const int64_t *indptr
         const int64_t *indices
@@ -316,6 +316,34 @@ cdef class Net:
 
     def output_offset(self, int64_t b):
         return bn_net_output_offset(&self.net, b)
+
+    def node_offsets(self):
+        """per node, (a, z): where its output and its kept pre-activation start in the
+        training workspace, in elements per row (for n rows at n * offset; z -1: not kept)"""
+        return [(self.net.plan[i].a, self.net.plan[i].z) for i in range(self.net.n_layers)]
+
+    def forward(self, floating[::1] work, const floating[::1] params,
+                const floating[::1] state, const floating[:, ::1] x, int64_t n,
+                const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
+                const floating[::1] data=None):
+        """the forward pass of n rows through the training workspace, not training (no
+        dropout, running statistics): every node's output stays there (node_offsets).
+        CSR input: x None, indptr/indices/data."""
+        cdef int status
+        cdef bn_csr_rows csr
+        cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
+        cdef const floating *xp = NULL
+        if x is not None:
+            xp = &x[0, 0]
+        cdef const floating *st = &state[0] if state.shape[0] else NULL
+        with nogil:
+            if floating is float:
+                status = bn_net_forward_f32(&self.net, &work[0], &params[0], st, xp, xs, n,
+                                            NULL)
+            else:
+                status = bn_net_forward_f64(&self.net, &work[0], &params[0], st, xp, xs, n,
+                                            NULL)
+        _check(status)
 
     @property
     def carry_size(self):

@@ -3,7 +3,8 @@
 Fashion-MNIST is read from the gzip IDX files that the Debian package
 ``dataset-fashion-mnist`` installs, or, with ``download=True``, fetched once
 with urllib into a cache directory (SHA-256 checked, written atomically); XOR
-and the 2-D spirals are generated. Everything returns plain NumPy arrays;
+and the 2-D spirals are generated; text is read from files (load_text) and cut into a
+language model's windows (sequences). Everything returns plain NumPy arrays (or a str);
 networks, batching and scaling beyond [0, 1] are left to the caller.
 """
 
@@ -24,8 +25,8 @@ import numpy as np
 
 from .io import fsync_directory
 
-__all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "make_spirals", "make_xor",
-           "one_hot"]
+__all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "load_text", "make_spirals",
+           "make_xor", "one_hot", "sequences"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "BARENET_FASHION_MNIST_DIR"
@@ -408,3 +409,89 @@ def one_hot(y, n_classes=None, dtype="float64"):
     out = np.zeros((labels.size, n_classes), dtype=dt)
     out[np.arange(labels.size), labels] = 1
     return out
+
+
+# -- text ---------------------------------------------------------------------------------
+# in a directory, files that are not text: strfile's binary indexes (Debian's fortunes)
+TEXT_SKIP_SUFFIXES = (".dat",)
+
+
+def _text_files(directory):
+    """the text files of a directory, by name: regular files (symlinks followed), not
+    hidden, not ending in TEXT_SKIP_SUFFIXES, each real file once (Debian's fortunes
+    has `name.u8 -> name` links)"""
+    seen, files = set(), []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(".") or name.endswith(TEXT_SKIP_SUFFIXES) or not os.path.isfile(path):
+            continue
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            files.append(path)
+    return files
+
+
+def load_text(path, encoding="utf-8"):
+    """The text of a file, or of a directory's text files joined, as one str.
+
+    A directory contributes its regular files in name order (not its subdirectories),
+    leaving out hidden files, strfile's binary ``*.dat`` indexes and second names of a
+    file already read (the ``*.u8`` links of Debian's ``fortunes``: ``apt-get install
+    fortunes``, then ``load_text("/usr/share/games/fortunes")``). Each file's text ends
+    with a newline in the result (one is added where a file lacks it). Line ends are kept
+    as the files have them. A file that does not decode raises ValueError naming it; a
+    directory without text files raises ValueError.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str, bytes or os.PathLike; got {type(path).__name__}")
+    if not isinstance(encoding, str):
+        raise TypeError(f"encoding must be a str; got {type(encoding).__name__}")
+    import codecs
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
+    path = os.fsdecode(os.fspath(path))
+    if os.path.isdir(path):
+        files = _text_files(path)
+        if not files:
+            raise ValueError(f"{path} holds no text files (only subdirectories, hidden "
+                             f"files or {', '.join('*' + s for s in TEXT_SKIP_SUFFIXES)})")
+    elif os.path.exists(path):
+        files = [path]
+    else:
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    parts = []
+    for name in files:
+        try:
+            with open(name, encoding=encoding, newline="") as f:
+                text = f.read()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name} is not {encoding} text ({exc.reason} at byte "
+                             f"{exc.start}); pass its encoding") from None
+        parts.append(text if not text or text.endswith("\n") else text + "\n")
+    return "".join(parts)
+
+
+def sequences(ids, length, stride=None):
+    """Training windows of a language model from a 1-D array of token ids: (X, Y), both
+    np.int64 of shape (N, length), where row i is ``ids[s:s + length]`` and its
+    next-token targets ``ids[s + 1:s + length + 1]`` for s = i * stride. stride None is
+    length (windows side by side, every id a target once); ids left over at the end are
+    not used. Needs at least length + 1 ids."""
+    arr = np.asarray(ids)
+    if arr.dtype == object or arr.dtype.kind not in "iu":
+        raise TypeError("ids must be integer token ids (Vocabulary.encode's array); got "
+                        f"dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"ids must be 1-D, shape (n,); got shape {arr.shape}")
+    length = _positive_int(length, "length")
+    stride = length if stride is None else _positive_int(stride, "stride")
+    if arr.size < length + 1:
+        raise ValueError(f"sequences of length {length} need at least {length + 1} ids "
+                         f"(inputs and next-token targets); got {arr.size}")
+    n = (arr.size - 1 - length) // stride + 1
+    windows = np.lib.stride_tricks.sliding_window_view(arr, length + 1)[::stride][:n]
+    windows = windows.astype(np.int64)  # a copy, C-contiguous
+    return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])

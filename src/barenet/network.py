@@ -435,6 +435,20 @@ class Sequential:
         self._optimizer_name = None
 
     @property
+    def vocabulary(self):
+        """the barenet.text.Vocabulary of the model's token ids, or None: saved in the
+        model file and restored by load. Assigning anything else raises TypeError."""
+        return self.__dict__.get("_vocabulary")
+
+    @vocabulary.setter
+    def vocabulary(self, vocabulary):
+        from .text import Vocabulary
+        if vocabulary is not None and not isinstance(vocabulary, Vocabulary):
+            raise TypeError("vocabulary must be a barenet.text.Vocabulary or None; got "
+                            f"{type(vocabulary).__name__}")
+        self.__dict__["_vocabulary"] = vocabulary
+
+    @property
     def dropout(self):
         """the largest dropout rate of the model's layers that draw dropout masks (Dropout,
         MultiHeadAttention(dropout=...); 0: none)"""
@@ -555,17 +569,29 @@ class Sequential:
 
     # -- computation -----------------------------------------------------------------------
     @_exclusive
-    def forward(self, X):
-        """the output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
-        for a sequence output), without dropout"""
-        out = self._backend.predict(self._params, self._X(X))
+    def forward(self, X, return_all=False):
+        """The output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
+        for a sequence output), not training (no dropout; batch normalisation uses its
+        running statistics). With return_all=True, every layer's output instead, from the
+        same single pass: a list with one (n, *layer.output_shape) array per entry of
+        `layers`, in that order (images channels first; the last entry is the output),
+        equal on both backends."""
+        X = self._X(X)
+        if check_bool(return_all, "return_all"):
+            return self._backend.forward_all(self._params, X)
+        return self._output(self._backend.predict(self._params, X))
+
+    def _output(self, out):
+        """the backend's output rows in the output layer's shape, (n, T, k) per step"""
         return out.reshape((out.shape[0],) + self.layers[-1].output_shape)
 
-    def predict(self, X):
-        """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)"""
-        return self.forward(X)
-
     @_exclusive
+    def predict(self, X):
+        """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)
+        ((n, T, n_outputs) for a sequence output): the fast path (the prediction workspace
+        keeps only what is still to be read; it records nothing)"""
+        return self._output(self._backend.predict(self._params, self._X(X)))
+
     @_exclusive
     def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
         """Sample `steps` tokens after `prompt_ids` from a language model (token ids in, an
@@ -585,6 +611,7 @@ class Sequential:
         from ._generate import generate
         return generate(self, prompt_ids, steps, temperature, top_k, seed)
 
+    @_exclusive
     def predict_classes(self, X):
         """class labels, shape (n,): argmax of a softmax (or several sigmoid) outputs, or
         probability > 0.5 for a single sigmoid output"""
@@ -1095,6 +1122,53 @@ class NeuralNetwork(Sequential):
         for i, layer in enumerate(layers):
             shape = layer.build(shape, i)
         self._setup(layers, loss, l1, l2, dtype, seed, backend)
+        self.activations, self.layer_inputs = [], []  # forward(X) records them
+
+    # -- the tutorial's forward and helpers -------------------------------------------
+    @_exclusive
+    def forward(self, X, return_all=False):
+        """The output layer's activations for X, shape (n, n_outputs), not training (no
+        dropout), recording what the tutorial's forward records:
+
+        * ``activations``: [X, a_1, ..., a_L], each layer's output (n, layer_sizes[i]);
+          activations[0] is X as the network computes with it (its dtype, (n, n_inputs));
+        * ``layer_inputs``: [z_1, ..., z_L], each ``z = activations[i] @ weights[i] +
+          biases[i]``, (n, layer_sizes[i + 1]).
+
+        The layers' outputs come from one pass of the chosen backend, which keeps every
+        layer's output (the compiled core's training workspace); each z is then computed
+        from the recorded input and the weights in NumPy (the core keeps z only where
+        backward needs it). `predict` is the fast path and records nothing.
+        return_all=True returns every layer's output (Sequential.forward)."""
+        return_all = check_bool(return_all, "return_all")
+        X = self._X(X)
+        outs = self._backend.forward_all(self._params, X)
+        x0 = _sparse.batch(X) if isinstance(X, _sparse.CSR) else X
+        acts = [x0] + [out for out, layer in zip(outs, self.layers) if isinstance(layer, Dense)]
+        zs = [np.asarray(a @ w) + b for a, w, b in zip(acts, self._weights, self._biases)]
+        self.activations, self.layer_inputs = acts, zs
+        return outs if return_all else acts[-1]
+
+    def sigmoid(self, x):
+        """The tutorial's helper, ``1 / (1 + np.exp(-np.clip(x, -500, 500)))`` (the clip
+        keeps np.exp from overflowing). The network's own sigmoid is computed in C, without
+        the clip and without overflow."""
+        return 1 / (1 + np.exp(-np.clip(x, -500, 500)))
+
+    def sigmoid_derivative(self, x):
+        """The tutorial's helper, ``x * (1 - x)``: the sigmoid's derivative written from
+        its output, so x is an activation a = sigmoid(z), not z."""
+        return x * (1 - x)
+
+    def relu(self, x):
+        """The tutorial's helper, ``np.maximum(0, x)``."""
+        return np.maximum(0, x)
+
+    def relu_derivative(self, x):
+        """The tutorial's helper, ``(x > 0).astype(float)``: 1.0 where x > 0, else 0.0
+        (float64, whatever x's dtype); x may be z or the ReLU's output a, which are
+        positive at the same places."""
+        return (x > 0).astype(float)
 
     def __repr__(self):
         return (f"NeuralNetwork({list(self.layer_sizes)}, activation={self.activation!r}, "
