@@ -1,7 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: freethreading_compatible=True
 """Thin bindings to barenet's C core (csrc/). Typed memoryviews in, one C call with the
 GIL released, a status code turned into an exception. Python has validated every shape,
-dtype and value before anything here runs (barenet/_compiled_backend.py)."""
+dtype and value before anything here runs (barenet/_compiled_backend.py).
+
+Free-threaded CPython (3.14t): this module keeps no state that the GIL guarded. Its C calls
+already run without the GIL; a network's own lock (network._exclusive) keeps one Net to one
+thread at a time; the C core's shared state is set once (cpu.c's kernel choice), per thread
+(gemm.c's packing buffers, interrupt.c's listener) or only by the main thread (interrupt.c's
+handler, installed by barenet.training.catch_interrupts there). Hence the directive above."""
 
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc

@@ -5,6 +5,7 @@ NumPy reference forward/backward, which computes the same math as the C core. Bl
 from them (LayerNormalization, Dense, Add) are ordinary graphs; see docs/attention.md."""
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -44,8 +45,9 @@ class MultiHeadAttention(Layer):
     uses_mask = True
     uses_stream = True
 
-    def __init__(self, num_heads, key_dim, causal=False, dropout=0.0, use_bias=True, *,
-                 max_len=None):
+    def __init__(self, num_heads: int, key_dim: int, causal: bool = False,
+                 dropout: float = 0.0, use_bias: bool = True, *,
+                 max_len: Optional[int] = None) -> None:
         name = f"MultiHeadAttention({num_heads!r}, {key_dim!r})"
         self.num_heads = _check_size_arg(num_heads, "num_heads", name)
         self.key_dim = _check_size_arg(key_dim, "key_dim", name)
@@ -258,7 +260,8 @@ class MultiHeadAttention(Layer):
         return f"MultiHeadAttention({self.num_heads}, {self.key_dim}{extra})"
 
 
-def sinusoidal_table(max_len, dim, dtype=np.float64):
+def sinusoidal_table(max_len: int, dim: int, dtype: "np.typing.DTypeLike" = np.float64
+                     ) -> np.ndarray:
     """the Transformer paper's position vectors (max_len, dim): PE[t, 2i] =
     sin(t / 10000^(2i / dim)), PE[t, 2i + 1] = cos(t / 10000^(2i / dim)), computed in
     double and rounded once to dtype (as csrc/ops/attention.c does)"""
@@ -278,7 +281,7 @@ class PositionalEmbedding(Layer):
     kind = POSEMBED
     carry_size = 1  # prediction with a carry: the steps seen, so positions continue
 
-    def __init__(self, max_len, output_dim, kind="learned"):
+    def __init__(self, max_len: int, output_dim: int, kind: str = "learned") -> None:
         name = f"PositionalEmbedding({max_len!r}, {output_dim!r})"
         self.max_len = _check_size_arg(max_len, "max_len", name)
         self.output_dim = _check_size_arg(output_dim, "output_dim", name)

@@ -20,9 +20,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from typing import Optional
 
 import numpy as np
 
+from ._typing import ArrayLike, DTypeLike, PathLike
 from .io import fsync_directory
 
 __all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "load_text", "make_spirals",
@@ -135,7 +137,7 @@ class DownloadError(OSError):
     response or SHA-256 mismatch. Nothing is left behind: the partial file is deleted."""
 
 
-def get_cache_dir():
+def get_cache_dir() -> str:
     """barenet's cache directory (it may not exist yet).
 
     ``$BARENET_CACHE_DIR`` when set; otherwise ``$XDG_CACHE_HOME/barenet`` when
@@ -228,8 +230,10 @@ def _timeout(value):
     return float(value)
 
 
-def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=None,
-                       url=None, timeout=DOWNLOAD_TIMEOUT):
+def load_fashion_mnist(path: Optional[PathLike] = None, *, dtype: DTypeLike = "float32",
+                       download: bool = False, cache_dir: Optional[PathLike] = None,
+                       url: Optional[str] = None, timeout: float = DOWNLOAD_TIMEOUT
+                       ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load Fashion-MNIST from its four gzip IDX files, downloading them if asked.
 
     The files are looked for first in ``path`` (default: the environment variable
@@ -316,7 +320,7 @@ def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=
     return train, test
 
 
-def make_xor(dtype="float64"):
+def make_xor(dtype: DTypeLike = "float64") -> tuple[np.ndarray, np.ndarray]:
     """Return the tutorial's XOR problem: X (4, 2) of 0/1 inputs, y (4, 1) targets.
 
     Rows are (0,0)->0, (0,1)->1, (1,0)->1, (1,1)->0, both arrays in ``dtype``
@@ -336,7 +340,9 @@ def _positive_int(value, name):
     return int(value)
 
 
-def make_spirals(n_per_class=100, n_classes=3, *, noise=0.2, seed=0, dtype="float64"):
+def make_spirals(n_per_class: int = 100, n_classes: int = 3, *, noise: float = 0.2,
+                 seed: Optional[int] = 0, dtype: DTypeLike = "float64"
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Generate the classic interleaved 2-D spirals (CS231n), one arm per class.
 
     Class k has ``n_per_class`` points with radius ``linspace(0, 1)`` and angle
@@ -373,7 +379,8 @@ def make_spirals(n_per_class=100, n_classes=3, *, noise=0.2, seed=0, dtype="floa
     return X, y
 
 
-def one_hot(y, n_classes=None, dtype="float64"):
+def one_hot(y: ArrayLike, n_classes: Optional[int] = None,
+            dtype: DTypeLike = "float64") -> np.ndarray:
     """Encode integer class labels as a one-hot matrix.
 
     ``y`` is a 1-D array-like (or an ``(n, 1)`` column) of integer labels;
@@ -432,7 +439,7 @@ def _text_files(directory):
     return files
 
 
-def load_text(path, encoding="utf-8"):
+def load_text(path: PathLike, encoding: str = "utf-8") -> str:
     """The text of a file, or of a directory's text files joined, as one str.
 
     A directory contributes its regular files in name order (not its subdirectories),
@@ -474,7 +481,8 @@ def load_text(path, encoding="utf-8"):
     return "".join(parts)
 
 
-def sequences(ids, length, stride=None):
+def sequences(ids: ArrayLike, length: int,
+              stride: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """Training windows of a language model from a 1-D array of token ids: (X, Y), both
     np.int64 of shape (N, length), where row i is ``ids[s:s + length]`` and its
     next-token targets ``ids[s + 1:s + length + 1]`` for s = i * stride. stride None is

@@ -26,10 +26,15 @@ import re
 import secrets
 import stat
 import zipfile
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from ._typing import PathLike
 from ._validation import check_layer_sizes
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 FORMAT = "barenet.model"
 FORMAT_VERSION = 1
@@ -152,7 +157,7 @@ def atomic_write(path, write):
     fsync_directory(os.path.dirname(target))
 
 
-def save(net, path, include_optimizer=True):
+def save(net: Any, path: PathLike, include_optimizer: bool = True) -> None:
     """write net to path (see the module docstring for the format)"""
     from . import __version__
 
@@ -431,7 +436,7 @@ def _network_size(path, header):
     return layers, n_params, dtype, what
 
 
-def load(path, backend=None):
+def load(path: Union[PathLike, bytes], backend: Optional[str] = None) -> "Sequential":
     """The network saved at path, on the given backend (default: BARENET_BACKEND / auto).
 
     path is a str, bytes or os.PathLike naming a regular file (TypeError otherwise).
