@@ -118,8 +118,8 @@ static int check_sizes(const bn_net *net)
         const int64_t kept = bn_op_count(op->state_count, ly);
         if (kept > 0 && (ly->s_offset < 0 || ly->s_offset > net->n_state - kept))
             return BN_ENET;
-        if (bn_op_count(op->fixed, ly) < 0 || bn_op_count(op->carry_count, ly) < 0
-            || bn_op_count(op->scratch, ly) < 0 || bn_op_count(op->kept, ly) < 0)
+        if (bn_op_count(op->fixed, ly) < 0 || bn_op_count(op->scratch, ly) < 0
+            || bn_op_count(op->kept, ly) < 0 || bn_op_count(op->carry_count, ly) < 0)
             return BN_EOVERFLOW;
         if (!op->check(net, ly)) return BN_ENET;
     }

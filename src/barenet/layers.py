@@ -121,7 +121,13 @@ class Layer:
     penalised = False # the l1/l2 penalty acts on its weights (views()[0])
     makes_mask = False  # it computes a step mask of its output (Embedding(mask_zero=True))
     uses_mask = False   # it reads its input's step mask (forward/backward get mask=)
-    uses_stream = False # it draws dropout masks: it gets its own random stream (Spec.streams)
+
+    @property
+    def uses_stream(self):
+        """it draws dropout masks, so it gets its own random stream (Spec.streams): a layer
+        with a dropout rate (a recurrent layer's input dropout); Dropout and
+        MultiHeadAttention always"""
+        return self.rate > 0
 
     def __init_subclass__(cls, **kwargs):
         """a public layer class registers itself by name for save/load"""
@@ -1053,6 +1059,9 @@ class Masking(Layer):
     def __repr__(self):
         return f"Masking(mask_value={self.mask_value!r})"
 
+
+# the recurrent kinds live in their own module (barenet.recurrent), importable from here too
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: E402,F401
 
 # the attention kinds live in their own module; their classes are layers too
 from .attention import MultiHeadAttention, PositionalEmbedding  # noqa: E402,F401
