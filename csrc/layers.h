@@ -32,6 +32,9 @@
  *                the step mask id != 0 (padding id 0)
  *   masking      (1, T, C) -> (1, T, C): a step whose C values all equal mask_value is
  *                padding: mask 0 and its output zeros; other steps pass unchanged
+ *   attention    multi-head self-attention (1, T, C) -> (1, T, C) (ops/attention.c)
+ *   posembed     (1, T, C) -> (1, T, C): x + a position vector per step, from a table
+ *                (max_len = table_rows, C) or, with w_offset < 0, the sinusoidal formula
  * Step masks: a sequence (1, T, C) may carry a mask (N, T) of the parameter type, 1 for a
  * valid step and 0 for padding, made by one node (mask_out) and read by the nodes that
  * name it (mask_from): recurrent kinds carry their state over padded steps, and the
@@ -69,6 +72,8 @@ typedef struct {
     double rate;                   /* dropout rate, 0 <= rate < 1 */
     double momentum, eps;          /* normalisation: running-average momentum, epsilon */
     double mask_value;             /* masking: the value of a padded step's every feature */
+    int64_t heads, key_dim;        /* attention: heads H, and D values per head of q, k, v */
+    int64_t causal;                /* attention: 1: step i attends to steps j <= i only */
 } bn_layer;
 
 /* the training position that dropout masks depend on: mask element i of the dropout

@@ -21,6 +21,8 @@
     X(BN_LAYER_MASKING, bn_op_masking)      \
     X(BN_LAYER_SIMPLERNN, bn_op_simplernn)  \
     X(BN_LAYER_LSTM, bn_op_lstm)            \
-    X(BN_LAYER_GRU, bn_op_gru)
+    X(BN_LAYER_GRU, bn_op_gru)              \
+    X(BN_LAYER_ATTENTION, bn_op_attention)  \
+    X(BN_LAYER_POSEMBED, bn_op_posembed)
 
 #endif

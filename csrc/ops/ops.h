@@ -67,7 +67,7 @@ typedef struct {
     /* its own scratch elements, not per row, kept from forward to backward (training) */
     int64_t (*fixed)(const bn_layer *ly);
     /* values per row of the state it carries from one prediction call to the next (a
-     * recurrent kind's last h, c); NULL: none */
+     * recurrent kind's last h, c; attention's key/value cache); NULL: none */
     int64_t (*carry_count)(const bn_layer *ly);
     int makes_mask;            /* 1 when it can compute its output's step mask (mask_out) */
     /* 1 if the pre-activation z must be kept for backward (is_output: the network's output) */

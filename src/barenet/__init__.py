@@ -1,7 +1,9 @@
 """barenet: neural networks with a compiled C core and a NumPy reference backend."""
 
 from . import datasets, layers, optimizers, recurrent, schedules, text
+from . import attention  # after layers, which re-exports its classes
 from ._info import info
+from .attention import MultiHeadAttention, PositionalEmbedding
 from ._threads import get_num_threads, set_num_threads
 from .graph import Input
 from .io import ModelFileError
@@ -12,6 +14,7 @@ from .training import EarlyStopping, History
 __version__ = "0.1.0"
 
 __all__ = ["NeuralNetwork", "Sequential", "Model", "Input", "TrainingDiverged", "ModelFileError", "EarlyStopping",
-           "History", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "datasets", "layers", "recurrent",
+           "History", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "MultiHeadAttention",
+           "PositionalEmbedding", "attention", "datasets", "layers", "recurrent",
            "optimizers", "schedules", "text", "set_num_threads",
            "get_num_threads", "info", "__version__"]

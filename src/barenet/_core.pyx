@@ -66,6 +66,7 @@ cdef extern from "net.h" nogil:
         double rate
         double momentum, eps
         double mask_value
+        int64_t heads, key_dim, causal
     ctypedef struct bn_node_plan:
         int64_t a, z  # training workspace: a node's output and kept z (-1: not kept)
     ctypedef struct bn_csr_rows:

@@ -60,12 +60,12 @@ def _check_model(model):
     if not any(layer.kind == EMBEDDING for layer in model._spec.readers_of_input()):
         raise ValueError("generate needs token ids as the model's input (an Embedding "
                          "reading it)")
-    if model._spec.carry_offsets[1] == 0 and not _causal(model):
+    if not _cached(model) and not _causal(model):
         raise ValueError("generate needs layers that carry their state from one token to "
-                         "the next (SimpleRNN, LSTM, GRU, MultiHeadAttention with a cache) "
-                         "or a causal model (every step's output from that step and the "
-                         "ones before it); this model has a layer that mixes steps both "
-                         "ways")
+                         "the next (SimpleRNN, LSTM, GRU, MultiHeadAttention with a cache: "
+                         "causal=True, max_len=...) or a causal model (every step's output "
+                         "from that step and the ones before it); this model has a layer "
+                         "that mixes steps both ways")
     readers = [layer for layer in model._spec.readers_of_input() if layer.kind == EMBEDDING]
     if out.output_shape[1] > readers[0].input_dim:
         raise ValueError(f"the output has {out.output_shape[1]} classes but {readers[0]!r} "
@@ -75,6 +75,15 @@ def _check_model(model):
         if getattr(layer, "go_backwards", False) or getattr(layer, "directions", 1) != 1:
             raise ValueError(f"{layer!r} reads the sequence backwards, so it cannot "
                              "generate one token after another")
+
+
+def _cached(model):
+    """whether the model generates with carried state: some layer carries state and every
+    attention layer has a key/value cache (PositionalEmbedding's carried step count alone
+    does not make an attention model cached)"""
+    from .attention import ATTENTION
+    return model._spec.carry_offsets[1] > 0 and all(
+        layer.kind != ATTENTION or layer.max_len for layer in model.layers)
 
 
 def _causal(model):
@@ -148,8 +157,15 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
     if top_k is not None:
         top_k = check_int(top_k, "top_k", minimum=1)
     seed = None if seed is None else check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
+    cached = _cached(model)
+    limits = [layer for layer in model.layers if getattr(layer, "max_len", None)]
+    for layer in limits if cached else ():  # positions and caches hold max_len steps
+        if prompt.shape[1] + max(steps - 1, 0) > layer.max_len:
+            raise ValueError(f"{layer!r} holds {layer.max_len} steps; a prompt of "
+                             f"{prompt.shape[1]} and {steps} generated tokens need "
+                             f"{prompt.shape[1] + max(steps - 1, 0)}")
     rng = np.random.default_rng(seed)
-    if model._spec.carry_offsets[1] == 0:
+    if not cached:
         out = _recomputed(model, prompt, steps, temperature, top_k, rng)
         return out[0] if single else out
     b = prompt.shape[0]

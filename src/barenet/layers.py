@@ -126,6 +126,13 @@ class Layer:
     makes_mask = False  # it computes a step mask of its output (Embedding(mask_zero=True))
     uses_mask = False   # it reads its input's step mask (forward/backward get mask=)
 
+    @property
+    def uses_stream(self):
+        """it draws dropout masks, so it gets its own random stream (Spec.streams): a layer
+        with a dropout rate (a recurrent layer's input dropout); Dropout and
+        MultiHeadAttention always"""
+        return self.rate > 0
+
     def __init_subclass__(cls, **kwargs):
         """a public layer class registers itself by name for save/load"""
         super().__init_subclass__(**kwargs)
@@ -509,6 +516,7 @@ class Dropout(Layer):
     counter-based generator, so both backends draw the same ones."""
 
     kind = DROPOUT
+    uses_stream = True
 
     def __init__(self, rate: float) -> None:
         from ._validation import check_rate
@@ -519,9 +527,10 @@ class Dropout(Layer):
 
     def c_fields(self, start, stream):
         row = super().c_fields(start, stream)
-        if len(self.input_shape) != 3:  # masks in the stored order, as for a vector
-            flat = _flat_hwc(self.input_shape)
-            row.update(zip(("in_h", "in_w", "in_c", "out_h", "out_w", "out_c"), flat + flat))
+        if len(self.input_shape) != 3:  # masks in the stored order, as for a vector: the
+            # input described flat (how dropout numbers its values), the output as it is (a
+            # sequence stays (1, T, C) for the kinds that read it)
+            row.update(zip(("in_h", "in_w", "in_c"), _flat_hwc(self.input_shape)))
         return row
 
     def forward(self, params, at, xs, drop, stream):
@@ -1057,3 +1066,6 @@ class Masking(Layer):
 
 # the recurrent kinds live in their own module (barenet.recurrent), importable from here too
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: E402,F401
+
+# the attention kinds live in their own module; their classes are layers too
+from .attention import MultiHeadAttention, PositionalEmbedding  # noqa: E402,F401

@@ -25,7 +25,7 @@ from ._validation import (check_bool, check_choice, check_dtype, check_int, chec
                           check_y_binary,
                           check_y_categorical, check_y_regression, MAX_PARAM_BYTES, MAX_PARAMS, MAX_SEED,
                           MAX_STEP)
-from .layers import DROPOUT, EMBEDDING, MAX_TOKEN_IDS, Dense, Dropout, Layer
+from .layers import EMBEDDING, MAX_TOKEN_IDS, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import (EarlyStopping, History, Progress, catch_interrupts, get_early_stopping,
                        interrupted)
@@ -84,7 +84,7 @@ class Spec:
             offsets.append(at)
             streams.append(dropouts)
             states.append(kept)
-            dropouts += layer.kind == DROPOUT or layer.rate > 0  # (recurrent dropout too)
+            dropouts += bool(layer.uses_stream)  # Dropout, attention, recurrent dropout
             at += layer.n_params
             kept += layer.n_state
         if edges is None:
@@ -469,9 +469,9 @@ class Sequential:
 
     @property
     def dropout(self) -> float:
-        """the largest dropout rate of the model's layers (Dropout, a recurrent layer's
-        dropout on its inputs; 0: none)"""
-        return max([layer.rate for layer in self.layers], default=0.0)
+        """the largest dropout rate of the model's layers that draw dropout masks (Dropout,
+        MultiHeadAttention(dropout=...); 0: none)"""
+        return max([layer.rate for layer in self.layers if layer.uses_stream], default=0.0)
 
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):

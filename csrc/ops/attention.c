@@ -1,0 +1,388 @@
+/* attention.c -- two sequence kinds for Transformers (src/barenet/attention.py holds their
+ * Python classes and NumPy reference):
+ *   attention  multi-head self-attention (1, T, C) -> (1, T, C): the projections
+ *              Q = x Wq + bq, K = x Wk + bk, V = x Wv + bv as GEMMs over all N T tokens,
+ *              per (row, head) the scores S = Q K^T / sqrt(D) and their softmax P (causal:
+ *              the entries j > i are never computed; a step the mask marks as padding gets
+ *              no weight as a key), dropout on P (counter-based, as Dropout: stream
+ *              (BN_STREAM_DROPOUT, epoch, batch, ly->stream), index ((row H + h) T + i) T + j),
+ *              O = P V, then out = O Wo + bo. A query whose keys are all masked gets P = 0.
+ *   posembed   x + a position vector per step: row t of a table (max_len, C), or, with
+ *              w_offset < 0, the sinusoidal vector PE[t, 2i] = sin(t / 10000^(2i/C)),
+ *              PE[t, 2i+1] = cos(same angle).
+ * Prediction with a carry continues a sequence over calls: attention with table_rows =
+ * max_len > 0 (causal) carries per row [steps seen, K (max_len, E), V (max_len, E)], appends
+ * this call's keys and values and lets its steps attend to every cached step; posembed
+ * carries its steps seen, so positions continue.
+ * Parameters of attention at w_offset: Wq, Wk, Wv (C, E), Wo (E, C), then (b_offset) bq, bk,
+ * bv (E), bo (C). Training keeps Q, K, V, O (T, E) and P (H, T, T) per row in z: O(T^2)
+ * per head. Loops over (row, head) run on threads, each element summed by one thread in a
+ * fixed order, so results do not depend on the thread count.
+ * Size letters: N rows, T steps, C channels, H heads, D key_dim, E = H D, R = N T. */
+#ifndef REAL
+#include <math.h>
+#include <string.h>
+
+#include "../activations.h"
+#include "../checked.h"
+#include "../parallel.h"
+#include "../rng.h"
+#include "../vexp.h"
+#include "ops.h"
+
+static int64_t attention_e(const bn_layer *ly) { return bn_size_mul(ly->heads, ly->key_dim); }
+
+static int64_t attention_weight_count(const bn_layer *ly)
+{
+    return bn_size_mul3(4, ly->in_c, attention_e(ly));
+}
+
+static int64_t attention_param_count(const bn_layer *ly)
+{
+    const int64_t biases = bn_size_add(bn_size_mul(3, attention_e(ly)), ly->in_c);
+    return bn_size_add(attention_weight_count(ly), ly->b_offset >= 0 ? biases : 0);
+}
+
+/* kept per row: Q, K, V, O (T, E) and P (H, T, T) */
+static int64_t attention_kept(const bn_layer *ly)
+{
+    return bn_size_add(bn_size_mul3(4, ly->in_w, attention_e(ly)),
+                       bn_size_mul3(ly->heads, ly->in_w, ly->in_w));
+}
+
+/* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and a
+ * row of T weights per head (max_len with a cache) */
+static int64_t attention_scratch(const bn_layer *ly)
+{
+    const int64_t width = ly->table_rows > ly->in_w ? ly->table_rows : ly->in_w;
+    return bn_size_add(bn_size_mul3(4, ly->in_w, attention_e(ly)),
+                       bn_size_mul(ly->heads, width));
+}
+
+/* the key/value cache carried over prediction calls (table_rows = max_len > 0): the number
+ * of steps seen, then K and V of up to max_len steps, (max_len, E) each */
+static int64_t attention_carry_count(const bn_layer *ly)
+{
+    if (ly->table_rows <= 0) return 0;
+    return bn_size_add(1, bn_size_mul3(2, ly->table_rows, attention_e(ly)));
+}
+
+static int attention_keeps_z(const bn_layer *ly, int is_output)
+{
+    (void)ly;
+    (void)is_output;
+    return 1;
+}
+
+/* (an elementwise kind before it may describe the same values as (1, 1, T C)) */
+static int attention_check(const bn_net *net, const bn_layer *ly)
+{
+    int64_t in[3];
+    bn_op_input_shape(net, ly, 0, in);
+    return in[0] * in[1] * in[2] == bn_op_in_size(ly) && ly->in_h == 1
+        && ly->out_h == 1 && ly->out_w == ly->in_w && ly->out_c == ly->in_c && ly->heads >= 1
+        && ly->key_dim >= 1 && (ly->causal == 0 || ly->causal == 1) && ly->rate >= 0.0
+        && ly->table_rows >= 0 && (ly->table_rows == 0 || ly->causal == 1)
+        && ly->rate < 1.0 && attention_param_count(ly) > 0 && attention_kept(ly) > 0
+        && attention_scratch(ly) > 0
+        && (ly->b_offset < 0 || ly->b_offset == ly->w_offset + attention_weight_count(ly));
+}
+
+/* the steps seen so far, carried over prediction calls (positions continue) */
+static int64_t posembed_carry_count(const bn_layer *ly)
+{
+    (void)ly;
+    return 1;
+}
+
+static int64_t posembed_param_count(const bn_layer *ly)
+{
+    return ly->w_offset >= 0 ? bn_size_mul(ly->table_rows, ly->in_c) : 0;
+}
+
+static int posembed_check(const bn_net *net, const bn_layer *ly)
+{
+    int64_t in[3];
+    bn_op_input_shape(net, ly, 0, in);
+    return in[0] * in[1] * in[2] == bn_op_in_size(ly) && ly->in_h == 1
+        && ly->out_h == 1 && ly->out_w == ly->in_w && ly->out_c == ly->in_c
+        && ly->table_rows >= ly->in_w && bn_size_mul(ly->table_rows, ly->in_c) > 0
+        && ly->b_offset < 0;
+}
+
+/* the sinusoidal position vector's value j of step t, in double */
+static double posembed_sin(int64_t t, int64_t j, int64_t c)
+{
+    const double angle = (double)t * pow(10000.0, -(double)(2 * (j / 2)) / (double)c);
+    return j % 2 ? cos(angle) : sin(angle);
+}
+
+#define BN_PRECISION_FILE "ops/attention.c"
+#include "../precision.h"
+
+const bn_op bn_op_attention = {
+    .name = "attention",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .param_count = attention_param_count,
+    .weight_count = attention_weight_count,
+    .scratch = attention_scratch,
+    .carry_count = attention_carry_count,
+    .keeps_z = attention_keeps_z,
+    .kept = attention_kept,
+    .check = attention_check,
+    .forward = {attention_forward_f64, attention_forward_f32},
+    .backward = {attention_backward_f64, attention_backward_f32},
+};
+
+const bn_op bn_op_posembed = {
+    .name = "posembed",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .param_count = posembed_param_count,
+    .carry_count = posembed_carry_count,
+    .check = posembed_check,
+    .forward = {posembed_forward_f64, posembed_forward_f32},
+    .backward = {posembed_backward_f64, posembed_backward_f32},
+};
+
+#else /* ---- per precision ---- */
+
+/* the parameters of an attention node */
+typedef struct {
+    const REAL *wq, *wk, *wv, *wo; /* (C, E) x3, (E, C) */
+    const REAL *bq, *bk, *bv, *bo; /* (E) x3, (C); NULL without biases */
+} SFX(attention_params);
+
+static SFX(attention_params) SFX(attention_unpack)(const bn_layer *ly, const REAL *params)
+{
+    const int64_t c = ly->in_c, e = ly->heads * ly->key_dim;
+    const REAL *w = params + ly->w_offset, *b = ly->b_offset >= 0 ? params + ly->b_offset : NULL;
+    return (SFX(attention_params)){w, w + c * e, w + 2 * c * e, w + 3 * c * e,
+                                   b, b ? b + e : NULL, b ? b + 2 * e : NULL,
+                                   b ? b + 3 * e : NULL};
+}
+
+/* the dropout factor of weight (i, j) of head h of batch row s: keep / (1 - rate), or 1
+ * when not training */
+static inline REAL SFX(attention_keep)(const bn_dropout *drop, uint64_t stream, REAL scale,
+                                       double rate, int64_t at)
+{
+    if (!drop || rate == 0.0) return 1;
+    return bn_dropout_keep(drop->seed, stream, (uint64_t)at, rate) ? scale : 0;
+}
+
+static int SFX(attention_forward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t n = g->n, t = ly->in_w, c = ly->in_c, h = ly->heads, dk = ly->key_dim;
+    const int64_t e = h * dk, r = n * t;
+    const SFX(attention_params) w = SFX(attention_unpack)(ly, g->params);
+    const REAL *x = g->in[0], *mask = g->mask; /* (R, C), (N, T) or NULL */
+    REAL *cols = g->cols, *base = g->z ? (REAL *)g->z : cols;
+    REAL *q = base, *k = q + r * e, *v = k + r * e, *o = v + r * e; /* (R, E) each */
+    REAL *p = g->z ? o + r * e : NULL;                     /* (N, H, T, T), training only */
+    REAL *rows = g->z ? cols : cols + 4 * r * e;           /* (N, H, T) */
+    int status = GEMM_BIAS_ACT(r, e, c, x, c, w.wq, e, w.bq, BN_ACT_IDENTITY, q, e, NULL, 0);
+    if (status == BN_OK)
+        status = GEMM_BIAS_ACT(r, e, c, x, c, w.wk, e, w.bk, BN_ACT_IDENTITY, k, e, NULL, 0);
+    if (status == BN_OK)
+        status = GEMM_BIAS_ACT(r, e, c, x, c, w.wv, e, w.bv, BN_ACT_IDENTITY, v, e, NULL, 0);
+    if (status != BN_OK) return status;
+    const bn_dropout *drop = g->drop;
+    const double rate = ly->rate;
+    const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
+                                                 (uint64_t)drop->batch, (uint64_t)ly->stream)
+                                 : 0;
+    const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
+    const int causal = (int)ly->causal;
+    /* with a cache (prediction with a carry): row s's block is [steps seen, K (L, E),
+     * V (L, E)]; this call's steps are appended and attend to every cached step */
+    REAL *cache = g->carry && ly->table_rows > 0 ? (REAL *)g->carry : NULL;
+    const int64_t cl = ly->table_rows, cn = 1 + 2 * cl * e, width = cache ? cl : t;
+    for (int64_t s = 0; cache && s < n; s++) {
+        REAL *cs = cache + s * cn;
+        const int64_t off = (int64_t)cs[0];
+        if (!(cs[0] >= 0 && off <= cl - t)) return BN_ENET; /* Python checks the length */
+        memcpy(cs + 1 + off * e, k + s * t * e, (size_t)(t * e) * sizeof(REAL));
+        memcpy(cs + 1 + (cl + off) * e, v + s * t * e, (size_t)(t * e) * sizeof(REAL));
+    }
+    const int nt = bn_threads_for(n * h, 2.0 * (double)(n * h) * (double)(t * width)
+                                             * (double)dk);
+    BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
+        const int64_t s = sh / h, hd = (sh % h) * dk;
+        const REAL *ms = mask ? mask + s * t : NULL;
+        const REAL *cs = cache ? cache + s * cn : NULL;
+        const int64_t off = cs ? (int64_t)cs[0] : 0; /* keys before off: cached, valid */
+        const REAL *ks = cs ? cs + 1 : k + s * t * e, *vs = cs ? cs + 1 + cl * e : v + s * t * e;
+        for (int64_t i = 0; i < t; i++) {
+            const int64_t jn = causal ? off + i + 1 : t;
+            REAL *pi = p ? p + (sh * t + i) * t : rows + sh * width;
+            const REAL *qi = q + (s * t + i) * e + hd;
+            REAL top = 0;
+            int any = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                if (ms && j >= off && ms[j - off] == 0) continue;
+                const REAL *kj = ks + j * e + hd;
+                REAL dot = 0;
+                for (int64_t d = 0; d < dk; d++) dot += qi[d] * kj[d];
+                pi[j] = dot * scale;
+                if (!any || pi[j] > top) top = pi[j];
+                any = 1;
+            }
+            REAL sum = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                if (ms && j >= off && ms[j - off] == 0) { pi[j] = 0; continue; }
+                pi[j] = EXP(pi[j] - top);
+                sum += pi[j];
+            }
+            const REAL inv = any ? 1 / sum : 0;
+            for (int64_t j = 0; j < jn; j++) pi[j] *= inv;
+            for (int64_t j = jn; p && j < t; j++) pi[j] = 0; /* never computed: causal */
+            REAL *oi = o + (s * t + i) * e + hd;
+            for (int64_t d = 0; d < dk; d++) oi[d] = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                const REAL pij = pi[j] * SFX(attention_keep)(drop, stream, keep_scale, rate,
+                                                             (sh * t + i) * t + j);
+                if (pij == 0) continue;
+                const REAL *vj = vs + j * e + hd;
+                for (int64_t d = 0; d < dk; d++) oi[d] += pij * vj[d];
+            }
+        }
+    });
+    for (int64_t s = 0; cache && s < n; s++) cache[s * cn] += (REAL)t;
+    return GEMM_BIAS_ACT(r, c, e, o, e, w.wo, c, w.bo, BN_ACT_IDENTITY, g->a, c, NULL, 0);
+}
+
+/* db = the column sums of d (R, cols), in row order */
+static void SFX(attention_colsum)(REAL *db, const REAL *d, int64_t r, int64_t cols)
+{
+    for (int64_t j = 0; j < cols; j++) db[j] = 0;
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < cols; j++) db[j] += d[i * cols + j];
+}
+
+static int SFX(attention_backward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t n = g->n, t = ly->in_w, c = ly->in_c, h = ly->heads, dk = ly->key_dim;
+    const int64_t e = h * dk, r = n * t;
+    const SFX(attention_params) w = SFX(attention_unpack)(ly, g->params);
+    const REAL *x = g->in[0], *dy = g->d;                          /* (R, C) each */
+    const REAL *q = g->zk, *k = q + r * e, *v = k + r * e, *o = v + r * e, *p = o + r * e;
+    REAL *dq = g->cols, *dkk = dq + r * e, *dv = dkk + r * e, *dout = dv + r * e; /* (R, E) */
+    REAL *rows = dout + r * e;                                     /* (N, H, T) */
+    REAL *dw = (REAL *)g->dparams + ly->w_offset;
+    REAL *dwq = dw, *dwk = dw + c * e, *dwv = dw + 2 * c * e, *dwo = dw + 3 * c * e;
+    REAL *db = ly->b_offset >= 0 ? (REAL *)g->dparams + ly->b_offset : NULL;
+    /* the output projection: dWo = O^T dy, dbo, dO = dy Wo^T */
+    int status = GEMM(BN_TRANS, BN_NO_TRANS, e, c, r, 1, o, e, dy, c, 0, dwo, c);
+    if (status == BN_OK)
+        status = GEMM(BN_NO_TRANS, BN_TRANS, r, e, c, 1, dy, c, w.wo, c, 0, dout, e);
+    if (status != BN_OK) return status;
+    if (db) SFX(attention_colsum)(db + 3 * e, dy, r, c);
+    const bn_dropout *drop = g->drop;
+    const double rate = ly->rate;
+    const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
+                                                 (uint64_t)drop->batch, (uint64_t)ly->stream)
+                                 : 0;
+    const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
+    const int causal = (int)ly->causal;
+    const int nt = bn_threads_for(n * h, 4.0 * (double)(n * h) * (double)(t * t) * (double)dk);
+    BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
+        const int64_t s = sh / h, hd = (sh % h) * dk;
+        for (int64_t i = 0; i < t; i++) {
+            REAL *dqi = dq + (s * t + i) * e + hd, *dki = dkk + (s * t + i) * e + hd;
+            REAL *dvi = dv + (s * t + i) * e + hd;
+            for (int64_t d = 0; d < dk; d++) dqi[d] = dki[d] = dvi[d] = 0;
+        }
+        REAL *dp = rows + sh * t;
+        for (int64_t i = 0; i < t; i++) {
+            const int64_t jn = causal ? i + 1 : t;
+            const REAL *pi = p + (sh * t + i) * t, *qi = q + (s * t + i) * e + hd;
+            const REAL *doi = dout + (s * t + i) * e + hd;
+            REAL *dqi = dq + (s * t + i) * e + hd;
+            /* through the dropout and O = P V: dV_j += P'_ij dO_i, dP_ij = keep (dO_i . V_j) */
+            REAL dot = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                const REAL keep = SFX(attention_keep)(drop, stream, keep_scale, rate,
+                                                      (sh * t + i) * t + j);
+                const REAL *vj = v + (s * t + j) * e + hd;
+                REAL *dvj = dv + (s * t + j) * e + hd;
+                const REAL pij = pi[j] * keep;
+                REAL dpp = 0;
+                for (int64_t d = 0; d < dk; d++) dpp += doi[d] * vj[d];
+                if (pij != 0)
+                    for (int64_t d = 0; d < dk; d++) dvj[d] += pij * doi[d];
+                dp[j] = dpp * keep;
+                dot += pi[j] * dp[j];
+            }
+            /* through the softmax and the scores: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik) */
+            for (int64_t j = 0; j < jn; j++) {
+                const REAL ds = pi[j] * (dp[j] - dot) * scale;
+                if (ds == 0) continue;
+                const REAL *kj = k + (s * t + j) * e + hd;
+                REAL *dkj = dkk + (s * t + j) * e + hd;
+                for (int64_t d = 0; d < dk; d++) {
+                    dqi[d] += ds * kj[d];
+                    dkj[d] += ds * qi[d];
+                }
+            }
+        }
+    });
+    /* the input projections: dW = x^T dQ (K, V), db, dx = dQ Wq^T + dK Wk^T + dV Wv^T */
+    const REAL *dproj[3] = {dq, dkk, dv}, *wproj[3] = {w.wq, w.wk, w.wv};
+    REAL *dwproj[3] = {dwq, dwk, dwv};
+    for (int m = 0; m < 3 && status == BN_OK; m++) {
+        status = GEMM(BN_TRANS, BN_NO_TRANS, c, e, r, 1, x, c, dproj[m], e, 0, dwproj[m], e);
+        if (db) SFX(attention_colsum)(db + m * e, dproj[m], r, e);
+    }
+    if (status != BN_OK) return status;
+    if (g->l1 != 0.0 || g->l2 != 0.0) {
+        double s1, s2;
+        SFX(bn_weight_penalty)(dw, w.wq, 4 * c * e, g->l1, g->l2, &s1, &s2);
+    }
+    REAL *din = g->din[0];
+    for (int m = 0; m < 3 && din && status == BN_OK; m++)
+        status = GEMM(BN_NO_TRANS, BN_TRANS, r, c, e, 1, dproj[m], e, wproj[m], e,
+                      m ? 1 : 0, din, c);
+    return status;
+}
+
+static int SFX(posembed_forward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t t = ly->in_w, c = ly->in_c;
+    const REAL *x = g->in[0], *table = ly->w_offset >= 0
+                                      ? (const REAL *)g->params + ly->w_offset : NULL;
+    REAL *a = g->a, *carry = g->carry; /* carry (N, 1): the steps seen, or NULL */
+    for (int64_t s = 0; s < g->n; s++) {
+        const int64_t off = carry ? (int64_t)carry[s] : 0;
+        if (carry && !(carry[s] >= 0 && off <= ly->table_rows - t)) return BN_ENET;
+        for (int64_t i = 0; i < t; i++)
+            for (int64_t j = 0; j < c; j++) {
+                const REAL pe = table ? table[(off + i) * c + j]
+                                      : (REAL)posembed_sin(off + i, j, c);
+                a[(s * t + i) * c + j] = x[(s * t + i) * c + j] + pe;
+            }
+        if (carry) carry[s] += (REAL)t;
+    }
+    return BN_OK;
+}
+
+static int SFX(posembed_backward)(const bn_op_args *g)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t t = ly->in_w, c = ly->in_c, size = t * c;
+    const REAL *dy = g->d;
+    if (ly->w_offset >= 0) { /* the table's rows t.. get no gradient */
+        REAL *dtable = (REAL *)g->dparams + ly->w_offset;
+        memset(dtable, 0, (size_t)(ly->table_rows * c) * sizeof(REAL));
+        for (int64_t s = 0; s < g->n; s++)
+            for (int64_t i = 0; i < size; i++) dtable[i] += dy[s * size + i];
+    }
+    if (g->din[0]) memcpy(g->din[0], dy, (size_t)(g->n * size) * sizeof(REAL));
+    return BN_OK;
+}
+
+#endif
