@@ -293,7 +293,7 @@ class Sequential:
         build several models.
     input_shape : tuple
         One sample's shape: (C, H, W) for images (channels first), (n,) for vectors. X may
-        come as (N, *input_shape) or flattened as (N, prod(input_shape)).
+        come as ``(N, *input_shape)`` or flattened as (N, prod(input_shape)).
     loss, l1, l2, dtype, seed, backend
         As for NeuralNetwork (loss None infers it from the output activation; l1/l2 act on
         the weights of Dense and Conv2D layers).

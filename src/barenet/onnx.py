@@ -326,7 +326,7 @@ def export(model, path=None, *, opset=None, flat_input=False):
     return the onnx.ModelProto (path None: only return it).
 
     The graph takes "input" of the model's dtype (float32 or float64) with a dynamic batch
-    dimension N: shape (N, *input_shape), images channels first (N, C, H, W) as predict
+    dimension N: shape ``(N, *input_shape)``, images channels first (N, C, H, W) as predict
     takes them, or with flat_input=True the flat rows (N, prod(input_shape)) predict also
     takes. Its "output" (N, n_outputs) is what predict returns (dropout is the identity).
     opset: ONNX operator set, None for DEFAULT_OPSET (17), at least MIN_OPSET (13).

@@ -8,7 +8,7 @@ its own hyper-parameters::
     net.train(X, y, epochs=5, learning_rate=1e-3, optimizer=opt)
     net.train(X, y, epochs=5, learning_rate=1e-3, optimizer=opt)   # continues: same state
 
-The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step number from 1):
+The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step number from 1)::
 
     SGD       p -= lr g
     momentum  v = mu v + g;  p -= lr v
