@@ -2,7 +2,8 @@
 whose code no longer works fails the build (a warning, an error under -W):
 
 * ```python blocks run in order, in one namespace per page, in a fresh temporary working
-  directory per page (files a page writes go there);
+  directory per page (files a page writes go there); what a block prints is shown below
+  it on the page (so printed numbers are this build's, not copied by hand);
 * ```pycon blocks (`>>>` sessions) run in the same namespace as doctests: the printed
   output must match what the page shows (`...` stands for any text, whitespace is
   normalised);
@@ -38,13 +39,19 @@ def _matches(expected, got):
     return doctest.OutputChecker().check_output(expected, got, FLAGS)
 
 
-def _run_python(code, namespace, where):
+def _run_python(code, namespace, where, block):
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
             exec(compile(code, where, "exec"), namespace)
     except BaseException:  # noqa: BLE001 -- any failure of a page's code is reported
         return traceback.format_exc(limit=-3)
+    printed = out.getvalue()
+    if printed.strip():
+        shown = nodes.literal_block(printed, printed.rstrip("\n"), language="none",
+                                    classes=["exec-output"])
+        shown.line = block.line
+        block.parent.insert(block.parent.index(block) + 1, shown)
     return None
 
 
@@ -58,7 +65,7 @@ def _run_pycon(code, namespace, where):
 
 def _run_console(code, cwd):
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
-           + os.environ.get("PATH", "")}
+           + os.environ.get("PATH", ""), "SKBUILD_EDITABLE_VERBOSE": "0"}
     commands, current = [], None
     for line in code.splitlines():
         if line.startswith("$ "):
@@ -96,7 +103,7 @@ def run_page(app, doctree):
                 where = f"{docname}.md:{block.line}"
                 language = block["language"]
                 if language == "python":
-                    error = _run_python(code, namespace, where)
+                    error = _run_python(code, namespace, where, block)
                 elif language == "pycon":
                     error = _run_pycon(code, namespace, where)
                 else:
