@@ -51,8 +51,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "none"          # numpydoc's Parameters sections say the types
 numpydoc_show_class_members = False  # the autosummary templates list members
 numpydoc_class_members_toctree = False
-# optional dependencies the API pages import barenet.onnx for, not needed to build
-autodoc_mock_imports = ["onnx", "onnxruntime", "skl2onnx"]
+autodoc_mock_imports = []
 
 
 

@@ -37,7 +37,7 @@ def build(seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(description="A convolutional network on Fashion-MNIST (barenet.Sequential).")
     parser.add_argument("--subset", type=int, default=None, metavar="N",
                         help="use only the first N training images (default: all 60,000)")
     parser.add_argument("--test-subset", type=int, default=None, metavar="N",

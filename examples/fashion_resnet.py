@@ -50,7 +50,7 @@ def build(seed, dtype="float32", backend=None):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(description="A small residual CNN on Fashion-MNIST (barenet's functional API).")
     parser.add_argument("--subset", type=int, default=None, metavar="N",
                         help="use only the first N training images (default: all 60,000)")
     parser.add_argument("--test-subset", type=int, default=None, metavar="N",
