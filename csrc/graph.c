@@ -62,12 +62,26 @@ static int check_nodes(const bn_net *net)
             const int64_t j = input_of(net, ly, i);
             if (j < -1 || j >= l) return 0; /* inputs come first: no cycles */
         }
+        /* step masks: made by a kind that can, read from an earlier maker with as many
+         * steps as the reader's input */
+        if (ly->mask_out != 0 && (ly->mask_out != 1 || !op->makes_mask)) return 0;
+        if (ly->mask_from < -1 || ly->mask_from >= l) return 0;
+        if (ly->mask_from >= 0) {
+            const bn_layer *src = &net->layers[ly->mask_from];
+            if (src->mask_out != 1 || src->out_w != ly->in_w) return 0;
+        }
     }
+    const bn_layer *out = &net->layers[L - 1];
     switch ((bn_loss)net->loss) {
-    case BN_LOSS_BCE: case BN_LOSS_CROSS_ENTROPY: case BN_LOSS_MSE: case BN_LOSS_POISSON: break;
+    case BN_LOSS_BCE: case BN_LOSS_CROSS_ENTROPY: case BN_LOSS_MSE: case BN_LOSS_POISSON:
+        if (out->mask_from >= 0) return 0; /* only the sequence cross-entropy masks steps */
+        break;
+    case BN_LOSS_SPARSE_CE:
+        if (out->activation != BN_ACT_SOFTMAX || out->out_c < 2) return 0;
+        break;
     default: return 0; /* not a loss: the value comes from outside */
     }
-    return net->layers[L - 1].kind == BN_LAYER_DENSE;
+    return out->kind == BN_LAYER_DENSE;
 }
 
 /* sizes, parameter ranges and each kind's own rules; BN_OK, BN_ENET or BN_EOVERFLOW */
@@ -96,7 +110,8 @@ static int check_sizes(const bn_net *net)
         const int64_t kept = bn_op_count(op->state_count, ly);
         if (kept > 0 && (ly->s_offset < 0 || ly->s_offset > net->n_state - kept))
             return BN_ENET;
-        if (bn_op_count(op->fixed, ly) < 0) return BN_EOVERFLOW;
+        if (bn_op_count(op->fixed, ly) < 0 || bn_op_count(op->carry_count, ly) < 0)
+            return BN_EOVERFLOW;
         if (!op->check(net, ly)) return BN_ENET;
     }
     if (bn_size_mul3(net->in_h, net->in_w, net->in_c) < 0) return BN_EOVERFLOW;
@@ -200,16 +215,26 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
     int status = check_sizes(net);
     if (status != BN_OK) return status;
     const int64_t L = net->n_layers, s_in = size_of(net, -1);
+    const bn_layer *out = &net->layers[L - 1];
     const int64_t s_out = size_of(net, L - 1), xt = transposes_input(net) ? s_in : 0;
+    const int64_t positions = out->out_h * out->out_w; /* the output's softmax rows */
     int64_t max_size = s_in, max_scratch = 0, at;
-    /* training: xb, xt, yb, wb, stats (2), then each node's a and z */
+    net->y_size = net->loss == BN_LOSS_SPARSE_CE ? positions : s_out;
+    /* training: xb, xt, yb, wb, stats (2 per position), the step masks, then each node's
+     * a and z */
     net->row_xt = s_in;
     net->row_yb = bn_size_add(net->row_xt, xt);
-    net->row_wb = bn_size_add(net->row_yb, s_out);
+    net->row_wb = bn_size_add(net->row_yb, net->y_size);
     if (net->row_wb < 0)
         return BN_EOVERFLOW;
     net->row_stats = net->row_wb + 1;
-    at = net->row_stats + 2;
+    at = bn_size_add(net->row_stats, bn_size_mul(2, positions));
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        net->plan[l].m = ly->mask_out ? at : -1;
+        if (ly->mask_out && (at = bn_size_add(at, ly->out_w)) < 0) return BN_EOVERFLOW;
+    }
+    if (at < 0) return BN_EOVERFLOW;
     for (int64_t l = 0; l < L; l++) {
         const bn_layer *ly = &net->layers[l];
         const int64_t s = size_of(net, l), k = bn_op_count(bn_op_of(ly->kind)->scratch, ly);
@@ -231,12 +256,19 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
     net->train_row = bn_size_add(net->row_cols, max_scratch);
     if (net->train_row < 0)
         return BN_EOVERFLOW;
-    /* prediction: the buffers, the input made channels-last, the kinds' scratch */
+    /* prediction: the buffers, the input made channels-last, the step masks, the kinds'
+     * scratch */
     const int64_t buffers = plan_predict_buffers(net, scratch, scratch + L);
     for (int64_t l = 0; l < L; l++)
         if (net->plan[l].p >= 0) net->plan[l].p *= max_size;
     net->prow_xt = bn_size_mul(buffers, max_size);
-    net->prow_cols = bn_size_add(net->prow_xt, xt);
+    at = bn_size_add(net->prow_xt, xt);
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        net->plan[l].pm = ly->mask_out ? at : -1;
+        if (ly->mask_out) at = bn_size_add(at, ly->out_w);
+    }
+    net->prow_cols = at;
     net->predict_row = bn_size_add(net->prow_cols, max_scratch);
     if (net->predict_row < 0)
         return BN_EOVERFLOW;
@@ -247,6 +279,14 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
         const int64_t k = bn_op_count(bn_op_of(ly->kind)->fixed, ly);
         net->plan[l].f = k > 0 ? net->fixed_size : -1;
         if ((net->fixed_size = bn_size_add(net->fixed_size, k)) < 0) return BN_EOVERFLOW;
+    }
+    /* the state recurrent nodes carry over prediction calls, node after node */
+    net->carry_size = 0;
+    for (int64_t l = 0; l < L; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t k = bn_op_count(bn_op_of(ly->kind)->carry_count, ly);
+        net->plan[l].c = k > 0 ? net->carry_size : -1;
+        if ((net->carry_size = bn_size_add(net->carry_size, k)) < 0) return BN_EOVERFLOW;
     }
     return BN_OK;
 }
@@ -313,6 +353,8 @@ static void SFX(training_call)(bn_op_args *g, const bn_net *net, int64_t l, REAL
         .params = params, .drop = drop,
         .state = (void *)state, /* read only when not training; update_state writes it */
         .fixed = pl->f < 0 ? NULL : work + fixed_offset(net, l, n),
+        .mask = ly->mask_from < 0 ? NULL : work + n * net->plan[ly->mask_from].m,
+        .mask_out = pl->m < 0 ? NULL : work + n * pl->m,
     };
 }
 
@@ -345,13 +387,24 @@ void SFX(bn_net_update_state)(const bn_net *net, const REAL *work, REAL *state, 
     }
 }
 
+/* the step mask of the output's steps (training workspace for n rows), or NULL */
+static const REAL *SFX(output_mask)(const bn_net *net, const REAL *work, int64_t n)
+{
+    const int64_t from = net->layers[net->n_layers - 1].mask_from;
+    return from < 0 ? NULL : work + n * net->plan[from].m;
+}
+
 double SFX(bn_net_loss)(const bn_net *net, const REAL *work, const REAL *y, const REAL *sw,
                         int64_t n)
 {
     const bn_node_plan *out = &net->plan[net->n_layers - 1];
+    const bn_layer *ly = &net->layers[net->n_layers - 1];
     const int64_t k = size_of(net, net->n_layers - 1);
     const REAL *a = work + n * out->a, *z = work + n * out->z;
     switch ((bn_loss)net->loss) {
+    case BN_LOSS_SPARSE_CE:
+        return SFX(bn_loss_sparse_ce)(z, y, sw, SFX(output_mask)(net, work, n),
+                                      work + n * net->row_stats, n, net->y_size, ly->out_c);
     case BN_LOSS_CROSS_ENTROPY:
         return SFX(bn_loss_cross_entropy)(z, y, sw, work + n * net->row_stats, n, k);
     case BN_LOSS_MSE: return SFX(bn_loss_mse)(a, y, sw, n, k);
@@ -359,6 +412,17 @@ double SFX(bn_net_loss)(const bn_net *net, const REAL *work, const REAL *y, cons
     case BN_LOSS_BCE: return SFX(bn_loss_bce)(z, y, sw, n, k);
     }
     return NAN; /* no such loss (bn_net_plan's caller checks it) */
+}
+
+void SFX(bn_net_decay_weights)(const bn_net *net, REAL *params, double lr, double wd)
+{
+    const REAL factor = (REAL)(1.0 - lr * wd);
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const bn_layer *ly = &net->layers[l];
+        const int64_t count = bn_op_count(bn_op_of(ly->kind)->weight_count, ly);
+        REAL *w = params + ly->w_offset;
+        for (int64_t i = 0; i < count; i++) w[i] *= factor;
+    }
 }
 
 double SFX(bn_net_penalty)(const bn_net *net, const REAL *params, double l1, double l2)
@@ -402,6 +466,10 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
     case BN_LOSS_BCE: case BN_LOSS_POISSON: /* the same form from the logits */
         SFX(bn_dloss_logits)(d, a, y, sw, n, k, (REAL)(1.0 / ((double)n * (double)k)));
         break;
+    case BN_LOSS_SPARSE_CE:
+        SFX(bn_dloss_sparse_ce)(d, a, y, sw, SFX(output_mask)(net, work, n), n, net->y_size,
+                                out_layer->out_c);
+        break;
     }
     const REAL *xin = transposes_input(net) ? work + n * net->row_xt : x;
     REAL *tmp = work + n * net->row_tmp; /* (n_tmp, N, max S) */
@@ -438,7 +506,8 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
 }
 
 int SFX(bn_net_predict)(const bn_net *net, REAL *out, REAL *work, const REAL *params,
-                        const REAL *state, const REAL *x, const bn_csr_rows *xs, int64_t n)
+                        const REAL *state, const REAL *x, const bn_csr_rows *xs, int64_t n,
+                        REAL *carry)
 {
     const int64_t L = net->n_layers;
     const REAL *xin = SFX(input_rows)(net, work + n * net->prow_xt, x, xs, n);
@@ -461,6 +530,9 @@ int SFX(bn_net_predict)(const bn_net *net, REAL *out, REAL *work, const REAL *pa
         g.cols = work + n * net->prow_cols;
         g.params = params;
         g.state = (void *)state;
+        g.mask = ly->mask_from < 0 ? NULL : work + n * net->plan[ly->mask_from].pm;
+        g.mask_out = pl->pm < 0 ? NULL : work + n * pl->pm;
+        g.carry = carry && pl->c >= 0 ? carry + n * pl->c : NULL;
         int status = bn_op_of(ly->kind)->forward[IS_F32](&g);
         if (status != BN_OK) return status;
     }

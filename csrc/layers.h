@@ -25,7 +25,15 @@
  *   batchnorm    per channel: batch statistics when training, the running ones (the
  *                network's state) otherwise; scale and offset
  *   layernorm    per position, over its channels; scale and offset
- *   activation   a = act(x) elementwise */
+ *   activation   a = act(x) elementwise
+ *   embedding    token ids (1, T, 1) -> (1, T, D): rows of the table (V, D); with mask_out,
+ *                the step mask id != 0 (padding id 0)
+ *   masking      (1, T, C) -> (1, T, C): a step whose C values all equal mask_value is
+ *                padding: mask 0 and its output zeros; other steps pass unchanged
+ * Step masks: a sequence (1, T, C) may carry a mask (N, T) of the parameter type, 1 for a
+ * valid step and 0 for padding, made by one node (mask_out) and read by the nodes that
+ * name it (mask_from): recurrent kinds carry their state over padded steps, and the
+ * sequence cross-entropy leaves them out. */
 #define BN_KIND_ENUM(name, op) name,
 typedef enum {
     BN_LAYER_KIND_LIST(BN_KIND_ENUM)
@@ -47,8 +55,14 @@ typedef struct {
     int64_t stream;                /* dropout: which random stream its masks come from */
     int64_t first_input, n_inputs; /* its inputs: net->inputs[first_input ...] */
     int64_t s_offset;              /* its non-trainable state in the state buffer (-1: none) */
+    int64_t mask_from;             /* the node whose step mask (N, T) it reads, -1: none; T is
+                                    * the steps (in_w) of its input, all valid without one */
+    int64_t table_rows;            /* embedding: rows V of its table (token ids 0..V-1) */
+    int64_t mask_out;              /* 1: it computes a step mask of its output (a kind whose
+                                    * bn_op makes_mask; 0 otherwise) */
     double rate;                   /* dropout rate, 0 <= rate < 1 */
     double momentum, eps;          /* normalisation: running-average momentum, epsilon */
+    double mask_value;             /* masking: the value of a padded step's every feature */
 } bn_layer;
 
 /* the training position that dropout masks depend on: mask element i of the dropout

@@ -36,6 +36,10 @@ typedef struct {
     int64_t needs_grad; /* it, or a node before it, has parameters */
     int64_t f;          /* training: its fixed-size scratch (not per row), after the
                          * weight gradients' scratch (-1: none) */
+    int64_t m, pm;      /* the step mask it makes (mask_out), (T) per row, in the training
+                         * and the prediction workspace (-1: none) */
+    int64_t c;          /* its carried state in the carry buffer (N * carry_size): a block
+                         * (N, carry_count) at N * c (-1: none) */
 } bn_node_plan;
 
 typedef struct {
@@ -60,6 +64,9 @@ typedef struct {
     int64_t row_xt, row_yb, row_wb, row_stats, row_tmp, row_cols, train_row;
     int64_t prow_xt, prow_cols, predict_row;
     int64_t fixed_size;        /* the nodes' fixed-size scratch, after the per-row regions */
+    int64_t carry_size;        /* values per row of the state recurrent nodes carry */
+    int64_t y_size;            /* values per row of the targets y: S[L], or the output's
+                                * steps for the sequence cross-entropy (class ids) */
 } bn_net;
 
 /* Check the description (every kind known, inputs before their readers, shapes and
@@ -74,13 +81,23 @@ typedef struct {
     uint64_t seed;      /* for shuffling and dropout */
     int64_t epoch;      /* index of the first epoch to run: the random streams use it */
     double l1, l2;      /* penalty l1 sum|W| + l2/2 sum W^2 on the weights (not biases) */
+    /* a learning rate per optimizer step (bn_step_lr), when warmup_steps or decay_steps is
+     * above 0; otherwise opt->lr for every step */
+    int64_t warmup_steps, decay_steps;
+    double min_lr;
 } bn_train_config;
+
+/* the learning rate of optimizer step `step` (counting from 0) from the base rate lr:
+ * lr (step + 1) / warmup_steps during the warm-up, then a cosine from lr down to min_lr over
+ * decay_steps steps, then min_lr (lr itself after the warm-up when decay_steps is 0) */
+double bn_step_lr(double lr, int64_t step, int64_t warmup_steps, int64_t decay_steps,
+                  double min_lr);
 
 /* The state buffer (S) holds what layers keep that training does not optimise (batch
  * normalisation's running statistics): read when not training, updated once per training
  * step by bn_net_update_state. NULL when n_state is 0. */
 /* Training workspace, in elements of the parameter type, for batches of up to b rows:
- * gathered rows xb (B, S[in]), the input made channels-last, yb (B, S[L]), row weights wb
+ * gathered rows xb (B, S[in]), the input made channels-last, yb (B, y_size), row weights wb
  * (B), a softmax's row statistics (2B), per node a and z (B, S[l]), the gradient slots
  * and fan-out temporaries (B, max S) each, the kinds' scratch (the convolutions' unfolded
  * input), the weight gradients' scratch (BN_DW_SCRATCH, layers.h) and the kinds'
@@ -103,11 +120,15 @@ int bn_net_forward_f64(const bn_net *net, double *work, const double *params,
 int bn_net_forward_f32(const bn_net *net, float *work, const float *params,
                        const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
                        const bn_dropout *drop);
-/* data loss of the last forward against y (N, S[L]), rows weighted by sw (N) or NULL */
+/* data loss of the last forward against y (N, y_size), rows weighted by sw (N) or NULL */
 double bn_net_loss_f64(const bn_net *net, const double *work, const double *y,
                        const double *sw, int64_t n);
 double bn_net_loss_f32(const bn_net *net, const float *work, const float *y, const float *sw,
                        int64_t n);
+/* AdamW's decoupled decay of the weights only (the kernels the penalty acts on):
+ * w *= 1 - lr wd, the factor rounded once to the parameter type */
+void bn_net_decay_weights_f64(const bn_net *net, double *params, double lr, double wd);
+void bn_net_decay_weights_f32(const bn_net *net, float *params, double lr, double wd);
 /* l1 sum|W| + l2/2 sum W^2 over the weights */
 double bn_net_penalty_f64(const bn_net *net, const double *params, double l1, double l2);
 double bn_net_penalty_f32(const bn_net *net, const float *params, double l1, double l2);
@@ -122,10 +143,14 @@ int bn_net_backward_f32(const bn_net *net, float *dparams, float *work, const fl
                         const float *sw, int64_t n, const bn_dropout *drop, double l1,
                         double l2);
 /* output (N, S[L]) for x, no dropout, through the prediction workspace */
+/* carry: (N * carry_size) the recurrent nodes' state, read as the initial state and
+ * overwritten with the final one (a sequence continued over calls), or NULL (zeros) */
 int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
-                       const double *state, const double *x, const bn_csr_rows *xs, int64_t n);
+                       const double *state, const double *x, const bn_csr_rows *xs, int64_t n,
+                       double *carry);
 int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
-                       const float *state, const float *x, const bn_csr_rows *xs, int64_t n);
+                       const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
+                       float *carry);
 /* after a training forward on n rows (drop not NULL): the state's running statistics move
  * towards the batch's (each kind's update_state) */
 void bn_net_update_state_f64(const bn_net *net, const double *work, double *state, int64_t n);

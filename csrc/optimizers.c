@@ -15,6 +15,7 @@
 #endif
 
 #include "gemm.h" /* bn_get_num_threads */
+#include "layers.h" /* bn_weight_penalty: the fixed-block sum of squares */
 #include "parallel.h" /* BN_VECTOR_CLONES */
 
 /* below this many parameters a step stays on one thread (a parallel region costs more) */

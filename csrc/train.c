@@ -12,13 +12,24 @@
 #include "optimizers.h"
 #include "rng.h"
 
+double bn_step_lr(double lr, int64_t step, int64_t warmup_steps, int64_t decay_steps,
+                  double min_lr)
+{
+    if (step < warmup_steps) return lr * (double)(step + 1) / (double)warmup_steps;
+    if (decay_steps <= 0) return lr;
+    const int64_t t = step - warmup_steps;
+    if (t >= decay_steps) return min_lr;
+    const double pi = 3.14159265358979323846;
+    return min_lr + (lr - min_lr) * 0.5 * (1.0 + cos(pi * (double)t / (double)decay_steps));
+}
+
 #define BN_PRECISION_FILE "train.c"
 #include "precision.h"
 
 #else /* ---- per precision ---- */
 
 /* rows perm[0..nb) of x, y and sw into xb (NB, IN) (unless xb is NULL: CSR input), yb
- * (NB, OUT) and wb (NB) */
+ * (NB, y_size) and wb (NB) */
 static void SFX(gather_rows)(REAL *xb, REAL *yb, REAL *wb, const REAL *x, const REAL *y,
                              const REAL *sw, const int64_t *perm, int64_t nb, int64_t n_in,
                              int64_t n_out)
@@ -66,12 +77,13 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
                       int64_t *perm, uint64_t *scratch, const REAL *x,
                       const bn_csr_rows *xs, const REAL *y, const REAL *sw, int64_t n)
 {
-    const bn_layer *out = &net->layers[net->n_layers - 1];
     const int64_t n_in = net->in_h * net->in_w * net->in_c;
-    const int64_t n_out = out->out_h * out->out_w * out->out_c;
+    const int64_t n_out = net->y_size; /* values per row of y */
     const int64_t b = cfg->batch_size < n ? cfg->batch_size : n;
     const int shuffled = cfg->shuffle && b < n;
     int64_t saved_step = opt->step;
+    const double base_lr = opt->lr;
+    const int scheduled = cfg->warmup_steps > 0 || cfg->decay_steps > 0;
     int status = BN_OK;
     *completed = 0;
     if (backup)
@@ -112,6 +124,13 @@ int SFX(bn_net_train)(const bn_net *net, const bn_train_config *cfg, bn_optimize
                                           nb, &drop, cfg->l1, cfg->l2);
             if (status != BN_OK) break;
             if (state) SFX(bn_net_update_state)(net, work, state, nb);
+            if (opt->clipvalue > 0 || opt->clipnorm > 0)
+                SFX(bn_clip_grads)(dparams, net->n_params, opt->clipvalue, opt->clipnorm);
+            if (scheduled)
+                opt->lr = bn_step_lr(base_lr, opt->step, cfg->warmup_steps, cfg->decay_steps,
+                                     cfg->min_lr);
+            if (opt->decay_weights_only && opt->kind == BN_OPT_ADAMW && opt->weight_decay > 0)
+                SFX(bn_net_decay_weights)(net, params, opt->lr, opt->weight_decay);
             status = SFX(bn_optimizer_step)(opt, params, dparams, state1, state2, net->n_params);
             if (status != BN_OK) break;
             total += loss * (double)nb;

@@ -245,9 +245,8 @@ def test_model_arguments_are_checked():
         Add()(x)
     with pytest.raises(TypeError, match="nodes of a graph"):
         Dense(2)(np.ones((3, 4)))
-    with pytest.raises(ValueError, match="output must be a vector"):
-        seq = Input((5, 4))
-        Model(seq, Dense(2)(seq))
+    seq = Input((5, 4))  # a sequence output (T, n): one output per step
+    assert Model(seq, Dense(2)(seq)).predict(np.ones((3, 5, 4))).shape == (3, 5, 2)
 
 
 def test_merge_layers_need_the_functional_api():

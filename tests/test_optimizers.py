@@ -171,7 +171,8 @@ def test_state_arrays_and_kinds():
         assert cfg["kind"] == name and cfg["lr"] == 0.5 and cfg["step"] == 0
     cfg = AdamW(beta1=0.5, beta2=0.6, eps=1e-3, weight_decay=0.2).c_config(1e-3)
     assert cfg == {"kind": "adamw", "lr": 1e-3, "beta1": 0.5, "beta2": 0.6, "eps": 1e-3,
-                   "weight_decay": 0.2, "step": 0}
+                   "weight_decay": 0.2, "step": 0, "clipvalue": 0.0, "clipnorm": 0.0,
+                   "decay_weights_only": 0}
 
 
 def test_state_dicts_of_older_files_with_numbered_kinds_still_load():

@@ -16,6 +16,8 @@
     X(BN_LAYER_MULTIPLY, bn_op_multiply)   \
     X(BN_LAYER_BATCHNORM, bn_op_batchnorm) \
     X(BN_LAYER_LAYERNORM, bn_op_layernorm) \
-    X(BN_LAYER_ACTIVATION, bn_op_activation)
+    X(BN_LAYER_ACTIVATION, bn_op_activation) \
+    X(BN_LAYER_EMBEDDING, bn_op_embedding)  \
+    X(BN_LAYER_MASKING, bn_op_masking)
 
 #endif

@@ -32,6 +32,13 @@ typedef struct {
     const bn_dropout *drop;    /* training position; NULL: not training (dropout is identity) */
     void *state;               /* the network's state buffer (read when not training;
                                 * update_state writes it), or NULL */
+    const void *mask;          /* (N, T) the step mask of its input (ly->mask_from), or NULL:
+                                * every step valid */
+    void *mask_out;            /* (N, T) where it writes its output's step mask (ly->mask_out),
+                                * else NULL */
+    void *carry;               /* (N, carry_count) state carried in and out over calls
+                                * (prediction only: read before the first step, written after
+                                * the last), or NULL: start from zeros, keep nothing */
     void *fixed;               /* the node's fixed-size scratch (training only), or NULL */
     /* backward only */
     void *dparams;             /* the flat gradient buffer: the node writes its parameters' part */
@@ -59,6 +66,10 @@ typedef struct {
     int64_t (*scratch)(const bn_layer *ly);
     /* its own scratch elements, not per row, kept from forward to backward (training) */
     int64_t (*fixed)(const bn_layer *ly);
+    /* values per row of the state it carries from one prediction call to the next (a
+     * recurrent kind's last h, c); NULL: none */
+    int64_t (*carry_count)(const bn_layer *ly);
+    int makes_mask;            /* 1 when it can compute its output's step mask (mask_out) */
     /* 1 if the pre-activation z must be kept for backward (is_output: the network's output) */
     int (*keeps_z)(const bn_layer *ly, int is_output);
     /* 1 when the descriptor is consistent with its inputs' shapes; net gives the inputs */

@@ -29,9 +29,10 @@ def sigmoid(z):
 
 
 def softmax_rows(z):
-    """row-wise softmax, shifted by the row maximum"""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """softmax over the last axis (each row; each step of a sequence), shifted by the
+    maximum"""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def gelu(z):

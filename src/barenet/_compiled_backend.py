@@ -38,9 +38,16 @@ class Backend:
         per_row = max(1, size(2) - size(1))
         return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
 
-    def predict(self, params, x):
+    def predict(self, params, x, carry=None):
+        """the output for x (n, out_size); carry (n * carry_size): the recurrent layers'
+        state, read as the initial state and overwritten with the final one (one C call
+        for all rows then)"""
         n = x.shape[0]
         out = np.empty((n, self.spec.out_size), dtype=params.dtype)
+        if carry is not None:
+            work = np.empty(max(1, self.core.predict_workspace_size(n)), dtype=params.dtype)
+            self.core.predict(out, work, params, self.state, x, carry=carry)
+            return out
         rows = self._chunk(n, self.core.predict_workspace_size)
         work = np.empty(max(1, self.core.predict_workspace_size(rows)), dtype=params.dtype)
         for start in range(0, n, rows):
@@ -100,7 +107,8 @@ class Backend:
         empty = np.empty(0, dtype=params.dtype)
         state1, state2 = (empty if s is None else s for s in state)
         config = dict(batch_size=b, shuffle=int(shuffled), seed=cfg.seed, epoch=cfg.epoch,
-                      l1=cfg.l1, l2=cfg.l2)
+                      l1=cfg.l1, l2=cfg.l2, warmup_steps=cfg.warmup_steps,
+                      decay_steps=cfg.decay_steps, min_lr=cfg.min_lr)
         xs, csr = _input(x)
         step, completed, status = self.core.train(
             losses, params, self.state, dparams, state1, state2, backup, work, perm, scratch,

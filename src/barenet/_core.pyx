@@ -7,6 +7,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t, uint64_t
+import numpy as np
 
 cdef extern from "gemm.h" nogil:
     int BN_OK
@@ -20,6 +21,8 @@ cdef extern from "optimizers.h" nogil:
         int32_t kind
         double lr, momentum, rho, beta1, beta2, eps, weight_decay
         int64_t step
+        double clipvalue, clipnorm
+        int32_t decay_weights_only
 
 cdef extern from "layers.h" nogil:
     int BN_LAYER_KINDS
@@ -36,7 +39,7 @@ cdef extern from "activations.h" nogil:
 
 cdef extern from "losses.h" nogil:
     ctypedef enum bn_loss:
-        BN_LOSS_BCE, BN_LOSS_CROSS_ENTROPY, BN_LOSS_MSE, BN_LOSS_POISSON
+        BN_LOSS_BCE, BN_LOSS_CROSS_ENTROPY, BN_LOSS_MSE, BN_LOSS_POISSON, BN_LOSS_SPARSE_CE
 
 cdef extern from "net.h" nogil:
     # the fields as csrc/layers.h declares them (a field declared here but not there fails
@@ -51,8 +54,10 @@ cdef extern from "net.h" nogil:
         int64_t stream
         int64_t first_input, n_inputs
         int64_t s_offset
+        int64_t mask_from, table_rows, mask_out
         double rate
         double momentum, eps
+        double mask_value
     ctypedef struct bn_node_plan:
         pass
     ctypedef struct bn_csr_rows:
@@ -72,6 +77,8 @@ cdef extern from "net.h" nogil:
         int64_t n_state
         bn_node_plan *plan
         int32_t *edge_acc
+        int64_t carry_size
+        int64_t y_size
     ctypedef struct bn_dropout:
         uint64_t seed
         int64_t epoch, batch
@@ -81,6 +88,8 @@ cdef extern from "net.h" nogil:
         uint64_t seed
         int64_t epoch
         double l1, l2
+        int64_t warmup_steps, decay_steps
+        double min_lr
     int BN_ENET
     int BN_EOVERFLOW
     int bn_net_plan(bn_net *net, int64_t *scratch)
@@ -109,10 +118,10 @@ cdef extern from "net.h" nogil:
                             const bn_dropout *drop, double l1, double l2)
     int bn_net_predict_f64(const bn_net *net, double *out, double *work, const double *params,
                            const double *state, const double *x, const bn_csr_rows *xs,
-                           int64_t n)
+                           int64_t n, double *carry)
     int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
                            const float *state, const float *x, const bn_csr_rows *xs,
-                           int64_t n)
+                           int64_t n, float *carry)
     int BN_EINTERRUPTED
     int BN_EDIVERGED
     int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
@@ -151,7 +160,8 @@ ACTIVATIONS = {"identity": BN_ACT_IDENTITY, "relu": BN_ACT_RELU, "sigmoid": BN_A
                "tanh": BN_ACT_TANH, "leaky_relu": BN_ACT_LEAKY_RELU, "gelu": BN_ACT_GELU,
                "softmax": BN_ACT_SOFTMAX, "exp": BN_ACT_EXP}
 LOSSES = {"binary_crossentropy": BN_LOSS_BCE, "categorical_crossentropy": BN_LOSS_CROSS_ENTROPY,
-          "mse": BN_LOSS_MSE, "poisson": BN_LOSS_POISSON}
+          "mse": BN_LOSS_MSE, "poisson": BN_LOSS_POISSON,
+          "sparse_categorical_crossentropy": BN_LOSS_SPARSE_CE}
 
 
 OPTIMIZER_KINDS = {"sgd": BN_OPT_SGD, "momentum": BN_OPT_MOMENTUM,
@@ -263,6 +273,7 @@ cdef class Net:
             for i in range(n):
                 row = dict(zero)
                 row["s_offset"] = -1
+                row["mask_from"] = -1
                 extra = set(nodes[i]) - set(zero)
                 if extra:
                     raise ValueError(f"node {i}: no bn_layer field {sorted(extra)}")
@@ -304,6 +315,11 @@ cdef class Net:
 
     def output_offset(self, int64_t b):
         return bn_net_output_offset(&self.net, b)
+
+    @property
+    def carry_size(self):
+        """values per row of the state the recurrent nodes carry over prediction calls"""
+        return self.net.carry_size
 
     def predict_workspace_size(self, int64_t n):
         """elements of the prediction workspace for n rows"""
@@ -368,22 +384,30 @@ cdef class Net:
     def predict(self, floating[:, ::1] out, floating[::1] work, const floating[::1] params,
                 const floating[::1] state, const floating[:, ::1] x,
                 const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
-                const floating[::1] data=None):
+                const floating[::1] data=None, floating[::1] carry=None):
+        """out = the network's output for x; carry (N * carry_size), when given, is the
+        recurrent nodes' state: read as the initial state, overwritten with the final one"""
         cdef int status
         cdef bn_csr_rows csr
         cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
         cdef const floating *xp = NULL
+        cdef floating *cp = NULL
         if x is not None:
             xp = &x[0, 0]
         cdef const floating *st = &state[0] if state.shape[0] else NULL
         cdef int64_t n = out.shape[0]
+        if carry is not None:
+            if carry.shape[0] != n * self.net.carry_size:
+                raise ValueError(f"carry must hold {n * self.net.carry_size} values")
+            if carry.shape[0]:
+                cp = &carry[0]
         with nogil:
             if floating is float:
                 status = bn_net_predict_f32(&self.net, &out[0, 0], &work[0], &params[0], st,
-                                            xp, xs, n)
+                                            xp, xs, n, cp)
             else:
                 status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0], st,
-                                            xp, xs, n)
+                                            xp, xs, n, cp)
         _check(status)
 
     def train(self, double[::1] losses, floating[::1] params, floating[::1] state,
@@ -630,6 +654,21 @@ cdef extern from "optimizers.h" nogil:
                               double *state1, double *state2, int64_t count)
     int bn_optimizer_step_f32(bn_optimizer *opt, float *params, const float *grads,
                               float *state1, float *state2, int64_t count)
+    double bn_clip_grads_f64(double *grads, int64_t count, double clipvalue, double clipnorm)
+    double bn_clip_grads_f32(float *grads, int64_t count, double clipvalue, double clipnorm)
+
+
+def clip_gradients(floating[::1] grads, double clipvalue, double clipnorm):
+    """bn_clip_grads in place; returns the norm before scaling (0 without clipnorm)"""
+    cdef double norm
+    if grads.shape[0] == 0:
+        return 0.0
+    with nogil:
+        if floating is float:
+            norm = bn_clip_grads_f32(&grads[0], grads.shape[0], clipvalue, clipnorm)
+        else:
+            norm = bn_clip_grads_f64(&grads[0], grads.shape[0], clipvalue, clipnorm)
+    return norm
 
 
 def optimizer_step(dict config, floating[::1] params, const floating[::1] grads,
@@ -639,6 +678,13 @@ def optimizer_step(dict config, floating[::1] params, const floating[::1] grads,
     long as params. Returns the new step count."""
     cdef bn_optimizer opt = _optimizer(config)
     cdef int status
+    if opt.decay_weights_only:
+        raise ValueError("AdamW(decay='weights') decays the network's weights, which a step "
+                         "over a flat buffer does not know: train the network with it")
+    if opt.clipvalue > 0 or opt.clipnorm > 0:  # on a copy: grads stay the caller's
+        clipped = np.array(grads, copy=True)
+        clip_gradients(clipped, opt.clipvalue, opt.clipnorm)
+        grads = clipped
     cdef floating *s1 = &state1[0] if state1.shape[0] else NULL
     cdef floating *s2 = &state2[0] if state2.shape[0] else NULL
     with nogil:

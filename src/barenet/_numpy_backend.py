@@ -9,10 +9,12 @@ import numpy as np
 from . import _activations as act
 from . import _rng
 from . import _sparse
+from . import schedules
 from .training import interrupt_pending
 
-LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON = (
-    "binary_crossentropy", "categorical_crossentropy", "mse", "poisson")
+LOSS_BCE, LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_POISSON, LOSS_SPARSE_CE = (
+    "binary_crossentropy", "categorical_crossentropy", "mse", "poisson",
+    "sparse_categorical_crossentropy")
 
 
 def rows_of(x, rows):
@@ -24,10 +26,23 @@ def rows_of(x, rows):
     return _sparse.batch(x, rows)
 
 
-def forward(spec, params, x, drop=None, state=None):
+def _layer_kwargs(spec, l, acts, state, carry=None):
+    """the keywords layer l's forward and backward take beyond the common ones: its state
+    views, its input's step mask, its carried state"""
+    layer = spec.layers[l]
+    kwargs = {"state": spec.state_views(state, l)} if layer.n_state else {}
+    if layer.uses_mask:
+        kwargs["mask"] = spec.mask_of(acts, l)
+    if carry is not None and getattr(layer, "carry_size", 0):
+        kwargs["carry"] = spec.carry_view(carry, acts[0].shape[0], l)
+    return kwargs
+
+
+def forward(spec, params, x, drop=None, state=None, carry=None):
     """every node's output and what it keeps for backward (a pre-activation z, batch
     statistics), [x, a_0, ..., a_{L-1}] and [None, z_0, ...] (index l + 1 for node l, 0 for
-    the network input), in the nodes' order. Training when drop = (seed, epoch, batch) is
+    the network input), in the nodes' order. carry (N * carry_size), when given, is the
+    recurrent layers' state carried in and out (not training). Training when drop = (seed, epoch, batch) is
     given (dropout, batch statistics); state is the network's state buffer (running
     statistics). Each layer computes itself (its reference forward, barenet.layers);
     sparse x (a CSR, or a scipy matrix of its rows) feeds a first dense layer: x @ w and
@@ -38,7 +53,7 @@ def forward(spec, params, x, drop=None, state=None):
     zs = [None]
     for l, (layer, at, stream, parents) in enumerate(zip(spec.layers, spec.offsets,
                                                          spec.streams, spec.edges)):
-        kwargs = {"state": spec.state_views(state, l)} if layer.n_state else {}
+        kwargs = _layer_kwargs(spec, l, acts, state, carry)
         a, z = layer.forward(params, at, [acts[p + 1] for p in parents], drop, stream, **kwargs)
         acts.append(a)
         zs.append(z)
@@ -56,6 +71,10 @@ def update_state(spec, state, zs):
 def loss(spec, acts, zs, y, sw=None):
     """mean data loss of a forward pass, (1/N) sum_i w_i l_i (csrc/losses.h)"""
     z, a = zs[-1], acts[-1]
+    if spec.loss == LOSS_SPARSE_CE:
+        return _sparse_ce(spec, acts, z, y, sw)
+    n = a.shape[0]  # a sequence output's values in one row per sample, as C has them
+    z, a, y = (v if v is None else v.reshape(n, -1) for v in (z, a, y))
     if spec.loss == LOSS_CROSS_ENTROPY:
         shifted = z - z.max(axis=1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -69,6 +88,45 @@ def loss(spec, acts, zs, y, sw=None):
         rows = (np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))).mean(axis=1,
                                                                                dtype=np.float64)
     return float(np.mean(rows if sw is None else sw * rows))
+
+
+def _steps(spec, acts, y):
+    """(class ids (N, T), the output's step mask (N, T) or None, V the valid steps)"""
+    ids = y.reshape(y.shape[0], -1).astype(np.int64)
+    mask = spec.mask_of(acts, len(spec.layers) - 1)
+    valid = ids.size if mask is None else float(mask.sum(dtype=np.float64))
+    return ids, mask, valid
+
+
+def _sparse_ce(spec, acts, z, y, sw):
+    """(1/V) sum_{i,t} w_i m_it (-log softmax(z_it)[y_it]) (csrc/losses.h, sparse_ce)"""
+    ids, mask, valid = _steps(spec, acts, y)
+    z = z.reshape(ids.shape + (-1,))
+    zmax = z.max(axis=-1, keepdims=True)
+    log_sum = np.log(np.exp(z - zmax).sum(axis=-1))
+    picked = np.take_along_axis(z, ids[..., None], axis=-1)[..., 0]
+    steps = (log_sum - (picked - zmax[..., 0])).astype(np.float64)
+    if mask is not None:
+        steps = steps * mask
+    if sw is not None:
+        steps = steps * sw[:, None]
+    return float(steps.sum() / valid) if valid else 0.0
+
+
+def _dsparse_ce(spec, acts, y, sw):
+    """dz = (softmax - onehot(y)) w_i m_it / V"""
+    ids, mask, valid = _steps(spec, acts, y)
+    a = acts[-1]
+    t = a.dtype.type
+    scale = np.full(ids.shape, t(1 / valid) if valid else t(0), dtype=a.dtype)
+    if sw is not None:
+        scale = scale * sw[:, None]
+    if mask is not None:
+        scale = scale * mask
+    dz = a.reshape(ids.shape + (-1,)) * scale[..., None]
+    np.put_along_axis(dz, ids[..., None], np.take_along_axis(dz, ids[..., None], axis=-1)
+                      - scale[..., None], axis=-1)
+    return dz.reshape(a.shape)
 
 
 def _weights(spec, params):
@@ -89,10 +147,20 @@ def dloss(spec, acts, zs, y, sw=None):
     """dloss/dz of the output layer"""
     a = acts[-1]
     t = a.dtype.type
+    if spec.loss == LOSS_SPARSE_CE:
+        return _dsparse_ce(spec, acts, y, sw)
+    shape, n = a.shape, a.shape[0]
+    a, y, z_out = a.reshape(n, -1), y.reshape(n, -1), zs[-1]
+    z_out = None if z_out is None else z_out.reshape(n, -1)
+    return _dloss_rows(spec, a, z_out, y, sw, t).reshape(shape)
+
+
+def _dloss_rows(spec, a, z, y, sw, t):
+    """dloss/dz of rows (N, S)"""
     if spec.loss == LOSS_CROSS_ENTROPY:
         dz = (a - y) * t(1 / len(y))
     elif spec.loss == LOSS_MSE:
-        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.layers[-1].activation](a, zs[-1])
+        dz = (a - y) * t(2 / a.size) * act.DERIVATIVE[spec.layers[-1].activation](a, z)
     else:  # binary cross-entropy, poisson
         dz = (a - y) * t(1 / a.size)
     return dz if sw is None else dz * sw[:, None]
@@ -119,7 +187,7 @@ def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=N
             continue
         layer, at, parents = spec.layers[l], spec.offsets[l], spec.edges[l]
         need = [p >= 0 and needs[p] for p in parents]
-        kwargs = {"state": spec.state_views(state, l)} if layer.n_state else {}
+        kwargs = _layer_kwargs(spec, l, acts, state)
         dw, db, dxs = layer.backward(params, at, grads.pop(l), [acts[p + 1] for p in parents],
                                      acts[l + 1], zs[l + 1], drop, spec.streams[l], l == last,
                                      need, **kwargs)
@@ -137,9 +205,16 @@ def backward(spec, dparams, params, acts, zs, y, sw=None, l1=0.0, l2=0.0, drop=N
                 gb[...] = db.reshape(gb.shape)
 
 
-def predict(spec, params, x, state=None):
-    """the output layer for x, not training"""
-    return forward(spec, params, x, state=state)[0][-1]
+def predict(spec, params, x, state=None, carry=None):
+    """the output layer for x, not training (carry: as for forward)"""
+    return forward(spec, params, x, state=state, carry=carry)[0][-1]
+
+
+def step_lr(lr, step, cfg):
+    """the learning rate of optimizer step `step` (bn_step_lr in csrc/train.c)"""
+    if cfg.warmup_steps <= 0 and cfg.decay_steps <= 0:
+        return lr
+    return schedules.step_lr(lr, step, cfg.warmup_steps, cfg.decay_steps, cfg.min_lr)
 
 
 def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
@@ -174,7 +249,11 @@ def train(spec, cfg, optimizer, params, x, y, sw, epochs, lr, state=None):
             acts, zs = forward(spec, params, xb, drop, state)
             batch_loss = loss(spec, acts, zs, yb, wb) + penalty(spec, params, cfg.l1, cfg.l2)
             backward(spec, dparams, params, acts, zs, yb, wb, cfg.l1, cfg.l2, drop, state)
-            optimizer.update_numpy(params, dparams, lr)
+            rate = step_lr(lr, optimizer.step, cfg)
+            decays = getattr(optimizer, "decay", "all") == "weights"
+            if decays and optimizer.weight_decay > 0:  # bn_net_decay_weights
+                optimizer.decay_weights(_weights(spec, params), rate)
+            optimizer.update_numpy(params, dparams, rate, weights_decayed=decays)
             update_state(spec, state, zs)
             total += batch_loss * xb.shape[0]
         if status == "ok":
@@ -200,13 +279,14 @@ class Backend:
         self.spec = spec
         self.state = state  # the network's state buffer (running statistics), updated in place
 
-    def predict(self, params, x):
-        return predict(self.spec, params, x, self.state)
+    def predict(self, params, x, carry=None):
+        out = predict(self.spec, params, x, self.state, carry)
+        return out.reshape(out.shape[0], -1)
 
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         acts, zs = forward(self.spec, params, x, state=self.state)
         if out is not None:
-            out[...] = acts[-1]
+            out[...] = acts[-1].reshape(out.shape)
         return loss(self.spec, acts, zs, y, sw) + penalty(self.spec, params, l1, l2)
 
     def workspace(self, n, dtype):

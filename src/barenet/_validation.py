@@ -51,6 +51,16 @@ def check_int(value, name, minimum=None, maximum=None):
     return value
 
 
+def check_finite_float(value, name):
+    """a finite real number -> float"""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return value
+
+
 def check_positive_float(value, name):
     """a finite real number > 0 -> float"""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -271,6 +281,25 @@ def check_y_categorical(y, n_rows, n_classes, dtype, name="y"):
         bad = int(np.argmax(np.abs(sums - 1)))
         raise ValueError(f"{name} rows must sum to 1 for cross-entropy (one-hot or "
                          f"probabilities); row {bad} sums to {sums[bad]}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_class_ids(y, shape, n_classes, dtype, name="y"):
+    """class ids of the given shape ((n_rows,) or (n_rows, T)), integers in [0, n_classes)
+    -> C-contiguous array of dtype; (n_rows, 1) is taken for (n_rows,)"""
+    arr = _as_numeric_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1 and len(shape) == 1:
+        arr = arr.ravel()
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must hold integer class ids of shape {tuple(shape)}; got "
+                         f"shape {arr.shape}")
+    _finite(arr, name)
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise ValueError(f"{name} holds class ids, which must be integers in [0, {n_classes}); "
+                         "got non-integer values")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(f"{name} class ids must be in [0, {n_classes}) for {n_classes} "
+                         f"outputs; got values from {arr.min()} to {arr.max()}")
     return np.ascontiguousarray(arr, dtype=dtype)
 
 

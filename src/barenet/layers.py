@@ -24,8 +24,11 @@ from . import _sparse
 
 # the layer kinds by the names the C core's table knows them by (csrc/layers.h,
 # bn_layer_kind; barenet._core.LAYER_KINDS maps them to its numbers)
-DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT = (
-    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout")
+DENSE, CONV2D, MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT, EMBEDDING, MASKING = (
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout", "embedding", "masking")
+
+# token ids travel as values of the model's dtype: float32 holds every integer below 2**24
+MAX_TOKEN_IDS = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
 
 # The most values one sample may occupy in any one place of any layer: its input, its
 # output, a convolution's zero-padded input (the NumPy reference materialises it) and its
@@ -114,6 +117,8 @@ class Layer:
     index = None      # position in the model, set by build (for error messages)
     min_inputs = max_inputs = 1
     penalised = False # the l1/l2 penalty acts on its weights (views()[0])
+    makes_mask = False  # it computes a step mask of its output (Embedding(mask_zero=True))
+    uses_mask = False   # it reads its input's step mask (forward/backward get mask=)
 
     def __init_subclass__(cls, **kwargs):
         """a public layer class registers itself by name for save/load"""
@@ -171,6 +176,16 @@ class Layer:
 
     def update_state(self, views, kept):
         """after a training step, from what the training forward kept"""
+
+    def passes_mask(self):
+        """whether its output keeps its (first) input's steps, so a step mask of the input
+        is the output's too: a sequence in and out with the same number of steps"""
+        shapes = self.input_shape, self.output_shape
+        return all(len(s) == 2 for s in shapes) and shapes[0][0] == shapes[1][0]
+
+    def compute_mask(self, xs):
+        """the step mask (N, T) of its output from its inputs, when makes_mask"""
+        raise NotImplementedError
 
     def c_fields(self, start, stream):
         """this layer's bn_layer fields (csrc/layers.h) by name, when its parameters start at
@@ -905,3 +920,126 @@ class Concatenate(_Merge):
         parts = np.split(d, bounds, axis=self._axis)
         return None, None, [np.ascontiguousarray(p) if n else None
                             for p, n in zip(parts, need)]
+
+
+class Embedding(Layer):
+    """Token ids (T,) -> vectors (T, output_dim): row `id` of a table (input_dim,
+    output_dim) at each step, like Keras's Embedding. X holds integer ids in
+    0..input_dim-1 (any integer or float dtype holding integers; checked).
+    With mask_zero=True, id 0 is padding: the layers after it that read masks (recurrent
+    layers, the sequence cross-entropy) skip those steps. The table starts uniform in
+    [-0.05, 0.05] (Keras's default); it is not penalised by l1/l2."""
+
+    kind = EMBEDDING
+
+    def __init__(self, input_dim, output_dim, *, mask_zero=False):
+        self.input_dim = _check_size_arg(input_dim, "input_dim", "Embedding")
+        self.output_dim = _check_size_arg(output_dim, "output_dim", "Embedding")
+        if not isinstance(mask_zero, (bool, np.bool_)):
+            raise TypeError(f"Embedding mask_zero must be True or False; got {mask_zero!r}")
+        self.mask_zero = bool(mask_zero)
+        if self.mask_zero and self.input_dim < 2:
+            raise ValueError("Embedding(mask_zero=True) reserves id 0 for padding, so "
+                             f"input_dim must be at least 2; got {input_dim}")
+        self.makes_mask = self.mask_zero
+
+    def _output_shape(self, shape):
+        if len(shape) != 1:
+            raise ValueError(f"{self._where()} needs token ids of shape (T,) per sample; it "
+                             f"gets {_rank_name(shape)} of shape {shape}")
+        return (shape[0], self.output_dim)
+
+    def sample_sizes(self):
+        sizes = super().sample_sizes()
+        sizes["table"] = self.input_dim * self.output_dim
+        return sizes
+
+    @property
+    def n_params(self):
+        return self.input_dim * self.output_dim
+
+    def views(self, flat, start):
+        """(the table (input_dim, output_dim), None)"""
+        return flat[start:start + self.n_params].reshape(self.input_dim, self.output_dim), None
+
+    def initialise(self, views, rng):
+        table = views[0]
+        draw = (np.random.uniform(-0.05, 0.05, table.shape) if rng is None
+                else rng.uniform(-0.05, 0.05, table.shape))
+        table[...] = draw
+
+    def passes_mask(self):
+        return False
+
+    def compute_mask(self, xs):
+        return (xs[0] != 0).astype(xs[0].dtype)
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        steps = self.input_shape[0]
+        row.update(in_h=1, in_w=steps, in_c=1, table_rows=self.input_dim,
+                   mask_out=int(self.mask_zero))
+        return row
+
+    def config(self):
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                "mask_zero": self.mask_zero}
+
+    def forward(self, params, at, xs, drop, stream):
+        table = self.views(params, at)[0]
+        return table[xs[0].astype(np.int64)], None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        ids = xs[0].astype(np.int64).reshape(-1)
+        dtable = np.zeros((self.input_dim, self.output_dim), dtype=d.dtype)
+        np.add.at(dtable, ids, d.reshape(-1, self.output_dim))  # in row order, as in C
+        return dtable, None, [np.zeros_like(xs[0]) if need[0] else None]
+
+    def __repr__(self):
+        mask = ", mask_zero=True" if self.mask_zero else ""
+        return f"Embedding({self.input_dim}, {self.output_dim}{mask})"
+
+
+class Masking(Layer):
+    """Padding in a sequence of values (T, C), like Keras's Masking: a step whose C values
+    all equal mask_value is padding. The layers after it that read masks (recurrent
+    layers, the sequence cross-entropy) skip those steps; the layer's own output is the
+    input with padded steps set to zero. To pad sequences of different lengths, fill each
+    row's steps past its length with mask_value (barenet.datasets.pad_sequences)."""
+
+    kind = MASKING
+    makes_mask = True
+
+    def __init__(self, mask_value=0.0):
+        from ._validation import check_finite_float
+        self.mask_value = check_finite_float(mask_value, "Masking mask_value")
+
+    def _output_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"{self._where()} needs a sequence input (T, C); it gets "
+                             f"{_rank_name(shape)} of shape {shape}")
+        return shape
+
+    def passes_mask(self):
+        return False
+
+    def compute_mask(self, xs):
+        x = xs[0]
+        return (x != x.dtype.type(self.mask_value)).any(axis=-1).astype(x.dtype)
+
+    def c_fields(self, start, stream):
+        row = super().c_fields(start, stream)
+        row.update(mask_out=1, mask_value=self.mask_value)
+        return row
+
+    def config(self):
+        return {"mask_value": self.mask_value}
+
+    def forward(self, params, at, xs, drop, stream):
+        return xs[0] * self.compute_mask(xs)[..., None], None
+
+    def backward(self, params, at, d, xs, a, z, drop, stream, is_output, need):
+        return None, None, [d * self.compute_mask(xs)[..., None] if need[0] else None]
+
+    def __repr__(self):
+        return f"Masking(mask_value={self.mask_value!r})"

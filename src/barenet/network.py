@@ -17,14 +17,16 @@ from . import _backend, _sparse
 from . import optimizers as _optimizers
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_param_values, check_positive_float,
-                          check_rate, check_sample_weight, check_X_shaped, check_y_binary,
+                          check_class_ids, check_rate, check_sample_weight, check_X_shaped,
+                          check_y_binary,
                           check_y_categorical, check_y_regression, MAX_PARAM_BYTES, MAX_PARAMS, MAX_SEED,
                           MAX_STEP)
-from .layers import DROPOUT, Dense, Dropout, Layer
+from .layers import DROPOUT, EMBEDDING, MAX_TOKEN_IDS, Dense, Dropout, Layer
 from .schedules import get_schedule
 from .training import History, Progress, catch_interrupts, get_early_stopping, interrupted
 
-LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "poisson")
+SPARSE_CE = "sparse_categorical_crossentropy"
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "poisson", SPARSE_CE)
 LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
                 "crossentropy": "categorical_crossentropy"}
 EPOCHS_PER_CALL = 4096  # at most this many epochs per backend call (its losses buffer)
@@ -59,6 +61,7 @@ class Spec:
     edges: tuple
     state_offsets: tuple = ()
     n_state: int = 0
+    masks: tuple = ()  # per layer: the layer whose step mask its input carries, or -1
 
     @classmethod
     def from_layers(cls, layers, input_shape, loss, edges=None):
@@ -73,9 +76,34 @@ class Spec:
             kept += layer.n_state
         if edges is None:
             edges = [(i - 1,) for i in range(len(layers))]
+        edges = tuple(tuple(int(p) for p in parents) for parents in edges)
         return cls(tuple(layers), tuple(offsets), tuple(streams), tuple(input_shape), loss, at,
-                   tuple(tuple(int(p) for p in parents) for parents in edges), tuple(states),
-                   kept)
+                   edges, tuple(states), kept, _step_masks(layers, edges))
+
+    @property
+    def carry_offsets(self):
+        """per layer, where its carried state starts in a row of the carry buffer (-1: it
+        carries none), and the values per row (csrc/graph.c, plan c)"""
+        offsets, at = [], 0
+        for layer in self.layers:
+            size = getattr(layer, "carry_size", 0)
+            offsets.append(at if size else -1)
+            at += size
+        return offsets, at
+
+    def carry_view(self, carry, n, l):
+        """layer l's block (n, carry_size) of a carry buffer for n rows"""
+        offsets, _ = self.carry_offsets
+        size = self.layers[l].carry_size
+        return carry[n * offsets[l]:n * (offsets[l] + size)].reshape(n, size)
+
+    def mask_of(self, acts, l):
+        """the step mask (N, T) that layer l's input carries, from a forward pass's outputs
+        acts ([x, a_0, ...]), or None"""
+        src = self.masks[l]
+        if src < 0:
+            return None
+        return self.layers[src].compute_mask([acts[p + 1] for p in self.edges[src]])
 
     def state_views(self, state, l):
         """layer l's views of the state buffer (() without state)"""
@@ -87,7 +115,17 @@ class Spec:
 
     @property
     def out_size(self):
-        return self.layers[-1].output_shape[0]
+        """values per sample of the output"""
+        return int(np.prod(self.layers[-1].output_shape))
+
+    @property
+    def y_size(self):
+        """values per row of the targets the backends get: class ids per step for the
+        sparse cross-entropy, else the output's size"""
+        if self.loss == SPARSE_CE:
+            shape = self.layers[-1].output_shape
+            return shape[0] if len(shape) == 2 else 1
+        return self.out_size
 
     def c_nodes(self):
         """(the nodes as dicts of bn_layer fields by name, the int64 input indices they
@@ -97,7 +135,9 @@ class Spec:
                                                   self.edges, self.state_offsets):
             node = layer.c_fields(at, stream)
             node.update(first_input=len(inputs), n_inputs=len(parents),
-                        s_offset=st if layer.n_state else -1)
+                        s_offset=st if layer.n_state else -1, mask_from=-1)
+            if layer.uses_mask or layer is self.layers[-1]:  # the output's: the loss's
+                node["mask_from"] = self.masks[len(nodes)]
             inputs.extend(parents)
             nodes.append(node)
         return nodes, np.array(inputs, dtype=np.int64)
@@ -117,6 +157,19 @@ class Spec:
         return [layer for layer, parents in zip(self.layers, self.edges) if -1 in parents]
 
 
+def _step_masks(layers, edges):
+    """per layer, the layer whose step mask its (first) input carries, or -1: a mask starts
+    at a layer that makes one (Embedding(mask_zero=True)) and goes on through layers whose
+    output keeps the input's steps (Layer.passes_mask)"""
+    carried, reads = [], []  # the mask each layer's output carries; the one it reads
+    for l, (layer, parents) in enumerate(zip(layers, edges)):
+        first = parents[0]
+        mask_in = carried[first] if first >= 0 else -1
+        reads.append(mask_in)
+        carried.append(l if layer.makes_mask else (mask_in if layer.passes_mask() else -1))
+    return tuple(reads)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The settings of a training run that the backends read (bn_train_config in net.h)"""
@@ -126,6 +179,10 @@ class TrainConfig:
     epoch: int
     l1: float
     l2: float
+    # a learning rate per optimizer step (schedules.WarmupCosine; bn_step_lr), 0: none
+    warmup_steps: int = 0
+    decay_steps: int = 0
+    min_lr: float = 0.0
 
 
 def _acquire(busy, owner, what):
@@ -260,7 +317,12 @@ def build_layers(layers, input_shape):
     return layers
 
 
-def _infer_loss(output_activation, loss):
+def _infer_loss(output_activation, loss, sequence=False):
+    """the loss's name; a softmax over the steps of a sequence output takes class ids per
+    step (sparse_categorical_crossentropy, also for loss="categorical_crossentropy")"""
+    if sequence and output_activation == "softmax" and LOSS_ALIASES.get(loss, loss) in (
+            None, "categorical_crossentropy"):
+        return SPARSE_CE
     if loss is None:
         return {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy",
                 "exp": "poisson"}.get(output_activation, "mse")
@@ -269,7 +331,7 @@ def _infer_loss(output_activation, loss):
         raise ValueError(f"loss must be one of {names} or None; got {loss!r}")
     loss = LOSS_ALIASES.get(loss, loss)
     required = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax",
-                "poisson": "exp"}
+                "poisson": "exp", SPARSE_CE: "softmax"}
     if loss in required and output_activation != required[loss]:
         raise ValueError(f"loss {loss!r} needs output_activation={required[loss]!r} (it is "
                          f"computed from the logits); got {output_activation!r}")
@@ -277,6 +339,25 @@ def _infer_loss(output_activation, loss):
         raise ValueError("loss 'mse' with a softmax output is not supported; use "
                          "'categorical_crossentropy'")
     return loss
+
+
+def _check_tokens_and_masks(spec, dtype):
+    """Embedding reads the model's input, its ids fit the dtype; a step mask reaches the
+    loss only for the sequence cross-entropy"""
+    for layer, parents in zip(spec.layers, spec.edges):
+        if layer.kind == EMBEDDING:
+            if parents != (-1,):
+                raise ValueError(f"{layer._where()} must read the model's input (token ids); "
+                                 "it reads another layer's output")
+            if layer.input_dim > MAX_TOKEN_IDS[dtype]:
+                raise ValueError(f"{layer._where()} has input_dim={layer.input_dim}, more "
+                                 f"token ids than {dtype.name} holds exactly "
+                                 f"({MAX_TOKEN_IDS[dtype]}); use dtype='float64'")
+    if spec.masks[-1] >= 0 and spec.loss != SPARSE_CE:
+        raise ValueError(f"the output {spec.layers[-1]!r} carries a step mask (from "
+                         f"{spec.layers[spec.masks[-1]]!r}), which only the sequence "
+                         "cross-entropy (a softmax output per step) leaves out of the loss; "
+                         f"loss {spec.loss!r} would count the padded steps")
 
 
 class Sequential:
@@ -310,22 +391,23 @@ class Sequential:
         """the state every model shares, once its layers are built (edges: each layer's
         input indices, None for a chain)"""
         out = layers[-1]
-        if len(out.output_shape) != 1:
+        if len(out.output_shape) not in (1, 2):
             raise ValueError(f"the output layer {out!r} gives shape {out.output_shape} per "
-                             "sample; the output must be a vector (n,): put Flatten() or "
-                             "GlobalAveragePooling1D() before it")
+                             "sample; the output must be a vector (n,) or a sequence (T, n): "
+                             "put Flatten() before it")
         if out.activation == "softmax" and out.n_out < 2:
             raise ValueError("a softmax output needs at least 2 outputs; for one output use "
                              "a sigmoid")
         self.layers = layers
         self.output_activation = out.activation
-        self.loss_name = _infer_loss(out.activation, loss)
+        self.loss_name = _infer_loss(out.activation, loss, len(out.output_shape) == 2)
         self.l1 = check_nonnegative_float(l1, "l1")
         self.l2 = check_nonnegative_float(l2, "l2")
         self.dtype = check_dtype(dtype)
         self.seed = None if seed is None else check_int(seed, "seed", minimum=0,
                                                          maximum=MAX_SEED)
         self._spec = Spec.from_layers(layers, self.input_shape, self.loss_name, edges)
+        _check_tokens_and_masks(self._spec, self.dtype)
         if self._spec.n_params > MAX_PARAMS:
             raise ValueError(f"this network needs {self._spec.n_params} parameters; barenet "
                              f"handles at most {MAX_PARAMS} (2**62)")
@@ -440,10 +522,22 @@ class Sequential:
                                 f"pass a dense array ({name}.toarray())")
             return _sparse.check_sparse_X(X, self.dtype, n_features=self._spec.in_size,
                                           name=name)
-        return check_X_shaped(X, self.dtype, self.input_shape, self.layers[0], name=name)
+        X = check_X_shaped(X, self.dtype, self.input_shape, self.layers[0], name=name)
+        for layer in self._spec.readers_of_input():
+            if layer.kind == EMBEDDING:
+                check_class_ids(X, X.shape, layer.input_dim, self.dtype,
+                                name=f"{name} (token ids for {layer!r})")
+        return X
 
     def _y(self, y, n_rows, name="y"):
         n_out = self._spec.out_size
+        if self.loss_name == SPARSE_CE:
+            shape = self.layers[-1].output_shape
+            y = check_class_ids(y, (n_rows,) + shape[:-1], shape[-1], self.dtype, name=name)
+            return y.reshape(n_rows, -1)
+        shape = self.layers[-1].output_shape
+        if len(shape) == 2 and np.shape(y) == (n_rows,) + shape:  # per step: one row each
+            y = np.asarray(y).reshape(n_rows, -1)
         if self.loss_name == "binary_crossentropy":
             return check_y_binary(y, n_rows, n_out, self.dtype, name=name)
         if self.loss_name == "categorical_crossentropy":
@@ -461,14 +555,35 @@ class Sequential:
     # -- computation -----------------------------------------------------------------------
     @_exclusive
     def forward(self, X):
-        """the output layer's activations for X, shape (n, n_outputs), without dropout"""
-        return self._backend.predict(self._params, self._X(X))
+        """the output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
+        for a sequence output), without dropout"""
+        out = self._backend.predict(self._params, self._X(X))
+        return out.reshape((out.shape[0],) + self.layers[-1].output_shape)
 
     def predict(self, X):
         """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)"""
         return self.forward(X)
 
     @_exclusive
+    @_exclusive
+    def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
+        """Sample `steps` tokens after `prompt_ids` from a language model (token ids in, an
+        Embedding first; a softmax over the vocabulary at every step out; recurrent layers
+        that carry their state), one token at a time: the state is carried from token to
+        token, never recomputed from the prefix.
+
+        prompt_ids : (P,) or (B, P) integer token ids (B prompts of one length)
+        steps : how many tokens to draw
+        temperature : > 0 scales the log-probabilities by 1 / temperature (below 1: more
+            likely tokens); 0 takes the most likely token (greedy)
+        top_k : draw only among the top_k most likely tokens (None: all)
+        seed : for the draws (None: fresh randomness)
+
+        Returns the new tokens, (steps,) for a 1-D prompt, else (B, steps); the model is
+        not changed. Decode them with a barenet.text vocabulary."""
+        from ._generate import generate
+        return generate(self, prompt_ids, steps, temperature, top_k, seed)
+
     def predict_classes(self, X):
         """class labels, shape (n,): argmax of a softmax (or several sigmoid) outputs, or
         probability > 0.5 for a single sigmoid output"""
@@ -478,6 +593,8 @@ class Sequential:
         return self._classes(self.predict(X))
 
     def _classes(self, proba):
+        if proba.ndim == 3:  # a class per step
+            return proba.argmax(axis=-1).astype(np.int64)
         if proba.shape[1] == 1:
             return (proba[:, 0] > 0.5).astype(np.int64)
         return proba.argmax(axis=1).astype(np.int64)
@@ -567,8 +684,16 @@ class Sequential:
             raise type(exc)(f"lr_schedule returned an invalid learning rate for epoch "
                             f"{epoch}: {exc}") from None
 
-    def _accuracy(self, proba, y):
-        """accuracy of predicted classes against validated targets y"""
+    def _accuracy(self, proba, y, X=None):
+        """accuracy of predicted classes against validated targets y (X: the inputs, for
+        the step mask of a sequence output: the valid steps count, each once)"""
+        if self.loss_name == SPARSE_CE:
+            right = proba.reshape(y.shape + (-1,)).argmax(axis=-1) == y
+            src = self._spec.masks[-1]
+            if src >= 0 and X is not None:  # the mask comes from an Embedding of the input
+                valid = self._spec.layers[src].compute_mask([X]).astype(bool)
+                return float(right[valid].mean()) if valid.any() else 0.0
+            return float(right.mean())
         truth = (y[:, 0] > 0.5).astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
         return float(np.mean(self._classes(proba) == truth))
 
@@ -660,7 +785,8 @@ class Sequential:
         opt = self._optimizer_for(optimizer)
         lr0 = None  # the first epoch's rate: a schedule that fails there is refused here
         if schedule is not None and epochs:
-            lr0 = self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs)
+            lr0 = (opt.learning_rate_for(lr) if getattr(schedule, "per_step", False)
+                   else self._scheduled_lr(schedule, opt.learning_rate_for(lr), 0, epochs))
 
         history = History()
         try:
@@ -671,7 +797,9 @@ class Sequential:
                     self._stream_seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
                 cfg = TrainConfig(batch_size=batch, shuffle=shuffle,
                                   seed=self._stream_seed or 0, epoch=self._epochs_done,
-                                  l1=self.l1, l2=self.l2)
+                                  l1=self.l1, l2=self.l2,
+                                  **(schedule.step_config() if getattr(schedule, "per_step",
+                                                                       False) else {}))
                 print_every = 100 if batch == n else 1
                 per_epoch = (validation is not None or stopper is not None
                              or schedule is not None)
@@ -751,7 +879,7 @@ class Sequential:
                 k = epochs - e
             k = min(k, EPOCHS_PER_CALL)
             lr_e = opt.learning_rate_for(lr)
-            if schedule is not None:
+            if schedule is not None and not getattr(schedule, "per_step", False):
                 try:
                     lr_e = lr0 if e == 0 else self._scheduled_lr(schedule, lr_e, e, epochs)
                 except Exception as exc:
@@ -787,10 +915,11 @@ class Sequential:
                 break
             if validation:
                 Xv, yv = validation
-                proba = np.empty(yv.shape, dtype=self.dtype)  # one forward pass for both
+                proba = np.empty((Xv.shape[0], self._spec.out_size), dtype=self.dtype)
+                # one forward pass for both
                 history.record("val_loss", self._backend.loss(self._params, Xv, yv, out=proba))
                 if classifier:
-                    history.record("val_accuracy", self._accuracy(proba, yv))
+                    history.record("val_accuracy", self._accuracy(proba, yv, Xv))
             if progress is not None:
                 progress.update(history, e, e + k)
             e += k

@@ -18,6 +18,13 @@ The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step nu
               p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
     AdamW     p -= lr wd p, then the Adam update (decoupled weight decay)
 
+Every optimizer clips the gradient first when asked (recurrent networks need it):
+``clipvalue`` clamps each value into [-clipvalue, clipvalue]; then ``clipnorm`` scales the
+whole gradient by clipnorm / ||g|| when its L2 norm ||g|| over all parameters exceeds
+clipnorm (one global norm, as PyTorch's ``clip_grad_norm_`` and Keras's
+``global_clipnorm``; Keras's ``clipnorm`` clips each weight array separately). The C core
+(``bn_clip_grads``) and the NumPy reference (``clip_numpy``) do the same.
+
 An optimizer keeps its state (velocity, moments, step count) in flat arrays laid out like
 the network's flat parameter buffer, so one step is one pass over flat arrays: in C
 (csrc/optimizers.c) or in NumPy (``update_numpy``, the reference, same operations in the
@@ -90,6 +97,15 @@ def _check_nonnegative(value, name):
     return value
 
 
+_CLIP = ("clipnorm", "clipvalue")  # every optimizer's clipping settings (None: off)
+_OPTIONAL_HYPER = {"decay": "all"}  # hyper-parameters added later: their old behaviour
+
+
+def _check_clip(value, name):
+    """None (no clipping) or a finite number > 0 -> float"""
+    return None if value is None else check_positive_float(value, name)
+
+
 def _check_learning_rate(value):
     return None if value is None else check_positive_float(value, "learning_rate")
 
@@ -111,8 +127,10 @@ class Optimizer:
     n_states = 0  # how many (n_params,) state buffers the optimizer keeps
     _hyper = ()   # names of the hyper-parameters after learning_rate, in __init__ order
 
-    def __init__(self, learning_rate=None):
+    def __init__(self, learning_rate=None, *, clipnorm=None, clipvalue=None):
         self.learning_rate = _check_learning_rate(learning_rate)
+        self.clipnorm = _check_clip(clipnorm, "clipnorm")
+        self.clipvalue = _check_clip(clipvalue, "clipvalue")
         self.step = 0  # updates taken since the last reset()
         self._states = None  # tuple of n_states arrays once reset() has run
         self._shape = self._dtype = None  # what reset() was given
@@ -168,9 +186,11 @@ class Optimizer:
         return self.kind
 
     def hyperparameters(self):
-        """{name: value} of the constructor's arguments"""
+        """{name: value} of the constructor's arguments (the clipping ones when set)"""
+        clip = {k: getattr(self, k, None) for k in _CLIP}
         return {"learning_rate": self.learning_rate,
-                **{k: getattr(self, k) for k in self._hyper}}
+                **{k: getattr(self, k) for k in self._hyper},
+                **{k: v for k, v in clip.items() if v is not None}}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -214,8 +234,24 @@ class Optimizer:
         beta1, beta2, eps, weight_decay, as this kind has them); barenet._core fills the
         struct by these names, the fields not given 0"""
         cfg = {k: float(getattr(self, k)) for k in self._hyper if k in _C_HYPER}
-        cfg.update(kind=self.kind, lr=float(learning_rate), step=int(self.step))
+        cfg.update(kind=self.kind, lr=float(learning_rate), step=int(self.step),
+                   clipvalue=float(getattr(self, "clipvalue", None) or 0.0),
+                   clipnorm=float(getattr(self, "clipnorm", None) or 0.0))
         return cfg
+
+    def clip_numpy(self, grads):
+        """the gradient clipped as the C core's bn_clip_grads does it (a new array, or grads
+        itself when nothing is clipped): values into [-clipvalue, clipvalue], then the
+        whole times clipnorm / norm when the L2 norm exceeds clipnorm"""
+        clipvalue, clipnorm = getattr(self, "clipvalue", None), getattr(self, "clipnorm", None)
+        real = grads.dtype.type
+        if clipvalue:
+            grads = np.clip(grads, real(-clipvalue), real(clipvalue))
+        if clipnorm:
+            norm = math.sqrt(float(np.dot(grads.astype(np.float64), grads.astype(np.float64))))
+            if norm > clipnorm:
+                grads = grads * real(clipnorm / norm)
+        return grads
 
     def _check_step_arrays(self, params, grads):
         if len(self._states or ()) != self.n_states:
@@ -236,9 +272,15 @@ class Optimizer:
 
     # -- steps ------------------------------------------------------------------------
 
-    def update_numpy(self, params, grads, learning_rate):
-        """one step in place, in NumPy (the reference), in the parameters' dtype"""
+    def update_numpy(self, params, grads, learning_rate, *, weights_decayed=False):
+        """one step in place, in NumPy (the reference), in the parameters' dtype
+        (weights_decayed: the training loop has applied AdamW(decay="weights"))"""
+        if getattr(self, "decay", "all") == "weights" and not weights_decayed:
+            raise ValueError("AdamW(decay='weights') decays the network's weights, which a "
+                             "step over a flat buffer does not know: train the network "
+                             "with it")
         states = self._check_step_arrays(params, grads)
+        grads = self.clip_numpy(grads)
         self._update(params, grads, params.dtype.type, float(learning_rate), *states)
         self.step += 1
 
@@ -277,11 +319,13 @@ class Optimizer:
         if _CLASS_OF_KIND.get(kind) is not type(self):
             raise ValueError(f"this state is for optimizer kind {d.get('kind')!r}, not for "
                              f"{type(self).__name__}")
+        d = {**_OPTIONAL_HYPER, **d}  # settings older files do not have
         missing = [k for k in self._hyper + ("step",) if k not in d]
         if missing:
             raise ValueError(f"optimizer state is missing {', '.join(missing)}")
         new = type(self)(learning_rate=d.get("learning_rate"),
-                         **{k: d[k] for k in self._hyper})
+                         **{k: d[k] for k in self._hyper},
+                         **{k: d[k] for k in _CLIP if d.get(k) is not None})
         if kind != new.kind:
             raise ValueError(f"this state is for optimizer kind {kind!r}, but its settings "
                              f"make {new.kind!r}")
@@ -298,7 +342,7 @@ class Optimizer:
                 raise ValueError("optimizer state arrays must be 1-D, of one float dtype "
                                  "and one length")
         self.learning_rate = new.learning_rate
-        for k in self._hyper:
+        for k in self._hyper + _CLIP:
             setattr(self, k, getattr(new, k))
         self._states = None
         if arrays is not None:
@@ -317,8 +361,9 @@ class SGD(Optimizer):
 
     _hyper = ("momentum", "nesterov")
 
-    def __init__(self, learning_rate=None, momentum=0.0, nesterov=False):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, *, clipnorm=None,
+                 clipvalue=None):
+        super().__init__(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
         self.momentum = _check_fraction(momentum, "momentum")
         self.nesterov = check_bool(nesterov, "nesterov")
         if self.nesterov and self.momentum == 0:
@@ -358,8 +403,9 @@ class RMSprop(Optimizer):
     n_states = 1
     _hyper = ("rho", "eps")
 
-    def __init__(self, learning_rate=None, rho=0.9, eps=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=None, rho=0.9, eps=1e-8, *, clipnorm=None,
+                 clipvalue=None):
+        super().__init__(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
         self.rho = _check_fraction(rho, "rho")
         self.eps = check_positive_float(eps, "eps")
 
@@ -385,8 +431,9 @@ class Adam(Optimizer):
     n_states = 2
     _hyper = ("beta1", "beta2", "eps")
 
-    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8, *,
+                 clipnorm=None, clipvalue=None):
+        super().__init__(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
         self.beta1 = _check_fraction(beta1, "beta1")
         self.beta2 = _check_fraction(beta2, "beta2")
         self.eps = check_positive_float(eps, "eps")
@@ -421,21 +468,43 @@ class AdamW(Adam):
     beta1, beta2 : 0 <= beta < 1, the decays of the first and second moments
     eps : > 0, added to the root of the second moment
     weight_decay : >= 0
+    decay : "all" (every parameter decays, PyTorch's default) or "weights": only the
+        weights the l1/l2 penalty acts on (dense, convolution, recurrent and attention
+        kernels) decay, not biases, normalisation scales and offsets or embedding tables
+        (the usual setting for Transformers). "weights" needs the network, so only `train`
+        applies it (a bare update_numpy/update_compiled raises ValueError).
     """
 
-    _hyper = ("beta1", "beta2", "eps", "weight_decay")
+    _hyper = ("beta1", "beta2", "eps", "weight_decay", "decay")
 
     def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.01):
-        super().__init__(learning_rate, beta1, beta2, eps)
+                 weight_decay=0.01, decay="all", *, clipnorm=None, clipvalue=None):
+        super().__init__(learning_rate, beta1, beta2, eps, clipnorm=clipnorm,
+                         clipvalue=clipvalue)
         self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
+        if decay not in ("all", "weights"):
+            raise ValueError(f"AdamW decay must be 'all' or 'weights'; got {decay!r}")
+        self.decay = decay
 
     @property
     def kind(self):
         return KIND_ADAMW
 
     def _decay(self, p, real, lr):
+        if self.decay == "weights":  # the training loop decayed the weights (decay_weights)
+            return
         p *= real(1.0 - lr * self.weight_decay)  # p -= lr wd p
+
+    def decay_weights(self, weights, lr):
+        """decay="weights": w *= 1 - lr wd for each of the network's weight arrays (views),
+        before the step (bn_net_decay_weights)"""
+        for w in weights:
+            w *= w.dtype.type(1.0 - lr * self.weight_decay)
+
+    def c_config(self, learning_rate):
+        cfg = super().c_config(learning_rate)
+        cfg["decay_weights_only"] = int(self.decay == "weights")
+        return cfg
 
 
 # the hyper-parameters bn_optimizer has a field for (nesterov is a kind there)

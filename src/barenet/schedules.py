@@ -1,6 +1,10 @@
 """Learning-rate schedules: the learning rate for each epoch of a `train` call, from the
 base rate given to `train`. Use them by name (`lr_schedule="cosine"`) or as objects with
-their own settings. Epochs count from 0 at the start of each `train` call."""
+their own settings. Epochs count from 0 at the start of each `train` call.
+
+WarmupCosine is different: it sets the rate of every optimizer step, counted by the
+optimizer over all `train` calls (`optimizer.step`), inside the C loop (bn_step_lr) and the
+NumPy reference alike; a linear warm-up and a cosine decay, as Transformers are trained."""
 
 import math
 
@@ -41,6 +45,53 @@ class CosineDecay:
         if epoch >= t_max:
             return self.min_lr
         return self.min_lr + (lr - self.min_lr) * (1 + math.cos(math.pi * epoch / t_max)) / 2
+
+
+def step_lr(lr, step, warmup_steps, decay_steps, min_lr):
+    """the rate of optimizer step `step` (from 0): lr (step + 1) / warmup_steps during the
+    warm-up, then min_lr + (lr - min_lr) (1 + cos(pi t / decay_steps)) / 2 for the t-th step
+    after it, then min_lr; lr after the warm-up when decay_steps is 0 (bn_step_lr)"""
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if decay_steps <= 0:
+        return lr
+    t = step - warmup_steps
+    if t >= decay_steps:
+        return min_lr
+    return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t / decay_steps))
+
+
+class WarmupCosine:
+    """A rate per optimizer step: a linear warm-up over warmup_steps steps from lr /
+    warmup_steps to lr (train's learning_rate), then a cosine decay to min_lr over
+    decay_steps steps, then min_lr (decay_steps 0: lr after the warm-up). Steps are the
+    optimizer's, counted across train calls, so a run split into several calls follows
+    one curve."""
+
+    per_step = True
+
+    def __init__(self, warmup_steps=0, decay_steps=0, min_lr=0.0):
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
+        self.decay_steps = check_int(decay_steps, "decay_steps", minimum=0)
+        self.min_lr = check_nonnegative_float(min_lr, "min_lr")
+        if self.warmup_steps == 0 and self.decay_steps == 0:
+            raise ValueError("WarmupCosine needs warmup_steps > 0 or decay_steps > 0")
+
+    def step_config(self):
+        """the fields of the training config (bn_train_config) that carry it to C"""
+        return {"warmup_steps": self.warmup_steps, "decay_steps": self.decay_steps,
+                "min_lr": self.min_lr}
+
+    def rate(self, step, lr):
+        """the rate of optimizer step `step` for base rate lr"""
+        return step_lr(lr, step, self.warmup_steps, self.decay_steps, self.min_lr)
+
+    def __call__(self, epoch, lr, epochs):
+        return lr  # per epoch: the base rate (train applies it per step)
+
+    def __repr__(self):
+        return (f"WarmupCosine(warmup_steps={self.warmup_steps}, decay_steps="
+                f"{self.decay_steps}, min_lr={self.min_lr})")
 
 
 SCHEDULES = {"step": StepDecay, "exponential": ExponentialDecay, "cosine": CosineDecay}

@@ -1,0 +1,334 @@
+"""Recurrent networks, barenet against PyTorch in one run (float32, the same sizes,
+optimizer, batch and thread count; each peer initialises its own weights):
+
+  fashion  LSTM(128) over the 28 rows of Fashion-MNIST images, softmax over 10 classes,
+           batch 128, Adam lr 2e-3 with global-norm clipping at 5: seconds per epoch, test
+           accuracy
+  char     a character LSTM language model on the fortunes text: Embedding(V, 64),
+           LSTM(256) over windows of 128 characters, a softmax per step, batch 64, Adam
+           lr 2e-3 with clipping at 1: seconds per epoch, validation bits per character
+  small    generation, batch 1: one token in, one step of the char model, the next token
+           out (the LSTM's state carried), microseconds per token: barenet's generate
+           against a PyTorch loop of the same step (inference_mode) and the same sampling
+
+    python benchmarks/sequence.py                       # all three, 2 epochs each
+    python benchmarks/sequence.py --cases small --json out.json
+    python benchmarks/sequence.py --quick               # a smoke test on a small subset
+
+Timing covers the training epochs only (one train call per epoch for barenet, the usual
+loop for torch); the first epoch carries warm-up, so s/epoch is the mean of the others
+when there are several. Run it alone on the machine: two-thread timings collapse when
+anything else runs.
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _peers  # noqa: E402,F401  (a checkout's src/ on the path when barenet is not installed)
+
+import barenet  # noqa: E402
+from barenet.datasets import load_fashion_mnist, load_text, sequences  # noqa: E402
+from barenet.layers import LSTM, Dense, Embedding  # noqa: E402
+from barenet.optimizers import Adam  # noqa: E402
+from barenet.text import Vocabulary  # noqa: E402
+
+FORTUNES = "/usr/share/games/fortunes"
+
+
+def per_epoch(times):
+    return statistics.fmean(times[1:]) if len(times) > 1 else times[0]
+
+
+def torch_or_none():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# ---------------------------------------------------------------- fashion
+
+def fashion_data(limit):
+    (X, y), (Xt, yt) = load_fashion_mnist(dtype="float32")
+    if limit:
+        X, y = X[:limit], y[:limit]
+    return (X.reshape(-1, 28, 28), y.astype(np.int64), Xt.reshape(-1, 28, 28),
+            yt.astype(np.int64))
+
+
+def fashion_barenet(data, epochs, threads, seed):
+    X, y, Xt, yt = data
+    barenet.set_num_threads(threads)
+    net = barenet.Sequential([LSTM(128), Dense(10, activation="softmax")],
+                             input_shape=(28, 28), dtype="float32", seed=seed)
+    opt = Adam(clipnorm=5.0)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        net.train(X, y, epochs=1, learning_rate=2e-3, batch_size=128, optimizer=opt,
+                  verbose=False)
+        times.append(time.perf_counter() - t0)
+    acc = float(np.mean(net.predict_classes(Xt) == yt))
+    return {"seconds_per_epoch": times, "metric": acc}
+
+
+def fashion_torch(data, epochs, threads, seed):
+    torch = torch_or_none()
+    if torch is None:
+        return {"error": "torch not installed"}
+    X, y, Xt, yt = data
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(28, 128, batch_first=True)
+            self.out = torch.nn.Linear(128, 10)
+
+        def forward(self, x):
+            h, _ = self.lstm(x)
+            return self.out(h[:, -1])
+
+    model = Net()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xtr, ytr = torch.from_numpy(X), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        order = torch.randperm(len(Xtr), generator=gen)
+        for start in range(0, len(Xtr), 128):
+            idx = order[start:start + 128]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xtr[idx]), ytr[idx])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    with torch.inference_mode():
+        pred = torch.cat([model(torch.from_numpy(Xt[i:i + 2048])).argmax(1)
+                          for i in range(0, len(Xt), 2048)]).numpy()
+    return {"seconds_per_epoch": times, "metric": float(np.mean(pred == yt))}
+
+
+# ---------------------------------------------------------------- char
+
+def char_data(chars, steps):
+    text = load_text(FORTUNES)
+    if chars:
+        text = text[:chars]
+    vocab = Vocabulary.from_text(text, level="char")
+    ids = vocab.encode(text)
+    cut = int(len(ids) * 0.9)
+    X, y = sequences(ids[:cut], steps)
+    Xv, yv = sequences(ids[cut:], steps)
+    return vocab, X, y, Xv, yv
+
+
+def char_barenet_model(vocab_size, steps, units, seed):
+    return barenet.Sequential([Embedding(vocab_size, 64),
+                               LSTM(units, return_sequences=True),
+                               Dense(vocab_size, activation="softmax")],
+                              input_shape=(steps,), dtype="float32", seed=seed)
+
+
+def char_barenet(data, epochs, threads, seed, units=256):
+    vocab, X, y, Xv, yv = data
+    barenet.set_num_threads(threads)
+    net = char_barenet_model(len(vocab), X.shape[1], units, seed)
+    opt = Adam(clipnorm=1.0)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        net.train(X, y, epochs=1, learning_rate=2e-3, batch_size=64, optimizer=opt,
+                  verbose=False)
+        times.append(time.perf_counter() - t0)
+    return {"seconds_per_epoch": times, "metric": net.loss(Xv, yv) / math.log(2)}
+
+
+class TorchCharLM:
+    """the char model in PyTorch; step() runs one token with the state carried"""
+
+    def __new__(cls, torch, vocab_size, units):
+        class Model(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = torch.nn.Embedding(vocab_size, 64)
+                self.lstm = torch.nn.LSTM(64, units, batch_first=True)
+                self.out = torch.nn.Linear(units, vocab_size)
+
+            def forward(self, x, state=None):
+                h, state = self.lstm(self.emb(x), state)
+                return self.out(h), state
+
+        return Model()
+
+
+def char_torch(data, epochs, threads, seed, units=256):
+    torch = torch_or_none()
+    if torch is None:
+        return {"error": "torch not installed"}
+    vocab, X, y, Xv, yv = data
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = TorchCharLM(torch, len(vocab), units)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xtr, ytr = torch.from_numpy(X), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        order = torch.randperm(len(Xtr), generator=gen)
+        for start in range(0, len(Xtr), 64):
+            idx = order[start:start + 64]
+            opt.zero_grad(set_to_none=True)
+            logits, _ = model(Xtr[idx])
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), ytr[idx].reshape(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    with torch.inference_mode():
+        total = 0.0
+        for i in range(0, len(Xv), 256):
+            logits, _ = model(torch.from_numpy(Xv[i:i + 256]))
+            total += float(loss_fn(logits.reshape(-1, logits.shape[-1]),
+                                   torch.from_numpy(yv[i:i + 256]).reshape(-1))) \
+                * len(Xv[i:i + 256])
+    return {"seconds_per_epoch": times, "metric": total / len(Xv) / math.log(2)}
+
+
+# ---------------------------------------------------------------- small
+
+def sample(proba, rng, temperature=0.8):
+    """the same sampling for both peers (NumPy): proba ** (1 / temperature)"""
+    logp = np.log(np.maximum(proba.astype(np.float64), 1e-300)) / temperature
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    return int(min(np.searchsorted(np.cumsum(p), rng.random()), len(p) - 1))
+
+
+def small_barenet(vocab_size, tokens, threads, seed, units=256):
+    barenet.set_num_threads(threads)
+    net = char_barenet_model(vocab_size, 128, units, seed)
+    net.generate([2], 5, seed=0)  # warm-up
+    t0 = time.perf_counter()
+    net.generate([2], tokens, temperature=0.8, seed=seed)
+    return {"us_per_token": (time.perf_counter() - t0) / tokens * 1e6}
+
+
+def small_torch(vocab_size, tokens, threads, seed, units=256):
+    torch = torch_or_none()
+    if torch is None:
+        return {"error": "torch not installed"}
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = TorchCharLM(torch, vocab_size, units).eval()
+    rng = np.random.default_rng(seed)
+    with torch.inference_mode():
+        x, state = torch.tensor([[2]]), None
+        for _ in range(5):  # warm-up
+            logits, state = model(x, state)
+        x, state = torch.tensor([[2]]), None
+        t0 = time.perf_counter()
+        for _ in range(tokens):
+            logits, state = model(x, state)
+            proba = torch.softmax(logits[0, -1], dim=0).numpy()
+            x = torch.tensor([[sample(proba, rng)]])
+    return {"us_per_token": (time.perf_counter() - t0) / tokens * 1e6}
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default="fashion,char,small")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None, help="Fashion-MNIST training rows")
+    ap.add_argument("--chars", type=int, default=None, help="characters of the text")
+    ap.add_argument("--tokens", type=int, default=2000, help="tokens for the small case")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--peers", default="barenet,torch")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke test: --limit 2000 --chars 100000 --epochs 1 --tokens 200")
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.limit, args.chars = args.limit or 2000, args.chars or 100000
+        args.epochs, args.tokens = 1, min(args.tokens, 200)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    print(f"barenet {barenet.__version__} ({barenet.info()['cpu_kernel']} kernels), "
+          f"Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"{args.threads} threads, {os.cpu_count()} CPUs")
+    torch = torch_or_none()
+    if torch is not None:
+        print(f"torch {torch.__version__}")
+    results = {}
+    if "fashion" in cases:
+        data = fashion_data(args.limit)
+        print(f"\nfashion: LSTM(128) over 28 rows, {len(data[0])} images, batch 128, "
+              f"{args.epochs} epochs")
+        runs = {"barenet": fashion_barenet, "torch": fashion_torch}
+        results["fashion"] = {p: runs[p](data, args.epochs, args.threads, args.seed)
+                              for p in peers}
+        report(results["fashion"], "test accuracy", higher_better=True)
+    if "char" in cases or "small" in cases:
+        data = char_data(args.chars, 128)
+    if "char" in cases:
+        print(f"\nchar: Embedding({len(data[0])}, 64), LSTM(256) x 128 steps, "
+              f"{len(data[1])} windows, batch 64, {args.epochs} epochs")
+        runs = {"barenet": char_barenet, "torch": char_torch}
+        results["char"] = {p: runs[p](data, args.epochs, args.threads, args.seed)
+                           for p in peers}
+        report(results["char"], "val bits/char", higher_better=False)
+    if "small" in cases:
+        print(f"\nsmall: generation, batch 1, one LSTM(256) step per token, {args.tokens} "
+              "tokens")
+        runs = {"barenet": small_barenet, "torch": small_torch}
+        results["small"] = {p: runs[p](len(data[0]), args.tokens, args.threads, args.seed)
+                            for p in peers}
+        for p, r in results["small"].items():
+            print(f"  {p:<8} " + (r["error"] if "error" in r else
+                                  f"{r['us_per_token']:9.1f} us/token"))
+        ok = results["small"]
+        if all("us_per_token" in ok.get(p, {}) for p in ("barenet", "torch")):
+            print(f"  torch / barenet x{ok['torch']['us_per_token'] / ok['barenet']['us_per_token']:.2f}"
+                  " (>1: barenet is faster)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+def report(res, metric, higher_better):
+    for p, r in res.items():
+        if "error" in r:
+            print(f"  {p:<8} {r['error']}")
+            continue
+        t = r["seconds_per_epoch"]
+        print(f"  {p:<8} {per_epoch(t):8.2f} s/epoch (first {t[0]:.2f})   {metric} "
+              f"{r['metric']:.4f}")
+    if all("seconds_per_epoch" in res.get(p, {}) for p in ("barenet", "torch")):
+        b, t = res["barenet"], res["torch"]
+        print(f"  torch / barenet time x{per_epoch(t['seconds_per_epoch']) / per_epoch(b['seconds_per_epoch']):.2f}"
+              f" (>1: barenet is faster)   {metric} barenet - torch "
+              f"{b['metric'] - t['metric']:+.4f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
