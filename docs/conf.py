@@ -80,7 +80,17 @@ QUICK_ARGS = {
                        "--out", str(_OUT / "cnn.npz")],
     "fashion_resnet.py": ["--subset", "300", "--test-subset", "300", "--epochs", "1",
                           "--out", str(_OUT / "resnet.npz")],
+    "fashion_rnn.py": ["--subset", "500", "--test-subset", "300", "--epochs", "1",
+                       "--out", str(_OUT / "rnn.npz")],
+    # trained on the README here (the fortunes package it reads by default may be absent)
+    "char_lm.py": ["--text", str(DOCS.parent / "README.md"), "--epochs", "1", "--units", "32",
+                   "--steps", "32", "--generate", "80", "--out", str(_OUT / "char_lm.npz")],
 }
+
+# examples left out of the gallery, with the reason; each is a debt, not a setting:
+# char_lm.py imports barenet.datasets.load_text and barenet.text (issue 18's text
+# utilities), which are not in barenet yet; remove it from here when they land
+IGNORED_EXAMPLES = r"(__init__|char_lm)\.py$"
 
 
 def reset_argv(gallery_conf, script_vars):
@@ -110,6 +120,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(DOCS.parent / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"\.py$",       # run every example, not only plot_*.py
+    "ignore_pattern": IGNORED_EXAMPLES,
     "reset_argv": reset_argv,
     "image_scrapers": (png_scraper,),
     "download_all_examples": False,

@@ -98,5 +98,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     status = main()
-    if status:   # no SystemExit(0): the docs\' gallery runs this file in-process
+    if status:   # no SystemExit(0): the docs' gallery runs this file in-process
         sys.exit(status)

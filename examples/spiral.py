@@ -45,5 +45,5 @@ def main(argv):
 
 if __name__ == "__main__":
     status = main(sys.argv)
-    if status:   # no SystemExit(0): the docs\' gallery runs this file in-process
+    if status:   # no SystemExit(0): the docs' gallery runs this file in-process
         sys.exit(status)

@@ -27,10 +27,6 @@ import tempfile
 import time
 import traceback
 
-from docutils import nodes
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 SKIP = "# not run:"
 
@@ -47,7 +43,9 @@ def _run_python(code, namespace, where, block):
     except BaseException:  # noqa: BLE001 -- any failure of a page's code is reported
         return traceback.format_exc(limit=-3)
     printed = out.getvalue()
-    if printed.strip():
+    if printed.strip() and block is not None:
+        from docutils import nodes
+
         shown = nodes.literal_block(printed, printed.rstrip("\n"), language="none",
                                     classes=["exec-output"])
         shown.line = block.line
@@ -60,6 +58,7 @@ def _run_pycon(code, namespace, where):
     out = io.StringIO()
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     runner.run(test, out=out.write, clear_globs=False)
+    namespace.update(test.globs)   # DocTest ran in a copy; later blocks see its names
     return out.getvalue() if runner.failures else None
 
 
@@ -83,6 +82,10 @@ def _run_console(code, cwd):
 
 
 def run_page(app, doctree):
+    from docutils import nodes
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
     docname = app.env.docname
     if not app.env.doc2path(docname).suffix == ".md":
         return
