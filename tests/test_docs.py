@@ -67,6 +67,6 @@ def test_console_blocks_compare_output(execblocks, tmp_path):
 def test_python_and_pycon_blocks_fail_when_wrong(execblocks):
     namespace = {}
     assert execblocks._run_pycon(">>> x = 2\n>>> x + 1\n3\n", namespace, "page") is None
-    assert "Expected:\n    4" in execblocks._run_pycon(">>> x + 2\n4\n", namespace, "page")
+    assert "Expected:\n    5" in execblocks._run_pycon(">>> x + 2\n5\n", namespace, "page")
     assert execblocks._run_python("x = 1 / 0\n", namespace, "page", None).endswith(
         "ZeroDivisionError: division by zero\n")
