@@ -705,19 +705,61 @@ class Sequential:
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
 
-        batch_size None means full batch (the tutorial); otherwise rows are reshuffled each
-        epoch (shuffle=True) and split into batches, the last one smaller. `optimizer` is a
-        name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or an object from
-        barenet.optimizers; its state carries over to the next train call. An optimizer
-        object serves one network: passing one that another network trains with raises
-        ValueError. "lbfgs" (or
-        barenet.optimizers.LBFGS(max_fun, tol)) trains full batch with scipy's L-BFGS-B for
-        at most `epochs` iterations; the History then holds the loss after each iteration
-        and n_iter, n_fun, converged and message attributes. With verbose, a
-        line `Epoch e, Loss: x` is printed every 100 epochs in full-batch training and every
-        epoch in mini-batch training, with validation metrics when there are any.
-        sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
+        Parameters
+        ----------
+        X : array-like (n, *input_shape) or (n, prod(input_shape)), or scipy.sparse CSR/CSC
+            The inputs. Sparse matrices feed a model whose first layer is Dense.
+        y : array-like
+            Targets: (n, n_outputs), or (n,) for one output; class labels or one-hot rows
+            for a softmax output.
+        epochs : int, default 1000
+            Passes over the data (0 to 2**62).
+        learning_rate : float, default 0.01
+            The base rate (finite, > 0); an lr_schedule scales it per epoch or step.
+        verbose : bool, default True
+            Print ``Epoch e, Loss: x`` every 100 epochs in full-batch training and every
+            epoch in mini-batch training (a progress bar on a terminal), with validation
+            metrics when there are any.
+        batch_size : int or None, default None
+            Rows per update; None means full batch (the tutorial). Otherwise the last
+            batch of an epoch may be smaller.
+        optimizer : str or optimizer object, default "sgd"
+            "sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "lbfgs", or an object
+            from barenet.optimizers; its state carries over to the next train call. An
+            optimizer object serves one network: passing one that another network trains
+            with raises ValueError. "lbfgs" (or barenet.optimizers.LBFGS(max_fun, tol))
+            trains full batch with scipy's L-BFGS-B for at most `epochs` iterations.
+        shuffle : bool, default True
+            Reshuffle the rows every epoch (mini-batches); False takes them in order.
+        validation_data : (X_val, y_val) or None
+            Evaluated after every epoch: val_loss, and val_accuracy for classifiers.
+        early_stopping : None, bool, int or EarlyStopping
+            True means EarlyStopping(), an int its patience.
+        lr_schedule : None, "step", "exponential", "cosine", a schedule object or callable
+            The learning rate of each epoch, ``f(epoch, lr, epochs)``.
+        sample_weight : array-like (n,) or None
+            Weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
+        on_divergence : {"raise", "warn"}, default "raise"
+            What a NaN or infinite epoch loss does (below).
 
+        Returns
+        -------
+        History
+            The per-epoch training losses with ``metrics``, ``best_epoch`` and
+            ``stopped_epoch``; with "lbfgs" the loss after each iteration and ``n_iter``,
+            ``n_fun``, ``converged`` and ``message``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A refused argument (nothing has changed, see Notes).
+        TrainingDiverged
+            The loss became NaN or infinite (on_divergence="raise").
+        KeyboardInterrupt
+            Ctrl-C, with the network at an epoch boundary and ``history`` attached.
+
+        Notes
+        -----
         Every argument is checked before anything changes: a call refused with ValueError
         or TypeError (epochs outside 0..2**62 or beyond what the int64 epoch counter can
         still count, batch_size < 1, a learning rate that is not finite and > 0, bad data or
