@@ -572,15 +572,25 @@ class Sequential:
         that carry their state), one token at a time: the state is carried from token to
         token, never recomputed from the prefix.
 
-        prompt_ids : (P,) or (B, P) integer token ids (B prompts of one length)
-        steps : how many tokens to draw
-        temperature : > 0 scales the log-probabilities by 1 / temperature (below 1: more
-            likely tokens); 0 takes the most likely token (greedy)
-        top_k : draw only among the top_k most likely tokens (None: all)
-        seed : for the draws (None: fresh randomness)
+        Parameters
+        ----------
+        prompt_ids : (P,) or (B, P) integer token ids
+            B prompts of one length.
+        steps : int
+            How many tokens to draw.
+        temperature : float >= 0
+            > 0 scales the log-probabilities by 1 / temperature (below 1: more likely
+            tokens); 0 takes the most likely token (greedy).
+        top_k : int or None
+            Draw only among the top_k most likely tokens (None: all).
+        seed : int or None
+            For the draws (None: fresh randomness).
 
-        Returns the new tokens, (steps,) for a 1-D prompt, else (B, steps); the model is
-        not changed. Decode them with a barenet.text vocabulary."""
+        Returns
+        -------
+        ndarray
+            The new tokens, (steps,) for a 1-D prompt, else (B, steps); the model is not
+            changed. Decode them with a barenet.text vocabulary."""
         from ._generate import generate
         return generate(self, prompt_ids, steps, temperature, top_k, seed)
 
@@ -707,8 +717,9 @@ class Sequential:
 
         Parameters
         ----------
-        X : array-like (n, *input_shape) or (n, prod(input_shape)), or scipy.sparse CSR/CSC
-            The inputs. Sparse matrices feed a model whose first layer is Dense.
+        X : array-like or scipy.sparse CSR/CSC matrix
+            The inputs, of shape (n,) + input_shape or flattened (n, prod(input_shape)).
+            Sparse matrices feed a model whose first layer is Dense.
         y : array-like
             Targets: (n, n_outputs), or (n,) for one output; class labels or one-hot rows
             for a softmax output.
