@@ -129,6 +129,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "show_memory": False,
+    "write_computation_times": False,   # no page of timings (it would join the glob toctree)
     "plot_gallery": "True",
 }
 
