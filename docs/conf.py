@@ -74,6 +74,7 @@ _OUT = Path(tempfile.mkdtemp(prefix="barenet-docs-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 QUICK_ARGS = {
     "spiral.py": [str(_OUT / "spiral.png")],
+    "gradient_descent.py": [str(_OUT)],
     "fashion_mnist.py": ["--subset", "3000", "--epochs", "3", "--out", str(_OUT / "m.npz"),
                          "--plot", str(_OUT / "fashion_history.png")],
     "fashion_cnn.py": ["--subset", "500", "--test-subset", "300", "--epochs", "1",
@@ -100,17 +101,18 @@ def reset_argv(gallery_conf, script_vars):
 
 def png_scraper(block, block_vars, gallery_conf):
     """the examples save their pictures with barenet.plot's path= (Agg, no pyplot), so the
-    gallery takes every new PNG written to the output directory, plus pyplot's figures"""
+    gallery takes every new PNG (and GIF animation) written to the output directory, plus
+    pyplot's figures"""
     from sphinx_gallery.scrapers import figure_rst, matplotlib_scraper
 
     rst = matplotlib_scraper(block, block_vars, gallery_conf)
     seen = block_vars.setdefault("barenet_seen", set())
     images = []
-    for png in sorted(_OUT.glob("*.png")):
+    for png in sorted([*_OUT.glob("*.png"), *_OUT.glob("*.gif")]):
         if png in seen:
             continue
         seen.add(png)
-        target = Path(next(block_vars["image_path_iterator"]))
+        target = Path(next(block_vars["image_path_iterator"])).with_suffix(png.suffix)
         target.write_bytes(png.read_bytes())
         png.unlink()
         images.append(str(target))

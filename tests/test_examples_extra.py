@@ -107,3 +107,17 @@ def test_fashion_resnet_example(backend, tmp_path):
     # the accuracy says little here; examples/fashion_resnet.py's full run reaches 0.91+
     assert 0.0 <= number_after("test accuracy:", out) <= 1.0
     assert "reloaded: predictions identical" in out and (tmp_path / "resnet.npz").is_file()
+
+
+@pytest.mark.skipif(not have_matplotlib(), reason="needs matplotlib (barenet[plot])")
+def test_gradient_descent_example(backend, tmp_path):
+    out = run_example("gradient_descent.py", "pictures", backend=backend, cwd=tmp_path)
+    # the landscape's center is the network's own loss, printed both ways
+    center, own = re.search(r"loss at the center ([0-9.]+) \(net.loss: ([0-9.]+)\)", out).groups()
+    assert center == own
+    assert "trajectory (501, 17)" in out and number_after("accuracy", out) > 0.9
+    pictures = tmp_path / "pictures"
+    for name in ("xor_landscape", "xor_random_landscape", "spiral_landscape"):
+        check_png(pictures / f"{name}.png", (650, 550))
+    gif = (pictures / "spiral_training.gif").read_bytes()
+    assert gif[:6] == b"GIF89a" and "spiral_training.gif: 31 frames" in out

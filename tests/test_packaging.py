@@ -2,7 +2,7 @@
 installed; it is not a test dependency), the pure-Python build switch BARENET_PURE and the
 after-failure message that names it, barenet.info() and `barenet info`, and the scripts
 CI runs (scripts/build_wheel.sh, check_sdist.sh, pure_install.sh: here only their syntax;
-running them takes minutes, see README "Installing")."""
+running them takes minutes, see docs/installation.md)."""
 
 import importlib.util
 import os
@@ -18,7 +18,7 @@ from barenet._info import info
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
-PYTHONS = ("cp310", "cp311", "cp312", "cp313")
+PYTHONS = ("cp310", "cp311", "cp312", "cp313", "cp314", "cp314t")   # 3.14t: free-threaded
 
 EXPECTED_IDENTIFIERS = {
     "linux": [f"{py}-manylinux_{arch}" for arch in ("x86_64", "aarch64") for py in PYTHONS],
@@ -60,7 +60,7 @@ def test_cibuildwheel_configuration():
     cfg = load_pyproject()["tool"]["cibuildwheel"]
     assert cfg["build"] == [f"{py}-*" for py in PYTHONS]
     assert {"*-win32", "*_i686", "*-musllinux_*"} <= set(cfg["skip"])
-    assert "enable" not in cfg  # no PyPy, no free-threaded builds
+    assert "enable" not in cfg  # no PyPy, no experimental 3.13t (3.14t needs no enable)
     # the test suite runs against the installed wheel with the compiled backend required
     assert cfg["test-extras"] == ["test"]
     assert cfg["test-environment"] == {"BARENET_BACKEND": "compiled"}
@@ -70,6 +70,83 @@ def test_cibuildwheel_configuration():
     assert cfg["windows"]["archs"] == ["AMD64"]
     # Apple's clang has no OpenMP: macOS wheels are built without it, on purpose
     assert cfg["macos"]["config-settings"] == {"cmake.define.BARENET_OPENMP": "OFF"}
+
+
+# ---- release metadata ---------------------------------------------------------------------
+
+@needs_source_tree
+def test_release_metadata():
+    """one version (barenet.__version__, which pyproject reads), the LICENSE pyproject
+    declares, classifiers for every Python the wheels are built for, a changelog"""
+    import barenet
+    project = load_pyproject()["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    version = load_pyproject()["tool"]["scikit-build"]["metadata"]["version"]
+    assert version == {"provider": "scikit_build_core.metadata.regex",
+                       "input": "src/barenet/__init__.py"}
+    init = (ROOT / "src" / "barenet" / "__init__.py").read_text()
+    assert init.count("__version__ = ") == 1 and f'__version__ = "{barenet.__version__}"' in init
+    assert info()["version"] == barenet.__version__
+    assert project["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    classifiers = project["classifiers"]
+    assert "License :: OSI Approved :: MIT License" in classifiers
+    assert len(classifiers) == len(set(classifiers))
+    minor = sorted({int(py[3:].rstrip("t")) for py in PYTHONS})
+    assert project["requires-python"] == f">=3.{minor[0]}"
+    for m in minor:
+        assert f"Programming Language :: Python :: 3.{m}" in classifiers
+    assert any(c.startswith("Programming Language :: Python :: Free Threading ::")
+               for c in classifiers) == any(py.endswith("t") for py in PYTHONS)
+    for system in ("POSIX :: Linux", "MacOS :: MacOS X", "Microsoft :: Windows"):
+        assert f"Operating System :: {system}" in classifiers
+    assert "Typing :: Typed" in classifiers
+    assert f"## {barenet.__version__}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_installed_version_and_typed_marker():
+    """the installed distribution's version is barenet.__version__; py.typed is installed"""
+    import importlib.metadata
+    import importlib.resources
+
+    import barenet
+    try:
+        assert importlib.metadata.version("barenet") == barenet.__version__
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("barenet runs from a source tree without installed metadata")
+    assert importlib.resources.files("barenet").joinpath("py.typed").is_file()
+
+
+@needs_source_tree
+def test_extension_declares_free_threading():
+    """a cp314t wheel's extension must say it needs no GIL, else importing it turns the GIL
+    back on; Cython >= 3.1 knows the directive (and builds for 3.14)"""
+    head = (ROOT / "src" / "barenet" / "_core.pyx").read_text().splitlines()[:3]
+    assert "# cython: freethreading_compatible=True" in head
+    assert '"cython>=3.1"' in PYPROJECT.read_text()
+
+
+@needs_source_tree
+def test_type_check_configuration():
+    """.ci/run type-checks the package with mypy from the typecheck extra, configured in
+    pyproject.toml, without blanket ignores: no ignore_errors, no `type: ignore` comments;
+    only optional dependencies without types may be missing"""
+    pyproject = load_pyproject()
+    cfg = pyproject["tool"]["mypy"]
+    assert cfg["files"] == ["src/barenet"]
+    assert any(r.startswith("mypy") for r in pyproject["project"]["optional-dependencies"]
+               ["typecheck"])
+    for override in cfg.get("overrides", []):
+        assert set(override) == {"module", "ignore_missing_imports"}, override
+        for module in override["module"]:   # barenet's own: only a module not there yet
+            if module.startswith("barenet"):
+                path = ROOT / "src" / (module.replace(".", "/") + ".py")
+                assert not path.exists(), f"{module} exists now: drop its mypy override"
+    assert "ignore_errors" not in cfg and not cfg.get("ignore_missing_imports", False)
+    for path in (ROOT / "src" / "barenet").glob("*.py"):
+        assert "type: ignore" not in path.read_text(), path
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'step "type check (mypy)" typecheck' in ci and "python -m mypy\n" in ci
 
 
 # ---- the pure build and the failure message -------------------------------------------
@@ -182,11 +259,10 @@ def test_wheels_workflow():
 
 
 @needs_source_tree
-def test_readme_installing_section():
-    text = (ROOT / "README.md").read_text()
-    heading = "## Installing: wheels, sdist and the pure-NumPy fallback"
-    assert heading in text
-    section = text[text.index(heading):]
+def test_installation_page():
+    """docs/installation.md (the README links it) says how to install and check packages"""
+    section = (ROOT / "docs" / "installation.md").read_text()
+    assert "docs/installation.md" in (ROOT / "README.md").read_text()
     for needle in ("BARENET_PURE=1", "barenet.info()", "scripts/build_wheel.sh",
                    "scripts/check_sdist.sh", "scripts/pure_install.sh"):
         assert needle in section, needle

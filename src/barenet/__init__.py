@@ -1,6 +1,6 @@
 """barenet: neural networks with a compiled C core and a NumPy reference backend."""
 
-from . import datasets, layers, optimizers, schedules
+from . import datasets, layers, optimizers, schedules, text
 from ._info import info
 from ._threads import get_num_threads, set_num_threads
 from .graph import Input
@@ -11,5 +11,5 @@ from .training import EarlyStopping, History
 __version__ = "0.1.0"
 
 __all__ = ["NeuralNetwork", "Sequential", "Model", "Input", "TrainingDiverged", "ModelFileError", "EarlyStopping",
-           "History", "datasets", "layers", "optimizers", "schedules", "set_num_threads",
+           "History", "datasets", "layers", "optimizers", "schedules", "text", "set_num_threads",
            "get_num_threads", "info", "__version__"]

@@ -55,6 +55,31 @@ class Backend:
             self.core.predict(out[start:start + rows], work, params, self.state, xs, **csr)
         return out
 
+    def forward_all(self, params, x):
+        """every node's output for x, not training: a list with one (n, *output_shape)
+        array per node, in the user's layout (images channels first). The forward pass runs
+        through the training workspace, which keeps every node's output (predict's keeps
+        only the ones still to be read), in chunks of rows as loss does."""
+        n = x.shape[0]
+        layers = self.spec.layers
+        outs = [np.empty((n,) + tuple(layer.output_shape), dtype=params.dtype)
+                for layer in layers]
+        offsets = [a for a, _ in self.core.node_offsets()]
+        rows = self._chunk(n, self.core.workspace_size)
+        work = np.empty(self.core.workspace_size(rows), dtype=params.dtype)
+        for start in range(0, n, rows):
+            m = min(rows, n - start)
+            xs, csr = _input(x, start, start + m)
+            self.core.forward(work, params, self.state, xs, m, **csr)
+            for out, layer, a in zip(outs, layers, offsets):
+                shape = tuple(layer.output_shape)
+                block = work[m * a:m * a + m * int(np.prod(shape))]
+                if len(shape) == 3:  # an image, (H, W, C) per sample in C
+                    c, h, w = shape
+                    block = block.reshape(m, h, w, c).transpose(0, 3, 1, 2)
+                out[start:start + m] = block.reshape((m,) + shape)
+        return outs
+
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         """in chunks of rows, so a large validation set needs no large workspace: every
         loss is a mean over rows, so chunk means weighted by chunk rows give it exactly.

@@ -1,7 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: freethreading_compatible=True
 """Thin bindings to barenet's C core (csrc/). Typed memoryviews in, one C call with the
 GIL released, a status code turned into an exception. Python has validated every shape,
-dtype and value before anything here runs (barenet/_compiled_backend.py)."""
+dtype and value before anything here runs (barenet/_compiled_backend.py).
+
+Free-threaded CPython (3.14t): this module keeps no state that the GIL guarded. Its C calls
+already run without the GIL; a network's own lock (network._exclusive) keeps one Net to one
+thread at a time; the C core's shared state is set once (cpu.c's kernel choice), per thread
+(gemm.c's packing buffers, interrupt.c's listener) or only by the main thread (interrupt.c's
+handler, installed by barenet.training.catch_interrupts there). Hence the directive above."""
 
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -59,7 +66,7 @@ cdef extern from "net.h" nogil:
         double momentum, eps
         double mask_value
     ctypedef struct bn_node_plan:
-        pass
+        int64_t a, z  # training workspace: a node's output and kept z (-1: not kept)
     ctypedef struct bn_csr_rows:
         const int64_t *indptr
         const int64_t *indices
@@ -315,6 +322,34 @@ cdef class Net:
 
     def output_offset(self, int64_t b):
         return bn_net_output_offset(&self.net, b)
+
+    def node_offsets(self):
+        """per node, (a, z): where its output and its kept pre-activation start in the
+        training workspace, in elements per row (for n rows at n * offset; z -1: not kept)"""
+        return [(self.net.plan[i].a, self.net.plan[i].z) for i in range(self.net.n_layers)]
+
+    def forward(self, floating[::1] work, const floating[::1] params,
+                const floating[::1] state, const floating[:, ::1] x, int64_t n,
+                const int64_t[::1] indptr=None, const int64_t[::1] indices=None,
+                const floating[::1] data=None):
+        """the forward pass of n rows through the training workspace, not training (no
+        dropout, running statistics): every node's output stays there (node_offsets).
+        CSR input: x None, indptr/indices/data."""
+        cdef int status
+        cdef bn_csr_rows csr
+        cdef const bn_csr_rows *xs = _csr(&csr, indptr, indices, data)
+        cdef const floating *xp = NULL
+        if x is not None:
+            xp = &x[0, 0]
+        cdef const floating *st = &state[0] if state.shape[0] else NULL
+        with nogil:
+            if floating is float:
+                status = bn_net_forward_f32(&self.net, &work[0], &params[0], st, xp, xs, n,
+                                            NULL)
+            else:
+                status = bn_net_forward_f64(&self.net, &work[0], &params[0], st, xp, xs, n,
+                                            NULL)
+        _check(status)
 
     @property
     def carry_size(self):

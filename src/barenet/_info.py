@@ -8,13 +8,14 @@ compiled_available False and the reason in compiled_error."""
 
 import platform
 import sys
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _backend
 
 
-def info(backend=None):
+def info(backend: Optional[str] = None) -> dict[str, Any]:
     """a dict describing this installation; backend= (or BARENET_BACKEND) as for
     NeuralNetwork: "auto" reports the backend a network would use by default.
 

@@ -283,6 +283,12 @@ class Backend:
         out = predict(self.spec, params, x, self.state, carry)
         return out.reshape(out.shape[0], -1)
 
+    def forward_all(self, params, x):
+        """every node's output for x, not training: one (n, *output_shape) array per node
+        (copies: an identity node's output would otherwise be its input)"""
+        acts, _ = forward(self.spec, params, x, state=self.state)
+        return [np.array(a, copy=True) for a in acts[1:]]
+
     def loss(self, params, x, y, l1=0.0, l2=0.0, sw=None, out=None):
         acts, zs = forward(self.spec, params, x, state=self.state)
         if out is not None:

@@ -9,6 +9,7 @@ parallel region would hang. The child can still train and predict."""
 import os
 import sys
 import warnings
+from typing import Optional
 
 from . import _backend
 from ._validation import check_int
@@ -27,7 +28,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def set_num_threads(n):
+def set_num_threads(n: Optional[int]) -> None:
     """use n >= 1 threads; None returns to the default (BARENET_NUM_THREADS, else OpenMP's).
     Never more than OpenMP allows, so threadpoolctl's limits apply to barenet too."""
     if n is not None:
@@ -43,7 +44,7 @@ def set_num_threads(n):
         _core.set_num_threads(0 if n is None else n)
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """the number of threads a large product in the compiled core uses now (1 without it)"""
     if _backend._try_compiled() is None:
         from . import _core

@@ -6,6 +6,7 @@ expected. The C core trusts what comes out of here."""
 import math
 import numbers
 import operator
+from typing import Any, Optional
 
 import numpy as np
 
@@ -16,10 +17,10 @@ MAX_PARAM_BYTES = 2**47
 MAX_SEED = 2**64 - 1  # seeds reach C as uint64
 MAX_STEP = 2**62  # epoch and step counters are int64 in C
 
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+DTYPES: dict[str, np.dtype] = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
-def check_dtype(dtype, name="dtype"):
+def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     """'float32' or 'float64' (names, NumPy dtypes or scalar types) -> the native np.dtype.
     This is the one place a network's dtype is checked. A byte order spelled out is
     accepted when it is the machine's own ('<f8' on a little-endian machine is float64);
@@ -39,7 +40,8 @@ def check_dtype(dtype, name="dtype"):
     return DTYPES[dt.name]
 
 
-def check_int(value, name, minimum=None, maximum=None):
+def check_int(value: Any, name: str, minimum: Optional[int] = None,
+              maximum: Optional[int] = None) -> int:
     """an integer (not a bool, not a float) in [minimum, maximum] -> int"""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
@@ -51,7 +53,7 @@ def check_int(value, name, minimum=None, maximum=None):
     return value
 
 
-def check_finite_float(value, name):
+def check_finite_float(value: Any, name: str) -> float:
     """a finite real number -> float"""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
@@ -61,7 +63,7 @@ def check_finite_float(value, name):
     return value
 
 
-def check_positive_float(value, name):
+def check_positive_float(value: Any, name: str) -> float:
     """a finite real number > 0 -> float"""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
@@ -71,7 +73,7 @@ def check_positive_float(value, name):
     return value
 
 
-def check_bool(value, name):
+def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {value!r}")
     return bool(value)

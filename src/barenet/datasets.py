@@ -3,7 +3,8 @@
 Fashion-MNIST is read from the gzip IDX files that the Debian package
 ``dataset-fashion-mnist`` installs, or, with ``download=True``, fetched once
 with urllib into a cache directory (SHA-256 checked, written atomically); XOR
-and the 2-D spirals are generated. Everything returns plain NumPy arrays;
+and the 2-D spirals are generated; text is read from files (load_text) and cut into a
+language model's windows (sequences). Everything returns plain NumPy arrays (or a str);
 networks, batching and scaling beyond [0, 1] are left to the caller.
 """
 
@@ -19,13 +20,15 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from typing import Optional
 
 import numpy as np
 
+from ._typing import ArrayLike, DTypeLike, PathLike
 from .io import fsync_directory
 
-__all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "make_spirals", "make_xor",
-           "one_hot"]
+__all__ = ["DownloadError", "get_cache_dir", "load_fashion_mnist", "load_text", "make_spirals",
+           "make_xor", "one_hot", "sequences"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "BARENET_FASHION_MNIST_DIR"
@@ -134,7 +137,7 @@ class DownloadError(OSError):
     response or SHA-256 mismatch. Nothing is left behind: the partial file is deleted."""
 
 
-def get_cache_dir():
+def get_cache_dir() -> str:
     """barenet's cache directory (it may not exist yet).
 
     ``$BARENET_CACHE_DIR`` when set; otherwise ``$XDG_CACHE_HOME/barenet`` when
@@ -227,8 +230,10 @@ def _timeout(value):
     return float(value)
 
 
-def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=None,
-                       url=None, timeout=DOWNLOAD_TIMEOUT):
+def load_fashion_mnist(path: Optional[PathLike] = None, *, dtype: DTypeLike = "float32",
+                       download: bool = False, cache_dir: Optional[PathLike] = None,
+                       url: Optional[str] = None, timeout: float = DOWNLOAD_TIMEOUT
+                       ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load Fashion-MNIST from its four gzip IDX files, downloading them if asked.
 
     The files are looked for first in ``path`` (default: the environment variable
@@ -315,7 +320,7 @@ def load_fashion_mnist(path=None, *, dtype="float32", download=False, cache_dir=
     return train, test
 
 
-def make_xor(dtype="float64"):
+def make_xor(dtype: DTypeLike = "float64") -> tuple[np.ndarray, np.ndarray]:
     """Return the tutorial's XOR problem: X (4, 2) of 0/1 inputs, y (4, 1) targets.
 
     Rows are (0,0)->0, (0,1)->1, (1,0)->1, (1,1)->0, both arrays in ``dtype``
@@ -335,7 +340,9 @@ def _positive_int(value, name):
     return int(value)
 
 
-def make_spirals(n_per_class=100, n_classes=3, *, noise=0.2, seed=0, dtype="float64"):
+def make_spirals(n_per_class: int = 100, n_classes: int = 3, *, noise: float = 0.2,
+                 seed: Optional[int] = 0, dtype: DTypeLike = "float64"
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Generate the classic interleaved 2-D spirals (CS231n), one arm per class.
 
     Class k has ``n_per_class`` points with radius ``linspace(0, 1)`` and angle
@@ -372,7 +379,8 @@ def make_spirals(n_per_class=100, n_classes=3, *, noise=0.2, seed=0, dtype="floa
     return X, y
 
 
-def one_hot(y, n_classes=None, dtype="float64"):
+def one_hot(y: ArrayLike, n_classes: Optional[int] = None,
+            dtype: DTypeLike = "float64") -> np.ndarray:
     """Encode integer class labels as a one-hot matrix.
 
     ``y`` is a 1-D array-like (or an ``(n, 1)`` column) of integer labels;
@@ -408,3 +416,90 @@ def one_hot(y, n_classes=None, dtype="float64"):
     out = np.zeros((labels.size, n_classes), dtype=dt)
     out[np.arange(labels.size), labels] = 1
     return out
+
+
+# -- text ---------------------------------------------------------------------------------
+# in a directory, files that are not text: strfile's binary indexes (Debian's fortunes)
+TEXT_SKIP_SUFFIXES = (".dat",)
+
+
+def _text_files(directory):
+    """the text files of a directory, by name: regular files (symlinks followed), not
+    hidden, not ending in TEXT_SKIP_SUFFIXES, each real file once (Debian's fortunes
+    has `name.u8 -> name` links)"""
+    seen, files = set(), []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(".") or name.endswith(TEXT_SKIP_SUFFIXES) or not os.path.isfile(path):
+            continue
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            files.append(path)
+    return files
+
+
+def load_text(path: PathLike, encoding: str = "utf-8") -> str:
+    """The text of a file, or of a directory's text files joined, as one str.
+
+    A directory contributes its regular files in name order (not its subdirectories),
+    leaving out hidden files, strfile's binary ``*.dat`` indexes and second names of a
+    file already read (the ``*.u8`` links of Debian's ``fortunes``: ``apt-get install
+    fortunes``, then ``load_text("/usr/share/games/fortunes")``). Each file's text ends
+    with a newline in the result (one is added where a file lacks it). Line ends are kept
+    as the files have them. A file that does not decode raises ValueError naming it; a
+    directory without text files raises ValueError.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str, bytes or os.PathLike; got {type(path).__name__}")
+    if not isinstance(encoding, str):
+        raise TypeError(f"encoding must be a str; got {type(encoding).__name__}")
+    import codecs
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
+    path = os.fsdecode(os.fspath(path))
+    if os.path.isdir(path):
+        files = _text_files(path)
+        if not files:
+            raise ValueError(f"{path} holds no text files (only subdirectories, hidden "
+                             f"files or {', '.join('*' + s for s in TEXT_SKIP_SUFFIXES)})")
+    elif os.path.exists(path):
+        files = [path]
+    else:
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    parts = []
+    for name in files:
+        try:
+            with open(name, encoding=encoding, newline="") as f:
+                text = f.read()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name} is not {encoding} text ({exc.reason} at byte "
+                             f"{exc.start}); pass its encoding") from None
+        parts.append(text if not text or text.endswith("\n") else text + "\n")
+    return "".join(parts)
+
+
+def sequences(ids: ArrayLike, length: int,
+              stride: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Training windows of a language model from a 1-D array of token ids: (X, Y), both
+    np.int64 of shape (N, length), where row i is ``ids[s:s + length]`` and its
+    next-token targets ``ids[s + 1:s + length + 1]`` for s = i * stride. stride None is
+    length (windows side by side, every id a target once); ids left over at the end are
+    not used. Needs at least length + 1 ids."""
+    arr = np.asarray(ids)
+    if arr.dtype == object or arr.dtype.kind not in "iu":
+        raise TypeError("ids must be integer token ids (Vocabulary.encode's array); got "
+                        f"dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"ids must be 1-D, shape (n,); got shape {arr.shape}")
+    length = _positive_int(length, "length")
+    stride = length if stride is None else _positive_int(stride, "stride")
+    if arr.size < length + 1:
+        raise ValueError(f"sequences of length {length} need at least {length + 1} ids "
+                         f"(inputs and next-token targets); got {arr.size}")
+    n = (arr.size - 1 - length) // stride + 1
+    windows = np.lib.stride_tricks.sliding_window_view(arr, length + 1)[::stride][:n]
+    windows = windows.astype(np.int64)  # a copy, C-contiguous
+    return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])

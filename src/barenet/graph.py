@@ -4,6 +4,8 @@ and barenet.Model(inputs, outputs) takes the layers between them in an order in 
 every layer comes after its inputs (the order the backends run them in). A layer object is
 one node of one graph: calling it twice is refused (shared layers are not supported)."""
 
+from typing import Sequence, Union
+
 import numpy as np
 
 from .layers import Layer
@@ -25,7 +27,7 @@ class Node:
         return f"<node: {self.layer!r} -> shape {self.shape}>"
 
 
-def Input(shape):
+def Input(shape: Union[int, Sequence[int]]) -> Node:
     """The input of a graph model: one sample's shape, (n,) for vectors, (T, C) for
     sequences, (C, H, W) for images (channels first). Returns the node layers are called on."""
     from .network import _check_input_shape

@@ -6,7 +6,8 @@ allow_pickle=False so that loading can never run code, holding::
                        (layer_sizes and activations, or the layer list with each layer's
                        type and arguments and the input shape, and for a Model "inputs":
                        each layer's input indices, -1 for the model input), the training
-                       position, the optimizer settings}
+                       position, the optimizer settings, and "vocabulary" when the model
+                       has one (barenet.text.Vocabulary.to_config)}
     params             (n_params,) float32/float64: the flat parameter buffer
     optimizer_state1   optional, (n_params,): the optimizer's first state buffer
     optimizer_state2   optional, (n_params,): its second (Adam's v)
@@ -25,10 +26,15 @@ import re
 import secrets
 import stat
 import zipfile
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from ._typing import PathLike
 from ._validation import check_layer_sizes
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 FORMAT = "barenet.model"
 FORMAT_VERSION = 1
@@ -151,7 +157,7 @@ def atomic_write(path, write):
     fsync_directory(os.path.dirname(target))
 
 
-def save(net, path, include_optimizer=True):
+def save(net: Any, path: PathLike, include_optimizer: bool = True) -> None:
     """write net to path (see the module docstring for the format)"""
     from . import __version__
 
@@ -182,6 +188,9 @@ def save(net, path, include_optimizer=True):
         "optimizer": None,
         "optimizer_name": None,
     })
+    vocabulary = net.vocabulary  # barenet.text.Vocabulary or None (checked when set)
+    if vocabulary is not None:
+        header["vocabulary"] = vocabulary.to_config()
     arrays = {"params": net._params}
     if net._state.size:  # running statistics (BatchNormalization)
         arrays["state"] = net._state
@@ -194,6 +203,13 @@ def save(net, path, include_optimizer=True):
             if key in state:
                 arrays[f"optimizer_{key}"] = state[key]
     raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    if raw.size > HEADER_MAX_BYTES:  # load would refuse the file: refuse to write it
+        what = (f" (its vocabulary of {len(vocabulary)} ids takes "
+                f"{len(json.dumps(header['vocabulary']).encode('utf-8'))} bytes: build it "
+                "with max_size or min_count)" if vocabulary is not None else "")
+        raise ValueError(f"cannot save to {_name(path)}: the model's header would take "
+                         f"{raw.size} bytes, over the {HEADER_MAX_BYTES} that load "
+                         f"accepts{what}")
     atomic_write(path, lambda f: np.savez(f, header=raw, **arrays))
 
 
@@ -420,7 +436,7 @@ def _network_size(path, header):
     return layers, n_params, dtype, what
 
 
-def load(path, backend=None):
+def load(path: Union[PathLike, bytes], backend: Optional[str] = None) -> "Sequential":
     """The network saved at path, on the given backend (default: BARENET_BACKEND / auto).
 
     path is a str, bytes or os.PathLike naming a regular file (TypeError otherwise).
@@ -518,6 +534,13 @@ def _load(path, zf, file_size, backend, NeuralNetwork, Sequential, optimizer_fro
                         f"{limits[key]}; got {value!r}")
     if header["epochs_done"] is None:
         _fail(path, "the header's epochs_done must be a non-negative integer; got None")
+    vocabulary = header.get("vocabulary")
+    if vocabulary is not None:
+        from .text import Vocabulary
+        try:
+            net.vocabulary = Vocabulary.from_config(vocabulary)
+        except (TypeError, ValueError) as exc:
+            _fail(path, f"the header's vocabulary is invalid: {exc}")
     net._params[...] = params
     if state is not None:
         net._state[...] = state

@@ -14,6 +14,7 @@ pool_size) must be at most MAX_SAMPLE_VALUES. All sizes are exact Python integer
 size wraps; the C core checks its own workspace arithmetic again (csrc/checked.h)."""
 
 import math
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -97,7 +98,8 @@ def _check_activation(activation, layer, allow_softmax):
     return activation
 
 
-KINDS = {}  # every public layer class by name, for save/load (Layer.__init_subclass__)
+# every public layer class by name, for save/load (Layer.__init_subclass__)
+KINDS: dict[str, type["Layer"]] = {}
 
 
 class Layer:
@@ -110,7 +112,7 @@ class Layer:
     Calling a layer on a node (`Dense(10)(x)`, barenet.Input) builds a graph for
     barenet.Model; each layer object is one node of one model."""
 
-    kind = None
+    kind: Optional[str] = None
     n_params = 0
     n_state = 0       # values of the model's state buffer it keeps (running statistics)
     rate = 0.0        # dropout rate (Dropout's own); every layer has one for the C rows
@@ -221,7 +223,8 @@ class Dense(Layer):
     kind = DENSE
     penalised = True
 
-    def __init__(self, units, activation="identity", *, use_bias=True):
+    def __init__(self, units: int, activation: str = "identity", *,
+                 use_bias: bool = True) -> None:
         self.n_out = _check_size_arg(units, "units", "Dense")
         self.n_in = None
         self.activation = _check_activation(activation, f"Dense({units})", allow_softmax=True)
@@ -305,8 +308,10 @@ class Conv2D(Layer):
     kind = CONV2D
     penalised = True
 
-    def __init__(self, filters, kernel_size, stride=1, padding="valid", *,
-                 activation="identity", use_bias=True):
+    def __init__(self, filters: int, kernel_size: Union[int, Sequence[int]],
+                 stride: Union[int, Sequence[int]] = 1,
+                 padding: Union[str, int, Sequence[int]] = "valid", *,
+                 activation: str = "identity", use_bias: bool = True) -> None:
         name = f"Conv2D({filters!r}, {kernel_size!r})"
         self.filters = _check_size_arg(filters, "filters", name)
         self.kernel_size = _pair(kernel_size, "kernel_size", name)
@@ -414,7 +419,8 @@ class _Pool2D(Layer):
     """pooling over windows of pool_size, moved by stride (default: pool_size), no padding;
     output (C, (H - KH) // SH + 1, (W - KW) // SW + 1)"""
 
-    def __init__(self, pool_size=2, stride=None):
+    def __init__(self, pool_size: Union[int, Sequence[int]] = 2,
+                 stride: Union[None, int, Sequence[int]] = None) -> None:
         name = f"{type(self).__name__}({pool_size!r})"
         self.pool_size = _pair(pool_size, "pool_size", name)
         self.stride = self.pool_size if stride is None else _pair(stride, "stride", name)
@@ -500,7 +506,7 @@ class Dropout(Layer):
 
     kind = DROPOUT
 
-    def __init__(self, rate):
+    def __init__(self, rate: float) -> None:
         from ._validation import check_rate
         self.rate = check_rate(rate, "Dropout rate")
 
@@ -539,7 +545,7 @@ class Activation(Layer):
 
     kind = "activation"
 
-    def __init__(self, activation):
+    def __init__(self, activation: str) -> None:
         self.activation = _check_activation(activation, f"Activation({activation!r})",
                                             allow_softmax=False)
 
@@ -640,7 +646,7 @@ class _Normalization(Layer):
     (C, H, W), the last of a vector or sequence), y = gamma (x - mean) / sqrt(var + eps) +
     beta. Parameters (gamma (C), beta (C)) start at ones and zeros."""
 
-    def __init__(self, epsilon=1e-3):
+    def __init__(self, epsilon: float = 1e-3) -> None:
         from ._validation import check_positive_float
         self.epsilon = check_positive_float(epsilon, f"{type(self).__name__} epsilon")
 
@@ -683,7 +689,7 @@ class BatchNormalization(_Normalization):
 
     kind = "batchnorm"
 
-    def __init__(self, momentum=0.99, epsilon=1e-3):
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
         super().__init__(epsilon)
         from ._validation import check_nonnegative_float
         momentum = check_nonnegative_float(momentum, "BatchNormalization momentum")
@@ -932,7 +938,7 @@ class Embedding(Layer):
 
     kind = EMBEDDING
 
-    def __init__(self, input_dim, output_dim, *, mask_zero=False):
+    def __init__(self, input_dim: int, output_dim: int, *, mask_zero: bool = False) -> None:
         self.input_dim = _check_size_arg(input_dim, "input_dim", "Embedding")
         self.output_dim = _check_size_arg(output_dim, "output_dim", "Embedding")
         if not isinstance(mask_zero, (bool, np.bool_)):
@@ -1010,7 +1016,7 @@ class Masking(Layer):
     kind = MASKING
     makes_mask = True
 
-    def __init__(self, mask_value=0.0):
+    def __init__(self, mask_value: float = 0.0) -> None:
         from ._validation import check_finite_float
         self.mask_value = check_finite_float(mask_value, "Masking mask_value")
 

@@ -10,11 +10,13 @@ import functools
 import threading
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar, Union, cast
 
 import numpy as np
 
 from . import _backend, _sparse
 from . import optimizers as _optimizers
+from ._typing import ArrayLike, DTypeLike, MatrixLike, PathLike, Schedule
 from ._validation import (check_bool, check_choice, check_dtype, check_int, check_layer_sizes,
                           check_nonnegative_float, check_param_values, check_positive_float,
                           check_class_ids, check_rate, check_sample_weight, check_X_shaped,
@@ -23,7 +25,12 @@ from ._validation import (check_bool, check_choice, check_dtype, check_int, chec
                           MAX_STEP)
 from .layers import DROPOUT, EMBEDDING, MAX_TOKEN_IDS, Dense, Dropout, Layer
 from .schedules import get_schedule
-from .training import History, Progress, catch_interrupts, get_early_stopping, interrupted
+from .training import (EarlyStopping, History, Progress, catch_interrupts, get_early_stopping,
+                       interrupted)
+
+if TYPE_CHECKING:
+    from .graph import Node
+    from .text import Vocabulary
 
 SPARSE_CE = "sparse_categorical_crossentropy"
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "poisson", SPARSE_CE)
@@ -40,7 +47,8 @@ class TrainingDiverged(ArithmeticError):
     optimizer state) of the last epoch whose loss was finite; `epoch` is the failing
     epoch's index within the train call and `history` the losses up to it."""
 
-    def __init__(self, message, epoch=None, history=None):
+    def __init__(self, message: str, epoch: Optional[int] = None,
+                 history: Optional[History] = None) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.history = history
@@ -259,7 +267,10 @@ class _ParamList(list):
         sort = reverse = _fixed_length
 
 
-def _exclusive(method):
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _exclusive(method: _Method) -> _Method:
     """One thread at a time per network: a second thread that calls in while another is
     inside (training, say) gets a RuntimeError instead of corrupting the parameters. The
     same thread may re-enter (backward calls gradient)."""
@@ -272,10 +283,10 @@ def _exclusive(method):
         finally:
             self._busy.release()
 
-    return guarded
+    return cast(_Method, guarded)
 
 
-def _check_input_shape(shape):
+def _check_input_shape(shape: Any) -> tuple[int, ...]:
     """(n,), (T, C) or (C, H, W) of positive ints -> tuple"""
     items = (shape,) if isinstance(shape, (int, np.integer)) else shape
     if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
@@ -380,8 +391,10 @@ class Sequential:
         the weights of Dense and Conv2D layers).
     """
 
-    def __init__(self, layers, *, input_shape, loss=None, l1=0.0, l2=0.0, dtype="float64",
-                 seed=None, backend=None):
+    def __init__(self, layers: Sequence[Layer], *, input_shape: Union[int, Sequence[int]],
+                 loss: Optional[str] = None, l1: float = 0.0, l2: float = 0.0,
+                 dtype: DTypeLike = "float64", seed: Optional[int] = None,
+                 backend: Optional[str] = None) -> None:
         input_shape = _check_input_shape(input_shape)
         layers = build_layers(layers, input_shape)
         self.input_shape = input_shape
@@ -435,7 +448,21 @@ class Sequential:
         self._optimizer_name = None
 
     @property
-    def dropout(self):
+    def vocabulary(self) -> Optional["Vocabulary"]:
+        """the barenet.text.Vocabulary of the model's token ids, or None: saved in the
+        model file and restored by load. Assigning anything else raises TypeError."""
+        return self.__dict__.get("_vocabulary")
+
+    @vocabulary.setter
+    def vocabulary(self, vocabulary: Optional["Vocabulary"]) -> None:
+        from .text import Vocabulary
+        if vocabulary is not None and not isinstance(vocabulary, Vocabulary):
+            raise TypeError("vocabulary must be a barenet.text.Vocabulary or None; got "
+                            f"{type(vocabulary).__name__}")
+        self.__dict__["_vocabulary"] = vocabulary
+
+    @property
+    def dropout(self) -> float:
         """the largest dropout rate of the model's Dropout layers (0: none)"""
         return max([layer.rate for layer in self.layers if layer.kind == DROPOUT], default=0.0)
 
@@ -454,7 +481,7 @@ class Sequential:
         self._biases = _ParamList(bs, "biases", self._busy, owner)
 
     @property
-    def weights(self):
+    def weights(self) -> list[np.ndarray]:
         """per layer with parameters, its weights as a view into the flat parameter buffer:
         (n_in, n_out) for Dense, (KH, KW, C, F) for Conv2D. `weights[i] = W` copies W in
         after checking it; like set_params it raises RuntimeError while another thread
@@ -462,22 +489,22 @@ class Sequential:
         return self._weights
 
     @property
-    def biases(self):
+    def biases(self) -> list[Optional[np.ndarray]]:
         """per layer with parameters, its bias as a view into the flat parameter buffer:
         (1, n_out) for Dense, (F,) for Conv2D (None for a layer without bias)"""
         return self._biases
 
     @property
-    def backend(self):
+    def backend(self) -> str:
         """'compiled' or 'numpy': the implementation this network runs on"""
         return self._backend.name
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return self._spec.n_params
 
     @property
-    def optimizer(self):
+    def optimizer(self) -> Optional[_optimizers.Optimizer]:
         """the optimizer of the last `train` call (its state carries over), or None"""
         return self._optimizer
 
@@ -496,12 +523,12 @@ class Sequential:
         if old is not None and old is not opt:
             old.release(self)
 
-    def get_params(self):
+    def get_params(self) -> np.ndarray:
         """a copy of all parameters as one flat vector (layer by layer: W then b)"""
         return self._params.copy()
 
     @_exclusive
-    def set_params(self, params):
+    def set_params(self, params: ArrayLike) -> None:
         """overwrite all parameters from a flat vector laid out as get_params() returns;
         ValueError (nothing written) for a wrong shape, NaN, infinity or a value beyond the
         network's dtype (1e300 in a float32 network)"""
@@ -554,19 +581,33 @@ class Sequential:
 
     # -- computation -----------------------------------------------------------------------
     @_exclusive
-    def forward(self, X):
-        """the output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
-        for a sequence output), without dropout"""
-        out = self._backend.predict(self._params, self._X(X))
+    def forward(self, X: MatrixLike,
+                return_all: bool = False) -> Union[np.ndarray, list[np.ndarray]]:
+        """The output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
+        for a sequence output), not training (no dropout; batch normalisation uses its
+        running statistics). With return_all=True, every layer's output instead, from the
+        same single pass: a list with one (n, *layer.output_shape) array per entry of
+        `layers`, in that order (images channels first; the last entry is the output),
+        equal on both backends."""
+        X = self._X(X)
+        if check_bool(return_all, "return_all"):
+            return self._backend.forward_all(self._params, X)
+        return self._output(self._backend.predict(self._params, X))
+
+    def _output(self, out):
+        """the backend's output rows in the output layer's shape, (n, T, k) per step"""
         return out.reshape((out.shape[0],) + self.layers[-1].output_shape)
 
-    def predict(self, X):
-        """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)"""
-        return self.forward(X)
+    @_exclusive
+    def predict(self, X: MatrixLike) -> np.ndarray:
+        """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)
+        ((n, T, n_outputs) for a sequence output): the fast path (the prediction workspace
+        keeps only what is still to be read; it records nothing)"""
+        return self._output(self._backend.predict(self._params, self._X(X)))
 
     @_exclusive
-    @_exclusive
-    def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
+    def generate(self, prompt_ids: ArrayLike, steps: int, temperature: float = 1.0,
+                 top_k: Optional[int] = None, seed: Optional[int] = None) -> np.ndarray:
         """Sample `steps` tokens after `prompt_ids` from a language model (token ids in, an
         Embedding first; a softmax over the vocabulary at every step out; recurrent layers
         that carry their state), one token at a time: the state is carried from token to
@@ -594,7 +635,8 @@ class Sequential:
         from ._generate import generate
         return generate(self, prompt_ids, steps, temperature, top_k, seed)
 
-    def predict_classes(self, X):
+    @_exclusive
+    def predict_classes(self, X: MatrixLike) -> np.ndarray:
         """class labels, shape (n,): argmax of a softmax (or several sigmoid) outputs, or
         probability > 0.5 for a single sigmoid output"""
         if self.output_activation not in ("sigmoid", "softmax"):
@@ -610,7 +652,8 @@ class Sequential:
         return proba.argmax(axis=1).astype(np.int64)
 
     @_exclusive
-    def loss(self, X, y, sample_weight=None):
+    def loss(self, X: MatrixLike, y: ArrayLike,
+             sample_weight: Optional[ArrayLike] = None) -> float:
         """the training objective on (X, y): mean data loss + the l1/l2 penalty; with
         sample_weight the data loss is (1/N) sum_i w_i l_i"""
         X, y = self._Xy(X, y)
@@ -618,7 +661,8 @@ class Sequential:
         return self._backend.loss(self._params, X, y, self.l1, self.l2, sw)
 
     @_exclusive
-    def gradient(self, X, y, sample_weight=None):
+    def gradient(self, X: MatrixLike, y: ArrayLike,
+                 sample_weight: Optional[ArrayLike] = None) -> tuple[float, np.ndarray]:
         """(loss, flat gradient of the loss) at the current parameters, without dropout"""
         X, y = self._Xy(X, y)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
@@ -627,7 +671,8 @@ class Sequential:
         return loss, dparams
 
     @_exclusive
-    def loss_and_grad(self, params, X, y, sample_weight=None):
+    def loss_and_grad(self, params: ArrayLike, X: MatrixLike, y: ArrayLike,
+                      sample_weight: Optional[ArrayLike] = None) -> tuple[float, np.ndarray]:
         """(loss, flat gradient) of the training objective (mean data loss + l1/l2 penalty,
         without dropout) at `params`, a flat vector in get_params()'s layout, leaving the
         network's own parameters unchanged: the objective for scipy.optimize.minimize(...,
@@ -645,7 +690,8 @@ class Sequential:
         return loss, dparams
 
     @_exclusive
-    def backward(self, X, y, learning_rate=0.01, sample_weight=None):
+    def backward(self, X: MatrixLike, y: ArrayLike, learning_rate: float = 0.01,
+                 sample_weight: Optional[ArrayLike] = None) -> float:
         """one full-batch gradient-descent step on (X, y); returns the loss before it.
         All gradients come from the current weights, then every layer is updated."""
         lr = check_positive_float(learning_rate, "learning_rate")
@@ -708,9 +754,16 @@ class Sequential:
         return float(np.mean(self._classes(proba) == truth))
 
     @_exclusive
-    def train(self, X, y, epochs=1000, learning_rate=0.01, verbose=True, *, batch_size=None,
-              optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-              lr_schedule=None, sample_weight=None, on_divergence="raise"):
+    def train(self, X: MatrixLike, y: ArrayLike, epochs: int = 1000,
+              learning_rate: float = 0.01, verbose: bool = True, *,
+              batch_size: Optional[int] = None,
+              optimizer: Union[str, _optimizers.Optimizer, _optimizers.LBFGS] = "sgd",
+              shuffle: bool = True,
+              validation_data: Optional[tuple[MatrixLike, ArrayLike]] = None,
+              early_stopping: Union[None, bool, int, EarlyStopping] = None,
+              lr_schedule: Union[None, str, Schedule] = None,
+              sample_weight: Optional[ArrayLike] = None, on_divergence: str = "raise",
+              record_trajectory: bool = False) -> History:
         """Train on (X, y) and return a History: the list of per-epoch training losses (each
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
@@ -789,27 +842,38 @@ class Sequential:
         raises KeyboardInterrupt, whose `history` attribute holds the history so far. A
         Ctrl-C that arrives as the call ends still raises KeyboardInterrupt, with the
         finished history.
+
+        record_trajectory=True keeps the path gradient descent took: `history.trajectory`
+        is then an array (1 + epochs done, n_params), row 0 the parameters before the call
+        and row i those after its i-th epoch (the rows of get_params(); under early
+        stopping with restore the network ends at row best_epoch + 1). The epochs then run
+        one per backend call, as with validation data; barenet.plot.loss_landscape draws
+        the path. Off (the default), nothing is copied and `history.trajectory` is None.
+        Not with optimizer="lbfgs" (ValueError).
         """
         try:
             X, y = self._Xy(X, y)
             sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         except KeyboardInterrupt as exc:  # Ctrl-C while checking the data: nothing done
-            exc.history = History()
+            setattr(exc, "history", History())   # (KeyboardInterrupt declares no history)
             raise
         return self._train(X, y, sw, epochs, learning_rate, verbose, batch_size=batch_size,
                            optimizer=optimizer, shuffle=shuffle, validation_data=validation_data,
                            early_stopping=early_stopping, lr_schedule=lr_schedule,
-                           on_divergence=on_divergence)
+                           on_divergence=on_divergence, record_trajectory=record_trajectory)
 
     @_exclusive
     def _train(self, X, y, sw, epochs, learning_rate, verbose, *, batch_size=None,
                optimizer="sgd", shuffle=True, validation_data=None, early_stopping=None,
-               lr_schedule=None, on_divergence="raise"):
+               lr_schedule=None, on_divergence="raise", record_trajectory=False):
         """train() on X, y, sw as _Xy and check_sample_weight return them (validated once:
         barenet.sklearn calls this epoch by epoch). All the other arguments are checked
         here before the network changes."""
         if isinstance(optimizer, _optimizers.LBFGS) or (isinstance(optimizer, str)
                                                        and optimizer.strip().lower() == "lbfgs"):
+            if check_bool(record_trajectory, "record_trajectory"):
+                raise ValueError("record_trajectory=True needs a first-order optimizer (the "
+                                 "path of one epoch per step); optimizer='lbfgs' has none")
             return self._train_lbfgs(X, y, sw, epochs, learning_rate, verbose, shuffle,
                                      optimizer, batch_size, validation_data, early_stopping,
                                      lr_schedule, on_divergence)
@@ -819,6 +883,7 @@ class Sequential:
         verbose = check_bool(verbose, "verbose")
         shuffle = check_bool(shuffle, "shuffle")
         on_divergence = check_choice(on_divergence, "on_divergence", ("raise", "warn"))
+        record_trajectory = check_bool(record_trajectory, "record_trajectory")
         n = X.shape[0]
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", minimum=1), n)
         schedule = get_schedule(lr_schedule)
@@ -854,16 +919,19 @@ class Sequential:
                                   **(schedule.step_config() if getattr(schedule, "per_step",
                                                                        False) else {}))
                 print_every = 100 if batch == n else 1
+                trajectory = [self._params.copy()] if record_trajectory else None
                 per_epoch = (validation is not None or stopper is not None
-                             or schedule is not None)
+                             or schedule is not None or record_trajectory)
                 progress = Progress(epochs, print_every, bar=batch < n) if verbose else None
                 try:
                     self._train_loop(X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper,
                                      monitor, validation, per_epoch, print_every, progress,
-                                     history, on_divergence, interrupts)
+                                     history, on_divergence, interrupts, trajectory)
                 finally:
                     if progress is not None:
                         progress.close()
+                    if trajectory is not None:
+                        history.trajectory = np.stack(trajectory)
         except KeyboardInterrupt as exc:  # Python's own, just after its handler came back
             if not hasattr(exc, "history"):
                 exc.history = history
@@ -903,11 +971,12 @@ class Sequential:
 
     def _train_loop(self, X, y, sw, epochs, lr, lr0, cfg, opt, schedule, stopper, monitor,
                     validation, per_epoch, print_every, progress, history, on_divergence,
-                    interrupts):
+                    interrupts, trajectory=None):
         """the epochs of one train call: C (or NumPy) runs chunks of epochs; between chunks
         come the schedule, validation, progress output, early stopping and the Ctrl-C poll.
         Whatever ends the call early leaves the network at an epoch boundary: the last
-        completed epoch, or the best one under early stopping with restore."""
+        completed epoch, or the best one under early stopping with restore. A trajectory
+        (a list, with record_trajectory) gets the parameters after each epoch."""
         classifier = self.output_activation in ("sigmoid", "softmax")
         restore = stopper is not None and stopper.restore_best_weights
         best, best_params, waited = np.inf, None, 0
@@ -942,6 +1011,8 @@ class Sequential:
             self._epochs_done += completed
             history.extend(losses[:completed].tolist())
             history.metrics["lr"].extend([lr_e] * completed)
+            if trajectory is not None and completed:  # one epoch per chunk (per_epoch)
+                trajectory.append(self._params.copy())
             if status == "interrupted" and completed < k:  # rolled back inside the chunk
                 interrupts.take()
                 if progress is not None:
@@ -998,7 +1069,7 @@ class Sequential:
 
     # -- files -----------------------------------------------------------------------------
     @_exclusive
-    def save(self, path, *, include_optimizer=True):
+    def save(self, path: PathLike, *, include_optimizer: bool = True) -> None:
         """Write the network to path in barenet's model format (barenet.io): settings,
         parameters and, unless include_optimizer=False, the optimizer state and training
         position, so that training continues after load exactly as without the break.
@@ -1008,7 +1079,7 @@ class Sequential:
                                                           "include_optimizer"))
 
     @classmethod
-    def load(cls, path, *, backend=None):
+    def load(cls, path: PathLike, *, backend: Optional[str] = None) -> "Sequential":
         """Read a network written by save(); it may run on either backend. Anything wrong
         with the file raises barenet.ModelFileError (a ValueError) naming the problem;
         loading never executes code from the file."""
@@ -1016,20 +1087,22 @@ class Sequential:
         return io.load(path, backend=backend)
 
     @_exclusive
-    def to_onnx(self, path=None, *, opset=None, flat_input=False):
+    def to_onnx(self, path: Optional[PathLike] = None, *, opset: Optional[int] = None,
+                flat_input: bool = False) -> Any:
         """Write the network as an ONNX file (and return the onnx.ModelProto): see
         barenet.onnx.export, which this calls (needs ``pip install barenet[onnx]``)."""
         from . import onnx as _onnx
         return _onnx.export(self, path, opset=opset, flat_input=flat_input)
 
     @_exclusive
-    def load_torch_state_dict(self, state_dict, mapping=None):
+    def load_torch_state_dict(self, state_dict: Any,
+                              mapping: Optional[Any] = None) -> None:
         """Copy a PyTorch state_dict's Linear and Conv2d weights into this network's
         Dense and Conv2D layers: see barenet._torch_import.load_state_dict."""
         from . import _torch_import
         _torch_import.load_state_dict(self, state_dict, mapping)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         layers = ", ".join(map(repr, self.layers))
         return (f"Sequential([{layers}], input_shape={self.input_shape}, "
                 f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, backend={self.backend!r})")
@@ -1058,8 +1131,9 @@ class Model(Sequential):
         As for Sequential.
     """
 
-    def __init__(self, inputs, outputs, *, loss=None, l1=0.0, l2=0.0, dtype="float64",
-                 seed=None, backend=None):
+    def __init__(self, inputs: "Node", outputs: "Node", *, loss: Optional[str] = None,
+                 l1: float = 0.0, l2: float = 0.0, dtype: DTypeLike = "float64",
+                 seed: Optional[int] = None, backend: Optional[str] = None) -> None:
         from .graph import topological
         layers, edges = topological(inputs, outputs)
         for i, layer in enumerate(layers):
@@ -1073,11 +1147,11 @@ class Model(Sequential):
         self._setup(layers, loss, l1, l2, dtype, seed, backend, edges)
 
     @property
-    def edges(self):
+    def edges(self) -> tuple[tuple[int, ...], ...]:
         """each layer's input indices into `layers` (-1: the model input)"""
         return self._spec.edges
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Model({len(self.layers)} layers, input_shape={self.input_shape}, "
                 f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, backend={self.backend!r})")
 
@@ -1120,9 +1194,11 @@ class NeuralNetwork(Sequential):
         Which implementation runs; None reads ``BARENET_BACKEND`` (default "auto").
     """
 
-    def __init__(self, layer_sizes, *, activation="relu", output_activation="sigmoid",
-                 loss=None, dropout=0.0, l1=0.0, l2=0.0, dtype="float64", seed=None,
-                 backend=None):
+    def __init__(self, layer_sizes: Sequence[int], *, activation: str = "relu",
+                 output_activation: str = "sigmoid", loss: Optional[str] = None,
+                 dropout: float = 0.0, l1: float = 0.0, l2: float = 0.0,
+                 dtype: DTypeLike = "float64", seed: Optional[int] = None,
+                 backend: Optional[str] = None) -> None:
         sizes = check_layer_sizes(layer_sizes)
         if activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; "
@@ -1138,7 +1214,8 @@ class NeuralNetwork(Sequential):
         self.layer_sizes = sizes
         self.activation = activation
         self.input_shape = (sizes[0],)
-        layers, shape = [], self.input_shape
+        layers: list[Layer] = []
+        shape = self.input_shape
         for i, n_out in enumerate(sizes[1:]):
             hidden = i < len(sizes) - 2
             layers.append(Dense(n_out, activation if hidden else output_activation))
@@ -1147,8 +1224,57 @@ class NeuralNetwork(Sequential):
         for i, layer in enumerate(layers):
             shape = layer.build(shape, i)
         self._setup(layers, loss, l1, l2, dtype, seed, backend)
+        self.activations: list[np.ndarray] = []   # forward(X) records them
+        self.layer_inputs: list[np.ndarray] = []
 
-    def __repr__(self):
+    # -- the tutorial's forward and helpers -------------------------------------------
+    @_exclusive
+    def forward(self, X: MatrixLike,
+                return_all: bool = False) -> Union[np.ndarray, list[np.ndarray]]:
+        """The output layer's activations for X, shape (n, n_outputs), not training (no
+        dropout), recording what the tutorial's forward records:
+
+        * ``activations``: [X, a_1, ..., a_L], each layer's output (n, layer_sizes[i]);
+          activations[0] is X as the network computes with it (its dtype, (n, n_inputs));
+        * ``layer_inputs``: [z_1, ..., z_L], each ``z = activations[i] @ weights[i] +
+          biases[i]``, (n, layer_sizes[i + 1]).
+
+        The layers' outputs come from one pass of the chosen backend, which keeps every
+        layer's output (the compiled core's training workspace); each z is then computed
+        from the recorded input and the weights in NumPy (the core keeps z only where
+        backward needs it). `predict` is the fast path and records nothing.
+        return_all=True returns every layer's output (Sequential.forward)."""
+        return_all = check_bool(return_all, "return_all")
+        X = self._X(X)
+        outs = self._backend.forward_all(self._params, X)
+        x0 = _sparse.batch(X) if isinstance(X, _sparse.CSR) else X
+        acts = [x0] + [out for out, layer in zip(outs, self.layers) if isinstance(layer, Dense)]
+        zs = [np.asarray(a @ w) + b for a, w, b in zip(acts, self._weights, self._biases)]
+        self.activations, self.layer_inputs = acts, zs
+        return outs if return_all else acts[-1]
+
+    def sigmoid(self, x: np.ndarray) -> np.ndarray:
+        """The tutorial's helper, ``1 / (1 + np.exp(-np.clip(x, -500, 500)))`` (the clip
+        keeps np.exp from overflowing). The network's own sigmoid is computed in C, without
+        the clip and without overflow."""
+        return 1 / (1 + np.exp(-np.clip(x, -500, 500)))
+
+    def sigmoid_derivative(self, x: np.ndarray) -> np.ndarray:
+        """The tutorial's helper, ``x * (1 - x)``: the sigmoid's derivative written from
+        its output, so x is an activation a = sigmoid(z), not z."""
+        return x * (1 - x)
+
+    def relu(self, x: np.ndarray) -> np.ndarray:
+        """The tutorial's helper, ``np.maximum(0, x)``."""
+        return np.maximum(0, x)
+
+    def relu_derivative(self, x: np.ndarray) -> np.ndarray:
+        """The tutorial's helper, ``(x > 0).astype(float)``: 1.0 where x > 0, else 0.0
+        (float64, whatever x's dtype); x may be z or the ReLU's output a, which are
+        positive at the same places."""
+        return (x > 0).astype(float)
+
+    def __repr__(self) -> str:
         return (f"NeuralNetwork({list(self.layer_sizes)}, activation={self.activation!r}, "
                 f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
                 f"dtype={self.dtype.name!r}, backend={self.backend!r})")

@@ -6,6 +6,7 @@ that adds its nodes); the model is read only through its public attributes (laye
 layer's config and shapes, weights/biases, dtype). Needs `pip install barenet[onnx]`."""
 
 import json
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -17,9 +18,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       f"(or pip install onnx onnxruntime); {exc}") from exc
 
 from . import _activations
+from ._typing import PathLike
 from ._validation import check_bool
 from .io import atomic_write
 from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 __all__ = ["export", "to_model_proto", "register_skl2onnx", "CONVERTERS", "ACTIVATIONS",
            "GraphBuilder", "DEFAULT_OPSET", "MIN_OPSET", "NotExportableError"]
@@ -321,7 +326,8 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     return proto
 
 
-def export(model, path=None, *, opset=None, flat_input=False):
+def export(model: "Sequential", path: Optional[PathLike] = None, *,
+           opset: Optional[int] = None, flat_input: bool = False) -> Any:
     """Write `model` (a barenet Sequential or NeuralNetwork) as an ONNX file at `path` and
     return the onnx.ModelProto (path None: only return it).
 

@@ -43,9 +43,11 @@ import math
 import numbers
 import threading
 import weakref
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
+from ._typing import DTypeLike
 from ._validation import check_bool, check_dtype, check_int, check_positive_float
 
 __all__ = [
@@ -125,15 +127,17 @@ class Optimizer:
     Subclasses set ``n_states`` and ``_hyper`` and define ``kind`` and ``_update``."""
 
     n_states = 0  # how many (n_params,) state buffers the optimizer keeps
-    _hyper = ()   # names of the hyper-parameters after learning_rate, in __init__ order
+    _hyper: tuple[str, ...] = ()   # names of the hyper-parameters after learning_rate, in order
 
-    def __init__(self, learning_rate=None, *, clipnorm=None, clipvalue=None):
+    def __init__(self, learning_rate: Optional[float] = None, *,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None) -> None:
         self.learning_rate = _check_learning_rate(learning_rate)
         self.clipnorm = _check_clip(clipnorm, "clipnorm")
         self.clipvalue = _check_clip(clipvalue, "clipvalue")
         self.step = 0  # updates taken since the last reset()
-        self._states = None  # tuple of n_states arrays once reset() has run
-        self._shape = self._dtype = None  # what reset() was given
+        self._states: Optional[tuple[np.ndarray, ...]] = None  # n_states arrays after reset()
+        self._shape: Optional[tuple[int]] = None  # what reset() was given
+        self._dtype: Optional[np.dtype] = None
         self._owner = None  # weakref to the network whose state this is (claim)
 
     # -- ownership: one network per optimizer object ------------------------------------
@@ -175,17 +179,17 @@ class Optimizer:
     # -- description ------------------------------------------------------------------
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         """the kind's name (KIND_*: the C core's bn_optimizer_kind by name), as get_optimizer
         knows it"""
         raise NotImplementedError
 
     @property
-    def name(self):
+    def name(self) -> str:
         """the name get_optimizer knows this kind by (its kind)"""
         return self.kind
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict[str, Any]:
         """{name: value} of the constructor's arguments (the clipping ones when set)"""
         clip = {k: getattr(self, k, None) for k in _CLIP}
         return {"learning_rate": self.learning_rate,
@@ -196,14 +200,14 @@ class Optimizer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
 
-    def learning_rate_for(self, learning_rate):
+    def learning_rate_for(self, learning_rate: float) -> float:
         """the learning rate to use: the optimizer's own if it has one, else the given one
         (train's learning_rate)"""
         return learning_rate if self.learning_rate is None else self.learning_rate
 
     # -- state ------------------------------------------------------------------------
 
-    def reset(self, n_params, dtype):
+    def reset(self, n_params: int, dtype: DTypeLike) -> None:
         """zeroed state buffers for n_params parameters of dtype, and step 0"""
         n_params = check_int(n_params, "n_params", minimum=0)
         dtype = check_dtype(dtype)
@@ -212,7 +216,7 @@ class Optimizer:
         self._dtype = dtype
         self.step = 0
 
-    def ensure_state(self, n_params, dtype):
+    def ensure_state(self, n_params: int, dtype: DTypeLike) -> bool:
         """reset() unless the state already fits n_params parameters of dtype (continuing
         training keeps it); returns True if it reset"""
         if self._states is not None and self._shape == (n_params,) and \
@@ -299,7 +303,7 @@ class Optimizer:
 
     # -- saving -----------------------------------------------------------------------
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{"kind", hyper-parameters, "step", "state1"/"state2" (copies)}: plain ints,
         floats, bools and arrays; learning_rate is left out when it is None, the state
         arrays before reset()"""
@@ -310,7 +314,7 @@ class Optimizer:
             d[f"state{i + 1}"] = s.copy()
         return d
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d: dict[str, Any]) -> None:
         """restore hyper-parameters, step and state from state_dict()'s output (values may be
         0-d arrays, as np.load returns them), checked like the constructor's arguments. Plain
         SGD has no state arrays: its next ensure_state() starts from step 0."""
@@ -361,8 +365,9 @@ class SGD(Optimizer):
 
     _hyper = ("momentum", "nesterov")
 
-    def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, *, clipnorm=None,
-                 clipvalue=None):
+    def __init__(self, learning_rate: Optional[float] = None, momentum: float = 0.0,
+                 nesterov: bool = False, *, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None) -> None:
         super().__init__(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
         self.momentum = _check_fraction(momentum, "momentum")
         self.nesterov = check_bool(nesterov, "nesterov")
@@ -374,7 +379,7 @@ class SGD(Optimizer):
         return 0 if self.momentum == 0 else 1
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         if self.momentum == 0:
             return KIND_SGD
         return KIND_NESTEROV if self.nesterov else KIND_MOMENTUM
@@ -403,14 +408,15 @@ class RMSprop(Optimizer):
     n_states = 1
     _hyper = ("rho", "eps")
 
-    def __init__(self, learning_rate=None, rho=0.9, eps=1e-8, *, clipnorm=None,
-                 clipvalue=None):
+    def __init__(self, learning_rate: Optional[float] = None, rho: float = 0.9,
+                 eps: float = 1e-8, *, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None) -> None:
         super().__init__(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
         self.rho = _check_fraction(rho, "rho")
         self.eps = check_positive_float(eps, "eps")
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         return KIND_RMSPROP
 
     def _update(self, p, g, real, lr, s):
@@ -429,17 +435,18 @@ class Adam(Optimizer):
     """
 
     n_states = 2
-    _hyper = ("beta1", "beta2", "eps")
+    _hyper: tuple[str, ...] = ("beta1", "beta2", "eps")
 
-    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8, *,
-                 clipnorm=None, clipvalue=None):
+    def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8, *, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None) -> None:
         super().__init__(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
         self.beta1 = _check_fraction(beta1, "beta1")
         self.beta2 = _check_fraction(beta2, "beta2")
         self.eps = check_positive_float(eps, "eps")
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         return KIND_ADAM
 
     def _decay(self, p, real, lr):
@@ -483,8 +490,10 @@ class AdamW(Adam):
 
     _hyper = ("beta1", "beta2", "eps", "weight_decay", "decay")
 
-    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.01, decay="all", *, clipnorm=None, clipvalue=None):
+    def __init__(self, learning_rate: Optional[float] = None, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01,
+                 decay: str = "all", *, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None) -> None:
         super().__init__(learning_rate, beta1, beta2, eps, clipnorm=clipnorm,
                          clipvalue=clipvalue)
         self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
@@ -493,7 +502,7 @@ class AdamW(Adam):
         self.decay = decay
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         return KIND_ADAMW
 
     def _decay(self, p, real, lr):
@@ -519,7 +528,7 @@ _C_HYPER = ("momentum", "rho", "beta1", "beta2", "eps", "weight_decay")
 _CLASS_OF_KIND = {KIND_SGD: SGD, KIND_MOMENTUM: SGD, KIND_NESTEROV: SGD,
                   KIND_RMSPROP: RMSprop, KIND_ADAM: Adam, KIND_ADAMW: AdamW}
 
-_FACTORIES = {
+_FACTORIES: dict[str, Callable[[], Optimizer]] = {
     "sgd": SGD,
     "momentum": lambda: SGD(momentum=0.9),
     "nesterov": lambda: SGD(momentum=0.9, nesterov=True),
@@ -538,7 +547,7 @@ class LBFGS:
     every gradient component is at most tol in absolute value). learning_rate and shuffle
     do not apply; each train call starts a fresh L-BFGS memory."""
 
-    def __init__(self, max_fun=15000, tol=1e-5):
+    def __init__(self, max_fun: int = 15000, tol: float = 1e-5) -> None:
         from ._validation import check_nonnegative_float
         self.max_fun = check_int(max_fun, "max_fun", minimum=1)
         self.tol = check_nonnegative_float(tol, "tol")
@@ -547,7 +556,7 @@ class LBFGS:
         return f"LBFGS(max_fun={self.max_fun}, tol={self.tol})"
 
 
-def get_optimizer(optimizer):
+def get_optimizer(optimizer: Union[str, Optimizer]) -> Optimizer:
     """an Optimizer from a name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw";
     default hyper-parameters, learning rate from train) or an Optimizer instance, which is
     returned as is (so its state carries over between train calls)"""
@@ -575,7 +584,7 @@ def _kind_of(value):
     return value if isinstance(value, str) else None
 
 
-def optimizer_from_state_dict(d):
+def optimizer_from_state_dict(d: dict[str, Any]) -> Optimizer:
     """a new optimizer of the kind recorded in d (from Optimizer.state_dict), restored"""
     kind = _kind_of(d.get("kind"))
     if kind not in _CLASS_OF_KIND:

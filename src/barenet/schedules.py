@@ -7,6 +7,9 @@ optimizer over all `train` calls (`optimizer.step`), inside the C loop (bn_step_
 NumPy reference alike; a linear warm-up and a cosine decay, as Transformers are trained."""
 
 import math
+from typing import Optional, Union
+
+from ._typing import Schedule
 
 from ._validation import check_int, check_nonnegative_float, check_positive_float
 
@@ -14,21 +17,21 @@ from ._validation import check_int, check_nonnegative_float, check_positive_floa
 class StepDecay:
     """lr * gamma ** (epoch // step_size): multiply by gamma every step_size epochs"""
 
-    def __init__(self, step_size=10, gamma=0.5):
+    def __init__(self, step_size: int = 10, gamma: float = 0.5) -> None:
         self.step_size = check_int(step_size, "step_size", minimum=1)
         self.gamma = check_positive_float(gamma, "gamma")
 
-    def __call__(self, epoch, lr, epochs):
+    def __call__(self, epoch: int, lr: float, epochs: int) -> float:
         return lr * self.gamma ** (epoch // self.step_size)
 
 
 class ExponentialDecay:
     """lr * gamma ** epoch"""
 
-    def __init__(self, gamma=0.95):
+    def __init__(self, gamma: float = 0.95) -> None:
         self.gamma = check_positive_float(gamma, "gamma")
 
-    def __call__(self, epoch, lr, epochs):
+    def __call__(self, epoch: int, lr: float, epochs: int) -> float:
         return lr * self.gamma ** epoch
 
 
@@ -36,11 +39,11 @@ class CosineDecay:
     """min_lr + (lr - min_lr) * (1 + cos(pi * epoch / t_max)) / 2, then min_lr; t_max
     defaults to the number of epochs of the train call"""
 
-    def __init__(self, t_max=None, min_lr=0.0):
+    def __init__(self, t_max: Optional[int] = None, min_lr: float = 0.0) -> None:
         self.t_max = None if t_max is None else check_int(t_max, "t_max", minimum=1)
         self.min_lr = check_nonnegative_float(min_lr, "min_lr")
 
-    def __call__(self, epoch, lr, epochs):
+    def __call__(self, epoch: int, lr: float, epochs: int) -> float:
         t_max = self.t_max or max(epochs, 1)
         if epoch >= t_max:
             return self.min_lr
@@ -70,7 +73,7 @@ class WarmupCosine:
 
     per_step = True
 
-    def __init__(self, warmup_steps=0, decay_steps=0, min_lr=0.0):
+    def __init__(self, warmup_steps: int = 0, decay_steps: int = 0, min_lr: float = 0.0) -> None:
         self.warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
         self.decay_steps = check_int(decay_steps, "decay_steps", minimum=0)
         self.min_lr = check_nonnegative_float(min_lr, "min_lr")
@@ -97,7 +100,7 @@ class WarmupCosine:
 SCHEDULES = {"step": StepDecay, "exponential": ExponentialDecay, "cosine": CosineDecay}
 
 
-def get_schedule(value):
+def get_schedule(value: Union[None, str, Schedule]) -> Optional[Schedule]:
     """None, a name from SCHEDULES, or a callable (epoch, lr, epochs) -> lr"""
     if value is None:
         return None

@@ -27,6 +27,7 @@ regression case, where scikit-learn's gradient is not that of its loss).
 
 import numbers
 import warnings
+from typing import Any, Optional, TypeVar
 
 import numpy as np
 
@@ -55,6 +56,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
 from . import _sparse
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, set_num_threads
+from ._typing import ArrayLike, MatrixLike
 from ._validation import check_dtype, check_sample_weight
 from .network import NeuralNetwork, TrainingDiverged
 
@@ -120,6 +122,9 @@ def _check_choice(value, name, choices):
         raise ValueError(f"The '{name}' parameter must be one of "
                          f"{', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+_Estimator = TypeVar("_Estimator", bound="_BaseMLP")
 
 
 class _BaseMLP(BaseEstimator):
@@ -640,7 +645,8 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _Estimator, X: MatrixLike, y: ArrayLike,
+            sample_weight: Optional[ArrayLike] = None) -> _Estimator:
         """Fit the model to data matrix X and target(s) y (max_iter epochs at most).
 
         sample_weight : array-like of shape (n_samples,), default=None
@@ -772,7 +778,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                     sample_weight=sample_weight))
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None,
+                    classes: Optional[ArrayLike] = None) -> "MLPClassifier":
         """One epoch over (X, y). classes (all labels, e.g. np.unique(y_all)) is required on
         the first call. The optimizer's state continues between calls."""
         if _check_partial_fit_first_call(self, classes):
@@ -783,11 +790,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """predicted class labels, shape (n_samples,) (or (n_samples, n_labels) multilabel)"""
         return self._labels_from_outputs(self._predict_raw(X))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
         """class probabilities in the order of ``classes_``, shape (n_samples, n_classes)"""
         out = self._predict_raw(X)
         if self.n_outputs_ == 1:
@@ -795,7 +802,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.vstack([1 - out, out]).T
         return out
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> np.ndarray:
         """log of predict_proba"""
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
@@ -883,11 +890,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(y, pred, sample_weight=sample_weight))
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike,
+                    sample_weight: Optional[ArrayLike] = None) -> "MLPRegressor":
         """One epoch over (X, y); the optimizer's state continues between calls."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """predicted targets, shape (n_samples,) or (n_samples, n_outputs)"""
         out = self._predict_raw(X)
         return out.ravel() if out.shape[1] == 1 else out

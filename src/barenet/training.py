@@ -6,38 +6,49 @@ EarlyStopping (patience on a monitored metric, restoring the best weights), and 
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING, Optional, Union
 
+import numpy as np
+
+from ._typing import PathLike
 from ._validation import check_bool, check_choice, check_int, check_nonnegative_float
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class History(list):
     """The per-epoch training losses (a list of floats, as the tutorial's train returns).
     `metrics` holds every recorded series by name: "loss", "lr", and with validation data
     "val_loss" and, for classifiers, "val_accuracy". `best_epoch` and `stopped_epoch` are
-    set by early stopping (indices into this call's epochs)."""
+    set by early stopping (indices into this call's epochs). `trajectory` is None, or with
+    train(..., record_trajectory=True) the parameters before and after each epoch, an
+    array (1 + epochs, n_params)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.metrics = {"loss": self, "lr": []}
-        self.best_epoch = None
-        self.stopped_epoch = None
+        self.metrics: dict[str, list[float]] = {"loss": self, "lr": []}
+        self.best_epoch: Optional[int] = None
+        self.stopped_epoch: Optional[int] = None
+        self.trajectory: Optional[np.ndarray] = None
 
-    def record(self, name, value):
+    def record(self, name: str, value: float) -> None:
         self.metrics.setdefault(name, []).append(float(value))
 
     @property
-    def val_loss(self):
+    def val_loss(self) -> list[float]:
         return self.metrics.get("val_loss", [])
 
     @property
-    def val_accuracy(self):
+    def val_accuracy(self) -> list[float]:
         return self.metrics.get("val_accuracy", [])
 
     @property
-    def lr(self):
+    def lr(self) -> list[float]:
         return self.metrics["lr"]
 
-    def plot(self, path=None, *, show=None):
+    def plot(self, path: Optional[PathLike] = None, *, show: Optional[bool] = None
+             ) -> "Figure":
         """plot the losses (and validation metrics) per epoch to a PNG file, or a window
         when path is None; needs matplotlib (pip install "barenet[plot]")"""
         from .plot import plot_history
@@ -49,14 +60,16 @@ class EarlyStopping:
     with restore_best_weights, the network ends with the parameters of its best epoch.
     monitor "auto" watches val_loss when validation data is given, else the training loss."""
 
-    def __init__(self, patience=10, min_delta=0.0, monitor="auto", restore_best_weights=True):
+    def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "auto",
+                 restore_best_weights: bool = True) -> None:
         self.patience = check_int(patience, "patience", minimum=1)
         self.min_delta = check_nonnegative_float(min_delta, "min_delta")
         self.monitor = check_choice(monitor, "monitor", ("auto", "loss", "val_loss"))
         self.restore_best_weights = check_bool(restore_best_weights, "restore_best_weights")
 
 
-def get_early_stopping(value):
+def get_early_stopping(value: Union[None, bool, int, "EarlyStopping"]
+                       ) -> Optional["EarlyStopping"]:
     """None/False, True (defaults), an int patience, or an EarlyStopping"""
     if value is None or value is False:
         return None
