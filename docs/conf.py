@@ -89,9 +89,8 @@ QUICK_ARGS = {
 }
 
 # examples left out of the gallery, with the reason; each is a debt, not a setting:
-# fashion_rnn.py and char_lm.py import barenet.layers.LSTM, and char_lm.py also
-# barenet.datasets.load_text and barenet.text (issue 18), which are not in barenet yet;
-# remove each from here when what it imports lands
+# fashion_rnn.py and char_lm.py import barenet.layers.LSTM (issue 18's recurrent layers),
+# which is not in barenet yet; remove them from here when it lands
 IGNORED_EXAMPLES = r"(__init__|fashion_rnn|char_lm)\.py$"
 
 
