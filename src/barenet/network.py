@@ -586,7 +586,7 @@ class Sequential:
         """The output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
         for a sequence output), not training (no dropout; batch normalisation uses its
         running statistics). With return_all=True, every layer's output instead, from the
-        same single pass: a list with one (n, *layer.output_shape) array per entry of
+        same single pass: a list with one ``(n, *layer.output_shape)`` array per entry of
         `layers`, in that order (images channels first; the last entry is the output),
         equal on both backends."""
         X = self._X(X)
