@@ -805,6 +805,9 @@ class Sequential:
             Weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
         on_divergence : {"raise", "warn"}, default "raise"
             What a NaN or infinite epoch loss does (below).
+        record_trajectory : bool, default False
+            Keep the parameters before training and after every epoch in
+            ``history.trajectory`` (Notes), for barenet.plot.loss_landscape.
 
         Returns
         -------
