@@ -428,14 +428,25 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 #ifndef BN_DIRECT_MAX_FLOPS
 #define BN_DIRECT_MAX_FLOPS BN_PARALLEL_MIN_FLOPS   /* always one thread */
 #endif
+/* Products of few rows are direct at any size when rows x threads is at most this: packing
+ * B (k n copies) then costs about as much as the product itself (m k n / 16-lane FMAs), and
+ * each call of a prediction would pay it again. Measured on Zen 5, 784x256 float layer, one
+ * thread: 8 rows 57 -> 24 us, 16 rows 72 -> 45 us, 32 rows 115 -> 90 us, 64 rows even; with
+ * two threads the packed path shares the packing, so half as many rows. */
+#ifndef BN_DIRECT_MAX_ROW_THREADS
+#define BN_DIRECT_MAX_ROW_THREADS 32
+#endif
 #define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
 
-/* 1 when done, 0 when the product is not direct, -1 when out of memory */
-static int direct_run(const gemm_job *g, const bn_kernel_set *ks)
+/* 1 when done, 0 when the product is not direct, -1 when out of memory; nt: the threads
+ * the packed path would use */
+static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt)
 {
     const int f64 = g->dt == F64;
     if (f64 ? !ks->dgemm_direct : !ks->sgemm_direct) return 0;
-    if (2.0 * (double)g->m * (double)g->n * (double)g->k >= BN_DIRECT_MAX_FLOPS) return 0;
+    if (2.0 * (double)g->m * (double)g->n * (double)g->k >= BN_DIRECT_MAX_FLOPS
+        && g->m * nt > BN_DIRECT_MAX_ROW_THREADS)
+        return 0;
     if (g->k > blocks_for(ks, f64)->kc) return 0;
     const int64_t sa_i = g->ta == BN_NO_TRANS ? g->lda : 1;
     const int64_t sa_p = g->ta == BN_NO_TRANS ? 1 : g->lda;
@@ -499,7 +510,7 @@ static int gemm_run(gemm_job *g)
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
     if (flops < BN_PARALLEL_MIN_FLOPS) nt = 1;
 
-    const int direct = direct_run(g, ks);
+    const int direct = direct_run(g, ks, nt);
     if (direct) return direct < 0 ? BN_ENOMEM : BN_OK;
     int thin = thin_setup(g, ks);
     if (thin < 0) return BN_ENOMEM;

@@ -1,6 +1,7 @@
 /* gemm_kernel_avx512.c -- AVX-512 micro-kernels for the large (packed) path: sgemm 6x32 and
  * dgemm 6x16 (rows of C in two zmm registers each, B vectors times broadcast A scalars; edge
- * tiles through masked loads and stores). Packing of A and B panels is AVX2 code
+ * tiles through masked loads and stores), and the direct kernels for small products (8-row
+ * tiles, and 1-4 row tiles for predictions). Packing of A and B panels is AVX2 code
  * (gemm_kernel_avx2.c, at these widths); thin products keep the AVX2 kernels.
  * The only file built with -mavx512f; it runs only after cpu.c has seen the features. */
 #include "cpu.h"
@@ -275,11 +276,130 @@ static inline void store_row2_f64(double *c, __m512d lo, __m512d hi, __m512d va,
     store_row1_f64(c + 8, hi, va, beta, mh, bias ? bias + 8 : NULL, relu);
 }
 
+/* ---- a few rows (one to four: a prediction's, or those left under the 8-row tiles): R
+ * rows (4, 2 or 1) by S_V vectors of columns (4, 8, 8), B's row p loaded once for the R
+ * rows, at least 8 independent chains to cover the FMA latency. Each element of C is the
+ * same chain of FMAs from zero over p = 0 .. k-1 with the same write-back as in the 8-row
+ * tiles, so the same bits; no row is computed twice. R and `full` (all vectors inside n:
+ * no masks) are constants at each call (always inlined), so unused chains vanish and the
+ * accumulators are named registers (an array of them was kept in memory by GCC). ---- */
+#define S_V (R == 4 ? 4 : 8) /* vectors of columns per call for R rows */
+#define SMALL_V8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define SMALL_INLINE static inline __attribute__((always_inline))
+
+SMALL_INLINE void small_rows_f32(const int R, const int full, int64_t k, const float *a,
+                                 int64_t sa_i, int64_t sa_p, const float *b, int64_t ldb, float *c,
+                                 int64_t ldc, int64_t cols, __m512 va, float beta, const float *bias,
+                                 int relu)
+{
+#define S_INIT(v)                                                                          \
+    const __mmask16 mk##v = (__mmask16)lane_mask(cols - 16 * v, 16);                       \
+    __m512 x##v = _mm512_setzero_ps(), y##v = x##v, z##v = x##v, w##v = x##v;
+#define S_STEP(v)                                                                          \
+    if (v < S_V) {                                                                         \
+        const __m512 bv = full ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(mk##v, b + 16 * v);\
+        x##v = _mm512_fmadd_ps(p0, bv, x##v);                                              \
+        if (R > 1) y##v = _mm512_fmadd_ps(p1, bv, y##v);                                   \
+        if (R > 2) z##v = _mm512_fmadd_ps(p2, bv, z##v);                                   \
+        if (R > 2) w##v = _mm512_fmadd_ps(p3, bv, w##v);                                   \
+    }
+#define S_STORE(v)                                                                         \
+    if (v < S_V && 16 * v < cols) {                                                        \
+        const float *bv = bias ? bias + 16 * v : NULL;                                     \
+        store_row1_f32(c + 16 * v, x##v, va, beta, mk##v, bv, relu);                   \
+        if (R > 1) store_row1_f32(c + ldc + 16 * v, y##v, va, beta, mk##v, bv, relu);  \
+        if (R > 2) store_row1_f32(c + 2 * ldc + 16 * v, z##v, va, beta, mk##v, bv, relu); \
+        if (R > 2) store_row1_f32(c + 3 * ldc + 16 * v, w##v, va, beta, mk##v, bv, relu); \
+    }
+    SMALL_V8(S_INIT)
+    for (int64_t p = 0; p < k; p++, b += ldb) {
+        const float *ap = a + p * sa_p;
+        const __m512 p0 = _mm512_set1_ps(ap[0]);
+        const __m512 p1 = R > 1 ? _mm512_set1_ps(ap[sa_i]) : p0;
+        const __m512 p2 = R > 2 ? _mm512_set1_ps(ap[2 * sa_i]) : p0;
+        const __m512 p3 = R > 2 ? _mm512_set1_ps(ap[3 * sa_i]) : p0;
+        SMALL_V8(S_STEP)
+    }
+    SMALL_V8(S_STORE)
+#undef S_INIT
+#undef S_STEP
+#undef S_STORE
+}
+
+SMALL_INLINE void small_rows_f64(const int R, const int full, int64_t k, const double *a,
+                                 int64_t sa_i, int64_t sa_p, const double *b, int64_t ldb, double *c,
+                                 int64_t ldc, int64_t cols, __m512d va, double beta, const double *bias,
+                                 int relu)
+{
+#define S_INIT(v)                                                                          \
+    const __mmask8 mk##v = (__mmask8)lane_mask(cols - 8 * v, 8);                           \
+    __m512d x##v = _mm512_setzero_pd(), y##v = x##v, z##v = x##v, w##v = x##v;
+#define S_STEP(v)                                                                          \
+    if (v < S_V) {                                                                         \
+        const __m512d bv = full ? _mm512_loadu_pd(b + 8 * v) : _mm512_maskz_loadu_pd(mk##v, b + 8 * v);\
+        x##v = _mm512_fmadd_pd(p0, bv, x##v);                                              \
+        if (R > 1) y##v = _mm512_fmadd_pd(p1, bv, y##v);                                   \
+        if (R > 2) z##v = _mm512_fmadd_pd(p2, bv, z##v);                                   \
+        if (R > 2) w##v = _mm512_fmadd_pd(p3, bv, w##v);                                   \
+    }
+#define S_STORE(v)                                                                         \
+    if (v < S_V && 8 * v < cols) {                                                        \
+        const double *bv = bias ? bias + 8 * v : NULL;                                     \
+        store_row1_f64(c + 8 * v, x##v, va, beta, mk##v, bv, relu);                   \
+        if (R > 1) store_row1_f64(c + ldc + 8 * v, y##v, va, beta, mk##v, bv, relu);  \
+        if (R > 2) store_row1_f64(c + 2 * ldc + 8 * v, z##v, va, beta, mk##v, bv, relu); \
+        if (R > 2) store_row1_f64(c + 3 * ldc + 8 * v, w##v, va, beta, mk##v, bv, relu); \
+    }
+    SMALL_V8(S_INIT)
+    for (int64_t p = 0; p < k; p++, b += ldb) {
+        const double *ap = a + p * sa_p;
+        const __m512d p0 = _mm512_set1_pd(ap[0]);
+        const __m512d p1 = R > 1 ? _mm512_set1_pd(ap[sa_i]) : p0;
+        const __m512d p2 = R > 2 ? _mm512_set1_pd(ap[2 * sa_i]) : p0;
+        const __m512d p3 = R > 2 ? _mm512_set1_pd(ap[3 * sa_i]) : p0;
+        SMALL_V8(S_STEP)
+    }
+    SMALL_V8(S_STORE)
+#undef S_INIT
+#undef S_STEP
+#undef S_STORE
+}
+
+/* rows [i0, m) (fewer than BN_DIRECT_ROWS) four, two or one at a time (4 rows by 4
+ * vectors, 2 or 1 by 8: B is read from L2 once per group, so 5 to 7 rows stay in one
+ * 8-row tile, which reads it once); S_V vectors of LANES columns per call */
+#define SMALL_CALL(SUFFIX, RR, LANES)                                                      \
+    do {                                                                                   \
+        const int R = RR;                                                                  \
+        for (int64_t j = 0; j < n; j += S_V * LANES) {                                     \
+            const int64_t cols = n - j;                                                    \
+            if (cols >= S_V * LANES)                                                       \
+                small_rows_##SUFFIX(RR, 1, k, a + i * sa_i, sa_i, sa_p, b + j, ldb,        \
+                                    c + i * ldc + j, ldc, cols, va, beta,                  \
+                                    bias ? bias + j : NULL, relu);                         \
+            else                                                                           \
+                small_rows_##SUFFIX(RR, 0, k, a + i * sa_i, sa_i, sa_p, b + j, ldb,        \
+                                    c + i * ldc + j, ldc, cols, va, beta,                  \
+                                    bias ? bias + j : NULL, relu);                         \
+        }                                                                                  \
+        i += RR;                                                                           \
+    } while (0)
+#define SMALL_ROWS(SUFFIX, LANES)                                                          \
+    for (int64_t i = i0; i < m;) {                                                         \
+        if (m - i >= 4) SMALL_CALL(SUFFIX, 4, LANES);                                      \
+        else if (m - i >= 2) SMALL_CALL(SUFFIX, 2, LANES);                                 \
+        else SMALL_CALL(SUFFIX, 1, LANES);                                                 \
+    }
+
 void bn_sgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
                             int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
                             float alpha, float beta, const float *bias, int relu)
 {
     const __m512 va = _mm512_set1_ps(alpha);
+    /* rows from i0: SMALL_ROWS; 5 to 7 rows left take one 8-row tile */
+    const int64_t i0 = m % BN_DIRECT_ROWS > 4 ? m : m / BN_DIRECT_ROWS * BN_DIRECT_ROWS;
+    SMALL_ROWS(f32, 16)
+    m = i0;
     for (int64_t j = 0; j < n; j += 32) {
         const float *bj = bias ? bias + j : NULL;
         const __mmask16 ml = (__mmask16)lane_mask(n - j, 16);
@@ -303,6 +423,10 @@ void bn_dgemm_direct_avx512(int64_t m, int64_t n, int64_t k, const double *a, in
                             int relu)
 {
     const __m512d va = _mm512_set1_pd(alpha);
+    /* rows from i0: SMALL_ROWS; 5 to 7 rows left take one 8-row tile */
+    const int64_t i0 = m % BN_DIRECT_ROWS > 4 ? m : m / BN_DIRECT_ROWS * BN_DIRECT_ROWS;
+    SMALL_ROWS(f64, 8)
+    m = i0;
     for (int64_t j = 0; j < n; j += 16) {
         const double *bj = bias ? bias + j : NULL;
         const __mmask8 ml = (__mmask8)lane_mask(n - j, 8);

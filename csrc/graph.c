@@ -4,6 +4,7 @@
  * outputs still to be read. Each kind is reached through its table entry (ops/ops.h).
  * The epoch loop is in train.c. Both precisions come from one source (precision.h). */
 #ifndef REAL
+#include <float.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -259,9 +260,12 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
     /* prediction: the buffers, the input made channels-last, the step masks, the kinds'
      * scratch */
     const int64_t buffers = plan_predict_buffers(net, scratch, scratch + L);
+    int64_t p_size = 1; /* the largest output a buffer holds (the input is read in place) */
     for (int64_t l = 0; l < L; l++)
-        if (net->plan[l].p >= 0) net->plan[l].p *= max_size;
-    net->prow_xt = bn_size_mul(buffers, max_size);
+        if (net->plan[l].p >= 0 && size_of(net, l) > p_size) p_size = size_of(net, l);
+    for (int64_t l = 0; l < L; l++)
+        if (net->plan[l].p >= 0) net->plan[l].p *= p_size;
+    net->prow_xt = bn_size_mul(buffers, p_size);
     at = bn_size_add(net->prow_xt, xt);
     for (int64_t l = 0; l < L; l++) {
         const bn_layer *ly = &net->layers[l];
@@ -503,6 +507,23 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
         }
     }
     return BN_OK;
+}
+
+/* blocks of 1024 values tested without a branch (so the loop vectorises), then the block
+ * that holds a bad value scanned for it */
+BN_VECTOR_CLONES
+int64_t SFX(bn_first_nonfinite)(const REAL *x, int64_t count)
+{
+    const REAL largest = (REAL)(IS_F32 ? FLT_MAX : DBL_MAX);
+    for (int64_t at = 0; at < count; at += 1024) {
+        const int64_t end = count - at < 1024 ? count : at + 1024;
+        int bad = 0;
+        for (int64_t i = at; i < end; i++) bad |= !(FABS(x[i]) <= largest); /* NaN: false */
+        if (bad)
+            for (int64_t i = at; i < end; i++)
+                if (!(FABS(x[i]) <= largest)) return i;
+    }
+    return -1;
 }
 
 int SFX(bn_net_predict)(const bn_net *net, REAL *out, REAL *work, const REAL *params,

@@ -151,6 +151,10 @@ int bn_net_predict_f64(const bn_net *net, double *out, double *work, const doubl
 int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
                        const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
                        float *carry);
+/* the index of the first NaN or infinity among x's count values, or -1 (the input check
+ * of a prediction, one vectorised pass) */
+int64_t bn_first_nonfinite_f64(const double *x, int64_t count);
+int64_t bn_first_nonfinite_f32(const float *x, int64_t count);
 /* after a training forward on n rows (drop not NULL): the state's running statistics move
  * towards the batch's (each kind's update_state) */
 void bn_net_update_state_f64(const bn_net *net, const double *work, double *state, int64_t n);

@@ -7,6 +7,7 @@
  * change: sqrt here never sees a negative number, so errno is never set anyway). */
 #include "optimizers.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 

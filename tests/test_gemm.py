@@ -123,13 +123,16 @@ def test_alpha_beta_and_leading_dimensions(kernel, alpha, beta, ta, tb, dtype):
 @pytest.mark.parametrize("ta, tb", OPS)
 @pytest.mark.parametrize("shape", [(32, 32, 64), (64, 32, 32), (32, 32, 10), (1, 11, 1),
                                    (9, 33, 7), (17, 70, 40), (8, 16, 200), (67, 45, 66),
-                                   (32, 10, 32), (13, 1, 9), (40, 7, 64), (5, 17, 3)])
+                                   (32, 10, 32), (13, 1, 9), (40, 7, 64), (5, 17, 3),
+                                   (1, 256, 784), (2, 130, 100), (3, 200, 50), (7, 70, 90),
+                                   (12, 300, 20)])
 def test_small_products_match_the_packed_path(kernel, shape, ta, tb, dtype):
     """small products (one thread, one K block) take the direct kernels where the kernel set
     has them (csrc/gemm.c, direct_run): the same rows inside a product large enough for the
     packed path give the same bits"""
     m, n, k = shape
-    big = max(m, -(-2_100_000 // (2 * n * k)))        # over BN_PARALLEL_MIN_FLOPS
+    # over BN_PARALLEL_MIN_FLOPS and BN_DIRECT_MAX_ROW_THREADS rows (csrc/gemm.c)
+    big = max(m, 33, -(-2_100_000 // (2 * n * k)))
     a, b = operands(big, n, k, ta, tb, dtype, seed=5)
     small_a = np.ascontiguousarray(a[:, :m] if ta else a[:m])
     small = _gemm.gemm(small_a, b, trans_a=ta, trans_b=tb)

@@ -239,7 +239,7 @@ def test_c_workspace_sizes_refuse_wrapping_geometry_in_a_subprocess():
         net = _core.Net(fits, np.array([-1, 0], dtype=np.int64), (1, 1, wide), False,
                         "binary_crossentropy", 2**30 + 2**10)
         for f in (net.predict_workspace_size, net.workspace_size):
-            for rows in (1, 2**23, 2**44):
+            for rows in (1, 2**23, 2**44, 2**54):
                 try:
                     print("size", f(rows))
                 except ValueError as exc:
@@ -248,9 +248,10 @@ def test_c_workspace_sizes_refuse_wrapping_geometry_in_a_subprocess():
     assert code == 0, err
     lines = [line for line in out.split("\n") if line.startswith(("size", "ValueError", "built"))]
     assert lines[0] == "ValueError True"
-    assert lines[1:4] == [f"size {wide_row}" for wide_row in (2**20,)] + \
-        [f"size {2**23 * 2**20}", "ValueError True"]
-    assert lines[4].startswith("size") and lines[6] == "ValueError True"
+    # prediction: one buffer of the hidden layer's 2**10 values per row (the input, 2**20
+    # wide, is read in place), so 2**54 rows overflow
+    assert lines[1:5] == ["size 1024", f"size {2**33}", f"size {2**54}", "ValueError True"]
+    assert lines[5].startswith("size") and lines[7:9] == ["ValueError True"] * 2
 
 
 # ------------------------------------------------------ item 3: what load reads and allocates

@@ -310,3 +310,63 @@ def test_load_state_dict_checks():
         Adam().load_state_dict({**d, "beta1": 2.0})
     with pytest.raises(ValueError, match="unknown kind"):
         optimizers.optimizer_from_state_dict({"kind": 17})
+
+
+@pytest.mark.parametrize("name", ["momentum", "rmsprop", "adam", "adamw"])
+def test_states_below_the_smallest_normal_are_flushed_to_zero(name, dtype, compiled):
+    """a state that decays through the subnormal range (zero gradient) becomes exactly
+    zero there, in C as in NumPy, bit for bit; normal values are untouched"""
+    tiny = np.finfo(dtype).tiny
+    opt_c, opt_n = FACTORIES[name](), FACTORIES[name]()
+    p = np.array([1.0, -2.0, 0.5, 3.0], dtype=dtype)
+    pc, pn = p.copy(), p.copy()
+    zero = np.zeros_like(p)
+    for opt in (opt_c, opt_n):
+        opt.ensure_state(p.size, np.dtype(dtype))
+        for s in opt.state_arrays():
+            if s is not None:
+                s[...] = np.array([tiny * 1.5, tiny * 1.01, 1.0, tiny * 1.2], dtype=dtype)
+    live = lambda opt: [s for s in opt.state_arrays() if s is not None]  # noqa: E731
+    for _ in range(60):
+        opt_c.update_compiled(pc, zero, LR)
+        opt_n.update_numpy(pn, zero, LR)
+        for sc, sn in zip(live(opt_c), live(opt_n)):
+            assert not np.any((sc != 0) & (np.abs(sc) < tiny))
+            np.testing.assert_array_equal(sc.view(np.uint8), sn.view(np.uint8))
+        np.testing.assert_array_equal(pc, pn)
+    for s in live(opt_c):
+        assert s[0] == 0 and s[1] == 0 and s[3] == 0 and s[2] > tiny  # normal ones decay on
+
+
+def test_training_long_enough_for_subnormal_moments_leaves_none(dtype, compiled):
+    """Adam's moments of weights whose inputs go silent decay by beta1, beta2 every step:
+    after a first epoch with a live input column and then enough steps with it zero they
+    would be subnormal (0.9**1200 ~ 1e-55 in float32, 0.9**7000 ~ 1e-320 in float64);
+    flushed, they are exactly zero in both backends, which agree (to rounding: their
+    GEMMs sum in different orders) on the parameters and both moments"""
+    from barenet import NeuralNetwork
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((32, 3)).astype(dtype)
+    y = (X[:, :1] > 0).astype(dtype)
+    silent = X.copy()
+    silent[:, 0] = 0.0
+    runs = {}
+    for be in ("compiled", "numpy"):
+        net = NeuralNetwork([3, 4, 1], dtype=dtype, seed=1, backend=be)
+        opt = Adam(beta1=0.9, beta2=0.9)
+        net.train(X, y, epochs=1, learning_rate=1e-3, verbose=False, batch_size=4,
+                  optimizer=opt)
+        net.train(silent, y, epochs=40 if dtype == "float32" else 220, learning_rate=1e-3,
+                  verbose=False, batch_size=1, optimizer=opt)
+        runs[be] = net.get_params(), [s.copy() for s in opt.state_arrays()]
+        m, v = opt.state_arrays()
+        # the silent input's weights, row 0 of the first W (3, 4): gradients exactly zero
+        assert np.all(m[:4] == 0) and np.all(v[:4] == 0), (m[:4], v[:4])
+        for s in (m, v):
+            assert not np.any((s != 0) & (np.abs(s) < np.finfo(dtype).tiny))
+    (pc, sc), (pn, sn) = runs["compiled"], runs["numpy"]
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == "float32" else dict(rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pc, pn, **tol)
+    for a, b in zip(sc, sn):
+        np.testing.assert_allclose(a, b, **tol)

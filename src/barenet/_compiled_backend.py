@@ -9,6 +9,9 @@ from ._sparse import CSR
 
 PREDICT_CHUNK = 8192       # at most this many rows per C call in predict and loss...
 WORKSPACE_BYTES = 64 << 20  # ...and fewer when their workspace would exceed this (CNNs)
+PREDICT_WORK_BYTES = 4 << 20  # predict: rows per C call so that the workspace fits this
+#   (the layers' outputs stay in cache from one layer to the next; at least one row)
+KEEP_WORK_BYTES = 16 << 20  # a prediction workspace up to this size is kept for the next call
 
 
 def _input(x, start=0, stop=None):
@@ -31,25 +34,54 @@ class Backend:
         nodes, inputs = spec.c_nodes()
         self.core = _core.Net(nodes, inputs, spec.input_hwc, len(spec.input_shape) == 3,
                               spec.loss_name, spec.n_params, spec.n_state)
+        self._work = None  # the prediction workspace kept between calls (_predict_work)
+        self._rows = {}    # rows per C call of a prediction, by the rows asked for
 
-    def _chunk(self, n, size):
+    def _chunk(self, n, size, limit=WORKSPACE_BYTES):
         """rows per C call: large GEMMs, a bounded workspace; size(b) is the workspace of
         b rows in elements"""
         per_row = max(1, size(2) - size(1))
-        return max(1, min(n, PREDICT_CHUNK, WORKSPACE_BYTES // (8 * per_row)))
+        return max(1, min(n, PREDICT_CHUNK, limit // (8 * per_row)))
 
-    def predict(self, params, x, carry=None):
-        """the output for x (n, out_size); carry (n * carry_size): the recurrent layers'
-        state, read as the initial state and overwritten with the final one (one C call
-        for all rows then)"""
+    def first_nonfinite(self, x):
+        """the flat index of the first NaN or infinity in the dense rows x, or -1 (one
+        vectorised pass in C)"""
+        return _core.first_nonfinite(x)
+
+    def _predict_work(self, rows, dtype):
+        """the prediction workspace for `rows` rows: the one kept from an earlier call when
+        it is large enough (calls on one network never overlap: network.py's lock), else a
+        new one, kept when at most KEEP_WORK_BYTES"""
+        need = max(1, self.core.predict_workspace_size(rows))
+        work = self._work
+        if work is not None and work.dtype == dtype and work.size >= need:
+            return work
+        work = np.empty(need, dtype=dtype)
+        if need * work.itemsize <= KEEP_WORK_BYTES:
+            self._work = work
+        return work
+
+    def predict(self, params, x, out=None, carry=None):
+        """the output for x (n, out_size), into out (validated by the caller) when given;
+        carry (n * carry_size): the recurrent layers' state, read as the initial state and
+        overwritten with the final one (one C call for all rows then)"""
         n = x.shape[0]
-        out = np.empty((n, self.spec.out_size), dtype=params.dtype)
+        if out is None:
+            out = np.empty((n, self.spec.out_size), dtype=params.dtype)
         if carry is not None:
             work = np.empty(max(1, self.core.predict_workspace_size(n)), dtype=params.dtype)
             self.core.predict(out, work, params, self.state, x, carry=carry)
             return out
-        rows = self._chunk(n, self.core.predict_workspace_size)
-        work = np.empty(max(1, self.core.predict_workspace_size(rows)), dtype=params.dtype)
+        rows = self._rows.get(n)
+        if rows is None:
+            rows = self._rows[n] = self._chunk(n, self.core.predict_workspace_size,
+                                               PREDICT_WORK_BYTES)
+            if len(self._rows) > 64:  # many sizes seen: keep the last only
+                self._rows = {n: rows}
+        work = self._predict_work(rows, params.dtype)
+        if rows >= n and not isinstance(x, CSR):  # one call, nothing sliced
+            self.core.predict(out, work, params, self.state, x)
+            return out
         for start in range(0, n, rows):
             xs, csr = _input(x, start, start + rows)
             self.core.predict(out[start:start + rows], work, params, self.state, xs, **csr)

@@ -129,6 +129,8 @@ cdef extern from "net.h" nogil:
     int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
                            const float *state, const float *x, const bn_csr_rows *xs,
                            int64_t n, float *carry)
+    int64_t bn_first_nonfinite_f64(const double *x, int64_t count)
+    int64_t bn_first_nonfinite_f32(const float *x, int64_t count)
     int BN_EINTERRUPTED
     int BN_EDIVERGED
     int bn_net_train_f64(const bn_net *net, const bn_train_config *cfg, bn_optimizer *opt,
@@ -527,6 +529,19 @@ cdef extern from "gemm.h" nogil:
 cdef extern from "cpu.h" nogil:
     const char *bn_cpu_kernel_name()
     int bn_cpu_force_kernel(const char *name)
+
+
+def first_nonfinite(const floating[:, ::1] x):
+    """the flat index of x's first NaN or infinity, or -1 (bn_first_nonfinite, net.h)"""
+    cdef int64_t count = x.shape[0] * x.shape[1], at = -1
+    if count == 0:
+        return -1
+    with nogil:
+        if floating is float:
+            at = bn_first_nonfinite_f32(&x[0, 0], count)
+        else:
+            at = bn_first_nonfinite_f64(&x[0, 0], count)
+    return at
 
 
 def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,

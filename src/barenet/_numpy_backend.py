@@ -279,9 +279,18 @@ class Backend:
         self.spec = spec
         self.state = state  # the network's state buffer (running statistics), updated in place
 
-    def predict(self, params, x, carry=None):
-        out = predict(self.spec, params, x, self.state, carry)
-        return out.reshape(out.shape[0], -1)
+    def first_nonfinite(self, x):
+        """the flat index of the first NaN or infinity in the dense rows x, or -1"""
+        bad = ~np.isfinite(x.reshape(-1))
+        return int(np.argmax(bad)) if bad.any() else -1
+
+    def predict(self, params, x, out=None, carry=None):
+        result = predict(self.spec, params, x, self.state, carry)
+        result = result.reshape(result.shape[0], -1)
+        if out is None:
+            return result
+        out[...] = result
+        return out
 
     def forward_all(self, params, x):
         """every node's output for x, not training: one (n, *output_shape) array per node

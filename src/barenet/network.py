@@ -7,6 +7,7 @@ backend, the C core or the NumPy reference, which never see unvalidated data."""
 
 import copy
 import functools
+import math
 import threading
 import warnings
 from dataclasses import dataclass, replace
@@ -119,7 +120,7 @@ class Spec:
 
     @property
     def in_size(self):
-        return int(np.prod(self.input_shape))
+        return math.prod(self.input_shape)
 
     @property
     def out_size(self):
@@ -579,6 +580,40 @@ class Sequential:
         X = self._X(X, names[0])
         return X, self._y(y, X.shape[0], names[1])
 
+    def _X_predict(self, X, check_input):
+        """_X for a prediction, its common case first: a C-contiguous array of the network's
+        dtype and input shape passes with one vectorised scan for NaN/infinity in C (none
+        when check_input is False); anything else (and a bad value, for its message) goes
+        through _X, as does the input of an Embedding (token ids, checked there)"""
+        plain = self.__dict__.get("_plain_input")
+        if plain is None:
+            plain = self.__dict__["_plain_input"] = not any(
+                layer.kind == EMBEDDING for layer in self._spec.readers_of_input())
+        if plain and type(X) is np.ndarray and X.dtype == self.dtype \
+                and X.flags.c_contiguous:
+            shape, size = self.input_shape, self._spec.in_size
+            if X.ndim == 2 and X.shape[1] == size and X.shape[0] > 0 or \
+                    X.ndim == 1 + len(shape) and X.shape[1:] == shape and X.shape[0] > 0:
+                x = X.reshape(X.shape[0], size)
+                if not check_input or self._backend.first_nonfinite(x) < 0:
+                    return x
+        return self._X(X)
+
+    def _out(self, out, x, shape):
+        """out= of predict: a writable C-contiguous array of `shape` and the dtype, apart
+        from the input rows x and the parameters"""
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != self.dtype \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            got = (f"{out.dtype} {out.shape}" + ("" if out.flags.c_contiguous else
+                                                 ", not C-contiguous")
+                   + ("" if out.flags.writeable else ", read-only")
+                   if isinstance(out, np.ndarray) else type(out).__name__)
+            raise ValueError(f"out must be a writable C-contiguous {self.dtype} array of "
+                             f"shape {shape}; got {got}")
+        if np.may_share_memory(out, x) or np.may_share_memory(out, self._params):
+            raise ValueError("out must not overlap X or the network's parameters")
+        return out
+
     # -- computation -----------------------------------------------------------------------
     @_exclusive
     def forward(self, X: MatrixLike,
@@ -599,11 +634,24 @@ class Sequential:
         return out.reshape((out.shape[0],) + self.layers[-1].output_shape)
 
     @_exclusive
-    def predict(self, X: MatrixLike) -> np.ndarray:
+    def predict(self, X: MatrixLike, *, out: Optional[np.ndarray] = None,
+                check_input: bool = True) -> np.ndarray:
         """output activations (probabilities for sigmoid/softmax), shape (n, n_outputs)
         ((n, T, n_outputs) for a sequence output): the fast path (the prediction workspace
-        keeps only what is still to be read; it records nothing)"""
-        return self._output(self._backend.predict(self._params, self._X(X)))
+        keeps only what is still to be read; it records nothing; docs/inference.md).
+
+        out: an array to write them into (C-contiguous, that shape, the network's dtype),
+        returned; repeated calls then allocate nothing. check_input=False skips the scan of
+        X for NaN and infinity (for callers that checked already; a NaN then only gives NaN
+        outputs); shape and dtype are checked and converted either way."""
+        x = self._X_predict(X, check_input)
+        shape = self.layers[-1].output_shape
+        if out is None:
+            res = self._backend.predict(self._params, x)
+            return res if len(shape) == 1 else res.reshape((res.shape[0],) + shape)
+        out = self._out(out, x, (x.shape[0],) + shape)
+        self._backend.predict(self._params, x, out.reshape(x.shape[0], -1))
+        return out
 
     @_exclusive
     def generate(self, prompt_ids: ArrayLike, steps: int, temperature: float = 1.0,

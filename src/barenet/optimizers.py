@@ -25,6 +25,11 @@ clipnorm (one global norm, as PyTorch's ``clip_grad_norm_`` and Keras's
 ``global_clipnorm``; Keras's ``clipnorm`` clips each weight array separately). The C core
 (``bn_clip_grads``) and the NumPy reference (``clip_numpy``) do the same.
 
+Every state value (v, s, m) whose magnitude falls below the dtype's smallest normal number
+is set to zero after its update (``_flush``, as csrc/optimizers_impl.inc does): the moments
+of a weight whose gradient stays zero would otherwise decay through the subnormal range,
+where arithmetic takes the CPU's slow path.
+
 An optimizer keeps its state (velocity, moments, step count) in flat arrays laid out like
 the network's flat parameter buffer, so one step is one pass over flat arrays: in C
 (csrc/optimizers.c) or in NumPy (``update_numpy``, the reference, same operations in the
@@ -391,10 +396,17 @@ class SGD(Optimizer):
             return
         mu = real(self.momentum)
         v[...] = mu * v + g  # v = mu v + g
+        _flush(v)
         if self.nesterov:
             p -= lr * (g + mu * v)  # p -= lr (g + mu v)
         else:
             p -= lr * v  # p -= lr v
+
+
+def _flush(state):
+    """state values below the dtype's smallest normal number in magnitude become zero
+    (csrc/optimizers_impl.inc, flush)"""
+    state[np.abs(state) < np.finfo(state.dtype).tiny] = 0
 
 
 class RMSprop(Optimizer):
@@ -423,6 +435,7 @@ class RMSprop(Optimizer):
         lr, eps = real(lr), real(self.eps)
         rho, one_minus_rho = real(self.rho), real(1.0 - self.rho)
         s[...] = rho * s + one_minus_rho * g * g  # s = rho s + (1-rho) g^2
+        _flush(s)
         p -= lr * (g / (np.sqrt(s) + eps))  # p -= lr g / (sqrt(s) + eps)
 
 
@@ -463,6 +476,8 @@ class Adam(Optimizer):
         self._decay(p, real, lr)
         m[...] = b1 * m + one_minus_b1 * g  # m = b1 m + (1-b1) g
         v[...] = b2 * v + one_minus_b2 * g * g  # v = b2 v + (1-b2) g^2
+        _flush(m)
+        _flush(v)
         # p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps), with eps where PyTorch puts it:
         # p -= (lr / (1-b1^t)) (m / (sqrt(v) (1 / sqrt(1-b2^t)) + eps)), as the C core does
         p -= step_size * (m / (np.sqrt(v) * inv_sqrt_bc2 + eps))
