@@ -42,6 +42,13 @@ static int keeps_z(const bn_net *net, int64_t l)
     return bn_op_keeps_z(bn_op_of(ly->kind), ly, l == net->n_layers - 1);
 }
 
+/* values per row of node l's kept z (the kind's kept count, else its output's size) */
+static int64_t z_size(const bn_net *net, int64_t l)
+{
+    const bn_op *op = bn_op_of(net->layers[l].kind);
+    return op->kept ? op->kept(&net->layers[l]) : size_of(net, l);
+}
+
 /* the checks of bn_net_plan that need no arithmetic on sizes */
 static int check_nodes(const bn_net *net)
 {
@@ -111,7 +118,8 @@ static int check_sizes(const bn_net *net)
         const int64_t kept = bn_op_count(op->state_count, ly);
         if (kept > 0 && (ly->s_offset < 0 || ly->s_offset > net->n_state - kept))
             return BN_ENET;
-        if (bn_op_count(op->fixed, ly) < 0 || bn_op_count(op->carry_count, ly) < 0)
+        if (bn_op_count(op->fixed, ly) < 0 || bn_op_count(op->scratch, ly) < 0
+            || bn_op_count(op->kept, ly) < 0 || bn_op_count(op->carry_count, ly) < 0)
             return BN_EOVERFLOW;
         if (!op->check(net, ly)) return BN_ENET;
     }
@@ -244,7 +252,7 @@ int bn_net_plan(bn_net *net, int64_t *scratch)
         net->plan[l].a = at;
         if ((at = bn_size_add(at, s)) < 0) return BN_EOVERFLOW;
         net->plan[l].z = keeps_z(net, l) ? at : -1;
-        if (keeps_z(net, l) && (at = bn_size_add(at, s)) < 0) return BN_EOVERFLOW;
+        if (keeps_z(net, l) && (at = bn_size_add(at, z_size(net, l))) < 0) return BN_EOVERFLOW;
     }
     net->max_size = max_size;
     /* then the gradient slots, the fan-out temporaries, the kinds' scratch */

@@ -26,6 +26,8 @@
  *                network's state) otherwise; scale and offset
  *   layernorm    per position, over its channels; scale and offset
  *   activation   a = act(x) elementwise
+ *   simplernn, lstm, gru  recurrent layers on a sequence (1, T, C) -> (1, T, U) or (1, 1, U)
+ *                per direction (ops/recurrent.c)
  *   embedding    token ids (1, T, 1) -> (1, T, D): rows of the table (V, D); with mask_out,
  *                the step mask id != 0 (padding id 0)
  *   masking      (1, T, C) -> (1, T, C): a step whose C values all equal mask_value is
@@ -60,6 +62,10 @@ typedef struct {
     int64_t table_rows;            /* embedding: rows V of its table (token ids 0..V-1) */
     int64_t mask_out;              /* 1: it computes a step mask of its output (a kind whose
                                     * bn_op makes_mask; 0 otherwise) */
+    int64_t directions;            /* recurrent: 1, or 2 (bidirectional; outputs side by side) */
+    int64_t go_backwards;          /* recurrent: 1 runs the sequence from its last step */
+    int64_t return_sequences;      /* recurrent: 1 outputs every step (1, T, U), else (1, 1, U) */
+    int64_t reset_after;           /* GRU: 1 (the reset gate acts after the recurrent product) */
     double rate;                   /* dropout rate, 0 <= rate < 1 */
     double momentum, eps;          /* normalisation: running-average momentum, epsilon */
     double mask_value;             /* masking: the value of a padded step's every feature */

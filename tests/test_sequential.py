@@ -213,7 +213,7 @@ def test_a_damaged_layer_list_is_refused(tmp_path):
         arrays = dict(data)
     header = json.loads(arrays["header"].tobytes())
     for change, match in [
-        (lambda h: h["layers"][0].update(type="LSTM"), "unknown type 'LSTM'"),
+        (lambda h: h["layers"][0].update(type="NoSuchLayer"), "unknown type 'NoSuchLayer'"),
         (lambda h: h["layers"][0].update(filters=-1), r"layers\[0\] \(Conv2D\) is invalid"),
         (lambda h: h["layers"][0].update(kernel_size=[300, 300], padding="valid"), "does not fit"),
         (lambda h: h["layers"][2].update(filters=10**5), "too small to hold them"),

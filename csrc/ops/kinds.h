@@ -18,6 +18,9 @@
     X(BN_LAYER_LAYERNORM, bn_op_layernorm) \
     X(BN_LAYER_ACTIVATION, bn_op_activation) \
     X(BN_LAYER_EMBEDDING, bn_op_embedding)  \
-    X(BN_LAYER_MASKING, bn_op_masking)
+    X(BN_LAYER_MASKING, bn_op_masking)      \
+    X(BN_LAYER_SIMPLERNN, bn_op_simplernn)  \
+    X(BN_LAYER_LSTM, bn_op_lstm)            \
+    X(BN_LAYER_GRU, bn_op_gru)
 
 #endif

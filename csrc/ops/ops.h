@@ -72,6 +72,8 @@ typedef struct {
     int makes_mask;            /* 1 when it can compute its output's step mask (mask_out) */
     /* 1 if the pre-activation z must be kept for backward (is_output: the network's output) */
     int (*keeps_z)(const bn_layer *ly, int is_output);
+    /* values per row of z when it is kept (NULL: S; a recurrent layer keeps every step) */
+    int64_t (*kept)(const bn_layer *ly);
     /* 1 when the descriptor is consistent with its inputs' shapes; net gives the inputs */
     int (*check)(const bn_net *net, const bn_layer *ly);
     int identity_in_predict;   /* the output is the input when not training (dropout) */

@@ -62,6 +62,7 @@ cdef extern from "net.h" nogil:
         int64_t first_input, n_inputs
         int64_t s_offset
         int64_t mask_from, table_rows, mask_out
+        int64_t directions, go_backwards, return_sequences, reset_after
         double rate
         double momentum, eps
         double mask_value

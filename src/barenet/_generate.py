@@ -26,17 +26,23 @@ def _twin(model, steps):
     from .graph import Input
     from .network import Model, Sequential
 
+    from .network import _INITIALISE
+
     layers = [type(layer)(**layer.config()) for layer in model.layers]
     settings = dict(loss=model.loss_name, dtype=model.dtype, backend=model.backend)
-    if isinstance(model, Model):
-        x = Input((steps,))
-        nodes = []
-        for layer, parents in zip(layers, model.edges):
-            args = [x if p < 0 else nodes[p] for p in parents]
-            nodes.append(layer(args if layer.max_inputs > 1 else args[0]))
-        twin = Model(x, nodes[-1], **settings)
-    else:
-        twin = Sequential(layers, input_shape=(steps,), **settings)
+    token = _INITIALISE.set(False)  # the parameters are copied in below
+    try:
+        if isinstance(model, Model):
+            x = Input((steps,))
+            nodes = []
+            for layer, parents in zip(layers, model.edges):
+                args = [x if p < 0 else nodes[p] for p in parents]
+                nodes.append(layer(args if layer.max_inputs > 1 else args[0]))
+            twin = Model(x, nodes[-1], **settings)
+        else:
+            twin = Sequential(layers, input_shape=(steps,), **settings)
+    finally:
+        _INITIALISE.reset(token)
     twin._params[...] = model._params
     twin._state[...] = model._state
     return twin

@@ -1049,3 +1049,7 @@ class Masking(Layer):
 
     def __repr__(self):
         return f"Masking(mask_value={self.mask_value!r})"
+
+
+# the recurrent kinds live in their own module (barenet.recurrent), importable from here too
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: E402,F401

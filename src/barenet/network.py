@@ -5,6 +5,7 @@ input (barenet._validation), owns the one flat parameter buffer that `weights` a
 hands whole operations (an epoch, many epochs, a prediction) to the chosen
 backend, the C core or the NumPy reference, which never see unvalidated data."""
 
+import contextvars
 import copy
 import functools
 import math
@@ -37,6 +38,9 @@ SPARSE_CE = "sparse_categorical_crossentropy"
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "poisson", SPARSE_CE)
 LOSS_ALIASES = {"bce": "binary_crossentropy", "cross_entropy": "categorical_crossentropy",
                 "crossentropy": "categorical_crossentropy"}
+# False while building a model whose parameters are copied in right after (generate's
+# twin): its layers' initialisers (an LSTM's QR, ...) are not run
+_INITIALISE = contextvars.ContextVar("barenet_initialise", default=True)
 EPOCHS_PER_CALL = 4096  # at most this many epochs per backend call (its losses buffer)
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity")
 OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "gelu",
@@ -80,7 +84,7 @@ class Spec:
             offsets.append(at)
             streams.append(dropouts)
             states.append(kept)
-            dropouts += layer.kind == DROPOUT
+            dropouts += layer.kind == DROPOUT or layer.rate > 0  # (recurrent dropout too)
             at += layer.n_params
             kept += layer.n_state
         if edges is None:
@@ -441,8 +445,9 @@ class Sequential:
         self._busy = threading.RLock()
         self._make_views()
         rng = None if self.seed is None else np.random.default_rng(self.seed)
-        for layer, views in zip(self._param_layers, zip(self._weights, self._biases)):
-            layer.initialise(views, rng)
+        if _INITIALISE.get():  # a twin whose parameters are copied in skips the draws
+            for layer, views in zip(self._param_layers, zip(self._weights, self._biases)):
+                layer.initialise(views, rng)
         self._stream_seed = None if self.seed is None else self.seed
         self._epochs_done = 0
         self._optimizer = None
@@ -464,8 +469,9 @@ class Sequential:
 
     @property
     def dropout(self) -> float:
-        """the largest dropout rate of the model's Dropout layers (0: none)"""
-        return max([layer.rate for layer in self.layers if layer.kind == DROPOUT], default=0.0)
+        """the largest dropout rate of the model's layers (Dropout, a recurrent layer's
+        dropout on its inputs; 0: none)"""
+        return max([layer.rate for layer in self.layers], default=0.0)
 
     # -- parameters ------------------------------------------------------------------------
     def _make_views(self):
