@@ -1,4 +1,7 @@
-"""A character-level LSTM language model on the fortunes text: an Embedding of the
+"""A character-level language model
+================================
+
+A character-level LSTM language model on the fortunes text: an Embedding of the
 characters, LSTM(256) over windows of 128 characters, a softmax over the vocabulary at
 every step (float32, Adam with gradient clipping, batch 64). Prints the validation loss in
 bits per character after every epoch, saves the model with its vocabulary, loads it back,
@@ -36,7 +39,7 @@ def build(vocab_size, steps, units, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="A character-level LSTM language model with generation.")
     parser.add_argument("--text", default=FORTUNES, help="a text file or a directory of them")
     parser.add_argument("--chars", type=int, default=None, metavar="N",
                         help="use only the first N characters")
@@ -88,4 +91,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status:   # no SystemExit(0): the docs' gallery runs this file in-process
+        sys.exit(status)

@@ -1,4 +1,7 @@
-"""Three interleaved spirals, the classic toy problem no straight line can split: a
+"""Three spirals
+=============
+
+Three interleaved spirals, the classic toy problem no straight line can split: a
 [2, 64, 64, 3] network with a softmax output learns them with Adam, prints its accuracy
 on the training points and on fresh points, and draws its decision boundary.
 
@@ -41,4 +44,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    status = main(sys.argv)
+    if status:   # no SystemExit(0): the docs' gallery runs this file in-process
+        sys.exit(status)

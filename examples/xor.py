@@ -1,4 +1,7 @@
-"""The tutorial's XOR example, unchanged except for the import: a [2, 4, 1] network with
+"""The tutorial's XOR
+==================
+
+The tutorial's XOR example, unchanged except for the import: a [2, 4, 1] network with
 ReLU hidden units and a sigmoid output, trained by full-batch gradient descent."""
 import numpy as np
 

@@ -108,6 +108,33 @@ def test_predict_with_wrong_columns(spiral_files):
     assert result.returncode == 2 and "X must have 3 columns" in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "--epochs", "x", "--out", "m.npz"],
+     "barenet train: error: argument --epochs: invalid int value: 'x'"),
+    (["train", "--hidden", "8"],
+     "barenet train: error: the following arguments are required: --out"),
+    (["predict", "m.npz"],
+     "barenet predict: error: the following arguments are required: data, --out"),
+    (["train", "--out", "m.npz", "--dtype", "float16"],
+     "barenet train: error: argument --dtype: invalid choice: 'float16'"),
+    (["--backend", "gpu", "info"], "barenet: error: argument --backend: invalid choice: 'gpu'"),
+    (["frob"], "barenet: error: argument command: invalid choice: 'frob'"),
+    ([], "barenet: error: the following arguments are required: command"),
+    (["info", "--bogus"], "barenet: error: unrecognized arguments: --bogus"),
+])
+def test_command_line_refused_by_argparse_is_one_line(args, message, tmp_path):
+    """argparse's own errors (a malformed option value, a missing or unknown argument) are
+    reported like every other refusal: one line on stderr naming the command, status 2, no
+    usage block, nothing written"""
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    assert "--help" in result.stderr and "usage:" not in result.stderr
+    assert result.stdout == "" and not list(tmp_path.iterdir())
+    from barenet.cli import main
+    assert main(list(args)) == 2   # in process too: a status, not SystemExit
+
+
 def test_help_everywhere():
     for args in ([], ["train"], ["predict"], ["demo"], ["info"]):
         result = run(*args, "--help")

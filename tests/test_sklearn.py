@@ -30,8 +30,8 @@ from barenet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 # -- scikit-learn's check_estimator suite -----------------------------------------------------
 
 # Checks that cannot pass, by estimator class name: {check name: reason}. None at present
-# (pandas-based checks skip themselves when pandas is absent; sparse input is refused with
-# the error scikit-learn's checks expect).
+# (pandas-based checks skip themselves when pandas is absent; sparse X is accepted as CSR,
+# tests/test_sparse_input.py).
 EXPECTED_FAILED_CHECKS = {"MLPClassifier": {}, "MLPRegressor": {}}
 
 

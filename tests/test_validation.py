@@ -138,3 +138,6 @@ def test_unsupported_sparse_input_is_refused_clearly(net):
     net.predict(sparse.csr_matrix(GOOD_X))  # CSR (and CSC) are taken: test_sparse_input.py
     with pytest.raises(TypeError, match=r"X.*\.tocsr\(\)"):
         net.predict(sparse.coo_matrix(GOOD_X))
+    # only X may be sparse: a sparse y is refused with a message naming y
+    with pytest.raises(TypeError, match=r"y is a sparse matrix; pass a dense array"):
+        net.loss(GOOD_X, sparse.csr_matrix(np.zeros((len(GOOD_X), 1))))

@@ -104,8 +104,10 @@ def check_layer_sizes(layer_sizes):
 
 def _as_numeric_array(value, name):
     if hasattr(value, "toarray") and hasattr(value, "nnz"):
-        raise TypeError(f"{name} is a sparse matrix; pass a dense array (sparse input is "
-                        "not supported yet)")
+        # sparse X reaches here only where no first Dense layer reads it (network.py routes
+        # the others to _sparse); y, sample_weight and the rest are always dense
+        raise TypeError(f"{name} is a sparse matrix; pass a dense array here (a scipy.sparse "
+                        "X is taken only by a model whose input a first Dense layer reads)")
     try:
         arr = np.asarray(value)
     except Exception as exc:

@@ -29,6 +29,23 @@ class UserError(Exception):
     """a mistake in the command line or its files, reported as one line"""
 
 
+class _UsageError(Exception):
+    """argparse refused the command line (message says how); main reports it as one line"""
+
+    def __init__(self, prog, message):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a refused command line is an exception for main to
+    report as one line with status 2 (argparse itself prints the whole usage and exits);
+    subparsers are of this class too (add_subparsers uses the parent's class)"""
+
+    def error(self, message):
+        raise _UsageError(self.prog, message)
+
+
 def _demo(args):
     from . import NeuralNetwork
     from .datasets import make_spirals, make_xor
@@ -350,8 +367,7 @@ def _predict(args):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="barenet",
-                                     description="Neural networks on a compiled core.")
+    parser = _Parser(prog="barenet", description="Neural networks on a compiled core.")
     parser.add_argument("--backend", choices=["auto", "compiled", "numpy"], default=None,
                         help="implementation to run (default: BARENET_BACKEND or auto)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -400,7 +416,11 @@ COMMANDS = {"demo": _demo, "info": _info, "train": _train, "predict": _predict}
 def main(argv=None):
     from .network import TrainingDiverged
 
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"{exc.prog}: error: {exc} (see {exc.prog} --help)", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](args)
     except TrainingDiverged as exc:

@@ -1,5 +1,5 @@
 """Saving and loading networks in barenet's model format: a .npz (zip) archive, opened with
-allow_pickle=False so that loading can never run code, holding
+allow_pickle=False so that loading can never run code, holding::
 
     header             uint8: UTF-8 JSON {"format": "barenet.model", "version": 1, "kind":
                        "NeuralNetwork", "Sequential" or "Model", the network's settings

@@ -213,7 +213,7 @@ class Layer:
 
     # -- the NumPy reference --------------------------------------------------------------
     def forward(self, params, at, xs, drop, stream):
-        """(a, kept) on the inputs xs (a list of (N, *shape) arrays): the output and what
+        """(a, kept) on the inputs xs (a list of ``(N, *shape)`` arrays): the output and what
         backward needs beyond it (a pre-activation z, batch statistics; None if nothing).
         drop = (seed, epoch, batch) while training, None otherwise; at is where the
         parameters start in params. Layers with state take it as a keyword (state=)."""

@@ -390,7 +390,7 @@ class Sequential:
         build several models.
     input_shape : tuple
         One sample's shape: (C, H, W) for images (channels first), (n,) for vectors. X may
-        come as (N, *input_shape) or flattened as (N, prod(input_shape)).
+        come as ``(N, *input_shape)`` or flattened as (N, prod(input_shape)).
     loss, l1, l2, dtype, seed, backend
         As for NeuralNetwork (loss None infers it from the output activation; l1/l2 act on
         the weights of Dense and Conv2D layers).
@@ -627,7 +627,7 @@ class Sequential:
         """The output layer's activations for X, shape (n, n_outputs) ((n, T, n_outputs)
         for a sequence output), not training (no dropout; batch normalisation uses its
         running statistics). With return_all=True, every layer's output instead, from the
-        same single pass: a list with one (n, *layer.output_shape) array per entry of
+        same single pass: a list with one ``(n, *layer.output_shape)`` array per entry of
         `layers`, in that order (images channels first; the last entry is the output),
         equal on both backends."""
         X = self._X(X)
@@ -667,15 +667,25 @@ class Sequential:
         that carry their state), one token at a time: the state is carried from token to
         token, never recomputed from the prefix.
 
-        prompt_ids : (P,) or (B, P) integer token ids (B prompts of one length)
-        steps : how many tokens to draw
-        temperature : > 0 scales the log-probabilities by 1 / temperature (below 1: more
-            likely tokens); 0 takes the most likely token (greedy)
-        top_k : draw only among the top_k most likely tokens (None: all)
-        seed : for the draws (None: fresh randomness)
+        Parameters
+        ----------
+        prompt_ids : (P,) or (B, P) integer token ids
+            B prompts of one length.
+        steps : int
+            How many tokens to draw.
+        temperature : float >= 0
+            > 0 scales the log-probabilities by 1 / temperature (below 1: more likely
+            tokens); 0 takes the most likely token (greedy).
+        top_k : int or None
+            Draw only among the top_k most likely tokens (None: all).
+        seed : int or None
+            For the draws (None: fresh randomness).
 
-        Returns the new tokens, (steps,) for a 1-D prompt, else (B, steps); the model is
-        not changed. Decode them with a barenet.text vocabulary."""
+        Returns
+        -------
+        ndarray
+            The new tokens, (steps,) for a 1-D prompt, else (B, steps); the model is not
+            changed. Decode them with a barenet.text vocabulary."""
         from ._generate import generate
         return generate(self, prompt_ids, steps, temperature, top_k, seed)
 
@@ -831,19 +841,65 @@ class Sequential:
         the mean over the epoch's batches of the loss before that batch's update, so with
         batch_size=None exactly the tutorial's per-epoch loss), carrying validation metrics.
 
-        batch_size None means full batch (the tutorial); otherwise rows are reshuffled each
-        epoch (shuffle=True) and split into batches, the last one smaller. `optimizer` is a
-        name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or an object from
-        barenet.optimizers; its state carries over to the next train call. An optimizer
-        object serves one network: passing one that another network trains with raises
-        ValueError. "lbfgs" (or
-        barenet.optimizers.LBFGS(max_fun, tol)) trains full batch with scipy's L-BFGS-B for
-        at most `epochs` iterations; the History then holds the loss after each iteration
-        and n_iter, n_fun, converged and message attributes. With verbose, a
-        line `Epoch e, Loss: x` is printed every 100 epochs in full-batch training and every
-        epoch in mini-batch training, with validation metrics when there are any.
-        sample_weight (n,) weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
+        Parameters
+        ----------
+        X : array-like or scipy.sparse CSR/CSC matrix
+            The inputs, of shape (n,) + input_shape or flattened (n, prod(input_shape)).
+            Sparse matrices feed a model whose first layer is Dense.
+        y : array-like
+            Targets: (n, n_outputs), or (n,) for one output; class labels or one-hot rows
+            for a softmax output.
+        epochs : int, default 1000
+            Passes over the data (0 to 2**62).
+        learning_rate : float, default 0.01
+            The base rate (finite, > 0); an lr_schedule scales it per epoch or step.
+        verbose : bool, default True
+            Print ``Epoch e, Loss: x`` every 100 epochs in full-batch training and every
+            epoch in mini-batch training (a progress bar on a terminal), with validation
+            metrics when there are any.
+        batch_size : int or None, default None
+            Rows per update; None means full batch (the tutorial). Otherwise the last
+            batch of an epoch may be smaller.
+        optimizer : str or optimizer object, default "sgd"
+            "sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "lbfgs", or an object
+            from barenet.optimizers; its state carries over to the next train call. An
+            optimizer object serves one network: passing one that another network trains
+            with raises ValueError. "lbfgs" (or barenet.optimizers.LBFGS(max_fun, tol))
+            trains full batch with scipy's L-BFGS-B for at most `epochs` iterations.
+        shuffle : bool, default True
+            Reshuffle the rows every epoch (mini-batches); False takes them in order.
+        validation_data : (X_val, y_val) or None
+            Evaluated after every epoch: val_loss, and val_accuracy for classifiers.
+        early_stopping : None, bool, int or EarlyStopping
+            True means EarlyStopping(), an int its patience.
+        lr_schedule : None, "step", "exponential", "cosine", a schedule object or callable
+            The learning rate of each epoch, ``f(epoch, lr, epochs)``.
+        sample_weight : array-like (n,) or None
+            Weighs the rows' losses: each batch minimises (1/B) sum_i w_i l_i.
+        on_divergence : {"raise", "warn"}, default "raise"
+            What a NaN or infinite epoch loss does (below).
+        record_trajectory : bool, default False
+            Keep the parameters before training and after every epoch in
+            ``history.trajectory`` (Notes), for barenet.plot.loss_landscape.
 
+        Returns
+        -------
+        History
+            The per-epoch training losses with ``metrics``, ``best_epoch`` and
+            ``stopped_epoch``; with "lbfgs" the loss after each iteration and ``n_iter``,
+            ``n_fun``, ``converged`` and ``message``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A refused argument (nothing has changed, see Notes).
+        TrainingDiverged
+            The loss became NaN or infinite (on_divergence="raise").
+        KeyboardInterrupt
+            Ctrl-C, with the network at an epoch boundary and ``history`` attached.
+
+        Notes
+        -----
         Every argument is checked before anything changes: a call refused with ValueError
         or TypeError (epochs outside 0..2**62 or beyond what the int64 epoch counter can
         still count, batch_size < 1, a learning rate that is not finite and > 0, bad data or

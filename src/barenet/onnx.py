@@ -466,9 +466,9 @@ def export(model: "Sequential", path: Optional[PathLike] = None, *,
     `path` and return the onnx.ModelProto (path None: only return it).
 
     The graph takes "input" of the model's dtype (float32 or float64) with a dynamic batch
-    dimension N: shape (N, *input_shape), images channels first (N, C, H, W) and sequences
+    dimension N: shape ``(N, *input_shape)``, images channels first (N, C, H, W) and sequences
     (N, T, C) as predict takes them, or with flat_input=True the flat rows
-    (N, prod(input_shape)) predict also takes; a model with an Embedding takes int64 token
+    ``(N, prod(input_shape))`` predict also takes; a model with an Embedding takes int64 token
     ids (N, T). Its "output" (N, n_outputs), or (N, T, n_outputs) for a sequence output, is
     what predict returns (dropout is the identity, batch normalisation uses the running
     statistics). A

@@ -8,7 +8,7 @@ its own hyper-parameters::
     net.train(X, y, epochs=5, learning_rate=1e-3, optimizer=opt)
     net.train(X, y, epochs=5, learning_rate=1e-3, optimizer=opt)   # continues: same state
 
-The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step number from 1):
+The formulas follow PyTorch's conventions (g: gradient, p: parameter, t: step number from 1)::
 
     SGD       p -= lr g
     momentum  v = mu v + g;  p -= lr v
@@ -486,11 +486,17 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """AdamW: Adam with decoupled weight decay, p -= lr wd p before each Adam step.
 
-    learning_rate : float > 0 or None (take train's learning_rate)
-    beta1, beta2 : 0 <= beta < 1, the decays of the first and second moments
-    eps : > 0, added to the root of the second moment
-    weight_decay : >= 0
-    decay : "all" (every parameter decays, PyTorch's default) or "weights": only the
+    Parameters
+    ----------
+    learning_rate : float > 0 or None
+        None takes train's learning_rate.
+    beta1, beta2 : 0 <= beta < 1
+        The decays of the first and second moments.
+    eps : float > 0
+        Added to the root of the second moment.
+    weight_decay : float >= 0
+    decay : {"all", "weights"}
+        "all": every parameter decays (PyTorch's default); "weights": only the
         weights the l1/l2 penalty acts on (dense, convolution, recurrent and attention
         kernels) decay, not biases, normalisation scales and offsets or embedding tables
         (the usual setting for Transformers). "weights" needs the network, so only `train`
@@ -520,7 +526,7 @@ class AdamW(Adam):
         p *= real(1.0 - lr * self.weight_decay)  # p -= lr wd p
 
     def decay_weights(self, weights, lr):
-        """decay="weights": w *= 1 - lr wd for each of the network's weight arrays (views),
+        """decay="weights": ``w *= 1 - lr wd`` for each of the network's weight arrays (views),
         before the step (bn_net_decay_weights)"""
         for w in weights:
             w *= w.dtype.type(1.0 - lr * self.weight_decay)

@@ -665,6 +665,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     attributes are those of ``sklearn.neural_network.MLPClassifier`` (see its
     documentation), except:
 
+    Parameters
+    ----------
     solver : {"adam", "sgd", "lbfgs", "rmsprop", "adamw"}, default="adam"
         "lbfgs" is scipy's L-BFGS-B on scikit-learn's full-batch objective (needs scipy,
         which scikit-learn requires anyway): max_iter counts its iterations, max_fun its
@@ -692,6 +694,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     backend : None, "auto", "compiled" or "numpy"
         barenet's backend (None reads BARENET_BACKEND).
 
+    Notes
+    -----
     Extra fitted attributes: ``validation_loss_curve_`` (per epoch, with early_stopping);
     with lbfgs, ``loss_curve_`` (the objective after each iteration) and ``best_loss_``.
     """
@@ -791,7 +795,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._labels_from_outputs(self._predict_raw(X))
 
     def predict_proba(self, X: MatrixLike) -> np.ndarray:
-        """class probabilities in the order of classes_, shape (n_samples, n_classes)"""
+        """class probabilities in the order of ``classes_``, shape (n_samples, n_classes)"""
         out = self._predict_raw(X)
         if self.n_outputs_ == 1:
             out = out.ravel()
