@@ -1,4 +1,7 @@
-"""A character-level GPT on the fortunes text: token and learned position embeddings,
+"""A character-level GPT
+=======================
+
+A character-level GPT on the fortunes text: token and learned position embeddings,
 4 pre-norm Transformer blocks (4 heads, 128 dimensions, causal attention, GELU MLP), a
 final LayerNormalization and a softmax over the characters at every step, context 128
 (float32, AdamW with weight decay on the kernels only, gradient clipping at 1, a linear
@@ -41,7 +44,7 @@ def build(vocab_size, context, dim, layers, heads, dropout, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="A character-level GPT with generation.")
     parser.add_argument("--text", default=FORTUNES, help="a text file or a directory of them")
     parser.add_argument("--chars", type=int, default=None, metavar="N",
                         help="use only the first N characters")
@@ -108,4 +111,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status:   # no SystemExit(0): the docs' gallery runs this file in-process
+        sys.exit(status)
