@@ -1,5 +1,5 @@
 """A character-level GPT
-=======================
+=====================
 
 A character-level GPT on the fortunes text: token and learned position embeddings,
 4 pre-norm Transformer blocks (4 heads, 128 dimensions, causal attention, GELU MLP), a
