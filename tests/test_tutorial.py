@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import barenet
-from barenet import Input, Model, NeuralNetwork, Sequential, _compiled_backend
+from barenet import Input, Model, NeuralNetwork, Sequential
 from barenet.layers import (Add, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten,
                             GlobalAveragePooling1D, MaxPool2D)
 
@@ -322,6 +322,8 @@ def test_return_all_in_chunks(monkeypatch):
     require_compiled()
     X = np.random.default_rng(10).standard_normal((10, 2, 6, 6))
     whole = cnn("compiled", "float64").forward(X, return_all=True)
+    from barenet import _compiled_backend  # only with the extension (a pure install lacks it)
+
     monkeypatch.setattr(_compiled_backend, "PREDICT_CHUNK", 3)
     chunked = cnn("compiled", "float64").forward(X, return_all=True)
     for a, b in zip(whole, chunked):
