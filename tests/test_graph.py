@@ -12,6 +12,7 @@ from barenet import Input, Model, Sequential
 from barenet.layers import (Add, AvgPool2D, Concatenate, Conv2D, Dense, Dropout, Flatten,
                             GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPool2D, Multiply)
 from conftest import require_compiled
+from conftest import numeric_gradient
 
 
 def fan_out_mlp(**kwargs):
@@ -62,18 +63,6 @@ def problem(case, n=7, seed=0, dtype=np.float64):
     else:
         y = np.arange(n) % k
     return build, X, y
-
-
-def numeric_gradient(net, X, y, eps=1e-6):
-    p0 = net.get_params()
-    grad = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        up = net.loss_and_grad(p, X, y)[0]
-        p[i] -= 2 * eps
-        grad[i] = (up - net.loss_and_grad(p, X, y)[0]) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

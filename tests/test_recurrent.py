@@ -11,6 +11,7 @@ from barenet import GRU, LSTM, Bidirectional, Input, Model, Sequential, SimpleRN
 from barenet.layers import Dense, Flatten
 
 from conftest import require_compiled
+from conftest import numeric_gradient
 
 def GRU_v1(*args, **kwargs):
     """Keras's original GRU (reset_after=False), which PyTorch does not have"""
@@ -43,18 +44,6 @@ def data(steps, channels=2, n=5, head=2, seed=0, dtype=np.float64):
     X = rng.standard_normal((n, steps, channels)).astype(dtype)
     y = (rng.random((n, head)) > 0.5).astype(dtype)
     return X, y
-
-
-def numeric_gradient(net, X, y, eps=1e-6):
-    p0 = net.get_params()
-    grad = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        up = net.loss_and_grad(p, X, y)[0]
-        p[i] -= 2 * eps
-        grad[i] = (up - net.loss_and_grad(p, X, y)[0]) / (2 * eps)
-    return grad
 
 
 GRADIENT_CASES = [

@@ -9,6 +9,7 @@ import barenet
 from barenet import Input, Model, Sequential
 from barenet.layers import Dense, Embedding, Flatten, GlobalAveragePooling1D, LayerNormalization
 from barenet.optimizers import SGD, Adam, AdamW, RMSprop
+from conftest import numeric_gradient
 
 
 def tokens(n=6, t=7, vocab=11, pad_from=None, seed=0):
@@ -25,18 +26,6 @@ def lm(backend, mask_zero=True, vocab=11, dtype="float64", **kwargs):
     return Sequential([Embedding(vocab, 5, mask_zero=mask_zero), Dense(6, "tanh"),
                        LayerNormalization(), Dense(vocab, "softmax")], input_shape=(7,),
                       seed=3, backend=backend, dtype=dtype, **kwargs)
-
-
-def numeric_gradient(net, X, y, eps=1e-6):
-    p0 = net.get_params()
-    grad = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        up = net.loss_and_grad(p, X, y)[0]
-        p[i] -= 2 * eps
-        grad[i] = (up - net.loss_and_grad(p, X, y)[0]) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("mask_zero", [False, True])
