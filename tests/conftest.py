@@ -109,30 +109,13 @@ def tutorial_xor(epochs, lr=0.5, **kw):
 
 
 def numeric_gradient(net, X, y, eps=1e-6, sample_weight=None):
-    """central differences of the mean loss over every parameter"""
-    p0 = net.get_params()
-    grad = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        net.set_params(p)
-        up = net.loss(X, y, sample_weight=sample_weight)
-        p[i] -= 2 * eps
-        net.set_params(p)
-        down = net.loss(X, y, sample_weight=sample_weight)
-        grad[i] = (up - down) / (2 * eps)
-    net.set_params(p0)
-    return grad
-
-
-def numeric_gradient(net, X, y, eps=1e-6):
     """central differences of net's training objective at its parameters, in float64"""
     p0 = net.get_params()
     grad = np.empty_like(p0)
     for i in range(p0.size):
         p = p0.copy()
         p[i] += eps
-        up = net.loss_and_grad(p, X, y)[0]
+        up = net.loss_and_grad(p, X, y, sample_weight)[0]
         p[i] -= 2 * eps
-        grad[i] = (up - net.loss_and_grad(p, X, y)[0]) / (2 * eps)
+        grad[i] = (up - net.loss_and_grad(p, X, y, sample_weight)[0]) / (2 * eps)
     return grad
