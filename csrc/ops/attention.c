@@ -50,13 +50,22 @@ static int64_t attention_kept(const bn_layer *ly)
                        bn_size_mul3(ly->heads, ly->in_w, ly->in_w));
 }
 
-/* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and a
- * row of T weights per head (max_len with a cache) */
+/* rows of queries per block: the scores are computed a block at a time, as GEMMs, so a
+ * causal block never reaches past its last query's step and the scratch holds one block */
+#define BN_ATTENTION_BLOCK 32
+
+static int64_t attention_block(const bn_layer *ly)
+{
+    return ly->in_w < BN_ATTENTION_BLOCK ? ly->in_w : BN_ATTENTION_BLOCK;
+}
+
+/* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and
+ * per head one block of scores, (block, T) (T = max_len with a cache) */
 static int64_t attention_scratch(const bn_layer *ly)
 {
     const int64_t width = ly->table_rows > ly->in_w ? ly->table_rows : ly->in_w;
     return bn_size_add(bn_size_mul3(4, ly->in_w, attention_e(ly)),
-                       bn_size_mul(ly->heads, width));
+                       bn_size_mul3(ly->heads, attention_block(ly), width));
 }
 
 /* the key/value cache carried over prediction calls (table_rows = max_len > 0): the number
@@ -172,6 +181,64 @@ static inline REAL SFX(attention_keep)(const bn_dropout *drop, uint64_t stream, 
     return bn_dropout_keep(drop->seed, stream, (uint64_t)at, rate) ? scale : 0;
 }
 
+/* one (row, head) of the forward: for each block of queries [i0, i1), the scores
+ * S = scale Q K^T against the keys [0, kn) the block can see (one GEMM), the softmax of
+ * each query's row over its keys (causal: j < off + i + 1; masked keys get weight 0,
+ * entries past a query's last key are set to 0, never computed into the softmax), the
+ * weights kept in p (training) or in the block buffer, dropout applied on a copy, then
+ * O = P' V (one GEMM). ks, vs: the keys and values of this row and head (ld e), off: the
+ * cached steps before this call's first (0 without a cache). */
+static int SFX(attention_head_forward)(const bn_layer *ly, int64_t sh, int64_t off,
+                                       const REAL *qh, const REAL *ks, const REAL *vs,
+                                       const REAL *ms, REAL *oh, REAL *p, REAL *blk,
+                                       int64_t ld, const bn_dropout *drop, uint64_t stream)
+{
+    const int64_t t = ly->in_w, dk = ly->key_dim, e = ly->heads * dk, bm = attention_block(ly);
+    const int causal = (int)ly->causal;
+    const double rate = ly->rate;
+    const int dropping = drop && rate != 0.0;
+    const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
+    for (int64_t i0 = 0; i0 < t; i0 += bm) {
+        const int64_t i1 = i0 + bm < t ? i0 + bm : t, kn = causal ? off + i1 : t;
+        REAL *sc = p ? p + i0 * t : blk; /* (i1 - i0, kn), leading dimension ld */
+        int status = GEMM(BN_NO_TRANS, BN_TRANS, i1 - i0, kn, dk, scale, qh + i0 * e, e, ks, e,
+                          0, sc, ld);
+        if (status != BN_OK) return status;
+        for (int64_t i = i0; i < i1; i++) {
+            REAL *pi = sc + (i - i0) * ld;
+            const int64_t jn = causal ? off + i + 1 : t;
+            REAL top = 0;
+            int any = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                if (ms && j >= off && ms[j - off] == 0) continue;
+                if (!any || pi[j] > top) top = pi[j];
+                any = 1;
+            }
+            REAL sum = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                const int masked = ms && j >= off && ms[j - off] == 0;
+                pi[j] = masked ? 0 : EXP(pi[j] - top);
+                sum += pi[j];
+            }
+            const REAL inv = any ? 1 / sum : 0;
+            for (int64_t j = 0; j < jn; j++) pi[j] *= inv;
+            for (int64_t j = jn; j < (p ? t : kn); j++) pi[j] = 0; /* never computed: causal */
+        }
+        const REAL *pw = sc;
+        if (dropping) { /* P' = P times the dropout factors, in the block buffer */
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = 0; j < kn; j++)
+                    blk[(i - i0) * kn + j] = sc[(i - i0) * ld + j]
+                        * SFX(attention_keep)(drop, stream, keep_scale, rate, (sh * t + i) * t + j);
+            pw = blk;
+        }
+        status = GEMM(BN_NO_TRANS, BN_NO_TRANS, i1 - i0, dk, kn, 1, pw, dropping ? kn : ld, vs,
+                      e, 0, oh + i0 * e, e);
+        if (status != BN_OK) return status;
+    }
+    return BN_OK;
+}
+
 static int SFX(attention_forward)(const bn_op_args *g)
 {
     const bn_layer *ly = g->ly;
@@ -182,7 +249,7 @@ static int SFX(attention_forward)(const bn_op_args *g)
     REAL *cols = g->cols, *base = g->z ? (REAL *)g->z : cols;
     REAL *q = base, *k = q + r * e, *v = k + r * e, *o = v + r * e; /* (R, E) each */
     REAL *p = g->z ? o + r * e : NULL;                     /* (N, H, T, T), training only */
-    REAL *rows = g->z ? cols : cols + 4 * r * e;           /* (N, H, T) */
+    REAL *blocks = g->z ? cols : cols + 4 * r * e;         /* (N, H, block, width) */
     int status = GEMM_BIAS_ACT(r, e, c, x, c, w.wq, e, w.bq, BN_ACT_IDENTITY, q, e, NULL, 0);
     if (status == BN_OK)
         status = GEMM_BIAS_ACT(r, e, c, x, c, w.wk, e, w.bk, BN_ACT_IDENTITY, k, e, NULL, 0);
@@ -190,16 +257,14 @@ static int SFX(attention_forward)(const bn_op_args *g)
         status = GEMM_BIAS_ACT(r, e, c, x, c, w.wv, e, w.bv, BN_ACT_IDENTITY, v, e, NULL, 0);
     if (status != BN_OK) return status;
     const bn_dropout *drop = g->drop;
-    const double rate = ly->rate;
     const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
                                                  (uint64_t)drop->batch, (uint64_t)ly->stream)
                                  : 0;
-    const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
-    const int causal = (int)ly->causal;
     /* with a cache (prediction with a carry): row s's block is [steps seen, K (L, E),
      * V (L, E)]; this call's steps are appended and attend to every cached step */
     REAL *cache = g->carry && ly->table_rows > 0 ? (REAL *)g->carry : NULL;
     const int64_t cl = ly->table_rows, cn = 1 + 2 * cl * e, width = cache ? cl : t;
+    const int64_t blk_size = attention_block(ly) * width;
     for (int64_t s = 0; cache && s < n; s++) {
         REAL *cs = cache + s * cn;
         const int64_t off = (int64_t)cs[0];
@@ -211,45 +276,18 @@ static int SFX(attention_forward)(const bn_op_args *g)
                                              * (double)dk);
     BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
         const int64_t s = sh / h, hd = (sh % h) * dk;
-        const REAL *ms = mask ? mask + s * t : NULL;
         const REAL *cs = cache ? cache + s * cn : NULL;
         const int64_t off = cs ? (int64_t)cs[0] : 0; /* keys before off: cached, valid */
         const REAL *ks = cs ? cs + 1 : k + s * t * e, *vs = cs ? cs + 1 + cl * e : v + s * t * e;
-        for (int64_t i = 0; i < t; i++) {
-            const int64_t jn = causal ? off + i + 1 : t;
-            REAL *pi = p ? p + (sh * t + i) * t : rows + sh * width;
-            const REAL *qi = q + (s * t + i) * e + hd;
-            REAL top = 0;
-            int any = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                if (ms && j >= off && ms[j - off] == 0) continue;
-                const REAL *kj = ks + j * e + hd;
-                REAL dot = 0;
-                for (int64_t d = 0; d < dk; d++) dot += qi[d] * kj[d];
-                pi[j] = dot * scale;
-                if (!any || pi[j] > top) top = pi[j];
-                any = 1;
-            }
-            REAL sum = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                if (ms && j >= off && ms[j - off] == 0) { pi[j] = 0; continue; }
-                pi[j] = EXP(pi[j] - top);
-                sum += pi[j];
-            }
-            const REAL inv = any ? 1 / sum : 0;
-            for (int64_t j = 0; j < jn; j++) pi[j] *= inv;
-            for (int64_t j = jn; p && j < t; j++) pi[j] = 0; /* never computed: causal */
-            REAL *oi = o + (s * t + i) * e + hd;
-            for (int64_t d = 0; d < dk; d++) oi[d] = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                const REAL pij = pi[j] * SFX(attention_keep)(drop, stream, keep_scale, rate,
-                                                             (sh * t + i) * t + j);
-                if (pij == 0) continue;
-                const REAL *vj = vs + j * e + hd;
-                for (int64_t d = 0; d < dk; d++) oi[d] += pij * vj[d];
-            }
+        if (SFX(attention_head_forward)(ly, sh, off, q + s * t * e + hd, ks + hd, vs + hd,
+                                        mask ? mask + s * t : NULL, o + s * t * e + hd,
+                                        p ? p + sh * t * t : NULL, blocks + sh * blk_size,
+                                        p ? t : width, drop, stream) != BN_OK) {
+            BN_OMP_CRITICAL
+            status = BN_ENOMEM;
         }
     });
+    if (status != BN_OK) return status;
     for (int64_t s = 0; cache && s < n; s++) cache[s * cn] += (REAL)t;
     return GEMM_BIAS_ACT(r, c, e, o, e, w.wo, c, w.bo, BN_ACT_IDENTITY, g->a, c, NULL, 0);
 }
@@ -262,6 +300,64 @@ static void SFX(attention_colsum)(REAL *db, const REAL *d, int64_t r, int64_t co
         for (int64_t j = 0; j < cols; j++) db[j] += d[i * cols + j];
 }
 
+/* one (row, head) of the backward, a block of queries [i0, i1) at a time against the keys
+ * [0, kn) it saw: dV += P'^T dO (P' = P times the dropout factors, in the block buffer),
+ * dP = dO V^T times the factors (into the buffer), dS = P (dP - rowsum(P dP)) scale,
+ * dQ = dS K, dK += dS^T Q; dK and dV start at 0 and take the blocks in order */
+static int SFX(attention_head_backward)(const bn_layer *ly, int64_t sh, const REAL *qh,
+                                        const REAL *kh, const REAL *vh, const REAL *doh,
+                                        const REAL *p, REAL *dqh, REAL *dkh, REAL *dvh,
+                                        REAL *blk, const bn_dropout *drop, uint64_t stream)
+{
+    const int64_t t = ly->in_w, dk = ly->key_dim, e = ly->heads * dk, bm = attention_block(ly);
+    const int causal = (int)ly->causal;
+    const double rate = ly->rate;
+    const int dropping = drop && rate != 0.0;
+    const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
+    for (int64_t i = 0; i < t; i++)
+        for (int64_t d = 0; d < dk; d++) dkh[i * e + d] = dvh[i * e + d] = 0;
+    for (int64_t i0 = 0; i0 < t; i0 += bm) {
+        const int64_t i1 = i0 + bm < t ? i0 + bm : t, m = i1 - i0, kn = causal ? i1 : t;
+        const REAL *pb = p + i0 * t; /* (m, kn), leading dimension t */
+        const REAL *pw = pb;
+        int64_t ldw = t;
+        if (dropping) {
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = 0; j < kn; j++)
+                    blk[(i - i0) * kn + j] = pb[(i - i0) * t + j]
+                        * SFX(attention_keep)(drop, stream, keep_scale, rate, (sh * t + i) * t + j);
+            pw = blk;
+            ldw = kn;
+        }
+        int status = GEMM(BN_TRANS, BN_NO_TRANS, kn, dk, m, 1, pw, ldw, doh + i0 * e, e, 1, dvh,
+                          e);
+        if (status == BN_OK)
+            status = GEMM(BN_NO_TRANS, BN_TRANS, m, kn, dk, 1, doh + i0 * e, e, vh, e, 0, blk,
+                          kn);
+        if (status != BN_OK) return status;
+        for (int64_t i = i0; i < i1; i++) {
+            const REAL *pi = pb + (i - i0) * t;
+            REAL *dsi = blk + (i - i0) * kn;
+            const int64_t jn = causal ? i + 1 : t;
+            REAL dot = 0;
+            for (int64_t j = 0; j < jn; j++) {
+                if (dropping)
+                    dsi[j] *= SFX(attention_keep)(drop, stream, keep_scale, rate,
+                                                  (sh * t + i) * t + j);
+                dot += pi[j] * dsi[j];
+            }
+            for (int64_t j = 0; j < jn; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
+            for (int64_t j = jn; j < kn; j++) dsi[j] = 0;
+        }
+        status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, dk, kn, 1, blk, kn, kh, e, 0, dqh + i0 * e, e);
+        if (status == BN_OK)
+            status = GEMM(BN_TRANS, BN_NO_TRANS, kn, dk, m, 1, blk, kn, qh + i0 * e, e, 1, dkh,
+                          e);
+        if (status != BN_OK) return status;
+    }
+    return BN_OK;
+}
+
 static int SFX(attention_backward)(const bn_op_args *g)
 {
     const bn_layer *ly = g->ly;
@@ -271,7 +367,7 @@ static int SFX(attention_backward)(const bn_op_args *g)
     const REAL *x = g->in[0], *dy = g->d;                          /* (R, C) each */
     const REAL *q = g->zk, *k = q + r * e, *v = k + r * e, *o = v + r * e, *p = o + r * e;
     REAL *dq = g->cols, *dkk = dq + r * e, *dv = dkk + r * e, *dout = dv + r * e; /* (R, E) */
-    REAL *rows = dout + r * e;                                     /* (N, H, T) */
+    REAL *blocks = dout + r * e;                                   /* (N, H, block, T) */
     REAL *dw = (REAL *)g->dparams + ly->w_offset;
     REAL *dwq = dw, *dwk = dw + c * e, *dwv = dw + 2 * c * e, *dwo = dw + 3 * c * e;
     REAL *db = ly->b_offset >= 0 ? (REAL *)g->dparams + ly->b_offset : NULL;
@@ -282,54 +378,21 @@ static int SFX(attention_backward)(const bn_op_args *g)
     if (status != BN_OK) return status;
     if (db) SFX(attention_colsum)(db + 3 * e, dy, r, c);
     const bn_dropout *drop = g->drop;
-    const double rate = ly->rate;
     const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
                                                  (uint64_t)drop->batch, (uint64_t)ly->stream)
                                  : 0;
-    const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
-    const int causal = (int)ly->causal;
+    const int64_t blk_size = attention_block(ly) * t;
     const int nt = bn_threads_for(n * h, 4.0 * (double)(n * h) * (double)(t * t) * (double)dk);
     BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
-        const int64_t s = sh / h, hd = (sh % h) * dk;
-        for (int64_t i = 0; i < t; i++) {
-            REAL *dqi = dq + (s * t + i) * e + hd, *dki = dkk + (s * t + i) * e + hd;
-            REAL *dvi = dv + (s * t + i) * e + hd;
-            for (int64_t d = 0; d < dk; d++) dqi[d] = dki[d] = dvi[d] = 0;
-        }
-        REAL *dp = rows + sh * t;
-        for (int64_t i = 0; i < t; i++) {
-            const int64_t jn = causal ? i + 1 : t;
-            const REAL *pi = p + (sh * t + i) * t, *qi = q + (s * t + i) * e + hd;
-            const REAL *doi = dout + (s * t + i) * e + hd;
-            REAL *dqi = dq + (s * t + i) * e + hd;
-            /* through the dropout and O = P V: dV_j += P'_ij dO_i, dP_ij = keep (dO_i . V_j) */
-            REAL dot = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                const REAL keep = SFX(attention_keep)(drop, stream, keep_scale, rate,
-                                                      (sh * t + i) * t + j);
-                const REAL *vj = v + (s * t + j) * e + hd;
-                REAL *dvj = dv + (s * t + j) * e + hd;
-                const REAL pij = pi[j] * keep;
-                REAL dpp = 0;
-                for (int64_t d = 0; d < dk; d++) dpp += doi[d] * vj[d];
-                if (pij != 0)
-                    for (int64_t d = 0; d < dk; d++) dvj[d] += pij * doi[d];
-                dp[j] = dpp * keep;
-                dot += pi[j] * dp[j];
-            }
-            /* through the softmax and the scores: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik) */
-            for (int64_t j = 0; j < jn; j++) {
-                const REAL ds = pi[j] * (dp[j] - dot) * scale;
-                if (ds == 0) continue;
-                const REAL *kj = k + (s * t + j) * e + hd;
-                REAL *dkj = dkk + (s * t + j) * e + hd;
-                for (int64_t d = 0; d < dk; d++) {
-                    dqi[d] += ds * kj[d];
-                    dkj[d] += ds * qi[d];
-                }
-            }
+        const int64_t at = (sh / h) * t * e + (sh % h) * dk;
+        if (SFX(attention_head_backward)(ly, sh, q + at, k + at, v + at, dout + at,
+                                         p + sh * t * t, dq + at, dkk + at, dv + at,
+                                         blocks + sh * blk_size, drop, stream) != BN_OK) {
+            BN_OMP_CRITICAL
+            status = BN_ENOMEM;
         }
     });
+    if (status != BN_OK) return status;
     /* the input projections: dW = x^T dQ (K, V), db, dx = dQ Wq^T + dK Wk^T + dV Wv^T */
     const REAL *dproj[3] = {dq, dkk, dv}, *wproj[3] = {w.wq, w.wk, w.wv};
     REAL *dwproj[3] = {dwq, dwk, dwv};
