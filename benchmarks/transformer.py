@@ -274,12 +274,12 @@ def main(argv=None):
                             "train_mem_mb": mem}
     cached = model._spec.carry_offsets[1] > 0
     prompt = vocab.encode("The ")
-    if "barenet" in peers:
+    if "barenet" in peers and args.tokens > 0:
         model.generate(prompt, 3, seed=0)
         t0 = time.perf_counter()
         model.generate(prompt, args.tokens, temperature=0.8, seed=args.seed)
         results["barenet"]["tokens_per_s"] = args.tokens / (time.perf_counter() - t0)
-    if gpt is not None:
+    if gpt is not None and args.tokens > 0:
         gpt.eval()
         t0 = time.perf_counter()
         out = generate_torch(torch, gpt, prompt, args.tokens, args.context, cached, args.seed)
@@ -293,7 +293,8 @@ def main(argv=None):
         b, t = results["barenet"], results["torch"]
         print(f"torch / barenet step time x{t['ms_per_step'] / b['ms_per_step']:.2f} (>1: "
               f"barenet is faster); val loss barenet - torch {b['val_loss'] - t['val_loss']:+.4f}"
-              f"; generation barenet / torch x{b['tokens_per_s'] / t['tokens_per_s']:.2f}")
+              + (f"; generation barenet / torch x{b['tokens_per_s'] / t['tokens_per_s']:.2f}"
+                 if args.tokens > 0 else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -142,6 +142,27 @@ def test_continuing_training_equals_one_long_run(backend):
     assert b.optimizer.step == a.optimizer.step == 4 * 5
 
 
+def test_buffers_kept_between_train_calls_carry_nothing_over(backend):
+    """the compiled backend keeps its training workspace for the next call; filled with NaN
+    in between, the next call must give the numbers a fresh network gives"""
+    X, y = problem("labels", n=40, n_in=6)
+    kw = dict(learning_rate=0.01, batch_size=8, optimizer="adam", verbose=False)
+    nets = [NeuralNetwork([6, 10, 3], output_activation="softmax", dropout=0.2, seed=4,
+                          backend=backend) for _ in range(2)]
+    for net in nets:
+        net.train(X, y, epochs=1, **kw)
+    for bufs in getattr(nets[1]._backend, "_train", {}).values():
+        for buf in bufs:
+            buf.fill(np.nan)
+    h = [net.train(X, y, epochs=2, **kw) for net in nets]
+    np.testing.assert_array_equal(h[1], h[0])
+    np.testing.assert_array_equal(nets[1].get_params(), nets[0].get_params())
+    nets[1].release_memory()
+    assert not getattr(nets[1]._backend, "_train", {})
+    np.testing.assert_array_equal(nets[1].train(X, y, epochs=1, **kw),
+                                  nets[0].train(X, y, epochs=1, **kw))
+
+
 def test_seed_makes_runs_reproducible(backend):
     X, y = problem("labels", n=30, n_in=6)
     runs = []

@@ -12,6 +12,9 @@ WORKSPACE_BYTES = 64 << 20  # ...and fewer when their workspace would exceed thi
 PREDICT_WORK_BYTES = 4 << 20  # predict: rows per C call so that the workspace fits this
 #   (the layers' outputs stay in cache from one layer to the next; at least one row)
 KEEP_WORK_BYTES = 16 << 20  # a prediction workspace up to this size is kept for the next call
+KEEP_TRAIN_BYTES = 1 << 30  # a training workspace up to this size is kept for the next call
+#   (a train call per batch would otherwise have the kernel zero a fresh one each time:
+#   227 MiB for a 4-block GPT at batch 32, a fifth of its step; docs/training.md)
 
 
 def _input(x, start=0, stop=None):
@@ -35,6 +38,7 @@ class Backend:
         self.core = _core.Net(nodes, inputs, spec.input_hwc, len(spec.input_shape) == 3,
                               spec.loss_name, spec.n_params, spec.n_state)
         self._work = None  # the prediction workspace kept between calls (_predict_work)
+        self._train = {}   # the training buffers kept between calls (_train_buffers)
         self._rows = {}    # rows per C call of a prediction, by the rows asked for
 
     def _chunk(self, n, size, limit=WORKSPACE_BYTES):
@@ -60,6 +64,27 @@ class Backend:
         if need * work.itemsize <= KEEP_WORK_BYTES:
             self._work = work
         return work
+
+    def _train_buffers(self, rows, params):
+        """(dparams, backup, work) for a train call on batches of `rows`: the ones kept from
+        an earlier call when they fit (calls on one network never overlap: network.py's
+        lock), else new ones, kept when together at most KEEP_TRAIN_BYTES. Nothing in them
+        is read before the core writes it."""
+        sizes = (params.size, 3 * params.size + self.state.size,
+                 self.core.workspace_size(rows))
+        kept = self._train.get(params.dtype)
+        if kept is not None and all(a.size >= n for a, n in zip(kept, sizes)):
+            return kept[0][:sizes[0]], kept[1][:sizes[1]], kept[2]
+        self._train.pop(params.dtype, None)  # freed before the new ones are made
+        bufs = tuple(np.empty(n, dtype=params.dtype) for n in sizes)
+        if sum(sizes) * params.itemsize <= KEEP_TRAIN_BYTES:
+            self._train[params.dtype] = bufs
+        return bufs
+
+    def release_memory(self):
+        """drops the workspaces kept between calls"""
+        self._work = None
+        self._train.clear()
 
     def predict(self, params, x, out=None, carry=None):
         """the output for x (n, out_size), into out (validated by the caller) when given;
@@ -157,9 +182,7 @@ class Backend:
         n = x.shape[0]
         b = min(cfg.batch_size, n)
         shuffled = cfg.shuffle and b < n
-        dparams = np.empty_like(params)
-        backup = np.empty(3 * params.size + self.state.size, dtype=params.dtype)
-        work = np.empty(self.core.workspace_size(b), dtype=params.dtype)
+        dparams, backup, work = self._train_buffers(b, params)
         perm = np.empty(n if shuffled else 1, dtype=np.int64)
         scratch = np.empty(2 * n if shuffled else 1, dtype=np.uint64)
         state = optimizer.state_arrays() or (None, None)

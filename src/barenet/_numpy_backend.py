@@ -302,6 +302,9 @@ class Backend:
         self.spec = spec
         self.state = state  # the network's state buffer (running statistics), updated in place
 
+    def release_memory(self):
+        """nothing is kept between calls here"""
+
     def first_nonfinite(self, x):
         """the flat index of the first NaN or infinity in the dense rows x, or -1"""
         bad = ~np.isfinite(x.reshape(-1))

@@ -1173,6 +1173,13 @@ class Sequential:
         if restore and best_params is not None:
             self._params[...] = best_params
 
+    @_exclusive
+    def release_memory(self) -> None:
+        """drop the buffers the compiled backend keeps between calls: the training workspace
+        (kept up to 1 GiB, so that one train call per batch does not pay for a fresh one each
+        time) and the prediction workspace (up to 16 MiB). The next call allocates again."""
+        self._backend.release_memory()
+
     # -- files -----------------------------------------------------------------------------
     @_exclusive
     def save(self, path: PathLike, *, include_optimizer: bool = True,
