@@ -394,6 +394,35 @@ def test_generate_without_a_cache_recomputes_and_gives_the_same_tokens(backend):
                                   model.generate([2, 7], 8, temperature=0.0))
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generate_past_the_window_caches_then_slides(backend, temperature):
+    """a causal model without max_len generates with a cache of its window while the prefix
+    fits, then on the sliding window: the tokens of recomputing the window every time"""
+    X, y = tokens(n=16, t=6, seed=3)
+    x = Input((6,))
+    h = PositionalEmbedding(6, 8)(Embedding(VOCAB, 8)(x))
+    h = Add()([h, MultiHeadAttention(2, 4, causal=True)(LayerNormalization()(h))])
+    model = Model(x, Dense(VOCAB, "softmax")(LayerNormalization()(h)), seed=6,
+                  backend=backend, dtype="float64")
+    model.train(X, y, epochs=3, learning_rate=0.01, optimizer="adam", verbose=False)
+    window = model.input_shape[0]
+    from barenet._generate import _sample
+    for prompt in ([3], [3, 1, 4, 1, 5, 2], [3, 1, 4, 1, 5, 2, 6, 2]):
+        steps = window + 4
+        seq = list(prompt)
+        expected = []
+        rng = np.random.default_rng(11)
+        for _ in range(steps):  # the window predicted again for every token
+            win = seq[-window:]
+            x = np.zeros((1, window))
+            x[0, :len(win)] = win
+            token = _sample(model.predict(x)[:, len(win) - 1], temperature, None, rng)
+            expected.append(int(token[0]))
+            seq.append(int(token[0]))
+        np.testing.assert_array_equal(model.generate(prompt, steps, temperature=temperature,
+                                                     seed=11), expected)
+
+
 def test_generate_refuses_attention_both_ways_and_too_long_runs(backend):
     x = Input((6,))
     h = MultiHeadAttention(2, 4)(PositionalEmbedding(6, 8)(Embedding(VOCAB, 8)(x)))

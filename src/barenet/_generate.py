@@ -11,7 +11,10 @@ vocabulary at every step (T, V). Two ways, chosen by the model:
 * recomputed: a model without carried state whose every layer is causal (an output step
   depends on that step and the ones before it: per-step layers, causal attention) runs on
   the last T tokens of the prefix, placed from position 0 and padded after, and reads the
-  output at the prefix's last step.
+  output at the prefix's last step. While the prefix fits in T steps that is what a
+  key/value cache gives too, so such a model is first run cached: its step twin gets a
+  cache of T steps in every attention layer (max_len = T), and only the tokens after the
+  prefix has outgrown T steps are recomputed on the sliding window.
 
 Both backends do it the same way and, for the same seed, give the same tokens."""
 
@@ -20,15 +23,23 @@ import numpy as np
 from ._validation import check_int, check_positive_float, MAX_SEED
 
 
-def _twin(model, steps):
+def _twin(model, steps, cache=None):
     """the model rebuilt for token sequences of `steps` steps, with its parameters and
-    state (a copy): the same layers by their configurations"""
+    state (a copy): the same layers by their configurations; cache: a key/value cache of
+    that many steps for every attention layer that has none"""
+    from .attention import ATTENTION
     from .graph import Input
     from .network import Model, Sequential
 
     from .network import _INITIALISE
 
-    layers = [type(layer)(**layer.config()) for layer in model.layers]
+    def configured(layer):
+        config = layer.config()
+        if cache and layer.kind == ATTENTION and not config["max_len"]:
+            config["max_len"] = cache
+        return type(layer)(**config)
+
+    layers = [configured(layer) for layer in model.layers]
     settings = dict(loss=model.loss_name, dtype=model.dtype, backend=model.backend)
     token = _INITIALISE.set(False)  # the parameters are copied in below
     try:
@@ -165,11 +176,25 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
                              f"{prompt.shape[1]} and {steps} generated tokens need "
                              f"{prompt.shape[1] + max(steps - 1, 0)}")
     rng = np.random.default_rng(seed)
-    if not cached:
-        out = _recomputed(model, prompt, steps, temperature, top_k, rng)
+    window = model.input_shape[0]
+    if not cached:  # cached while the prefix fits in the window, then recomputed
+        early = min(steps, max(0, window - prompt.shape[1] + 1))
+        out = np.empty((prompt.shape[0], steps), dtype=np.int64)
+        if early:
+            out[:, :early] = _stepped(model, prompt, early, temperature, top_k, rng, window)
+        if steps > early:
+            prefix = np.concatenate([prompt, out[:, :early]], axis=1)
+            out[:, early:] = _recomputed(model, prefix, steps - early, temperature, top_k,
+                                         rng)
         return out[0] if single else out
+    out = _stepped(model, prompt, steps, temperature, top_k, rng)
+    return out[0] if single else out
+
+
+def _stepped(model, prompt, steps, temperature, top_k, rng, cache=None):
+    """generation one step at a time with the state carried (see the module's docstring)"""
     b = prompt.shape[0]
-    step_model = _twin(model, 1)
+    step_model = _twin(model, 1, cache)
     spec = step_model._spec
     carry = np.zeros(b * spec.carry_offsets[1], dtype=model.dtype)
     backend = step_model._backend
@@ -186,4 +211,4 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None):
         if t + 1 < steps:
             x[:, 0] = token
             proba = backend.predict(params, x, carry=carry)
-    return out[0] if single else out
+    return out

@@ -664,8 +664,11 @@ class Sequential:
                  top_k: Optional[int] = None, seed: Optional[int] = None) -> np.ndarray:
         """Sample `steps` tokens after `prompt_ids` from a language model (token ids in, an
         Embedding first; a softmax over the vocabulary at every step out; recurrent layers
-        that carry their state), one token at a time: the state is carried from token to
-        token, never recomputed from the prefix.
+        that carry their state, or causal attention), one token at a time: the state
+        (recurrent layers, attention's key/value cache) is carried from token to token,
+        never recomputed from the prefix. A causal attention model without max_len uses a
+        cache of its input length T while the prefix fits, then predicts the last T tokens
+        again for each further token (docs/attention.md).
 
         Parameters
         ----------
