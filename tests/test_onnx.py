@@ -12,6 +12,8 @@ import pytest
 
 from barenet import Input, Model, NeuralNetwork, Sequential, __version__
 from barenet import _activations
+from barenet.attention import MultiHeadAttention, PositionalEmbedding
+from barenet.transformer import TransformerBlock
 from barenet.layers import (GRU, LSTM, Activation, Add, AvgPool2D, BatchNormalization,
                             Bidirectional, Concatenate, Conv2D, Dense, Dropout, Embedding,
                             Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, Layer,
@@ -346,6 +348,57 @@ def test_recurrent_opsets(opset, dtype):
                                         dtype=dtype, seed=3))
     X = images(9, (5, 3), dtype)
     np.testing.assert_allclose(run(plain.to_onnx(opset=opset), X), plain.predict(X), **TOL[dtype])
+
+
+# -- attention ----------------------------------------------------------------------------
+
+def attention_model(causal, masked, kind, use_bias=True, blocks=1, **kwargs):
+    """token ids with padding (mask_zero) or not, a positional embedding, a bare
+    MultiHeadAttention and TransformerBlocks, as examples/char_gpt.py builds them"""
+    x = Input((7,))
+    h = PositionalEmbedding(9, 8, kind=kind)(Embedding(6, 8, mask_zero=masked)(x))
+    h = MultiHeadAttention(2, 3, causal=causal, use_bias=use_bias)(h)
+    for _ in range(blocks):
+        h = TransformerBlock(2, causal=causal)(h)
+    out = Dense(6, activation="softmax")(LayerNormalization(1e-5)(h))
+    return Model(x, out, **kwargs)
+
+
+def token_rows(n, seed=0):
+    X = np.random.default_rng(seed).integers(0, 6, (n, 7))
+    X[:, 1] = 0          # a padded step inside every row
+    X[-1] = 0            # a row that is all padding: its queries see no key
+    return X
+
+
+@pytest.mark.parametrize("n", [1, 37])
+@pytest.mark.parametrize("causal, masked, kind, use_bias", [
+    (False, False, "learned", True), (True, False, "sinusoidal", True),
+    (False, True, "sinusoidal", False), (True, True, "learned", True)])
+def test_attention_and_transformer_export(causal, masked, kind, use_bias, n, backend, dtype):
+    """MultiHeadAttention (causal or not, with the padding mask of the keys or without) and
+    PositionalEmbedding (learned, sinusoidal) in plain ONNX ops, no com.microsoft op"""
+    model = randomise_biases(randomise_state(attention_model(
+        causal, masked, kind, use_bias, dtype=dtype, seed=4, backend=backend)))
+    X = token_rows(n, seed=n)
+    proto = model.to_onnx()
+    onnx.checker.check_model(proto, full_check=True)
+    assert {node.domain for node in proto.graph.node} == {""}
+    ops = [node.op_type for node in proto.graph.node]
+    # the output's Softmax, and one per attention layer where every query has a key
+    assert "Attention" not in ops and ops.count("Softmax") == (1 if masked else 3)
+    got = run(proto, X.astype(np.int64))
+    np.testing.assert_allclose(got, model.predict(X.astype(dtype)), **TOL[dtype])
+
+
+@pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 17, onnx.defs.onnx_opset_version()])
+def test_char_gpt_style_model_exports(opset, dtype):
+    """two causal blocks with a learned position table longer than the context"""
+    model = randomise_biases(attention_model(True, False, "learned", blocks=2, dtype=dtype,
+                                             seed=1))
+    X = np.random.default_rng(1).integers(0, 6, (37, 7))
+    got = run(model.to_onnx(opset=opset), X.astype(np.int64))
+    np.testing.assert_allclose(got, model.predict(X.astype(dtype)), **TOL[dtype])
 
 
 @pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 16, 17, 18])

@@ -8,6 +8,7 @@ edges, the weights/biases and the layers' state (BatchNormalization's running st
 Needs `pip install barenet[onnx]`."""
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -538,6 +539,81 @@ def _recurrent(g, layer, inputs, params, state, mask=None):
 _recurrent.reads_mask = True
 
 
+# -- attention: a composition of MatMul, Softmax and elementwise ops -----------------------
+
+def _attention(g, layer, inputs, params, state, mask=None):
+    """MultiHeadAttention as barenet's forward computes it, in plain ONNX ops (not
+    com.microsoft's Attention): Q, K, V = x W + b (N, T, E) -> (N, H, T, D) by Reshape and
+    Transpose; S = (Q K^T) * (1 / sqrt D); the weights P = softmax over the keys, with the
+    causal triangle and the padding mask (N, T) of the keys applied by Where; O = P V back
+    to (N, T, E); out = O Wo + bo. Without a padding mask every query sees a key and
+    Softmax is used; with one, P = e * (1 / sum e) where e = exp(S - max) over the allowed
+    keys, so that a query without a valid key gets zero weights (output bo), as barenet.
+    Dropout and the key/value cache (generation) play no part in predict."""
+    wq, wk, wv, wo, bq, bk, bv, bo = layer.unpack(*_flat_params(params))
+    x = inputs[0]
+    t, c = layer.input_shape
+    h, dk = layer.num_heads, layer.key_dim
+
+    def heads(w, b, hint):
+        m = g.op("MatMul", [x, g.const(g.float(w), "W" + hint)])
+        if b is not None:
+            m = g.op("Add", [m, g.const(g.float(b), "b" + hint)])
+        m = g.op("Reshape", [m, g.const(g.ints([0, t, h, dk]), "shape")])
+        return g.op("Transpose", [m], perm=[0, 2, 1, 3])                 # (N, H, T, D)
+    q, k, v = heads(wq, bq, "q"), heads(wk, bk, "k"), heads(wv, bv, "v")
+    scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])]),
+                          g.const(g.float(1.0 / math.sqrt(dk)), "scale")])  # (N, H, T, T)
+    allowed = None
+    if layer.causal:
+        allowed = g.const(np.tril(np.ones((t, t), dtype=bool)), "causal")
+    if mask is not None:
+        keys = g.op("Unsqueeze", [mask, g.const(g.ints([1, 2]), "axes")])   # (N, 1, 1, T)
+        allowed = keys if allowed is None else g.op("And", [allowed, keys])
+    if mask is None:
+        if allowed is not None:
+            scores = g.op("Where", [allowed, scores, g.const(g.float(-np.inf), "minus_inf")])
+        p = g.op("Softmax", [scores], axis=-1)
+    else:
+        lowest = g.const(g.float(np.finfo(g.dtype).min), "lowest")
+        kept = g.op("Where", [allowed, scores, lowest])
+        top = g.reduce("ReduceMax", kept, [-1], keepdims=True)
+        zero = g.const(g.float(0), "zero")
+        e = g.op("Where", [allowed, g.op("Exp", [g.op("Sub", [kept, top])]), zero])
+        total = g.reduce("ReduceSum", e, [-1], keepdims=True)
+        some = g.op("Greater", [total, zero])
+        inv = g.op("Reciprocal", [g.op("Where", [some, total, g.const(g.float(1), "one")])])
+        p = g.op("Mul", [e, g.op("Where", [some, inv, zero])])
+    o = g.op("Transpose", [g.op("MatMul", [p, v])], perm=[0, 2, 1, 3])      # (N, T, H, D)
+    o = g.op("Reshape", [o, g.const(g.ints([0, t, h * dk]), "shape")])
+    out = g.op("MatMul", [o, g.const(g.float(wo), "Wo")])
+    if bo is not None:
+        out = g.op("Add", [out, g.const(g.float(bo), "bo")])
+    return out
+
+
+_attention.reads_mask = True
+
+
+def _flat_params(params):
+    """(weights, biases) of the model's lists as one flat array and the offset 0, for a
+    layer's unpack(flat, at)"""
+    w, b = params
+    flat = np.concatenate([np.ravel(w)] + ([np.ravel(b)] if b is not None else []))
+    return flat, 0
+
+
+def _positional(g, layer, inputs, params, state):
+    """x + the position table's first T rows (a constant: barenet's T is fixed): the
+    learned table's rows, or sinusoidal_table(T, C) rounded to the dtype as barenet does"""
+    t = layer.input_shape[0]
+    if layer.table_kind == "learned":
+        table = np.asarray(params[0]).reshape(layer.max_len, layer.output_dim)[:t]
+    else:
+        table = sinusoidal_table(t, layer.output_dim, g.dtype)
+    return g.op("Add", [inputs[0], g.const(g.float(table), "positions")])
+
+
 def _step_mask(g, layer, inputs):
     """the bool step mask (N, T) of a mask-making layer's output, from its inputs, as
     compute_mask gives it: Embedding(mask_zero=True) ids != 0; Masking any of the C values
@@ -560,7 +636,8 @@ CONVERTERS = {Dense: _dense, Conv2D: _conv2d, MaxPool2D: _maxpool2d, AvgPool2D: 
               Activation: _activation, BatchNormalization: _batchnorm,
               LayerNormalization: _layernorm, Add: _fold("Add"), Multiply: _fold("Mul"),
               Concatenate: _concatenate, Embedding: _embedding, Masking: _masking,
-              _Recurrent: _recurrent, Bidirectional: _recurrent}
+              _Recurrent: _recurrent, Bidirectional: _recurrent,
+              MultiHeadAttention: _attention, PositionalEmbedding: _positional}
 
 
 def _converter(layer, index):
