@@ -282,8 +282,8 @@ RECURRENT = {
 def test_recurrent_layer_exports(case, n, backend, dtype):
     """every cell, direction, go_backwards (outputs in processing order, as Keras) and
     return_sequences, stacked on an LSTM that returns sequences; float32 runs ONNX's own
-    RNN/LSTM/GRU where they compute barenet's cell, float64 (which onnxruntime's recurrent
-    ops do not run) and the other activations a Scan of the cell"""
+    RNN/LSTM/GRU, float64 (which onnxruntime's recurrent ops do not run) a Scan of the
+    cell"""
     model = randomise_biases(Sequential([LSTM(3, return_sequences=True), RECURRENT[case](),
                                          Dense(2)], input_shape=(5, 3), dtype=dtype, seed=1,
                                         backend=backend))
@@ -291,10 +291,8 @@ def test_recurrent_layer_exports(case, n, backend, dtype):
     ops = {node.op_type for node in proto.graph.node}
     layer = model.layers[1]
     native = {"simplernn": "RNN", "lstm": "LSTM", "gru": "GRU"}[layer.kind]
-    expect_native = dtype == "float32" and getattr(layer.cell, "activation", "tanh") in (
-        "tanh", "relu", "sigmoid")
-    assert (native in ops) == expect_native
-    assert ("Scan" in ops) == (dtype == "float64" or not expect_native)
+    assert (native in ops) == (dtype == "float32")
+    assert ("Scan" in ops) == (dtype == "float64")
 
 
 def masked_recurrent(cell, tokens, **kwargs):

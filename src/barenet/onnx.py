@@ -28,7 +28,7 @@ from .attention import MultiHeadAttention, PositionalEmbedding, sinusoidal_table
 from .layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
                      Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                      GlobalMaxPooling1D, LayerNormalization, Masking, MaxPool2D, Multiply)
-from .recurrent import Bidirectional, _Recurrent
+from .recurrent import RNN_ACTIVATIONS, Bidirectional, _Recurrent
 
 if TYPE_CHECKING:
     from .network import Sequential
@@ -373,8 +373,13 @@ def _masking(g, layer, inputs, params, state):
 # h and RNN are the same
 _ONNX_GATES = {"simplernn": (0,), "lstm": (0, 3, 1, 2), "gru": (0, 1, 2)}
 _ONNX_RECURRENT_OPS = {"simplernn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-# SimpleRNN activations that ONNX's RNN operator runs as barenet does
-_ONNX_RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
+# SimpleRNN activations as ONNX's RNN operator names them: (name, alpha or None); in
+# float32 LeakyRelu's float32 alpha is barenet's slope as barenet's float32 models hold it
+_ONNX_RNN_ACTIVATIONS = {"tanh": ("Tanh", None), "relu": ("Relu", None),
+                         "sigmoid": ("Sigmoid", None),
+                         "leaky_relu": ("LeakyRelu", _activations.LEAKY_SLOPE),
+                         "identity": ("Affine", 1.0)}
+assert set(_ONNX_RNN_ACTIVATIONS) == set(RNN_ACTIVATIONS)
 _INT64_MIN = -(2 ** 63)
 
 
@@ -387,11 +392,9 @@ def _time_reversed(g, x):
 
 def _uses_recurrent_op(g, layer, mask):
     """ONNX's own operator gives barenet's numbers: float32 (onnxruntime runs RNN, LSTM and
-    GRU in float32 only), no step mask (sequence_lens expresses padding at the end of a
-    row only; barenet's mask may skip any step), a SimpleRNN activation the op has"""
-    cell = layer.cell
-    return (g.dtype == np.float32 and mask is None
-            and (cell.kind != "simplernn" or cell.activation in _ONNX_RNN_ACTIVATIONS))
+    GRU in float32 only) and no step mask (sequence_lens expresses padding at the end of a
+    row only; barenet's mask may skip any step)"""
+    return g.dtype == np.float32 and mask is None
 
 
 def _recurrent_op(g, layer, x, cells):
@@ -416,7 +419,12 @@ def _recurrent_op(g, layer, x, cells):
     dirs = len(cells)
     attrs = dict(hidden_size=u, direction="bidirectional" if dirs == 2 else "forward")
     if cell.kind == "simplernn":
-        attrs["activations"] = [_ONNX_RNN_ACTIVATIONS[cell.activation]] * dirs
+        name, alpha = _ONNX_RNN_ACTIVATIONS[cell.activation]
+        attrs["activations"] = [name] * dirs
+        if alpha is not None:       # Affine: alpha x + beta
+            attrs["activation_alpha"] = [float(alpha)] * dirs
+            if name == "Affine":
+                attrs["activation_beta"] = [0.0] * dirs
     if cell.kind == "gru":
         attrs["linear_before_reset"] = int(cell.reset_after)
     if cell.go_backwards:
@@ -528,8 +536,8 @@ def _recurrent_scan(g, layer, x, cells, mask):
 
 def _recurrent(g, layer, inputs, params, state, mask=None):
     """SimpleRNN, LSTM, GRU and Bidirectional (dropout is the identity at inference):
-    ONNX's RNN/LSTM/GRU where they give barenet's numbers (_uses_recurrent_op), otherwise
-    the Scan of the cell (_recurrent_scan)"""
+    ONNX's RNN/LSTM/GRU where they give barenet's numbers (_uses_recurrent_op: float32, no
+    step mask), otherwise the Scan of the cell (_recurrent_scan)"""
     cells = layer.unpack(*params)
     if _uses_recurrent_op(g, layer, mask):
         return _recurrent_op(g, layer, inputs[0], cells)
