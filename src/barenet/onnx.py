@@ -5,7 +5,9 @@ converters for barenet.sklearn.MLPClassifier/MLPRegressor, registered on
 `import barenet.onnx`. Each layer kind is one entry of CONVERTERS (layer class -> function
 that adds its nodes); the model is read through its layers (config and shapes), their
 edges, the weights/biases and the layers' state (BatchNormalization's running statistics).
-Needs `pip install barenet[onnx]`."""
+Recurrent layers use ONNX's RNN/LSTM/GRU in float32 without a step mask and a Scan of the
+cell otherwise; attention is a composition of plain ops; step masks are computed in the
+graph for the converters that read them (docs/onnx.md). Needs `pip install barenet[onnx]`."""
 
 import json
 import math
@@ -777,7 +779,8 @@ def export(model: "Sequential", path: Optional[PathLike] = None, *,
     ``(N, prod(input_shape))`` predict also takes; a model with an Embedding takes int64 token
     ids (N, T). Its "output" (N, n_outputs), or (N, T, n_outputs) for a sequence output, is
     what predict returns (dropout is the identity, batch normalisation uses the running
-    statistics). A
+    statistics; recurrent layers and attention see the step masks of
+    Embedding(mask_zero=True) and Masking as predict does). A
     Model's graph (residual Add, Multiply, Concatenate, fan-out) is exported as it is.
     opset: ONNX operator set, None for DEFAULT_OPSET (17), at least MIN_OPSET (13).
     Metadata: barenet_version, barenet_model, barenet_layers (JSON: each layer's class,
