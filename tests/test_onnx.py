@@ -399,6 +399,21 @@ def test_char_gpt_style_model_exports(opset, dtype):
     np.testing.assert_allclose(got, model.predict(X.astype(dtype)), **TOL[dtype])
 
 
+def test_examples_char_gpt_model_exports():
+    """the model examples/char_gpt.py builds (small sizes, dropout on), as it builds it"""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "char_gpt.py"
+    spec = importlib.util.spec_from_file_location("_char_gpt", path)
+    char_gpt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(char_gpt)
+    model = randomise_biases(char_gpt.build(vocab_size=11, context=8, dim=8, layers=2,
+                                            heads=2, dropout=0.1, seed=0))
+    X = np.random.default_rng(3).integers(0, 11, (37, 8))
+    np.testing.assert_allclose(run(model.to_onnx(), X.astype(np.int64)), model.predict(X),
+                               **TOL["float32"])
+
+
 @pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 16, 17, 18])
 def test_normalisation_in_every_opset(opset, dtype):
     """LayerNormalization: the ONNX op from opset 17 (float32), the composition before;
