@@ -50,9 +50,11 @@ class NotExportableError(ValueError):
 
 
 class GraphBuilder:
-    """Collects nodes and initialisers of one ONNX graph. Converters use only name(),
-    const() and op(), so the same converter code serves skl2onnx's container too
-    (_ContainerBuilder). dtype is the float type the graph computes in."""
+    """Collects nodes and initialisers of one ONNX graph. The dense converters use only
+    name(), const() and op(), so the same converter code serves skl2onnx's container too
+    (_ContainerBuilder); the recurrent ones also append multi-output nodes (RNN, Scan) to
+    nodes and build Scan bodies with subgraph(). dtype is the float type the graph
+    computes in."""
 
     def __init__(self, dtype, opset=DEFAULT_OPSET):
         self.dtype = np.dtype(dtype)
@@ -187,7 +189,9 @@ assert set(ACTIVATIONS) == set(_activations.NAMES), "an activation without an ON
 
 
 # -- layers: class -> converter(g, layer, inputs, params, state) -> output name ------------
-# inputs: the names of the layer's input tensors (one, or several for a merge layer);
+# A converter with the attribute reads_mask = True is also given mask=: the bool (N, T)
+# step mask its input carries (to_model_proto builds it once per mask-making layer), or
+# None. inputs: the names of the layer's input tensors (one, or several for a merge layer);
 # params: (weights, bias) as the model's weights/biases lists give them, or (); state: the
 # layer's views of the model's state buffer (BatchNormalization's running mean and
 # variance), or (). Tensors keep barenet's user-facing layout: images (N, C, H, W),
