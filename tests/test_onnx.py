@@ -12,10 +12,12 @@ import pytest
 
 from barenet import Input, Model, NeuralNetwork, Sequential, __version__
 from barenet import _activations
-from barenet.layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
-                            Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                            GlobalMaxPooling1D, Layer, LayerNormalization, Masking, MaxPool2D,
-                            Multiply)
+from barenet.attention import MultiHeadAttention, PositionalEmbedding
+from barenet.transformer import TransformerBlock
+from barenet.layers import (GRU, LSTM, Activation, Add, AvgPool2D, BatchNormalization,
+                            Bidirectional, Concatenate, Conv2D, Dense, Dropout, Embedding,
+                            Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, Layer,
+                            LayerNormalization, Masking, MaxPool2D, Multiply, SimpleRNN)
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'barenet[onnx]')")
 ort = pytest.importorskip("onnxruntime",
@@ -235,13 +237,181 @@ def test_tokens_masks_and_sequence_outputs(case, n, backend, dtype):
 
 
 def test_a_layer_reading_step_masks_is_refused(monkeypatch):
-    """a mask-reading kind (recurrent layers, when they get converters) must not be
-    exported as if there were no mask"""
+    """a mask-reading kind whose converter does not take the mask must not be exported as
+    if there were no mask"""
     model = SEQUENCE_OUTPUTS["masking"][0](seed=0)
     monkeypatch.setattr(model.layers[1], "uses_mask", True, raising=False)
     with pytest.raises(bonnx.NotExportableError, match=r"layer 1, Dense.*reads the step mask "
                                                        r"of Masking"):
         model.to_onnx()
+
+
+# -- recurrent layers ----------------------------------------------------------------------
+
+def randomise_biases(model, seed=0):
+    """biases away from their initial zeros (LSTM's forget gate: ones), so that the export
+    must place every gate's bias"""
+    rng = np.random.default_rng(seed)
+    for k, b in enumerate(model.biases):
+        if b is not None:
+            model.biases[k] = rng.normal(0, 0.5, b.shape)
+    return model
+
+
+RECURRENT = {
+    "rnn-tanh-last": lambda: SimpleRNN(4),
+    "rnn-relu-seq-backwards": lambda: SimpleRNN(3, activation="relu", return_sequences=True,
+                                                go_backwards=True),
+    "rnn-leaky-seq": lambda: SimpleRNN(3, activation="leaky_relu", return_sequences=True),
+    "rnn-identity-backwards": lambda: SimpleRNN(3, activation="identity", go_backwards=True),
+    "lstm-last": lambda: LSTM(4, dropout=0.2),
+    "lstm-seq-backwards": lambda: LSTM(3, return_sequences=True, go_backwards=True),
+    "gru-seq": lambda: GRU(4, return_sequences=True),
+    "gru-reset-before-backwards": lambda: GRU(3, reset_after=False, go_backwards=True),
+    "bi-lstm-seq": lambda: Bidirectional(LSTM(3, return_sequences=True)),
+    "bi-gru-last-backwards": lambda: Bidirectional(GRU(3, go_backwards=True)),
+    "bi-rnn-seq-backwards": lambda: Bidirectional(SimpleRNN(2, return_sequences=True,
+                                                            go_backwards=True)),
+    "bi-gru-reset-before-seq": lambda: Bidirectional(GRU(2, reset_after=False,
+                                                         return_sequences=True)),
+}
+
+
+@pytest.mark.parametrize("n", [1, 37])
+@pytest.mark.parametrize("case", list(RECURRENT))
+def test_recurrent_layer_exports(case, n, backend, dtype):
+    """every cell, direction, go_backwards (outputs in processing order, as Keras) and
+    return_sequences, stacked on an LSTM that returns sequences; float32 runs ONNX's own
+    RNN/LSTM/GRU, float64 (which onnxruntime's recurrent ops do not run) a Scan of the
+    cell"""
+    model = randomise_biases(Sequential([LSTM(3, return_sequences=True), RECURRENT[case](),
+                                         Dense(2)], input_shape=(5, 3), dtype=dtype, seed=1,
+                                        backend=backend))
+    proto = check_export(model, images(n, (5, 3), dtype, seed=n))
+    ops = {node.op_type for node in proto.graph.node}
+    layer = model.layers[1]
+    native = {"simplernn": "RNN", "lstm": "LSTM", "gru": "GRU"}[layer.kind]
+    assert (native in ops) == (dtype == "float32")
+    assert ("Scan" in ops) == (dtype == "float64")
+
+
+def masked_recurrent(cell, tokens, **kwargs):
+    """a padding mask from Embedding(mask_zero=True) or Masking, through a stacked LSTM into
+    `cell`"""
+    first, shape = (Embedding(7, 3, mask_zero=True), (6,)) if tokens else (Masking(0.5), (6, 3))
+    sequences = getattr(cell.cell, "return_sequences", False)
+    return Sequential([first, LSTM(3, return_sequences=True), cell, Dense(3, "softmax")],
+                      input_shape=shape, loss="sparse_categorical_crossentropy" if sequences
+                      else "categorical_crossentropy", **kwargs)
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+@pytest.mark.parametrize("case", ["rnn-relu-seq-backwards", "lstm-last", "gru-seq",
+                                  "bi-lstm-seq", "bi-gru-last-backwards"])
+def test_recurrent_step_masks_export(case, tokens, backend, dtype):
+    """barenet's masks skip any step (not only padding at the end, which is all ONNX's
+    sequence_lens can say): the export carries the mask into a Scan of the cell, whose
+    Where keeps the state over masked steps"""
+    model = randomise_biases(masked_recurrent(RECURRENT[case](), tokens, dtype=dtype, seed=2,
+                                              backend=backend))
+    rng = np.random.default_rng(5)
+    if tokens:
+        X = rng.integers(1, 7, (37, 6))
+        X[:, 2] = 0          # a padded step inside every row
+        X[:5, -2:] = 0       # padding at the end
+        X[7] = 0             # a row that is all padding
+        feed, X = X.astype(np.int64), X.astype(dtype)
+    else:
+        X = images(37, (6, 3), dtype, seed=5)
+        X[:, 1] = 0.5
+        X[:4, 4:] = 0.5
+        X[9] = 0.5
+        X[:, 3, 0] = 0.5     # one value equal to mask_value: not padding
+        feed = X
+    proto = model.to_onnx()
+    onnx.checker.check_model(proto, full_check=True)
+    assert "Scan" in {node.op_type for node in proto.graph.node}
+    for rows in (slice(0, 1), slice(None)):
+        np.testing.assert_allclose(run(proto, feed[rows]), model.predict(X[rows]), **TOL[dtype])
+
+
+@pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 14, onnx.defs.onnx_opset_version()])
+def test_recurrent_opsets(opset, dtype):
+    model = randomise_biases(masked_recurrent(Bidirectional(GRU(3, return_sequences=True)),
+                                              True, dtype=dtype, seed=3))
+    X = np.random.default_rng(0).integers(0, 7, (9, 6))
+    got = run(model.to_onnx(opset=opset), X.astype(np.int64))
+    np.testing.assert_allclose(got, model.predict(X.astype(dtype)), **TOL[dtype])
+    plain = randomise_biases(Sequential([LSTM(4, go_backwards=True), Dense(2)], input_shape=(5, 3),
+                                        dtype=dtype, seed=3))
+    X = images(9, (5, 3), dtype)
+    np.testing.assert_allclose(run(plain.to_onnx(opset=opset), X), plain.predict(X), **TOL[dtype])
+
+
+# -- attention ----------------------------------------------------------------------------
+
+def attention_model(causal, masked, kind, use_bias=True, blocks=1, **kwargs):
+    """token ids with padding (mask_zero) or not, a positional embedding, a bare
+    MultiHeadAttention and TransformerBlocks, as examples/char_gpt.py builds them"""
+    x = Input((7,))
+    h = PositionalEmbedding(9, 8, kind=kind)(Embedding(6, 8, mask_zero=masked)(x))
+    h = MultiHeadAttention(2, 3, causal=causal, use_bias=use_bias)(h)
+    for _ in range(blocks):
+        h = TransformerBlock(2, causal=causal)(h)
+    out = Dense(6, activation="softmax")(LayerNormalization(1e-5)(h))
+    return Model(x, out, **kwargs)
+
+
+def token_rows(n, seed=0):
+    X = np.random.default_rng(seed).integers(0, 6, (n, 7))
+    X[:, 1] = 0          # a padded step inside every row
+    X[-1] = 0            # a row that is all padding: its queries see no key
+    return X
+
+
+@pytest.mark.parametrize("n", [1, 37])
+@pytest.mark.parametrize("causal, masked, kind, use_bias", [
+    (False, False, "learned", True), (True, False, "sinusoidal", True),
+    (False, True, "sinusoidal", False), (True, True, "learned", True)])
+def test_attention_and_transformer_export(causal, masked, kind, use_bias, n, backend, dtype):
+    """MultiHeadAttention (causal or not, with the padding mask of the keys or without) and
+    PositionalEmbedding (learned, sinusoidal) in plain ONNX ops, no com.microsoft op"""
+    model = randomise_biases(randomise_state(attention_model(
+        causal, masked, kind, use_bias, dtype=dtype, seed=4, backend=backend)))
+    X = token_rows(n, seed=n)
+    proto = model.to_onnx()
+    onnx.checker.check_model(proto, full_check=True)
+    assert {node.domain for node in proto.graph.node} == {""}
+    ops = [node.op_type for node in proto.graph.node]
+    # the output's Softmax, and one per attention layer where every query has a key
+    assert "Attention" not in ops and ops.count("Softmax") == (1 if masked else 3)
+    got = run(proto, X.astype(np.int64))
+    np.testing.assert_allclose(got, model.predict(X.astype(dtype)), **TOL[dtype])
+
+
+@pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 17, onnx.defs.onnx_opset_version()])
+def test_char_gpt_style_model_exports(opset, dtype):
+    """two causal blocks with a learned position table longer than the context"""
+    model = randomise_biases(attention_model(True, False, "learned", blocks=2, dtype=dtype,
+                                             seed=1))
+    X = np.random.default_rng(1).integers(0, 6, (37, 7))
+    got = run(model.to_onnx(opset=opset), X.astype(np.int64))
+    np.testing.assert_allclose(got, model.predict(X.astype(dtype)), **TOL[dtype])
+
+
+def test_examples_char_gpt_model_exports():
+    """the model examples/char_gpt.py builds (small sizes, dropout on), as it builds it"""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "char_gpt.py"
+    spec = importlib.util.spec_from_file_location("_char_gpt", path)
+    char_gpt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(char_gpt)
+    model = randomise_biases(char_gpt.build(vocab_size=11, context=8, dim=8, layers=2,
+                                            heads=2, dropout=0.1, seed=0))
+    X = np.random.default_rng(3).integers(0, 11, (37, 8))
+    np.testing.assert_allclose(run(model.to_onnx(), X.astype(np.int64)), model.predict(X),
+                               **TOL["float32"])
 
 
 @pytest.mark.parametrize("opset", [bonnx.MIN_OPSET, 16, 17, 18])

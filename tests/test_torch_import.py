@@ -310,3 +310,199 @@ def test_torch_embedding_language_model(backend, dtype):
                         Dense(11, "softmax")], input_shape=(5,), dtype=dtype, backend=backend)
     model.load_torch_state_dict(tm.state_dict())
     np.testing.assert_allclose(model.predict(ids), want, **TOL[dtype])
+
+
+# -- recurrent and attention modules -------------------------------------------------------
+
+def _recurrent_pair(torch, kind, units, n_in, bidirectional, return_sequences, activation):
+    """a torch.nn.RNN/LSTM/GRU (batch_first, random biases) and the barenet layer it maps to"""
+    from barenet.layers import GRU, LSTM, Bidirectional, SimpleRNN
+    nn = torch.nn
+    module = {"rnn": lambda: nn.RNN(n_in, units, nonlinearity=activation, batch_first=True,
+                                    bidirectional=bidirectional),
+              "lstm": lambda: nn.LSTM(n_in, units, batch_first=True,
+                                      bidirectional=bidirectional),
+              "gru": lambda: nn.GRU(n_in, units, batch_first=True,
+                                    bidirectional=bidirectional)}[kind]().double()
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.startswith("bias"):
+                p.copy_(torch.randn(p.shape, dtype=p.dtype) * 0.5)
+    layer = {"rnn": lambda: SimpleRNN(units, activation=activation,
+                                      return_sequences=return_sequences),
+             "lstm": lambda: LSTM(units, return_sequences=return_sequences),
+             "gru": lambda: GRU(units, return_sequences=return_sequences)}[kind]()
+    return module, Bidirectional(layer) if bidirectional else layer
+
+
+def _torch_recurrent_out(torch, module, X, return_sequences):
+    """torch's output as barenet gives it: (N, T, dirs U), or the last states (N, dirs U)"""
+    with torch.no_grad():
+        out, h = module(torch.from_numpy(X.astype(np.float64)))
+    if isinstance(h, tuple):
+        h = h[0]       # LSTM: (h_n, c_n)
+    if return_sequences:
+        return out.numpy()
+    return h.transpose(0, 1).reshape(X.shape[0], -1).numpy()
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("kind, activation", [("rnn", "tanh"), ("rnn", "relu"),
+                                              ("lstm", "tanh"), ("gru", "tanh")])
+def test_torch_recurrent_import(kind, activation, return_sequences, bidirectional, backend,
+                                dtype):
+    """a bare torch.nn.RNN/LSTM/GRU state_dict (keys weight_ih_l0 ..., _reverse) into
+    SimpleRNN/LSTM/GRU/Bidirectional: torch's outputs (or last states) from barenet"""
+    torch = _torch()
+    torch.manual_seed(3)
+    module, layer = _recurrent_pair(torch, kind, 4, 3, bidirectional, return_sequences,
+                                    activation)
+    fc = torch.nn.Linear(layer.directions * 4, 2).double()
+    model = Sequential([layer, Dense(2)], input_shape=(6, 3), dtype=dtype, backend=backend)
+    # the recurrent module's own keys (no prefix) and a head's, paired by a mapping
+    model.load_torch_state_dict({**module.state_dict(), **{f"fc.{k}": v for k, v in
+                                                           fc.state_dict().items()}},
+                                mapping={0: "", 1: "fc"})
+    X = images(37, (6, 3), dtype)
+    with torch.no_grad():
+        want = fc(torch.from_numpy(_torch_recurrent_out(torch, module, X,
+                                                        return_sequences))).numpy()
+    np.testing.assert_allclose(model.predict(X), want, **TOL[dtype])
+    check_onnx(model, X, want)
+
+
+def test_torch_lstm_language_model_with_default_mapping(backend, dtype):
+    """Embedding -> bidirectional GRU -> LSTM -> Linear in a module: the default mapping
+    pairs the recurrent modules by their weight_ih_l0 keys"""
+    torch = _torch()
+    nn = torch.nn
+    from barenet.layers import GRU, LSTM, Bidirectional
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(9, 5)
+            self.gru = nn.GRU(5, 3, batch_first=True, bidirectional=True)
+            self.lstm = nn.LSTM(6, 4, batch_first=True)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, ids):
+            h = self.gru(self.emb(ids))[0]
+            return torch.softmax(self.fc(self.lstm(h)[1][0][0]), dim=-1)
+
+    torch.manual_seed(4)
+    net = Net().double()
+    model = Sequential([Embedding(9, 5), Bidirectional(GRU(3, return_sequences=True)),
+                        LSTM(4), Dense(2, "softmax")], input_shape=(7,), dtype=dtype,
+                       backend=backend)
+    model.load_torch_state_dict(net.state_dict())
+    ids = np.random.default_rng(1).integers(0, 9, (37, 7))
+    with torch.no_grad():
+        want = net(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(model.predict(ids), want, **TOL[dtype])
+
+
+def test_torch_recurrent_import_errors_change_nothing():
+    torch = _torch()
+    from barenet.layers import GRU, LSTM, Bidirectional
+    gru = torch.nn.GRU(3, 4, batch_first=True)
+    keras_gru = Sequential([GRU(4, reset_after=False), Dense(1)], input_shape=(5, 3))
+    with pytest.raises(ValueError, match=r"torch.nn.GRU computes the reset_after=True form"):
+        keras_gru.load_torch_state_dict(gru.state_dict())
+    model = Sequential([Bidirectional(LSTM(4)), Dense(1)], input_shape=(5, 3))
+    before = model.get_params()
+    head = {"fc.weight": np.ones((1, 8)), "fc.bias": np.ones(1)}
+    lstm = torch.nn.LSTM(3, 4, batch_first=True)
+    with pytest.raises(ValueError, match=r"no 'weight_ih_l0_reverse'.*bidirectional=True"):
+        model.load_torch_state_dict({**lstm.state_dict(), **head})
+    two = {**torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True).state_dict(), **head}
+    with pytest.raises(ValueError, match=r"state_dict\['weight_hh_l0'\] must have shape "
+                                         r"\(16, 4\)"):
+        model.load_torch_state_dict({**two, "weight_hh_l0": np.zeros((16, 3))})
+    with pytest.raises(ValueError, match=r"some bias keys.*'bias_hh_l0_reverse'"):
+        model.load_torch_state_dict({k: v for k, v in two.items() if k != "bias_hh_l0_reverse"})
+    stacked = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True, bidirectional=True)
+    with pytest.raises(ValueError, match=r"keys \['weight_ih_l1'.*match no layer"):
+        model.load_torch_state_dict({**stacked.state_dict(), **head})
+    np.testing.assert_array_equal(model.get_params(), before)
+    # bias=False: zero biases
+    model.load_torch_state_dict({k: v for k, v in two.items() if "bias_" not in k})
+    assert not model.biases[0].any()
+
+
+def _mha_pair(torch, heads, channels, causal, use_bias=True):
+    from barenet.attention import MultiHeadAttention
+    module = torch.nn.MultiheadAttention(channels, heads, bias=use_bias,
+                                         batch_first=True).double()
+    if use_bias:
+        with torch.no_grad():
+            module.in_proj_bias.copy_(torch.randn(3 * channels, dtype=torch.float64) * 0.3)
+            module.out_proj.bias.copy_(torch.randn(channels, dtype=torch.float64) * 0.3)
+    return module.eval(), MultiHeadAttention(heads, channels // heads, causal=causal,
+                                             use_bias=use_bias)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_torch_multihead_attention_import(causal, use_bias, backend, dtype):
+    """nn.MultiheadAttention (in_proj_weight/bias, out_proj) into MultiHeadAttention;
+    torch called as mha(x, x, x) with the causal mask"""
+    torch = _torch()
+    torch.manual_seed(5)
+    module, layer = _mha_pair(torch, 2, 6, causal, use_bias)
+    fc = torch.nn.Linear(6, 3).double()
+    model = Sequential([layer, Dense(3)], input_shape=(5, 6), dtype=dtype, backend=backend)
+    # the default mapping: the bare module's in_proj_weight (its out_proj belongs to it),
+    # then fc
+    model.load_torch_state_dict({**module.state_dict(), **{f"fc.{k}": v for k, v in
+                                                           fc.state_dict().items()}})
+    X = images(37, (5, 6), dtype)
+    x = torch.from_numpy(X.astype(np.float64))
+    future = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1) if causal else None
+    with torch.no_grad():
+        want = fc(module(x, x, x, attn_mask=future, need_weights=False)[0]).numpy()
+    np.testing.assert_allclose(model.predict(X), want, **TOL[dtype])
+    check_onnx(model, X, want)
+
+
+def test_torch_attention_with_padding_mask(backend, dtype):
+    """Embedding(mask_zero=True) -> MultiHeadAttention against torch's key_padding_mask;
+    with an all-padding row left out (torch gives NaN there, barenet the bias bo)"""
+    torch = _torch()
+    from barenet.attention import MultiHeadAttention
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(7, 8)
+            self.attn = torch.nn.MultiheadAttention(8, 4, batch_first=True)
+            self.fc = torch.nn.Linear(8, 3)
+
+        def forward(self, ids):
+            x = self.emb(ids)
+            h = self.attn(x, x, x, key_padding_mask=ids == 0, need_weights=False)[0]
+            return torch.softmax(self.fc(h), dim=-1)
+
+    torch.manual_seed(6)
+    net = Net().double().eval()
+    with torch.no_grad():
+        net.attn.in_proj_bias.copy_(torch.randn(24, dtype=torch.float64) * 0.3)
+    model = Sequential([Embedding(7, 8, mask_zero=True), MultiHeadAttention(4, 2),
+                        Dense(3, "softmax")], input_shape=(6,),
+                       loss="sparse_categorical_crossentropy", dtype=dtype, backend=backend)
+    model.load_torch_state_dict(net.state_dict())
+    ids = np.random.default_rng(2).integers(1, 7, (37, 6))
+    ids[:, 2] = 0
+    ids[:9, 4:] = 0
+    with torch.no_grad():
+        want = net(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(model.predict(ids), want, **TOL[dtype])
+
+
+def test_torch_attention_shape_mismatch_is_refused():
+    torch = _torch()
+    from barenet.attention import MultiHeadAttention
+    model = Sequential([MultiHeadAttention(2, 4), Dense(1)], input_shape=(5, 6))
+    with pytest.raises(ValueError, match=r"embed_dim = C = 6.*num_heads \* key_dim is 8"):
+        model.load_torch_state_dict(torch.nn.MultiheadAttention(6, 2).state_dict())

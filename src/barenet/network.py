@@ -1217,8 +1217,9 @@ class Sequential:
     def load_torch_state_dict(self, state_dict: Any,
                               mapping: Optional[Any] = None) -> None:
         """Copy a PyTorch state_dict's Linear, Conv2d, BatchNorm (with running
-        statistics), LayerNorm and Embedding weights into this network's Dense, Conv2D,
-        BatchNormalization, LayerNormalization and Embedding layers: see
+        statistics), LayerNorm, Embedding, RNN/LSTM/GRU and MultiheadAttention weights into
+        this network's Dense, Conv2D, BatchNormalization, LayerNormalization, Embedding,
+        SimpleRNN/LSTM/GRU/Bidirectional and MultiHeadAttention layers: see
         barenet._torch_import.load_state_dict."""
         from . import _torch_import
         _torch_import.load_state_dict(self, state_dict, mapping)

@@ -5,9 +5,12 @@ converters for barenet.sklearn.MLPClassifier/MLPRegressor, registered on
 `import barenet.onnx`. Each layer kind is one entry of CONVERTERS (layer class -> function
 that adds its nodes); the model is read through its layers (config and shapes), their
 edges, the weights/biases and the layers' state (BatchNormalization's running statistics).
-Needs `pip install barenet[onnx]`."""
+Recurrent layers use ONNX's RNN/LSTM/GRU in float32 without a step mask and a Scan of the
+cell otherwise; attention is a composition of plain ops; step masks are computed in the
+graph for the converters that read them (docs/onnx.md). Needs `pip install barenet[onnx]`."""
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -23,9 +26,11 @@ from . import _activations
 from ._typing import PathLike
 from ._validation import check_bool
 from .io import atomic_write
+from .attention import MultiHeadAttention, PositionalEmbedding, sinusoidal_table
 from .layers import (Activation, Add, AvgPool2D, BatchNormalization, Concatenate, Conv2D,
                      Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                      GlobalMaxPooling1D, LayerNormalization, Masking, MaxPool2D, Multiply)
+from .recurrent import RNN_ACTIVATIONS, Bidirectional, _Recurrent
 
 if TYPE_CHECKING:
     from .network import Sequential
@@ -45,9 +50,11 @@ class NotExportableError(ValueError):
 
 
 class GraphBuilder:
-    """Collects nodes and initialisers of one ONNX graph. Converters use only name(),
-    const() and op(), so the same converter code serves skl2onnx's container too
-    (_ContainerBuilder). dtype is the float type the graph computes in."""
+    """Collects nodes and initialisers of one ONNX graph. The dense converters use only
+    name(), const() and op(), so the same converter code serves skl2onnx's container too
+    (_ContainerBuilder); the recurrent ones also append multi-output nodes (RNN, Scan) to
+    nodes and build Scan bodies with subgraph(). dtype is the float type the graph
+    computes in."""
 
     def __init__(self, dtype, opset=DEFAULT_OPSET):
         self.dtype = np.dtype(dtype)
@@ -57,6 +64,11 @@ class GraphBuilder:
     def name(self, hint):
         self._count += 1
         return f"{hint}_{self._count}"
+
+    def subgraph(self):
+        """a builder for a control-flow body (Scan): its own nodes; names and initialisers
+        (read from the outer scope) are this builder's"""
+        return _BodyBuilder(self)
 
     def const(self, array, hint="const"):
         """an initialiser holding array (as given: cast floats with self.float first)"""
@@ -85,6 +97,20 @@ class GraphBuilder:
             return self.op(op_type, [x, self.const(self.ints(axes), "axes")],
                            keepdims=int(keepdims))
         return self.op(op_type, [x], axes=list(axes), keepdims=int(keepdims))
+
+
+class _BodyBuilder(GraphBuilder):
+    """the nodes of a subgraph; names and constants come from the enclosing builder"""
+
+    def __init__(self, outer):
+        super().__init__(outer.dtype, outer.opset)
+        self.outer = outer
+
+    def name(self, hint):
+        return self.outer.name(hint)
+
+    def const(self, array, hint="const"):
+        return self.outer.const(array, hint)
 
 
 # -- activations: barenet name -> nodes ----------------------------------------------------
@@ -163,7 +189,9 @@ assert set(ACTIVATIONS) == set(_activations.NAMES), "an activation without an ON
 
 
 # -- layers: class -> converter(g, layer, inputs, params, state) -> output name ------------
-# inputs: the names of the layer's input tensors (one, or several for a merge layer);
+# A converter with the attribute reads_mask = True is also given mask=: the bool (N, T)
+# step mask its input carries (to_model_proto builds it once per mask-making layer), or
+# None. inputs: the names of the layer's input tensors (one, or several for a merge layer);
 # params: (weights, bias) as the model's weights/biases lists give them, or (); state: the
 # layer's views of the model's state buffer (BatchNormalization's running mean and
 # variance), or (). Tensors keep barenet's user-facing layout: images (N, C, H, W),
@@ -346,12 +374,284 @@ def _masking(g, layer, inputs, params, state):
     return g.op("Mul", [x, mask])
 
 
+# -- recurrent layers: ONNX's RNN/LSTM/GRU, or a Scan of the cell -------------------------
+# barenet's gate blocks (Keras's order) -> ONNX's: LSTM i, f, c, o -> i, o, f, c; GRU z, r,
+# h and RNN are the same
+_ONNX_GATES = {"simplernn": (0,), "lstm": (0, 3, 1, 2), "gru": (0, 1, 2)}
+_ONNX_RECURRENT_OPS = {"simplernn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+# SimpleRNN activations as ONNX's RNN operator names them: (name, alpha or None); in
+# float32 LeakyRelu's float32 alpha is barenet's slope as barenet's float32 models hold it
+_ONNX_RNN_ACTIVATIONS = {"tanh": ("Tanh", None), "relu": ("Relu", None),
+                         "sigmoid": ("Sigmoid", None),
+                         "leaky_relu": ("LeakyRelu", _activations.LEAKY_SLOPE),
+                         "identity": ("Affine", 1.0)}
+assert set(_ONNX_RNN_ACTIVATIONS) == set(RNN_ACTIVATIONS)
+_INT64_MIN = -(2 ** 63)
+
+
+def _time_reversed(g, x):
+    """x (N, T, ...) with its steps in reverse order"""
+    return g.op("Slice", [x, g.const(g.ints([-1]), "starts"), g.const(g.ints([_INT64_MIN]),
+                                                                        "ends"),
+                          g.const(g.ints([1]), "axes"), g.const(g.ints([-1]), "steps")])
+
+
+def _uses_recurrent_op(g, layer, mask):
+    """ONNX's own operator gives barenet's numbers: float32 (onnxruntime runs RNN, LSTM and
+    GRU in float32 only) and no step mask (sequence_lens expresses padding at the end of a
+    row only; barenet's mask may skip any step)"""
+    return g.dtype == np.float32 and mask is None
+
+
+def _recurrent_op(g, layer, x, cells):
+    """ONNX's RNN/LSTM/GRU on x (N, T, C): Transpose to (T, N, C) (layout 0, every opset);
+    go_backwards reverses the input's steps first, since barenet then gives its outputs in
+    processing order (Keras's go_backwards) and Bidirectional's second direction runs the
+    other way over that reversed input; Y (T, dirs, N, U) -> (N, T, dirs U), or Y_h
+    (dirs, N, U) -> (N, dirs U)"""
+    cell, u = layer.cell, layer.cell.units
+    gates = _ONNX_GATES[cell.kind]
+    def blocks(m):   # (rows, G U) in barenet's gate order -> (G U, rows) in ONNX's
+        return np.concatenate([m[:, k * u:(k + 1) * u] for k in gates], axis=1).T
+    ws, rs, bs = [], [], []
+    for kernel, recurrent, bias in cells:
+        ws.append(blocks(kernel))
+        rs.append(blocks(recurrent))
+        if cell.bias_rows == 2:     # GRU reset_after: the input bias, then the recurrent one
+            b_in, b_rec = bias[0], bias[1]
+        else:
+            b_in, b_rec = bias, np.zeros_like(bias)
+        bs.append(np.concatenate([blocks(b_in[None])[:, 0], blocks(b_rec[None])[:, 0]]))
+    dirs = len(cells)
+    attrs = dict(hidden_size=u, direction="bidirectional" if dirs == 2 else "forward")
+    if cell.kind == "simplernn":
+        name, alpha = _ONNX_RNN_ACTIVATIONS[cell.activation]
+        attrs["activations"] = [name] * dirs
+        if alpha is not None:       # Affine: alpha x + beta
+            attrs["activation_alpha"] = [float(alpha)] * dirs
+            if name == "Affine":
+                attrs["activation_beta"] = [0.0] * dirs
+    if cell.kind == "gru":
+        attrs["linear_before_reset"] = int(cell.reset_after)
+    if cell.go_backwards:
+        x = _time_reversed(g, x)
+    xt = g.op("Transpose", [x], perm=[1, 0, 2])
+    y, y_h = g.name("Y"), g.name("Y_h")
+    g.nodes.append(helper.make_node(
+        _ONNX_RECURRENT_OPS[cell.kind],
+        [xt, g.const(g.float(np.stack(ws)), "W"), g.const(g.float(np.stack(rs)), "R"),
+         g.const(g.float(np.stack(bs)), "B")], [y, y_h], name=g.name(_ONNX_RECURRENT_OPS[
+             cell.kind]), **attrs))
+    width = dirs * u
+    if cell.return_sequences:
+        seq = g.op("Transpose", [y], perm=[2, 0, 1, 3])                 # (N, T, dirs, U)
+        return g.op("Reshape", [seq, g.const(g.ints([0, 0, width]), "shape")])
+    last = g.op("Transpose", [y_h], perm=[1, 0, 2])                      # (N, dirs, U)
+    return g.op("Reshape", [last, g.const(g.ints([0, width]), "shape")])
+
+
+def _cell_step(b, cell, recurrent, bias_rec, p, h, c):
+    """one step of barenet's cell in the body builder b: (h, c or None) after it"""
+    u = cell.units
+    r = b.op("MatMul", [h, b.const(b.float(recurrent), "W_h")])
+    if bias_rec is not None:
+        r = b.op("Add", [r, b.const(b.float(bias_rec), "b_h")])
+
+    def block(t, k):
+        return b.op("Slice", [t, b.const(b.ints([k * u]), "starts"),
+                              b.const(b.ints([(k + 1) * u]), "ends"),
+                              b.const(b.ints([-1]), "axes")])
+    if cell.kind == "simplernn":
+        return ACTIVATIONS[cell.activation](b, b.op("Add", [p, r])), None
+    if cell.kind == "lstm":
+        pre = b.op("Add", [p, r])
+        i, f = b.op("Sigmoid", [block(pre, 0)]), b.op("Sigmoid", [block(pre, 1)])
+        gg, o = b.op("Tanh", [block(pre, 2)]), b.op("Sigmoid", [block(pre, 3)])
+        c_new = b.op("Add", [b.op("Mul", [f, c]), b.op("Mul", [i, gg])])
+        return b.op("Mul", [o, b.op("Tanh", [c_new])]), c_new
+    z = b.op("Sigmoid", [b.op("Add", [block(p, 0), block(r, 0)])])
+    rr = b.op("Sigmoid", [b.op("Add", [block(p, 1), block(r, 1)])])
+    if cell.reset_after:
+        n = b.op("Tanh", [b.op("Add", [block(p, 2), b.op("Mul", [rr, block(r, 2)])])])
+    else:
+        rh = b.op("Mul", [rr, h])
+        n = b.op("Tanh", [b.op("Add", [block(p, 2), b.op(
+            "MatMul", [rh, b.const(b.float(recurrent[:, 2 * u:]), "W_hn")])])])
+    one_minus_z = b.op("Sub", [b.const(b.float(1), "one"), z])
+    return b.op("Add", [b.op("Mul", [z, h]), b.op("Mul", [one_minus_z, n])]), None
+
+
+def _recurrent_scan(g, layer, x, cells, mask):
+    """the documented composition: per direction P = x W + b_x for all steps (one MatMul),
+    then a Scan over the steps whose body is barenet's cell (MatMul, Sigmoid, Tanh, Mul,
+    Add), in float32 and float64 (onnxruntime's RNN/LSTM/GRU are float32 only). A step mask
+    (N, T) keeps the state over padded steps (Where), as barenet does. Scan's input
+    direction is the processing order (go_backwards, Bidirectional's second direction);
+    its output direction barenet's output positions (the second direction's put back in
+    time order), as recurrent._RecurrentBase._order gives them."""
+    cell, u = layer.cell, layer.cell.units
+    states = cell.states
+    zero = helper.make_tensor("value", _ONNX_TYPES[g.dtype], [1], [0.0])
+    rows = g.op("Slice", [g.op("Shape", [x]), g.const(g.ints([0]), "starts"),
+                          g.const(g.ints([1]), "ends")])
+    h0 = g.op("ConstantOfShape", [g.op("Concat", [rows, g.const(g.ints([u]), "units")],
+                                       axis=0)], value=zero)
+    step_mask = None
+    if mask is not None:
+        step_mask = g.op("Unsqueeze", [mask, g.const(g.ints([-1]), "axes")])    # (N, T, 1)
+    outs = []
+    for d, (kernel, recurrent, bias) in enumerate(cells):
+        b_in = bias[0] if cell.bias_rows == 2 else bias
+        b_rec = bias[1] if cell.bias_rows == 2 else None
+        p = g.op("Add", [g.op("MatMul", [x, g.const(g.float(kernel), "W")]),
+                         g.const(g.float(b_in), "b")])                    # (N, T, G U)
+        b = g.subgraph()
+        t_ = _ONNX_TYPES[g.dtype]
+        names = [b.name("h")] + ([b.name("c")] if states == 2 else [])
+        p_t = b.name("p_t")
+        body_in = [helper.make_tensor_value_info(n, t_, ["N", u]) for n in names]
+        body_in.append(helper.make_tensor_value_info(p_t, t_, ["N", cell.gates * u]))
+        m_t = None
+        if step_mask is not None:
+            m_t = b.name("m_t")
+            body_in.append(helper.make_tensor_value_info(m_t, TensorProto.BOOL, ["N", 1]))
+        h_new, c_new = _cell_step(b, cell, recurrent, b_rec, p_t, names[0],
+                                  names[1] if states == 2 else None)
+        if m_t is not None:
+            h_new = b.op("Where", [m_t, h_new, names[0]])
+            if c_new is not None:
+                c_new = b.op("Where", [m_t, c_new, names[1]])
+        new = [h_new] + ([c_new] if states == 2 else [])
+        outs_body = [b.op("Identity", [v], "state") for v in new] + [
+            b.op("Identity", [h_new], "y_t")]
+        body = helper.make_graph(
+            b.nodes, g.name("cell"), body_in,
+            [helper.make_tensor_value_info(n, t_, ["N", u]) for n in outs_body])
+        backwards = cell.go_backwards != (d == 1)
+        scan_in = [p] + ([step_mask] if step_mask is not None else [])
+        finals = [g.name("h_last")] + ([g.name("c_last")] if states == 2 else [])
+        seq = g.name("h_seq")
+        g.nodes.append(helper.make_node(
+            "Scan", [h0] * states + scan_in, finals + [seq], name=g.name("Scan"), body=body,
+            num_scan_inputs=len(scan_in), scan_input_axes=[1] * len(scan_in),
+            scan_input_directions=[int(backwards)] * len(scan_in),
+            scan_output_axes=[1], scan_output_directions=[int(d == 1)]))
+        outs.append(seq if cell.return_sequences else finals[0])
+    return outs[0] if len(outs) == 1 else g.op("Concat", outs, axis=-1)
+
+
+def _recurrent(g, layer, inputs, params, state, mask=None):
+    """SimpleRNN, LSTM, GRU and Bidirectional (dropout is the identity at inference):
+    ONNX's RNN/LSTM/GRU where they give barenet's numbers (_uses_recurrent_op: float32, no
+    step mask), otherwise the Scan of the cell (_recurrent_scan)"""
+    cells = layer.unpack(*params)
+    if _uses_recurrent_op(g, layer, mask):
+        return _recurrent_op(g, layer, inputs[0], cells)
+    return _recurrent_scan(g, layer, inputs[0], cells, mask)
+
+
+_recurrent.reads_mask = True
+
+
+# -- attention: a composition of MatMul, Softmax and elementwise ops -----------------------
+
+def _attention(g, layer, inputs, params, state, mask=None):
+    """MultiHeadAttention as barenet's forward computes it, in plain ONNX ops (not
+    com.microsoft's Attention): Q, K, V = x W + b (N, T, E) -> (N, H, T, D) by Reshape and
+    Transpose; S = (Q K^T) * (1 / sqrt D); the weights P = softmax over the keys, with the
+    causal triangle and the padding mask (N, T) of the keys applied by Where; O = P V back
+    to (N, T, E); out = O Wo + bo. Without a padding mask every query sees a key and
+    Softmax is used; with one, P = e * (1 / sum e) where e = exp(S - max) over the allowed
+    keys, so that a query without a valid key gets zero weights (output bo), as barenet.
+    Dropout and the key/value cache (generation) play no part in predict."""
+    wq, wk, wv, wo, bq, bk, bv, bo = layer.unpack(*_flat_params(params))
+    x = inputs[0]
+    t, c = layer.input_shape
+    h, dk = layer.num_heads, layer.key_dim
+
+    def heads(w, b, hint):
+        m = g.op("MatMul", [x, g.const(g.float(w), "W" + hint)])
+        if b is not None:
+            m = g.op("Add", [m, g.const(g.float(b), "b" + hint)])
+        m = g.op("Reshape", [m, g.const(g.ints([0, t, h, dk]), "shape")])
+        return g.op("Transpose", [m], perm=[0, 2, 1, 3])                 # (N, H, T, D)
+    q, k, v = heads(wq, bq, "q"), heads(wk, bk, "k"), heads(wv, bv, "v")
+    scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])]),
+                          g.const(g.float(1.0 / math.sqrt(dk)), "scale")])  # (N, H, T, T)
+    allowed = None
+    if layer.causal:
+        allowed = g.const(np.tril(np.ones((t, t), dtype=bool)), "causal")
+    if mask is not None:
+        keys = g.op("Unsqueeze", [mask, g.const(g.ints([1, 2]), "axes")])   # (N, 1, 1, T)
+        allowed = keys if allowed is None else g.op("And", [allowed, keys])
+    if mask is None:
+        if allowed is not None:
+            scores = g.op("Where", [allowed, scores, g.const(g.float(-np.inf), "minus_inf")])
+        p = g.op("Softmax", [scores], axis=-1)
+    else:
+        lowest = g.const(g.float(np.finfo(g.dtype).min), "lowest")
+        kept = g.op("Where", [allowed, scores, lowest])
+        top = g.reduce("ReduceMax", kept, [-1], keepdims=True)
+        zero = g.const(g.float(0), "zero")
+        e = g.op("Where", [allowed, g.op("Exp", [g.op("Sub", [kept, top])]), zero])
+        total = g.reduce("ReduceSum", e, [-1], keepdims=True)
+        some = g.op("Greater", [total, zero])
+        inv = g.op("Reciprocal", [g.op("Where", [some, total, g.const(g.float(1), "one")])])
+        p = g.op("Mul", [e, g.op("Where", [some, inv, zero])])
+    o = g.op("Transpose", [g.op("MatMul", [p, v])], perm=[0, 2, 1, 3])      # (N, T, H, D)
+    o = g.op("Reshape", [o, g.const(g.ints([0, t, h * dk]), "shape")])
+    out = g.op("MatMul", [o, g.const(g.float(wo), "Wo")])
+    if bo is not None:
+        out = g.op("Add", [out, g.const(g.float(bo), "bo")])
+    return out
+
+
+_attention.reads_mask = True
+
+
+def _flat_params(params):
+    """(weights, biases) of the model's lists as one flat array and the offset 0, for a
+    layer's unpack(flat, at)"""
+    w, b = params
+    flat = np.concatenate([np.ravel(w)] + ([np.ravel(b)] if b is not None else []))
+    return flat, 0
+
+
+def _positional(g, layer, inputs, params, state):
+    """x + the position table's first T rows (a constant: barenet's T is fixed): the
+    learned table's rows, or sinusoidal_table(T, C) rounded to the dtype as barenet does"""
+    t = layer.input_shape[0]
+    if layer.table_kind == "learned":
+        table = np.asarray(params[0]).reshape(layer.max_len, layer.output_dim)[:t]
+    else:
+        table = sinusoidal_table(t, layer.output_dim, g.dtype)
+    return g.op("Add", [inputs[0], g.const(g.float(table), "positions")])
+
+
+def _step_mask(g, layer, inputs):
+    """the bool step mask (N, T) of a mask-making layer's output, from its inputs, as
+    compute_mask gives it: Embedding(mask_zero=True) ids != 0; Masking any of the C values
+    != mask_value"""
+    if isinstance(layer, Embedding):
+        return g.op("Not", [g.op("Equal", [inputs[0], g.const(g.ints(0), "pad_id")])])
+    if isinstance(layer, Masking):
+        other = g.op("Not", [g.op("Equal", [inputs[0], g.const(g.float(layer.mask_value),
+                                                                 "mask_value")])])
+        some = g.reduce("ReduceMax", g.op("Cast", [other], to=_ONNX_TYPES[g.dtype]), [-1],
+                        keepdims=False)
+        return g.op("Cast", [some], to=TensorProto.BOOL)
+    raise NotExportableError(f"{layer!r} makes a step mask that barenet.onnx cannot "
+                             "compute")
+
+
 CONVERTERS = {Dense: _dense, Conv2D: _conv2d, MaxPool2D: _maxpool2d, AvgPool2D: _avgpool2d,
               GlobalAveragePooling1D: _global_avgpool1d,
               GlobalMaxPooling1D: _global_maxpool1d, Flatten: _flatten, Dropout: _dropout,
               Activation: _activation, BatchNormalization: _batchnorm,
               LayerNormalization: _layernorm, Add: _fold("Add"), Multiply: _fold("Mul"),
-              Concatenate: _concatenate, Embedding: _embedding, Masking: _masking}
+              Concatenate: _concatenate, Embedding: _embedding, Masking: _masking,
+              _Recurrent: _recurrent, Bidirectional: _recurrent,
+              MultiHeadAttention: _attention, PositionalEmbedding: _positional}
 
 
 def _converter(layer, index):
@@ -406,10 +706,11 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     converters = [_converter(layer, i) for i, layer in enumerate(model.layers)]
     masks = spec.masks or (-1,) * len(model.layers)
     for i, layer in enumerate(model.layers):
-        if getattr(layer, "uses_mask", False) and masks[i] >= 0:
+        if getattr(layer, "uses_mask", False) and masks[i] >= 0 \
+                and not getattr(converters[i], "reads_mask", False):
             raise NotExportableError(f"layer {i}, {layer!r}, reads the step mask of "
-                                     f"{model.layers[masks[i]]!r}; the ONNX export does not "
-                                     "carry step masks yet")
+                                     f"{model.layers[masks[i]]!r}; its ONNX converter does "
+                                     "not carry step masks")
     g = GraphBuilder(dtype, opset)
     input_shape = tuple(model.input_shape)
     size = int(np.prod(input_shape))
@@ -426,13 +727,24 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     if tokens:
         x_float = g.op("Cast", [x], to=_ONNX_TYPES[dtype])
     params = iter(zip(model.weights, model.biases))
-    outputs = []
+    outputs, inputs_of, step_masks = [], [], {}
+
+    def step_mask(src):
+        # the bool (N, T) step mask made by layer src, from its inputs, built once
+        if src not in step_masks:
+            step_masks[src] = _step_mask(g, model.layers[src], inputs_of[src])
+        return step_masks[src]
+
     for l, (layer, convert, parents) in enumerate(zip(model.layers, converters, edges)):
         model_input = x if isinstance(layer, Embedding) else x_float
         inputs = [model_input if p < 0 else outputs[p] for p in parents]
+        inputs_of.append(inputs)
         state = spec.state_views(model._state, l) if layer.n_state else ()
+        extra = {}
+        if getattr(convert, "reads_mask", False):
+            extra["mask"] = step_mask(masks[l]) if masks[l] >= 0 else None
         outputs.append(convert(g, layer, inputs, next(params) if layer.n_params else (),
-                               state))
+                               state, **extra))
     g.nodes.append(helper.make_node("Identity", [outputs[-1]], ["output"], name="output"))
     graph = helper.make_graph(
         g.nodes, "barenet",
@@ -471,7 +783,8 @@ def export(model: "Sequential", path: Optional[PathLike] = None, *,
     ``(N, prod(input_shape))`` predict also takes; a model with an Embedding takes int64 token
     ids (N, T). Its "output" (N, n_outputs), or (N, T, n_outputs) for a sequence output, is
     what predict returns (dropout is the identity, batch normalisation uses the running
-    statistics). A
+    statistics; recurrent layers and attention see the step masks of
+    Embedding(mask_zero=True) and Masking as predict does). A
     Model's graph (residual Add, Multiply, Concatenate, fan-out) is exported as it is.
     opset: ONNX operator set, None for DEFAULT_OPSET (17), at least MIN_OPSET (13).
     Metadata: barenet_version, barenet_model, barenet_layers (JSON: each layer's class,
