@@ -181,6 +181,13 @@ static inline REAL SFX(attention_keep)(const bn_dropout *drop, uint64_t stream, 
     return bn_dropout_keep(drop->seed, stream, (uint64_t)at, rate) ? scale : 0;
 }
 
+/* x[j] = exp(x[j] - top) for j < n, vectorised (vexp.h) */
+BN_VECTOR_CLONES
+static void SFX(attention_exp_shifted)(REAL *x, int64_t n, REAL top)
+{
+    for (int64_t j = 0; j < n; j++) x[j] = EXP(x[j] - top);
+}
+
 /* one (row, head) of the forward: for each block of queries [i0, i1), the scores
  * S = scale Q K^T against the keys [0, kn) the block can see (one GEMM), the softmax of
  * each query's row over its keys (causal: j < off + i + 1; masked keys get weight 0,
@@ -214,10 +221,10 @@ static int SFX(attention_head_forward)(const bn_layer *ly, int64_t sh, int64_t o
                 if (!any || pi[j] > top) top = pi[j];
                 any = 1;
             }
+            SFX(attention_exp_shifted)(pi, jn, top);
             REAL sum = 0;
             for (int64_t j = 0; j < jn; j++) {
-                const int masked = ms && j >= off && ms[j - off] == 0;
-                pi[j] = masked ? 0 : EXP(pi[j] - top);
+                if (ms && j >= off && ms[j - off] == 0) pi[j] = 0;
                 sum += pi[j];
             }
             const REAL inv = any ? 1 / sum : 0;
