@@ -118,10 +118,35 @@ def _as_numeric_array(value, name):
     return arr
 
 
+_SCAN = []  # [the compiled core's first_nonfinite, or None] once looked up
+
+
+def _first_nonfinite():
+    """barenet._core.first_nonfinite (one vectorised pass in C, no temporary), or None in a
+    pure NumPy install; imported on first use"""
+    if not _SCAN:
+        try:
+            from ._core import first_nonfinite
+        except ImportError:
+            first_nonfinite = None
+        _SCAN.append(first_nonfinite)
+    return _SCAN[0]
+
+
 def _finite(arr, name):
-    """NaN/inf check in slices of about a million values, so a large X needs no full-size
-    boolean temporary"""
+    """NaN/inf check: C-contiguous float32/float64 in one pass of the compiled core's
+    scan, else in NumPy slices of about a million values, so a large X needs no
+    full-size boolean temporary"""
     if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    scan = _first_nonfinite()
+    if (scan is not None and arr.dtype in (np.float32, np.float64)
+            and arr.flags.c_contiguous and arr.dtype.isnative):
+        at = scan(arr.reshape(1, -1))
+        if at >= 0:
+            where = np.unravel_index(at, arr.shape or (1,))
+            raise ValueError(f"{name} contains NaN or infinity (first at index "
+                             f"{tuple(int(i) for i in where)[:arr.ndim]})")
         return
     rows = arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1)
     step = max(1, (1 << 20) // rows.shape[1])
