@@ -8,17 +8,22 @@
  *                        running statistics;
  *   layer normalisation  over the channels of each position (a vector's values, a
  *                        sequence step's channels); backward recomputes each row's
- *                        statistics from the input.
+ *                        statistics from the input, and sums the parameters' gradients
+ *                        over BN_NORM_GROUPS fixed blocks of rows (on threads, into the
+ *                        node's fixed scratch), then adds the blocks in order.
  * y = gamma (x - mean) / sqrt(var + eps) + beta. Statistics are summed in double, in row
- * order; sums over rows run on one thread, so results do not depend on the thread count. */
+ * order; every sum over rows runs on one thread or over fixed blocks added in order, so
+ * results do not depend on the thread count. */
 #ifndef REAL
 #include <math.h>
 #include <stddef.h>
 
-#include "ops.h"
+#include "../checked.h"
 #include "../parallel.h"
+#include "ops.h"
 
 #define BN_NORM_LANES 64 /* channels whose sums are kept at once */
+#define BN_NORM_GROUPS 8 /* layer normalisation's backward: blocks of rows summed apart */
 
 static int64_t norm_param_count(const bn_layer *ly) { return 2 * ly->in_c; }
 
@@ -26,6 +31,12 @@ static int64_t batchnorm_state_count(const bn_layer *ly) { return 2 * ly->in_c; 
 
 /* mean, variance and 1 / sqrt(variance + eps) of the batch, per channel */
 static int64_t batchnorm_fixed(const bn_layer *ly) { return 3 * ly->in_c; }
+
+/* layer normalisation's backward: each block of rows' sums of dgamma and dbeta (C each) */
+static int64_t layernorm_fixed(const bn_layer *ly)
+{
+    return bn_size_mul3(BN_NORM_GROUPS, 2, ly->in_c);
+}
 
 static int norm_check(const bn_net *net, const bn_layer *ly)
 {
@@ -57,6 +68,7 @@ const bn_op bn_op_layernorm = {
     .min_inputs = 1,
     .max_inputs = 1,
     .param_count = norm_param_count,
+    .fixed = layernorm_fixed,
     .check = norm_check,
     .forward = {layernorm_forward_f64, layernorm_forward_f32},
     .backward = {layernorm_backward_f64, layernorm_backward_f32},
@@ -251,28 +263,25 @@ static int SFX(layernorm_backward)(const bn_op_args *g)
     const REAL *gamma = (const REAL *)g->params + ly->w_offset;
     REAL *dgamma = (REAL *)g->dparams + ly->w_offset, *dbeta = (REAL *)g->dparams + ly->b_offset;
     const REAL *x = g->in[0], *d = g->d;
-    REAL *dx = g->din[0];
-    for (int64_t j = 0; j < c; j++) dgamma[j] = dbeta[j] = 0;
-    for (int64_t r = 0; r < rows; r++) { /* the parameters' sums, in row order */
-        REAL mean, inv;
-        SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
-        for (int64_t j = 0; j < c; j++) {
-            dgamma[j] += d[r * c + j] * ((x[r * c + j] - mean) * inv);
-            dbeta[j] += d[r * c + j];
-        }
-    }
-    if (dx == NULL) return BN_OK;
-    const int nt = bn_threads_for(rows / 64, (double)(rows * c));
-    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
-        for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) {
+    REAL *dx = g->din[0], *part = g->fixed; /* (groups, 2, C) */
+    if (part == NULL) return BN_ENET;        /* the plan gives every layernorm its blocks */
+    const int nt = bn_threads_for(BN_NORM_GROUPS, 4.0 * (double)(rows * c));
+    BN_PARALLEL_FOR(nt, for (int grp = 0; grp < BN_NORM_GROUPS; grp++) {
+        REAL *pg = part + 2 * c * grp, *pb = pg + c;
+        for (int64_t j = 0; j < c; j++) pg[j] = pb[j] = 0;
+        for (int64_t r = rows * grp / BN_NORM_GROUPS; r < rows * (grp + 1) / BN_NORM_GROUPS;
+             r++) {
             REAL mean, inv;
             double s1 = 0.0, s2 = 0.0;
             SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
             for (int64_t j = 0; j < c; j++) {
-                const REAL dxhat = d[r * c + j] * gamma[j];
+                const REAL xhat = (x[r * c + j] - mean) * inv, dxhat = d[r * c + j] * gamma[j];
+                pg[j] += d[r * c + j] * xhat;
+                pb[j] += d[r * c + j];
                 s1 += (double)dxhat;
-                s2 += (double)(dxhat * ((x[r * c + j] - mean) * inv));
+                s2 += (double)(dxhat * xhat);
             }
+            if (dx == NULL) continue;
             const REAL scale = (REAL)((double)inv / (double)c), cn = (REAL)c;
             for (int64_t j = 0; j < c; j++) {
                 const REAL xhat = (x[r * c + j] - mean) * inv;
@@ -281,6 +290,15 @@ static int SFX(layernorm_backward)(const bn_op_args *g)
             }
         }
     });
+    for (int64_t j = 0; j < c; j++) { /* the blocks' sums, in block order */
+        REAL sg = part[j], sb = part[c + j];
+        for (int grp = 1; grp < BN_NORM_GROUPS; grp++) {
+            sg += part[2 * c * grp + j];
+            sb += part[2 * c * grp + c + j];
+        }
+        dgamma[j] = sg;
+        dbeta[j] = sb;
+    }
     return BN_OK;
 }
 
