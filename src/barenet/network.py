@@ -129,7 +129,7 @@ class Spec:
     @property
     def out_size(self):
         """values per sample of the output"""
-        return int(np.prod(self.layers[-1].output_shape))
+        return math.prod(self.layers[-1].output_shape)
 
     @property
     def y_size(self):
