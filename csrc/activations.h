@@ -2,13 +2,16 @@
  * numbers), the fused GEMM write-back and the layer code, with their scalar forms.
  * Derivatives take both the output a = f(z) and the input z: most are cheapest from a (as
  * in the tutorial: relu' = (a > 0), sigmoid' = a (1 - a), tanh' = 1 - a^2), gelu needs z.
- * Softmax is not elementwise: the layer code applies it to whole rows (bn_softmax_rows). */
+ * Softmax is not elementwise: the layer code applies it to whole rows (bn_softmax_rows).
+ * Everything here is branch-free with constant act (exp from vexp.h, erf from verf.h), so
+ * a loop over one activation vectorises; tanh still calls libm. */
 #ifndef BARENET_ACTIVATIONS_H
 #define BARENET_ACTIVATIONS_H
 
 #include <math.h>
 #include <stdint.h>
 
+#include "verf.h"
 #include "vexp.h"
 
 typedef enum {
@@ -48,7 +51,7 @@ static inline double bn_act_f64(int32_t act, double z)
     case BN_ACT_SIGMOID: return bn_sigmoid_f64(z);
     case BN_ACT_TANH: return tanh(z);
     case BN_ACT_LEAKY_RELU: return z > 0.0 ? z : BN_LEAKY_SLOPE * z;
-    case BN_ACT_GELU: return 0.5 * z * (1.0 + erf(z * BN_SQRT1_2));
+    case BN_ACT_GELU: return 0.5 * z * (1.0 + bn_erf(z * BN_SQRT1_2));
     case BN_ACT_EXP: return bn_exp(z);
     default: return z;
     }
@@ -61,7 +64,7 @@ static inline float bn_act_f32(int32_t act, float z)
     case BN_ACT_SIGMOID: return bn_sigmoid_f32(z);
     case BN_ACT_TANH: return tanhf(z);
     case BN_ACT_LEAKY_RELU: return z > 0.0f ? z : (float)BN_LEAKY_SLOPE * z;
-    case BN_ACT_GELU: return 0.5f * z * (1.0f + erff(z * (float)BN_SQRT1_2));
+    case BN_ACT_GELU: return 0.5f * z * (1.0f + bn_erff(z * (float)BN_SQRT1_2));
     case BN_ACT_EXP: return bn_expf(z);
     default: return z;
     }
@@ -76,7 +79,7 @@ static inline double bn_dact_f64(int32_t act, double a, double z)
     case BN_ACT_TANH: return 1.0 - a * a;
     case BN_ACT_LEAKY_RELU: return a > 0.0 ? 1.0 : BN_LEAKY_SLOPE; /* a > 0 iff z > 0 */
     case BN_ACT_GELU:
-        return 0.5 * (1.0 + erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * bn_exp(-0.5 * z * z);
+        return 0.5 * (1.0 + bn_erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * bn_exp(-0.5 * z * z);
     case BN_ACT_EXP: return a;
     default: return 1.0;
     }
@@ -90,7 +93,7 @@ static inline float bn_dact_f32(int32_t act, float a, float z)
     case BN_ACT_TANH: return 1.0f - a * a;
     case BN_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : (float)BN_LEAKY_SLOPE;
     case BN_ACT_GELU:
-        return 0.5f * (1.0f + erff(z * (float)BN_SQRT1_2))
+        return 0.5f * (1.0f + bn_erff(z * (float)BN_SQRT1_2))
              + z * (float)BN_INV_SQRT_2PI * bn_expf(-0.5f * z * z);
     case BN_ACT_EXP: return a;
     default: return 1.0f;

@@ -673,8 +673,8 @@ static void SFX(pack_panel)(const REAL *src, int64_t ld, int lines_contiguous, i
 }
 
 /* fused write-back: z = c + bias, c = act(z), on one tile still in cache. The switch
- * is outside the loops so identity, relu and leaky relu vectorise; the others call the
- * scalar forms of activations.h (the same expressions, so the same bits). */
+ * is outside the loops so identity, relu, leaky relu and gelu (verf.h) vectorise; the
+ * others call the scalar forms of activations.h (the same expressions, so the same bits). */
 
 BN_VECTOR_CLONES
 static void SFX(bias_act)(REAL *c, int64_t ldc, int64_t mb, int64_t nb, const REAL *bias,
@@ -695,6 +695,9 @@ static void SFX(bias_act)(REAL *c, int64_t ldc, int64_t mb, int64_t nb, const RE
             break;
         case BN_ACT_LEAKY_RELU:
             for (int64_t j = 0; j < nb; j++) ci[j] = ci[j] > (REAL)0 ? ci[j] : slope * ci[j];
+            break;
+        case BN_ACT_GELU:
+            for (int64_t j = 0; j < nb; j++) ci[j] = ACT(BN_ACT_GELU, ci[j]);
             break;
         default:
             for (int64_t j = 0; j < nb; j++) ci[j] = ACT(act, ci[j]);

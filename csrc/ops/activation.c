@@ -31,6 +31,24 @@ const bn_op bn_op_activation = {
 
 #else /* ---- per precision ---- */
 
+/* a[i0:i1] = act(x[i0:i1]); a constant activation per loop, so each loop vectorises */
+BN_VECTOR_CLONES
+static void SFX(activation_range)(REAL *a, const REAL *x, int64_t i0, int64_t i1, int32_t act)
+{
+#define BN_APPLY(ACT_ID) for (int64_t i = i0; i < i1; i++) a[i] = ACT(ACT_ID, x[i])
+    switch ((bn_activation)act) {
+    case BN_ACT_IDENTITY: memcpy(a + i0, x + i0, (size_t)(i1 - i0) * sizeof(REAL)); break;
+    case BN_ACT_RELU: BN_APPLY(BN_ACT_RELU); break;
+    case BN_ACT_LEAKY_RELU: BN_APPLY(BN_ACT_LEAKY_RELU); break;
+    case BN_ACT_SIGMOID: BN_APPLY(BN_ACT_SIGMOID); break;
+    case BN_ACT_TANH: BN_APPLY(BN_ACT_TANH); break;
+    case BN_ACT_GELU: BN_APPLY(BN_ACT_GELU); break;
+    case BN_ACT_EXP: BN_APPLY(BN_ACT_EXP); break;
+    case BN_ACT_SOFTMAX: BN_APPLY(BN_ACT_IDENTITY); break; /* refused by the check */
+    }
+#undef BN_APPLY
+}
+
 static int SFX(activation_forward)(const bn_op_args *g)
 {
     const int64_t count = g->n * bn_op_out_size(g->ly);
@@ -38,21 +56,8 @@ static int SFX(activation_forward)(const bn_op_args *g)
     const REAL *x = g->in[0];
     REAL *a = g->a;
     const int nt = bn_threads_for(count / 4096, (double)count);
-#define BN_APPLY(ACT_ID)                                                                    \
-    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {                                      \
-        for (int64_t i = count * t / nt; i < count * (t + 1) / nt; i++)                     \
-            a[i] = ACT(ACT_ID, x[i]);                                                       \
-    })
-    switch ((bn_activation)act) {
-    case BN_ACT_IDENTITY: memcpy(a, x, (size_t)count * sizeof(REAL)); break;
-    case BN_ACT_RELU: BN_APPLY(BN_ACT_RELU); break;
-    case BN_ACT_LEAKY_RELU: BN_APPLY(BN_ACT_LEAKY_RELU); break;
-    case BN_ACT_SIGMOID: case BN_ACT_TANH: case BN_ACT_GELU: case BN_ACT_EXP:
-    case BN_ACT_SOFTMAX: /* refused by the check */
-        BN_APPLY(act);
-        break;
-    }
-#undef BN_APPLY
+    BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++)
+        SFX(activation_range)(a, x, count * t / nt, count * (t + 1) / nt, act););
     return BN_OK;
 }
 
