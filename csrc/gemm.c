@@ -72,6 +72,7 @@ void bn_set_num_threads(int n) { threads_setting = n > 0 ? n : 0; }
 int bn_get_num_threads(void)
 {
 #ifdef _OPENMP
+    if (omp_in_parallel()) return 1; /* called by a thread of a team: its share is serial */
     int max = omp_get_max_threads();
 #else
     int max = 1;

@@ -35,7 +35,8 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
 
 /* Threads: n > 0 sets barenet's thread count, n <= 0 returns to the default (the environment
  * variable BARENET_NUM_THREADS, else omp_get_max_threads()). The count in effect never exceeds
- * omp_get_max_threads(), so threadpoolctl / omp_set_num_threads limit barenet too. Products
+ * omp_get_max_threads(), so threadpoolctl / omp_set_num_threads limit barenet too; inside an
+ * OpenMP parallel region it is 1 (a product called by a team's thread runs on it). Products
  * below a measured size run on one thread. Results are bit-identical for any thread count. */
 void bn_set_num_threads(int n);
 int bn_get_num_threads(void);

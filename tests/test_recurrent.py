@@ -114,8 +114,11 @@ def test_compiled_training_matches_the_reference(cell, dtype, rtol):
                                atol=rtol * 1e-2)
 
 
-@pytest.mark.parametrize("cell", sorted(CELLS))
-def test_training_does_not_depend_on_the_thread_count(cell):
+@pytest.mark.parametrize("cell, units, batch", [(c, 32, 128) for c in sorted(CELLS)]
+                         + [("lstm", 64, 64), ("gru", 64, 64)])
+def test_training_does_not_depend_on_the_thread_count(cell, units, batch):
+    """the threads split the rows of every step; with 64 units and batch 64 one thread's
+    per-step products take GEMM's packed path and two threads' halves its direct one"""
     require_compiled()
     X, y = data(8, channels=8, n=260, seed=6, dtype=np.float32)
     results = []
@@ -123,10 +126,10 @@ def test_training_does_not_depend_on_the_thread_count(cell):
     try:
         for threads in (1, 2):
             barenet.set_num_threads(threads)
-            net = rnn_model(cell, steps=8, channels=8, units=32, return_sequences=True,
+            net = rnn_model(cell, steps=8, channels=8, units=units, return_sequences=True,
                             bidirectional=True, dropout=0.1, seed=0, dtype=np.float32,
                             backend="compiled")
-            net.train(X, y, epochs=2, learning_rate=1e-2, batch_size=128, optimizer="adam",
+            net.train(X, y, epochs=2, learning_rate=1e-2, batch_size=batch, optimizer="adam",
                       verbose=False)
             results.append((net.get_params(), net.predict(X)))
     finally:
@@ -192,6 +195,72 @@ def test_outputs_equal_pytorch(backend, cell, return_sequences, bidirectional):
     else:
         expected = np.concatenate(list(h_n), axis=1)
     np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_training_equals_pytorch(backend, cell):
+    """a character model (Embedding, one recurrent layer, a softmax per step) trained with
+    Adam and global-norm clipping from copied weights on the same batches ends where PyTorch
+    does (Adam, global-norm clipping, CrossEntropyLoss over all steps), given torch the one bias
+    barenet has: its bias_hh (GRU: none to freeze, both are barenet's) zero and frozen"""
+    torch = pytest.importorskip("torch")
+    from barenet.layers import Embedding
+    from barenet.optimizers import Adam
+    vocab, steps, units, n, batch = 7, 9, 6, 12, 4
+    net = Sequential([Embedding(vocab, 3), CELLS[cell](units, return_sequences=True),
+                      Dense(vocab, activation="softmax")], input_shape=(steps,), seed=4,
+                     backend=backend)
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, vocab, (n, steps))
+    y = rng.integers(0, vocab, (n, steps))
+    emb = torch.nn.Embedding(vocab, 3, dtype=torch.float64)
+    rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](3, units, batch_first=True,
+                                                             dtype=torch.float64)
+    out = torch.nn.Linear(units, vocab, dtype=torch.float64)
+    (params,) = net.layers[1].unpack(net.weights[1], net.biases[1])
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(net.weights[0].reshape(vocab, 3).copy()))
+        for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+                               to_torch(cell, *params)):
+            getattr(rnn, name + "_l0").copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        out.weight.copy_(torch.from_numpy(net.weights[2].T.copy()))
+        out.bias.copy_(torch.from_numpy(net.biases[2].ravel().copy()))
+    if cell == "lstm":
+        rnn.bias_hh_l0.requires_grad_(False)
+    modules = (emb, rnn, out)
+    trained = [p for m in modules for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trained, lr=0.05)
+    ours = Adam(clipnorm=0.2)
+    norms = []
+    for _ in range(2):  # epochs, the batches in order
+        net.train(X, y, epochs=1, learning_rate=0.05, batch_size=batch, optimizer=ours,
+                  shuffle=False, verbose=False)
+        for i in range(0, n, batch):
+            opt.zero_grad()
+            logits = out(rnn(emb(torch.from_numpy(X[i:i + batch])))[0])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab),
+                                                     torch.from_numpy(y[i:i + batch]).reshape(-1))
+            loss.backward()
+            # clip_grad_norm_(trained, 0.2), whose factor is 0.2 / (norm + 1e-6), exactly
+            norm = float(torch.sqrt(sum((p.grad ** 2).sum() for p in trained)))
+            norms.append(norm)
+            if norm > 0.2:
+                for p in trained:
+                    p.grad.mul_(0.2 / norm)
+            opt.step()
+    assert max(norms) > 0.2 > min(norms)  # clipping acts on some batches, not all
+    (params,) = net.layers[1].unpack(net.weights[1], net.biases[1])
+    expected = to_torch(cell, *params)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.weights[0].reshape(vocab, 3), emb.weight.numpy(),
+                                   rtol=1e-9, atol=1e-12)
+        got = [getattr(rnn, name + "_l0").numpy()
+               for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        if cell == "lstm":
+            got = got[:2] + [got[2] + got[3], got[3]]
+        for a, b in zip(expected, got):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(net.weights[2], out.weight.numpy().T, rtol=1e-9, atol=1e-12)
 
 
 # -- masks and carried state (the NumPy reference) -------------------------------------------

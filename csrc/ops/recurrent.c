@@ -338,6 +338,49 @@ static void SFX(gru1_rows_state)(const SFX(rnn_dir) *r, const REAL *rr, REAL *h,
     }
 }
 
+/* all steps of rows i0..i1 (one thread's share: a row's recurrence never reads another
+ * row, so the threads need no barrier between steps); rr (N, GU), h and c (N, U) */
+static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, REAL *rr,
+                                 REAL *h, REAL *c, int from_zero, int64_t i0, int64_t i1)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t t = r->t, u = r->u, gu = r->gu, width = ly->out_c, m = i1 - i0;
+    const int32_t act = (int32_t)ly->activation;
+    const int kind = (int)ly->kind;
+    const REAL *mask = g->mask; /* (N, T) 1 valid, 0 padded; NULL all valid */
+    REAL *out = g->a;
+    REAL *rri = rr + i0 * gu, *hi = h + i0 * u, *ci = c + i0 * u; /* this share's rows */
+    int status;
+    for (int64_t s = 0; s < t; s++) {
+        const int64_t ti = r->back ? t - 1 - s : s, o = r->reverse_out ? t - 1 - s : s;
+        if (r->hp)
+            for (int64_t i = i0; i < i1; i++)
+                memcpy(r->hp + (i * t + ti) * u, h + i * u, (size_t)u * sizeof(REAL));
+        if (kind == BN_LAYER_GRU && !ly->reset_after) { /* two products, c holds r h */
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, 2 * u, u, 1, hi, u, r->wh, gu, 0, rri,
+                          gu);
+            if (status != BN_OK) return status;
+            SFX(gru1_rows_gates)(r, rr, h, c, mask, ti, i0, i1);
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, u, 1, ci, u, r->wh + 2 * u, gu, 0,
+                          rri + 2 * u, gu);
+            if (status != BN_OK) return status;
+            SFX(gru1_rows_state)(r, rr, h, mask, ti, i0, i1);
+        } else {
+            if (s == 0 && from_zero) /* h = 0: nothing to multiply */
+                memset(rri, 0, (size_t)(m * gu) * sizeof(REAL));
+            else if ((status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, gu, u, 1, hi, u, r->wh, gu, 0,
+                                    rri, gu)) != BN_OK)
+                return status;
+            SFX(rnn_rows_forward)(r, kind, act, rr, h, c, mask, ti, i0, i1);
+        }
+        if (ly->return_sequences)
+            for (int64_t i = i0; i < i1; i++)
+                memcpy(out + (i * t + o) * width + r->d * u, h + i * u,
+                       (size_t)u * sizeof(REAL));
+    }
+    return BN_OK;
+}
+
 /* one direction's forward over all steps; out (N, T, D U) or (N, D U) */
 static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_t d)
 {
@@ -347,9 +390,7 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
     REAL *rr = (REAL *)g->cols + (g->z ? 0 : n * t * gu); /* (N, GU) */
     REAL *h = rr + n * gu, *c = h + n * u;                /* (N, U) each */
     REAL *out = g->a;
-    const int32_t act = (int32_t)ly->activation;
     const int kind = (int)ly->kind;
-    const REAL *mask = g->mask; /* (N, T) 1 valid, 0 padded; NULL all valid */
     const int64_t states = kind == BN_LAYER_LSTM ? 2 : 1, carried = ly->directions * u * states;
     REAL *carry = g->carry ? (REAL *)g->carry + d * u * states : NULL; /* row i at i carried */
     /* the input projection of every step: one GEMM */
@@ -363,39 +404,18 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
             if (states == 2) memcpy(c + i * u, carry + i * carried + u, (size_t)u * sizeof(REAL));
         }
     if (r.c0) memcpy(r.c0, c, (size_t)(n * u) * sizeof(REAL));
-    const int nt = bn_threads_for(n, 30.0 * (double)(n * gu));
-    for (int64_t s = 0; s < t; s++) {
-        const int64_t ti = r.back ? t - 1 - s : s, o = r.reverse_out ? t - 1 - s : s;
-        if (r.hp)
-            for (int64_t i = 0; i < n; i++)
-                memcpy(r.hp + (i * t + ti) * u, h + i * u, (size_t)u * sizeof(REAL));
-        if (kind == BN_LAYER_GRU && !ly->reset_after) { /* two products, c holds r h */
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, 2 * u, u, 1, h, u, r.wh, gu, 0, rr, gu);
-            if (status != BN_OK) return status;
-            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-                SFX(gru1_rows_gates)(&r, rr, h, c, mask, ti, n * th / nt, n * (th + 1) / nt);
-            });
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, u, 1, c, u, r.wh + 2 * u, gu, 0,
-                          rr + 2 * u, gu);
-            if (status != BN_OK) return status;
-            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-                SFX(gru1_rows_state)(&r, rr, h, mask, ti, n * th / nt, n * (th + 1) / nt);
-            });
-        } else {
-            if (s == 0 && carry == NULL) /* h = 0: nothing to multiply */
-                memset(rr, 0, (size_t)(n * gu) * sizeof(REAL));
-            else if ((status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, gu, u, 1, h, u, r.wh, gu, 0,
-                                    rr, gu)) != BN_OK)
-                return status;
-            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-                SFX(rnn_rows_forward)(&r, kind, act, rr, h, c, mask, ti, n * th / nt,
-                                      n * (th + 1) / nt);
-            });
+    /* the steps: the rows split over the threads once, each thread running all steps of its
+     * rows (its per-step products on one thread); the same bits for any split (cpu.h) */
+    const int nt = bn_threads_for(n, (double)t * (double)(n * gu) * (2.0 * (double)u + 30.0));
+    BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+        const int part = SFX(rnn_forward_rows)(g, &r, rr, h, c, carry == NULL, n * th / nt,
+                                               n * (th + 1) / nt);
+        if (part != BN_OK) {
+            BN_OMP_CRITICAL
+            status = part;
         }
-        if (ly->return_sequences)
-            for (int64_t i = 0; i < n; i++)
-                memcpy(out + (i * t + o) * width + d * u, h + i * u, (size_t)u * sizeof(REAL));
-    }
+    });
+    if (status != BN_OK) return status;
     if (!ly->return_sequences)
         for (int64_t i = 0; i < n; i++)
             memcpy(out + i * width + d * u, h + i * u, (size_t)u * sizeof(REAL));
@@ -544,16 +564,65 @@ static void SFX(rnn_column_sums)(REAL *col, const REAL *m, int64_t rows, int64_t
         for (int64_t j = 0; j < cols; j++) col[j] += m[i * cols + j];
 }
 
+/* backpropagation through all steps of rows i0..i1 (one thread's share, no barrier between
+ * steps); dh, dc, dh2 (N, U); wht (GU, U) Wh^T */
+static int SFX(rnn_backward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, REAL *dh,
+                                  REAL *dc, REAL *dh2, const REAL *wht, int64_t i0, int64_t i1)
+{
+    const bn_layer *ly = g->ly;
+    const int64_t t = r->t, u = r->u, gu = r->gu, width = ly->out_c, m = i1 - i0;
+    const int kind = (int)ly->kind;
+    const int32_t act = (int32_t)ly->activation;
+    const REAL *dout = g->d;
+    const REAL *mask = g->mask;
+    const int gru1 = kind == BN_LAYER_GRU && !ly->reset_after;
+    int status;
+    for (int64_t s = t - 1; s >= 0; s--) {
+        const int64_t ti = r->back ? t - 1 - s : s, o = r->reverse_out ? t - 1 - s : s;
+        const int64_t tp = r->back ? ti + 1 : ti - 1; /* the step before (s > 0) */
+        const REAL *pt = r->p + (i0 * t + ti) * gu;   /* this share's dP_t, row stride T GU */
+        if (ly->return_sequences)
+            for (int64_t i = i0; i < i1; i++) {
+                const REAL *di = dout + (i * t + o) * width + r->d * u;
+                for (int64_t j = 0; j < u; j++) dh[i * u + j] += di[j];
+            }
+        if (gru1) { /* dc holds drh = dn W_hn^T */
+            SFX(gru1_rows_back_gates)(r, dh, dh2, mask, ti, i0, i1);
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, u, 1, pt + 2 * u, t * gu,
+                          wht + 2 * u * u, u, 0, dc + i0 * u, u);
+            if (status != BN_OK) return status;
+            SFX(gru1_rows_back_reset)(r, dc, dh2, ti, i0, i1);
+        } else {
+            SFX(rnn_rows_backward)(r, kind, act, dh, dc, dh2, mask, s, ti, tp, i0, i1);
+        }
+        if (s == 0) break; /* the initial state gets no gradient */
+        /* dh_prev = dh2 + dR_t Wh^T */
+        REAL *dh2i = dh2 + i0 * u;
+        if (kind == BN_LAYER_GRU) {
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, 2 * u, 1, pt, t * gu, wht, u, 1,
+                          dh2i, u);
+            if (status == BN_OK && !gru1)
+                status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, u, 1, r->aux + (i0 * t + ti) * u,
+                              t * u, wht + 2 * u * u, u, 1, dh2i, u);
+        } else {
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, gu, 1, pt, t * gu, wht, u, 1, dh2i, u);
+        }
+        if (status != BN_OK) return status;
+        REAL *swap = dh;
+        dh = dh2;
+        dh2 = swap;
+    }
+    return BN_OK;
+}
+
 static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64_t d)
 {
     const bn_layer *ly = g->ly;
     SFX(rnn_dir) r = SFX(rnn_direction)(g, d);
     const int64_t n = r.n, t = r.t, u = r.u, gu = r.gu, width = ly->out_c;
     const int kind = (int)ly->kind;
-    const int32_t act = (int32_t)ly->activation;
     REAL *dh = g->cols, *dc = dh + n * u, *dh2 = dc + n * u; /* (N, U) each */
     const REAL *dout = g->d;
-    const REAL *mask = g->mask;
     REAL *dp = g->dparams;
     REAL *dwx = dp + ly->w_offset + d * rnn_weights_per_direction(ly), *dwh = dwx + r.c * gu;
     REAL *db = dp + ly->b_offset + d * rnn_bias_per_direction(ly);
@@ -564,54 +633,18 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
     if (!ly->return_sequences)
         for (int64_t i = 0; i < n; i++)
             memcpy(dh + i * u, dout + i * width + d * u, (size_t)u * sizeof(REAL));
-    const int nt = bn_threads_for(n, 30.0 * (double)(n * gu));
-    int status;
-    for (int64_t s = t - 1; s >= 0; s--) {
-        const int64_t ti = r.back ? t - 1 - s : s, o = r.reverse_out ? t - 1 - s : s;
-        const int64_t tp = r.back ? ti + 1 : ti - 1; /* the step before (s > 0) */
-        if (ly->return_sequences)
-            for (int64_t i = 0; i < n; i++) {
-                const REAL *di = dout + (i * t + o) * width + d * u;
-                for (int64_t j = 0; j < u; j++) dh[i * u + j] += di[j];
-            }
-        const int gru1 = kind == BN_LAYER_GRU && !ly->reset_after;
-        if (gru1) { /* dc holds drh = dn W_hn^T */
-            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-                SFX(gru1_rows_back_gates)(&r, dh, dh2, mask, ti, n * th / nt,
-                                          n * (th + 1) / nt);
-            });
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, u, 1, r.p + ti * gu + 2 * u, t * gu,
-                          wht + 2 * u * u, u, 0, dc, u);
-            if (status != BN_OK) return status;
-            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-                SFX(gru1_rows_back_reset)(&r, dc, dh2, ti, n * th / nt, n * (th + 1) / nt);
-            });
-        } else {
-            BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-                SFX(rnn_rows_backward)(&r, kind, act, dh, dc, dh2, mask, s, ti, tp,
-                                       n * th / nt, n * (th + 1) / nt);
-            });
+    /* the steps in reverse: the rows split over the threads once, as in forward */
+    const int nt = bn_threads_for(n, (double)t * (double)(n * gu) * (2.0 * (double)u + 30.0));
+    int status = BN_OK;
+    BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+        const int part = SFX(rnn_backward_rows)(g, &r, dh, dc, dh2, wht, n * th / nt,
+                                                n * (th + 1) / nt);
+        if (part != BN_OK) {
+            BN_OMP_CRITICAL
+            status = part;
         }
-        if (s == 0) break; /* the initial state gets no gradient */
-        /* dh_prev = dh2 + dR_t Wh^T */
-        const REAL *pt = r.p + ti * gu;
-        if (gru1) {
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, 2 * u, 1, pt, t * gu, wht, u, 1,
-                          dh2, u);
-        } else if (kind == BN_LAYER_GRU) {
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, 2 * u, 1, pt, t * gu, wht, u, 1,
-                          dh2, u);
-            if (status == BN_OK)
-                status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, u, 1, r.aux + ti * u, t * u,
-                              wht + 2 * u * u, u, 1, dh2, u);
-        } else {
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, n, u, gu, 1, pt, t * gu, wht, u, 1, dh2, u);
-        }
-        if (status != BN_OK) return status;
-        REAL *swap = dh;
-        dh = dh2;
-        dh2 = swap;
-    }
+    });
+    if (status != BN_OK) return status;
     /* the weights' gradients over all steps at once: dWx = x^T dP, dWh = hp^T dR */
     const int64_t rows = n * t;
     status = GEMM(BN_TRANS, BN_NO_TRANS, r.c, gu, rows, 1, x, r.c, r.p, gu, 0, dwx, gu);
