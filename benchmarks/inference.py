@@ -208,6 +208,9 @@ PEERS = {"barenet": make_barenet, "barenet out=": make_barenet_out, "torch": mak
 
 # ---------------------------------------------------------------- timing
 
+SETTLE = 0.02  # seconds between two peers' batches (time_cell)
+
+
 def calls_for(fn, X):
     """(calls per timed batch: enough for TARGET_SECONDS, seconds of one call)"""
     t0 = time.perf_counter()
@@ -219,15 +222,21 @@ def calls_for(fn, X):
 def time_cell(fns, X, rounds, slow):
     """{peer: best seconds per call}: the peers' batches alternate, round after round; a
     peer whose call takes more than `slow` seconds (the NumPy reference of the CNN on
-    10,000 rows) is timed once"""
+    10,000 rows) is timed once. The order of the peers turns by one each round and each
+    batch starts after a pause of SETTLE seconds: the thread pools of the peer before
+    (OpenBLAS's busy-waits about 0.1 s after its last call) spin on, and on 2 cores that
+    takes the second core from the next peer (seen: whichever peer came right after NumPy
+    lost up to 2x at 2 threads), so no peer always follows the same one"""
     calls, best = {}, {}
     for name, fn in fns.items():
         calls[name], best[name] = calls_for(fn, X)
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    order = list(fns.items())
+    for r in range(rounds):
+        for name, fn in order[r % len(order):] + order[:r % len(order)]:
             if best[name] > slow:
                 continue
             k = calls[name]
+            time.sleep(SETTLE)
             t0 = time.perf_counter()
             for _ in range(k):
                 fn(X)
