@@ -8,6 +8,9 @@ initial parameters, optimizer state and random seed are broadcast. docs/distribu
 describes the launch, the reduction modes, failure behaviour and the scaling model.
 This module is imported only when used; mpi4py only when an `MPI` is made.
 """
+import atexit
+import os
+import sys
 import time
 
 import numpy as np
@@ -23,6 +26,20 @@ def load_npy(path):
     """The array of a .npy file, memory-mapped read-only: each rank reads (and keeps in its
     page cache) only the rows its parts of the batches touch."""
     return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+_ABANDONED = []  # [True] once a collective was abandoned (MPI._abandon)
+
+
+def _exit_without_finalize():
+    """atexit: end the process before mpi4py's MPI_Finalize, which would wait for an
+    abandoned collective forever"""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or broken stream: nothing more to write
+            pass
+    os._exit(1)
 
 
 class MPI:
@@ -81,6 +98,17 @@ class MPI:
                 f"parts={self.parts})")
 
     # -- collectives with a watchdog --------------------------------------------------------
+    def _abandon(self, message):
+        """the DistributedError of a collective that will never complete. Its request stays
+        pending, and MPI_Finalize (which mpi4py calls when the interpreter exits) waits for
+        it forever on a rank whose peer died: so, once this has happened, the process ends
+        at exit with status 1 without finalizing MPI (after Python's own exit work: the
+        traceback printed, the other atexit handlers run, output flushed)."""
+        if not _ABANDONED:
+            _ABANDONED.append(True)
+            atexit.register(_exit_without_finalize)
+        return DistributedError(message)
+
     def _wait(self, requests, what):
         """wait for nonblocking collectives, at most `timeout` seconds: polled without a
         pause for the first millisecond, then with pauses growing to 1 ms (a rank that
@@ -91,10 +119,11 @@ class MPI:
             while not self._mpi.Request.Testall(requests):
                 now = time.monotonic()
                 if now > deadline:
-                    raise DistributedError(
+                    raise self._abandon(
                         f"barenet.distributed: rank {self.rank} of {self.size} waited "
                         f"{self.timeout:g} s in {what}: another rank died, hangs or left "
-                        "training (the job cannot continue)")
+                        "training (the job cannot continue; this process exits with "
+                        "status 1 without finalizing MPI)")
                 if now - start > 1e-3:
                     time.sleep(pause)
                     pause = min(1e-3, pause + 5e-5)
