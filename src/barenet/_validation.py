@@ -118,7 +118,7 @@ def _as_numeric_array(value, name):
     return arr
 
 
-_SCAN = []  # [the compiled core's first_nonfinite, or None] once looked up
+_SCAN: list = []  # [the compiled core's first_nonfinite, or None] once looked up
 
 
 def _first_nonfinite():

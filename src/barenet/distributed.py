@@ -28,7 +28,7 @@ def load_npy(path):
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-_ABANDONED = []  # [True] once a collective was abandoned (MPI._abandon)
+_ABANDONED: list = []  # [True] once a collective was abandoned (MPI._abandon)
 
 
 def _exit_without_finalize():

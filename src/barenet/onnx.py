@@ -189,7 +189,7 @@ assert set(ACTIVATIONS) == set(_activations.NAMES), "an activation without an ON
 
 
 # -- layers: class -> converter(g, layer, inputs, params, state) -> output name ------------
-# A converter with the attribute reads_mask = True is also given mask=: the bool (N, T)
+# A converter in MASK_READERS is also given mask=: the bool (N, T)
 # step mask its input carries (to_model_proto builds it once per mask-making layer), or
 # None. inputs: the names of the layer's input tensors (one, or several for a merge layer);
 # params: (weights, bias) as the model's weights/biases lists give them, or (); state: the
@@ -550,8 +550,6 @@ def _recurrent(g, layer, inputs, params, state, mask=None):
     return _recurrent_scan(g, layer, inputs[0], cells, mask)
 
 
-_recurrent.reads_mask = True
-
 
 # -- attention: a composition of MatMul, Softmax and elementwise ops -----------------------
 
@@ -606,8 +604,6 @@ def _attention(g, layer, inputs, params, state, mask=None):
     return out
 
 
-_attention.reads_mask = True
-
 
 def _flat_params(params):
     """(weights, biases) of the model's lists as one flat array and the offset 0, for a
@@ -652,6 +648,7 @@ CONVERTERS = {Dense: _dense, Conv2D: _conv2d, MaxPool2D: _maxpool2d, AvgPool2D: 
               Concatenate: _concatenate, Embedding: _embedding, Masking: _masking,
               _Recurrent: _recurrent, Bidirectional: _recurrent,
               MultiHeadAttention: _attention, PositionalEmbedding: _positional}
+MASK_READERS = frozenset({_recurrent, _attention})  # converters given mask= (see above)
 
 
 def _converter(layer, index):
@@ -707,7 +704,7 @@ def to_model_proto(model, *, opset=None, flat_input=False):
     masks = spec.masks or (-1,) * len(model.layers)
     for i, layer in enumerate(model.layers):
         if getattr(layer, "uses_mask", False) and masks[i] >= 0 \
-                and not getattr(converters[i], "reads_mask", False):
+                and converters[i] not in MASK_READERS:
             raise NotExportableError(f"layer {i}, {layer!r}, reads the step mask of "
                                      f"{model.layers[masks[i]]!r}; its ONNX converter does "
                                      "not carry step masks")
@@ -741,7 +738,7 @@ def to_model_proto(model, *, opset=None, flat_input=False):
         inputs_of.append(inputs)
         state = spec.state_views(model._state, l) if layer.n_state else ()
         extra = {}
-        if getattr(convert, "reads_mask", False):
+        if convert in MASK_READERS:
             extra["mask"] = step_mask(masks[l]) if masks[l] >= 0 else None
         outputs.append(convert(g, layer, inputs, next(params) if layer.n_params else (),
                                state, **extra))
