@@ -108,14 +108,29 @@ def tutorial_xor(epochs, lr=0.5, **kw):
     return tutorial_train(X, y, weights, biases, epochs, lr, **kw)
 
 
-def numeric_gradient(net, X, y, eps=1e-6, sample_weight=None):
-    """central differences of net's training objective at its parameters, in float64"""
-    p0 = net.get_params()
+def finite_differences(f, p0, eps=1e-6):
+    """central differences of the scalar function f at the flat vector p0, in float64"""
     grad = np.empty_like(p0)
     for i in range(p0.size):
         p = p0.copy()
         p[i] += eps
-        up = net.loss_and_grad(p, X, y, sample_weight)[0]
+        up = f(p)
         p[i] -= 2 * eps
-        grad[i] = (up - net.loss_and_grad(p, X, y, sample_weight)[0]) / (2 * eps)
+        grad[i] = (up - f(p)) / (2 * eps)
     return grad
+
+
+def numeric_gradient(net, X, y, eps=1e-6, sample_weight=None):
+    """central differences of net's training objective at its parameters, in float64"""
+    return finite_differences(lambda p: net.loss_and_grad(p, X, y, sample_weight)[0],
+                              net.get_params(), eps)
+
+
+def training_loss_and_grad(net, params, X, y, drop):
+    """net's objective and gradient at params as a training step sees it: dropout masks and
+    batch statistics of drop = (seed, epoch, batch)"""
+    X, y = net._Xy(X, y)
+    dparams = np.empty_like(net._params)
+    loss = net._backend.loss_and_grad(np.ascontiguousarray(params, dtype=net.dtype), X, y,
+                                      dparams, net.l1, net.l2, None, drop=drop)
+    return loss, dparams

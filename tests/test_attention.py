@@ -13,6 +13,7 @@ import barenet
 from barenet import Input, Model, MultiHeadAttention, PositionalEmbedding, Sequential
 from barenet.attention import sinusoidal_table
 from barenet.layers import Add, Dense, Embedding, LayerNormalization
+from conftest import finite_differences, training_loss_and_grad
 
 VOCAB = 9
 
@@ -40,25 +41,6 @@ def lm(backend, t=6, heads=2, key_dim=3, causal=False, dropout=0.0, mask_zero=Fa
                  **kwargs)
 
 
-def training_loss_and_grad(net, params, X, y, drop):
-    X, y = net._Xy(X, y)
-    dparams = np.empty_like(net._params)
-    loss = net._backend.loss_and_grad(np.ascontiguousarray(params, dtype=net.dtype), X, y,
-                                      dparams, net.l1, net.l2, None, drop=drop)
-    return loss, dparams
-
-
-def numeric_gradient(f, p0, eps=1e-6):
-    grad = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += eps
-        up = f(p)
-        p[i] -= 2 * eps
-        grad[i] = (up - f(p)) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("heads,t", [(1, 1), (1, 5), (2, 5), (4, 3)])
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
 @pytest.mark.parametrize("pad", [False, True], ids=["plain", "padded"])
@@ -66,7 +48,7 @@ def test_gradient_matches_finite_differences(backend, heads, t, causal, pad):
     X, y = tokens(n=4, t=t, pad=pad and t > 1)
     net = lm(backend, t=t, heads=heads, causal=causal, mask_zero=pad, l2=0.01)
     _, grad = net.gradient(X, y)
-    numeric = numeric_gradient(lambda p: net.loss_and_grad(p, X, y)[0], net.get_params())
+    numeric = finite_differences(lambda p: net.loss_and_grad(p, X, y)[0], net.get_params())
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
@@ -80,7 +62,7 @@ def test_gradient_with_attention_dropout_matches_finite_differences(backend, cau
     p0 = net.get_params()
     loss, grad = training_loss_and_grad(net, p0, X, y, drop=(7, 1, 2))
     assert loss != net.loss(X, y)  # the dropout acts
-    numeric = numeric_gradient(lambda p: training_loss_and_grad(net, p, X, y, (7, 1, 2))[0],
+    numeric = finite_differences(lambda p: training_loss_and_grad(net, p, X, y, (7, 1, 2))[0],
                                p0)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 

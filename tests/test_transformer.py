@@ -11,7 +11,7 @@ import barenet
 from barenet import Input, Model, PositionalEmbedding
 from barenet.layers import Dense, Embedding, LayerNormalization
 from barenet.transformer import TransformerBlock
-from conftest import numeric_gradient
+from conftest import finite_differences, numeric_gradient, training_loss_and_grad
 
 VOCAB = 7
 
@@ -36,14 +36,6 @@ def gpt(backend, blocks=2, t=5, dim=8, heads=2, causal=True, dropout=0.0, mask_z
     return Model(x, out, backend=backend, dtype=dtype, seed=seed, **kwargs)
 
 
-def training_loss(net, params, X, y, drop):
-    X, y = net._Xy(X, y)
-    dparams = np.empty_like(net._params)
-    loss = net._backend.loss_and_grad(np.ascontiguousarray(params, dtype=net.dtype), X, y,
-                                      dparams, net.l1, net.l2, None, drop=drop)
-    return loss, dparams
-
-
 @pytest.mark.parametrize("blocks", [1, 2])
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
 @pytest.mark.parametrize("pad", [False, True], ids=["plain", "padded"])
@@ -60,16 +52,10 @@ def test_block_gradient_with_dropout_matches_finite_differences(backend):
     X, y = tokens(n=3, t=4, pad=True)
     net = gpt(backend, blocks=2, t=4, dropout=0.3, mask_zero=True)
     p0 = net.get_params()
-    loss, grad = training_loss(net, p0, X, y, drop=(5, 0, 1))
+    loss, grad = training_loss_and_grad(net, p0, X, y, drop=(5, 0, 1))
     assert loss != net.loss(X, y)  # the dropout acts
-    f = lambda p: training_loss(net, p, X, y, (5, 0, 1))[0]  # noqa: E731
-    numeric = np.empty_like(p0)
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] += 1e-6
-        up = f(p)
-        p[i] -= 2e-6
-        numeric[i] = (up - f(p)) / 2e-6
+    numeric = finite_differences(lambda p: training_loss_and_grad(net, p, X, y, (5, 0, 1))[0],
+                                 p0)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
