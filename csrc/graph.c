@@ -433,7 +433,8 @@ void SFX(bn_net_decay_weights)(const bn_net *net, REAL *params, double lr, doubl
         const bn_layer *ly = &net->layers[l];
         const int64_t count = bn_op_count(bn_op_of(ly->kind)->weight_count, ly);
         REAL *w = params + ly->w_offset;
-        for (int64_t i = 0; i < count; i++) w[i] *= factor;
+        BN_PARALLEL_RANGES(count, 4096, (double)count, lo, hi,
+            for (int64_t i = lo; i < hi; i++) w[i] *= factor;);
     }
 }
 
@@ -456,7 +457,8 @@ double SFX(bn_net_penalty)(const bn_net *net, const REAL *params, double l1, dou
 /* dst += src, count values */
 static void SFX(add_into)(REAL *dst, const REAL *src, int64_t count)
 {
-    for (int64_t i = 0; i < count; i++) dst[i] += src[i];
+    BN_PARALLEL_RANGES(count, 4096, (double)count, lo, hi,
+        for (int64_t i = lo; i < hi; i++) dst[i] += src[i];);
 }
 
 int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REAL *params,

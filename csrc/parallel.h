@@ -14,6 +14,7 @@
 #define BARENET_PARALLEL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "gemm.h" /* bn_get_num_threads */
 
@@ -55,6 +56,29 @@ static inline int bn_threads_for(int64_t n, double work)
     int nt = bn_get_num_threads();
     if (work < BN_LAYER_PARALLEL_MIN || n < 2) return 1;
     return nt < n ? nt : (int)n;
+}
+
+/* BN_PARALLEL_RANGES(count, grain, work, lo, hi, body): [0, count) cut into one contiguous
+ * range [lo, hi) per thread (bn_threads_for(count / grain, work) threads), body run on each:
+ * for the passes over a whole (N, size) block that would otherwise leave the second core
+ * idle between two parallel operations. The body must not use the name nt. Each element is still computed by one thread in the
+ * same way, so the bits do not depend on the thread count. */
+#define BN_PARALLEL_RANGES(count, grain, work, lo, hi, ...)                               \
+    do {                                                                                  \
+        const int64_t bn_count_ = (count);                                                \
+        const int nt = bn_threads_for(bn_count_ / (grain), (work));                       \
+        BN_PARALLEL_FOR(nt, for (int bn_t_ = 0; bn_t_ < nt; bn_t_++) {                    \
+            const int64_t lo = bn_count_ * bn_t_ / nt, hi = bn_count_ * (bn_t_ + 1) / nt; \
+            __VA_ARGS__                                                                   \
+        });                                                                               \
+    } while (0)
+
+/* dst[0:count] = src[0:count] of `size`-byte elements, over threads when large */
+static inline void bn_copy(void *dst, const void *src, int64_t count, int64_t size)
+{
+    BN_PARALLEL_RANGES(count, 4096, (double)count, lo, hi,
+        memcpy((char *)dst + lo * size, (const char *)src + lo * size,
+               (size_t)((hi - lo) * size)););
 }
 
 #endif

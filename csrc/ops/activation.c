@@ -66,7 +66,7 @@ static int SFX(activation_backward)(const bn_op_args *g)
     REAL *dx = g->din[0];
     if (dx == NULL) return BN_OK;
     const int64_t count = g->n * bn_op_out_size(g->ly);
-    memcpy(dx, g->d, (size_t)count * sizeof(REAL));
+    bn_copy(dx, g->d, count, sizeof(REAL));
     SFX(bn_times_dact)(dx, g->a, g->in[0], count, (int32_t)g->ly->activation);
     return BN_OK;
 }

@@ -92,7 +92,7 @@ static int SFX(add_backward)(const bn_op_args *g)
 {
     const int64_t count = g->n * bn_op_out_size(g->ly);
     for (int64_t i = 0; i < g->ly->n_inputs; i++)
-        if (g->din[i]) memcpy(g->din[i], g->d, (size_t)count * sizeof(REAL));
+        if (g->din[i]) bn_copy(g->din[i], g->d, count, sizeof(REAL));
     return BN_OK;
 }
 
