@@ -646,6 +646,7 @@ ALWAYS_INLINE void SFX(transpose_lines)(const REAL *src, int64_t ld, int64_t kc,
         for (int r = 0; r < w; r++) dst[p * w + r] = src[r * ld + p];
 }
 
+BN_VECTOR_CLONES
 static void SFX(pack_panel)(const REAL *src, int64_t ld, int lines_contiguous, int64_t kc,
                             int64_t wb, int w, REAL *dst)
 {
