@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import time
 
@@ -222,17 +223,20 @@ def calls_for(fn, X):
 def time_cell(fns, X, rounds, slow):
     """{peer: best seconds per call}: the peers' batches alternate, round after round; a
     peer whose call takes more than `slow` seconds (the NumPy reference of the CNN on
-    10,000 rows) is timed once. The order of the peers turns by one each round and each
-    batch starts after a pause of SETTLE seconds: the thread pools of the peer before
-    (OpenBLAS's busy-waits about 0.1 s after its last call) spin on, and on 2 cores that
-    takes the second core from the next peer (seen: whichever peer came right after NumPy
-    lost up to 2x at 2 threads), so no peer always follows the same one"""
+    10,000 rows) is timed once. Each round takes the peers in a new order (a permutation
+    drawn from the round's number) and each batch starts after a pause of SETTLE seconds:
+    the thread pools of the peer before (OpenBLAS's busy-waits about 0.1 s after its last
+    call) spin on, and on 2 cores that takes the second core from the next peer (seen:
+    whichever peer came right after NumPy lost up to 2x at 2 threads), so no peer always
+    follows the same one. (Turning one fixed order by one place each round, as this did
+    before, keeps every peer behind the same neighbour: barenet followed NumPy in every
+    round.)"""
     calls, best = {}, {}
     for name, fn in fns.items():
         calls[name], best[name] = calls_for(fn, X)
     order = list(fns.items())
     for r in range(rounds):
-        for name, fn in order[r % len(order):] + order[:r % len(order)]:
+        for name, fn in random.Random(r).sample(order, len(order)):
             if best[name] > slow:
                 continue
             k = calls[name]
