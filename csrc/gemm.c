@@ -429,30 +429,62 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 #ifndef BN_DIRECT_MAX_FLOPS
 #define BN_DIRECT_MAX_FLOPS BN_PARALLEL_MIN_FLOPS   /* always one thread */
 #endif
-/* Products of few rows are direct at any size when rows x threads is at most this: packing
- * B (k n copies) then costs about as much as the product itself (m k n / 16-lane FMAs), and
- * each call of a prediction would pay it again. Measured on Zen 5, 784x256 float layer, one
- * thread: 8 rows 57 -> 24 us, 16 rows 72 -> 45 us, 32 rows 115 -> 90 us, 64 rows even; with
- * two threads the packed path shares the packing, so half as many rows. */
-#ifndef BN_DIRECT_MAX_ROW_THREADS
-#define BN_DIRECT_MAX_ROW_THREADS 32
+/* Products of at most this many rows are direct at any size: packing B (k n copies) costs
+ * about as much as the product itself (m k n / 16-lane FMAs), and each call of a
+ * prediction would pay it again. Measured on Zen 5, 784x256 float layer, one thread: 8
+ * rows 57 -> 24 us, 16 rows 72 -> 45 us, 32 rows 115 -> 90 us, 64 rows even. A direct
+ * product large enough for threads (BN_PARALLEL_MIN_FLOPS) splits B's columns between
+ * them, whole panels of the kernel's width each, B still read in place: on Zen 4, the
+ * 784-256-128-10 float MLP's prediction of 32 rows on 2 threads 134 -> 98 us (the packed
+ * path with its shared packing before). */
+#ifndef BN_DIRECT_MAX_ROWS
+#define BN_DIRECT_MAX_ROWS 32
 #endif
 #define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
 
+/* columns [j0, j1) of the direct product (op(B) at b, row stride ldb), then the fused
+ * write-back when the kernel does not do it */
+static void direct_columns(const gemm_job *g, const bn_kernel_set *ks, int64_t j0, int64_t j1,
+                           int64_t sa_i, int64_t sa_p, const void *b, int64_t ldb)
+{
+    /* the kernel adds the bias and applies relu or identity itself when z is not wanted */
+    const int in_kernel = g->fused && g->bias && !g->z
+                       && (g->act == BN_ACT_IDENTITY || g->act == BN_ACT_RELU);
+    const int relu = g->act == BN_ACT_RELU;
+    const int64_t n = j1 - j0;
+    if (n <= 0) return;
+    if (g->dt == F64) {
+        const double *bias = g->bias ? (const double *)g->bias + j0 : NULL;
+        double *c = (double *)g->c + j0;
+        ks->dgemm_direct(g->m, n, g->k, g->a, sa_i, sa_p, (const double *)b + j0, ldb, c,
+                         g->ldc, g->alpha, g->beta, in_kernel ? bias : NULL, relu);
+        if (g->fused && !in_kernel)
+            bias_act_f64(c, g->ldc, g->m, n, bias, g->act,
+                         g->z ? (double *)g->z + j0 : NULL, g->ldz);
+    } else {
+        const float *bias = g->bias ? (const float *)g->bias + j0 : NULL;
+        float *c = (float *)g->c + j0;
+        ks->sgemm_direct(g->m, n, g->k, g->a, sa_i, sa_p, (const float *)b + j0, ldb, c,
+                         g->ldc, (float)g->alpha, (float)g->beta, in_kernel ? bias : NULL,
+                         relu);
+        if (g->fused && !in_kernel)
+            bias_act_f32(c, g->ldc, g->m, n, bias, g->act,
+                         g->z ? (float *)g->z + j0 : NULL, g->ldz);
+    }
+}
+
 /* 1 when done, 0 when the product is not direct, -1 when out of memory; nt: the threads
- * the packed path would use */
+ * the product may use */
 static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt)
 {
     const int f64 = g->dt == F64;
     if (f64 ? !ks->dgemm_direct : !ks->sgemm_direct) return 0;
     if (2.0 * (double)g->m * (double)g->n * (double)g->k >= BN_DIRECT_MAX_FLOPS
-        && g->m * nt > BN_DIRECT_MAX_ROW_THREADS)
+        && g->m > BN_DIRECT_MAX_ROWS)
         return 0;
     if (g->k > blocks_for(ks, f64)->kc) return 0;
     const int64_t sa_i = g->ta == BN_NO_TRANS ? g->lda : 1;
     const int64_t sa_p = g->ta == BN_NO_TRANS ? 1 : g->lda;
-    const void *b = g->b;
-    int64_t ldb = g->ldb;
     if (g->tb == BN_TRANS) {                        /* op(B)[p][j] = b[j * ldb + p] */
         const size_t bytes = (size_t)g->k * (size_t)g->n * g->es;
         if (bytes > DIRECT_MAX_BT_BYTES) return 0;
@@ -461,24 +493,26 @@ static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt)
         /* the packing's transpose with the whole of op(B) as one panel of n lines */
         if (f64) transpose_lines_f64(g->b, g->ldb, g->k, (int)g->n, (double *)buf);
         else transpose_lines_f32(g->b, g->ldb, g->k, (int)g->n, (float *)buf);
-        b = buf;
-        ldb = g->n;
+        direct_columns(g, ks, 0, g->n, sa_i, sa_p, buf, g->n);   /* one thread: small */
+        return 1;
     }
-    /* the kernel adds the bias and applies relu or identity itself when z is not wanted */
-    const int in_kernel = g->fused && g->bias && !g->z
-                       && (g->act == BN_ACT_IDENTITY || g->act == BN_ACT_RELU);
-    const int relu = g->act == BN_ACT_RELU;
-    if (f64) {
-        ks->dgemm_direct(g->m, g->n, g->k, g->a, sa_i, sa_p, b, ldb, g->c, g->ldc, g->alpha,
-                         g->beta, in_kernel ? g->bias : NULL, relu);
-        if (g->fused && !in_kernel)
-            bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
-    } else {
-        ks->sgemm_direct(g->m, g->n, g->k, g->a, sa_i, sa_p, b, ldb, g->c, g->ldc,
-                         (float)g->alpha, (float)g->beta, in_kernel ? g->bias : NULL, relu);
-        if (g->fused && !in_kernel)
-            bias_act_f32(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+    /* threads over whole panels of the kernel's width (32 floats, 16 doubles): every
+     * element is the same chain of FMAs whichever thread computes it */
+    const int64_t w = f64 ? 16 : 32, panels = ceil_div(g->n, w);
+    const int team = nt < panels ? nt : (int)panels;
+#ifdef _OPENMP
+    if (team > 1) {
+#pragma omp parallel num_threads(team)
+        {
+            int64_t p0, p1;
+            split(panels, omp_get_thread_num(), omp_get_num_threads(), &p0, &p1);
+            direct_columns(g, ks, p0 * w, min64(g->n, p1 * w), sa_i, sa_p, g->b, g->ldb);
+        }
+        return 1;
     }
+#endif
+    (void)team;
+    direct_columns(g, ks, 0, g->n, sa_i, sa_p, g->b, g->ldb);
     return 1;
 }
 
