@@ -210,6 +210,11 @@ PEERS = {"barenet": make_barenet, "barenet out=": make_barenet_out, "torch": mak
 # ---------------------------------------------------------------- timing
 
 SETTLE = 0.02  # seconds between two peers' batches (time_cell)
+# ... and after a peer whose thread pool busy-waits after its calls: OpenBLAS's threads
+# (NumPy) spin ~0.1 s, onnxruntime's intra-op threads spin by default. Measured: barenet's
+# 32-row prediction on 2 threads took 572 us 0.02 s after NumPy's last call, 154 us after
+# 0.1 s, 108-148 us after PyTorch's (whose pool does not hold the cores).
+SETTLE_AFTER = {"numpy": 0.2, "onnxruntime": 0.2}
 
 
 def calls_for(fn, X):
@@ -224,23 +229,27 @@ def time_cell(fns, X, rounds, slow):
     """{peer: best seconds per call}: the peers' batches alternate, round after round; a
     peer whose call takes more than `slow` seconds (the NumPy reference of the CNN on
     10,000 rows) is timed once. Each round takes the peers in a new order (a permutation
-    drawn from the round's number) and each batch starts after a pause of SETTLE seconds:
-    the thread pools of the peer before (OpenBLAS's busy-waits about 0.1 s after its last
-    call) spin on, and on 2 cores that takes the second core from the next peer (seen:
-    whichever peer came right after NumPy lost up to 2x at 2 threads), so no peer always
-    follows the same one. (Turning one fixed order by one place each round, as this did
-    before, keeps every peer behind the same neighbour: barenet followed NumPy in every
-    round.)"""
+    drawn from the round's number) and each batch starts after a pause: the thread pools
+    of the peer before spin on after its last call (OpenBLAS's about 0.1 s), and on 2
+    cores that takes the second core from the next peer (seen: up to 5x at 2 threads), so
+    the pause after NumPy and onnxruntime is SETTLE_AFTER, SETTLE after the others, and no
+    peer always follows the same one. (Turning one fixed order by one place each round, as
+    this did before, kept every peer behind the same neighbour: barenet followed NumPy in
+    every round.)"""
     calls, best = {}, {}
+    before = next(reversed(fns), None)  # the outputs' check ran every peer just before
     for name, fn in fns.items():
+        time.sleep(SETTLE_AFTER.get(before, SETTLE))
         calls[name], best[name] = calls_for(fn, X)
+        before = name
     order = list(fns.items())
     for r in range(rounds):
         for name, fn in random.Random(r).sample(order, len(order)):
             if best[name] > slow:
                 continue
             k = calls[name]
-            time.sleep(SETTLE)
+            time.sleep(SETTLE_AFTER.get(before, SETTLE))
+            before = name
             t0 = time.perf_counter()
             for _ in range(k):
                 fn(X)
