@@ -61,8 +61,9 @@ static inline int bn_threads_for(int64_t n, double work)
 /* BN_PARALLEL_RANGES(count, grain, work, lo, hi, body): [0, count) cut into one contiguous
  * range [lo, hi) per thread (bn_threads_for(count / grain, work) threads), body run on each:
  * for the passes over a whole (N, size) block that would otherwise leave the second core
- * idle between two parallel operations. The body must not use the name nt. Each element is still computed by one thread in the
- * same way, so the bits do not depend on the thread count. */
+ * idle between two parallel operations. The body must not use the name nt. Each element is
+ * still computed by one thread in the same way, so the bits do not depend on the thread
+ * count. */
 #define BN_PARALLEL_RANGES(count, grain, work, lo, hi, ...)                               \
     do {                                                                                  \
         const int64_t bn_count_ = (count);                                                \

@@ -447,12 +447,11 @@ static int SFX(posembed_backward)(const bn_op_args *g)
     const REAL *dy = g->d;
     if (ly->w_offset >= 0) { /* the table's rows t.. get no gradient */
         REAL *dtable = (REAL *)g->dparams + ly->w_offset;
-        memset(dtable + size, 0, (size_t)((ly->table_rows - t) * c) * sizeof(REAL));
-        BN_PARALLEL_RANGES(size, 256, (double)(g->n * size), lo, hi, {  /* rows in order */
-            for (int64_t i = lo; i < hi; i++) dtable[i] = 0;
+        memset(dtable, 0, (size_t)(ly->table_rows * c) * sizeof(REAL));
+        /* each thread sums its columns of dy over the samples, in sample order */
+        BN_PARALLEL_RANGES(size, 256, (double)(g->n * size), lo, hi,
             for (int64_t s = 0; s < g->n; s++)
-                for (int64_t i = lo; i < hi; i++) dtable[i] += dy[s * size + i];
-        });
+                for (int64_t i = lo; i < hi; i++) dtable[i] += dy[s * size + i];);
     }
     if (g->din[0]) bn_copy(g->din[0], dy, g->n * size, sizeof(REAL));
     return BN_OK;

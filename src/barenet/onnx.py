@@ -550,7 +550,6 @@ def _recurrent(g, layer, inputs, params, state, mask=None):
     return _recurrent_scan(g, layer, inputs[0], cells, mask)
 
 
-
 # -- attention: a composition of MatMul, Softmax and elementwise ops -----------------------
 
 def _attention(g, layer, inputs, params, state, mask=None):
@@ -602,7 +601,6 @@ def _attention(g, layer, inputs, params, state, mask=None):
     if bo is not None:
         out = g.op("Add", [out, g.const(g.float(bo), "bo")])
     return out
-
 
 
 def _flat_params(params):
