@@ -64,7 +64,8 @@ typedef struct {
  *   c[0:m, 0:n] = alpha * op(A) @ B + beta * c,  op(A)[i][p] = a[i * sa_i + p * sa_p],
  * B's row p at b + p * ldb (n values read in place). Each element of C is one chain of FMAs
  * over p = 0, 1, ..., k - 1 from zero, then alpha times it (plus beta c), exactly as the
- * packed kernel of the same set computes it when K is one block: the same bits. With bias
+ * packed kernel of the same set computes it for one K block: the same bits (gemm.c calls
+ * it once per K block of a deeper product, beta 1 after the first). With bias
  * (n values, or NULL) the write-back then adds it, and applies relu if relu is nonzero, as
  * gemm.c's fused write-back does (same operations, same bits). */
 typedef void (*bn_sgemm_direct)(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,

@@ -125,11 +125,16 @@ def test_alpha_beta_and_leading_dimensions(kernel, alpha, beta, ta, tb, dtype):
                                    (9, 33, 7), (17, 70, 40), (8, 16, 200), (67, 45, 66),
                                    (32, 10, 32), (13, 1, 9), (40, 7, 64), (5, 17, 3),
                                    (1, 256, 784), (2, 130, 100), (3, 200, 50), (7, 70, 90),
-                                   (12, 300, 20), (32, 256, 784), (24, 100, 700)])
+                                   (12, 300, 20), (32, 256, 784), (24, 100, 700),
+                                   # deeper than one K block (800 on AVX-512): K in the
+                                   # packed path's blocks; N <= 10 stays thin (one chain)
+                                   (28, 70, 1700), (32, 33, 801), (8, 16, 2000), (1, 40, 3000),
+                                   (5, 100, 1601), (32, 10, 2000), (4, 7, 7000)])
 def test_small_products_match_the_packed_path(kernel, shape, ta, tb, dtype):
-    """small products (one thread, one K block) take the direct kernels where the kernel set
-    has them (csrc/gemm.c, direct_run): the same rows inside a product large enough for the
-    packed path give the same bits"""
+    """small products (few rows, or few multiply-adds) take the direct kernels where the
+    kernel set has them (csrc/gemm.c, direct_run), K deeper than one block in the packed
+    path's blocks: the same rows inside a product large enough for the packed path give
+    the same bits"""
     m, n, k = shape
     # over BN_PARALLEL_MIN_FLOPS and BN_DIRECT_MAX_ROWS rows (csrc/gemm.c)
     big = max(m, 33, -(-2_100_000 // (2 * n * k)))
@@ -152,7 +157,8 @@ def test_reference_kernel(ta, tb, dtype):
 @pytest.mark.parametrize("ta, tb", OPS)
 @pytest.mark.parametrize("shape", [(301, 203, 517), (1000, 10, 128), (128, 10, 900),
                                    (37, 700, 300), (600, 600, 40), (130, 75, 1650),
-                                   (32, 256, 784), (20, 700, 300), (1, 4000, 600)])
+                                   (32, 256, 784), (20, 700, 300), (1, 4000, 600),
+                                   (20, 700, 1700), (28, 512, 3584)])
 def test_threads_bit_identical(kernel, shape, ta, tb, dtype):
     """K is never split between threads, so 1 and 2 threads give the same bits"""
     m, n, k = shape
@@ -170,7 +176,8 @@ def test_threads_bit_identical(kernel, shape, ta, tb, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", sorted(_activations.NAMES))
 @pytest.mark.parametrize("shape", [(1, 1, 1), (37, 10, 29), (128, 10, 128), (67, 65, 66),
-                                   (200, 300, 600), (32, 300, 600)])
+                                   (200, 300, 600), (32, 300, 600), (32, 300, 1700),
+                                   (5, 40, 2000)])
 def test_fused_bias_activation(kernel, shape, act, dtype):
     """out = act(a @ b + bias) and z = a @ b + bias in one pass; z equals gemm + bias bit for
     bit, out equals NumPy's activation of z within a few ulps (libm differs); softmax is
