@@ -8,6 +8,8 @@ _peers.py; this file loads the data, runs the workers and prints the table.
     python benchmarks/fashion_mnist.py --epochs 10 --threads 2 --peers numpy,torch,sklearn
     python benchmarks/fashion_mnist.py --quick      # 5000 training rows, 2 epochs
     python benchmarks/fashion_mnist.py --small      # 64-32-10, batch 32: time per step
+    python benchmarks/fashion_mnist.py --epochs 10 --epoch-calls --peers numpy
+                                                    # barenet's epochs timed one by one
 """
 
 import argparse
@@ -33,11 +35,12 @@ QUICK_ROWS, QUICK_EPOCHS = 5000, 2
 
 
 def train_barenet(X, y, Xt, yt, *, sizes=FULL_SIZES, epochs, batch_size=128, lr=1e-3,
-                  seed=0, dtype="float32", threads=2):
+                  seed=0, dtype="float32", threads=2, epoch_calls=False):
     """The same training with barenet's mini-batch trainer, in one ``train`` call.
 
     Per-epoch time is the call's total divided by ``epochs`` (one call is how a user
-    trains). Threads are capped through the environment of the worker process
+    trains); with ``epoch_calls`` one ``train(epochs=1)`` call per epoch instead (Adam's
+    state carries over), each timed: whether later epochs slow down. Threads are capped through the environment of the worker process
     (``BARENET_NUM_THREADS`` and the BLAS variables). Returns the peers' dict, or
     ``{"error": ...}`` while barenet lacks the API.
     """
@@ -46,10 +49,19 @@ def train_barenet(X, y, Xt, yt, *, sizes=FULL_SIZES, epochs, batch_size=128, lr=
         with _peers.peak_rss() as mem:
             net = barenet.NeuralNetwork(list(sizes), output_activation="softmax",
                                         dtype=dtype, seed=seed)
-            t0 = time.perf_counter()
-            losses = net.train(X, y, epochs=epochs, learning_rate=lr,
-                               batch_size=batch_size, optimizer="adam", verbose=False)
-            total = time.perf_counter() - t0
+            if epoch_calls:
+                times, losses = [], []
+                for _ in range(epochs):
+                    t0 = time.perf_counter()
+                    losses += net.train(X, y, epochs=1, learning_rate=lr,
+                                        batch_size=batch_size, optimizer="adam",
+                                        verbose=False)
+                    times.append(time.perf_counter() - t0)
+            else:
+                t0 = time.perf_counter()
+                losses = net.train(X, y, epochs=epochs, learning_rate=lr,
+                                   batch_size=batch_size, optimizer="adam", verbose=False)
+                times = [(time.perf_counter() - t0) / epochs] * epochs
             correct = 0
             for start in range(0, Xt.shape[0], _peers.EVAL_CHUNK):
                 xt = Xt[start:start + _peers.EVAL_CHUNK]
@@ -62,12 +74,12 @@ def train_barenet(X, y, Xt, yt, *, sizes=FULL_SIZES, epochs, batch_size=128, lr=
         return {"error": f"barenet: mini-batch training not available yet "
                          f"({type(exc).__name__}: {exc})"}
     backend = getattr(net, "backend", None)
-    return {"seconds_per_epoch": [total / epochs] * epochs,
+    return {"seconds_per_epoch": times,
             "test_accuracy": correct / max(1, len(yt)), "peak_mem_mb": mem[0],
             "final_loss": float(losses[-1]) if len(losses) else float("nan"),
             "note": f"barenet {getattr(barenet, '__version__', '?')}"
                     + (f", backend {backend}" if isinstance(backend, str) else "")
-                    + ", one train() call"}
+                    + (", one train() call per epoch" if epoch_calls else ", one train() call")}
 
 
 TRAINERS = dict(_peers.PEERS, barenet=train_barenet)
@@ -166,6 +178,9 @@ def parse_args(argv=None):
                     help="comma-separated from numpy,torch,sklearn (unavailable ones are "
                          "skipped); barenet always runs first unless --no-barenet")
     ap.add_argument("--no-barenet", action="store_true")
+    ap.add_argument("--epoch-calls", action="store_true",
+                    help="barenet trains one train(epochs=1) call per epoch, each timed and "
+                         "printed (do later epochs slow down?)")
     ap.add_argument("--quick", action="store_true",
                     help=f"{QUICK_ROWS} training rows and {QUICK_EPOCHS} epochs (smoke test)")
     ap.add_argument("--small", action="store_true",
@@ -226,10 +241,12 @@ def main(argv=None):
                     results[peer] = {"error": f"{peer}: not installed, skipped"}
                     continue
                 print(f"  run {rep + 1}/{args.repeat}: {peer} ...", file=sys.stderr, flush=True)
+                peer_cfg = dict(cfg, epoch_calls=True) if (peer == "barenet"
+                                                            and args.epoch_calls) else cfg
                 if args.in_process:
-                    r = run_in_process(peer, (X, y, Xt, yt), cfg)
+                    r = run_in_process(peer, (X, y, Xt, yt), peer_cfg)
                 else:
-                    r = _peers.run_peer(__file__, peer, tmp, cfg, args.threads)
+                    r = _peers.run_peer(__file__, peer, tmp, peer_cfg, args.threads)
                 old = results.get(peer)
                 if old is None or "error" in old or ("error" not in r and median_s(r) < median_s(old)):
                     results[peer] = r
@@ -237,6 +254,11 @@ def main(argv=None):
         print(f"each peer ran {args.repeat} times; its run with the lowest median is shown")
     print()
     report(results, args, X.shape[0], args.batch_size)
+    times = results.get("barenet", {}).get("seconds_per_epoch")
+    if args.epoch_calls and times and len(times) >= 2:
+        print(f"\nbarenet's epochs, one train() call each (s): "
+              + " ".join(f"{t:.3f}" for t in times)
+              + f"\nlast / second: {times[-1] / times[1]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": cfg, "mode": mode, "results": results}, f, indent=1)
