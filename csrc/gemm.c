@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "activations.h"
+#include "checked.h"
 #include "cpu.h"
 #include "parallel.h"
 
@@ -141,11 +142,27 @@ typedef struct {
     bn_dpack_lines dpack_a, dpack_bt;
     int mr, nr;
     int64_t mc, kc, nc;
+    const bn_packed_b *pb;           /* op(B) packed by the caller (bn_?gemm_pack_b), or NULL */
     char *bufa, *bufb;               /* thin path: packed edge panel of A, packed op(B) */
     /* thin path (small N): op(A) in place, op(B) copied whole into bufb */
     bn_sgemm_thin sthin;
     bn_dgemm_thin dthin;
 } gemm_job;
+
+/* op(B) in the packed path's panels, for many products (bn_?gemm_pack_b): K block after K
+ * block (rows [pc, pc + kb) of op(B)), each all of N in NR-column panels of kb x NR (NR
+ * columns per step, zero past n): the panel of columns [j, j + NR) of the block at pc is at
+ * element pc * npad + j * kb, npad = n rounded up to NR. The products check every field
+ * against their own before reading it (packed_b_matches). */
+struct bn_packed_b {
+    dtype dt;
+    bn_trans ta, tb;
+    int64_t n, k, kc, nr, npad;
+    const void *b;
+    int64_t ldb;
+    void *raw;                       /* malloc'd; data is raw rounded up to 64 bytes */
+    char *data;
+};
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -237,8 +254,9 @@ static void tile(const gemm_job *g, int64_t kc, const char *pa, const char *pb, 
 }
 
 /* The blocked product on the rectangle C[i0:i0+m, j0:j0+n], by one thread with its own
- * packing buffer: jc, NC columns of B (packed, in L3); pc, KC deep slices; ic, MC rows of A
- * (packed, in L2); then NR-column micro-panels of B (in L1) against MR-row ones of A. */
+ * packing buffer: jc, NC columns of B (packed, in L3, or the caller's panels); pc, KC deep
+ * slices; ic, MC rows of A (packed, in L2); then NR-column micro-panels of B (in L1)
+ * against MR-row ones of A. */
 static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int64_t n)
 {
     const int mr = g->mr, nr = g->nr;
@@ -255,15 +273,19 @@ static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int6
             const int64_t kc = min64(g->kc, g->k - pc);
             const int first = pc == 0, last = pc + kc >= g->k;
             const size_t pan_a = (size_t)kc * mr * g->es, pan_b = (size_t)kc * nr * g->es;
-            for (int64_t jr = 0; jr < nc; jr += nr)
-                pack_b(g, pc, j0 + jc + jr, kc, min64(nr, nc - jr), bufb + jr / nr * pan_b);
+            const char *panels = bufb;
+            if (g->pb)
+                panels = g->pb->data + ((size_t)pc * g->pb->npad + (size_t)(j0 + jc) * kc) * g->es;
+            else
+                for (int64_t jr = 0; jr < nc; jr += nr)
+                    pack_b(g, pc, j0 + jc + jr, kc, min64(nr, nc - jr), bufb + jr / nr * pan_b);
             for (int64_t ic = 0; ic < m; ic += g->mc) {
                 const int64_t mc = min64(g->mc, m - ic);
                 for (int64_t ir = 0; ir < mc; ir += mr)
                     pack_a(g, i0 + ic + ir, pc, min64(mr, mc - ir), kc, bufa + ir / mr * pan_a);
                 for (int64_t jr = 0; jr < nc; jr += nr)
                     for (int64_t ir = 0; ir < mc; ir += mr)
-                        tile(g, kc, bufa + ir / mr * pan_a, bufb + jr / nr * pan_b,
+                        tile(g, kc, bufa + ir / mr * pan_a, panels + jr / nr * pan_b,
                              i0 + ic + ir, j0 + jc + jr, min64(mr, mc - ir), min64(nr, nc - jr),
                              first, last);
             }
@@ -390,18 +412,27 @@ static void thin_team(const gemm_job *g, int tid, int nt)
     }
 }
 
+/* whether the product is thin: small N, thin kernels in the set, op(B) small enough */
+static int thin_fits(const gemm_job *g, const bn_kernel_set *ks)
+{
+    if (g->n > THIN_MAX_N) return 0;
+    if (g->dt == F32 ? !ks->sgemm_thin.rows : !ks->dgemm_thin.rows) return 0;
+    const int64_t nr = g->dt == F32 ? ks->sgemm_thin.nr_cols : ks->dgemm_thin.nr_cols;
+    const size_t bytes_b = g->ta == BN_NO_TRANS ? (size_t)g->k * 10 * g->es
+                                                : (size_t)ceil_div(g->n, nr) * nr * g->k * g->es;
+    return bytes_b <= THIN_MAX_B_BYTES;
+}
+
 /* Sets up the thin path (packs op(B)) and returns 1; 0 when the product is not thin (or the
  * kernel set has no thin kernels); -1 when out of memory. */
 static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 {
-    if (g->n > THIN_MAX_N) return 0;
+    if (!thin_fits(g, ks)) return 0;
     if (g->dt == F32) {
-        if (!ks->sgemm_thin.rows) return 0;
         g->sthin = ks->sgemm_thin;
         g->mr = g->sthin.mr_cols;
         g->nr = g->sthin.nr_cols;
     } else {
-        if (!ks->dgemm_thin.rows) return 0;
         g->dthin = ks->dgemm_thin;
         g->mr = g->dthin.mr_cols;
         g->nr = g->dthin.nr_cols;
@@ -413,7 +444,6 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
         bytes_b = (size_t)ceil_div(g->n, g->nr) * g->nr * g->k * g->es;
         bytes_a = ((size_t)g->mr * g->k * g->es + 63) & ~(size_t)63;
     }
-    if (bytes_b > THIN_MAX_B_BYTES) return 0;
     if (g->ta == BN_NO_TRANS && rows_read_b_in_place(g)) return 1;   /* nothing to pack */
     char *buf = packing_buffer(bytes_a + bytes_b);
     if (!buf) return -1;
@@ -494,10 +524,9 @@ static void direct_columns(const gemm_job *g, const bn_kernel_set *ks, int64_t j
     }
 }
 
-/* 1 when done, 0 when the product is not direct, -1 when out of memory; nt: the threads
- * the product may use; deep: 0 for products of one K block, 1 for those of several (plain
- * B only: B^T is copied whole) */
-static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt, int deep)
+/* whether the product is direct; deep: 0 for products of one K block, 1 for those of
+ * several too (plain B only: B^T is copied whole) */
+static int direct_fits(const gemm_job *g, const bn_kernel_set *ks, int deep)
 {
     const int f64 = g->dt == F64;
     if (f64 ? !ks->dgemm_direct : !ks->sgemm_direct) return 0;
@@ -505,12 +534,22 @@ static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt, int de
         && g->m > BN_DIRECT_MAX_ROWS)
         return 0;
     const int64_t kc = k_block(g->k, blocks_for(ks, f64));
-    if (!deep && g->k > kc) return 0;
+    if (g->tb == BN_TRANS)
+        return g->k <= kc && (size_t)g->k * (size_t)g->n * g->es <= DIRECT_MAX_BT_BYTES;
+    return deep || g->k <= kc;
+}
+
+/* 1 when done, 0 when the product is not direct (direct_fits), -1 when out of memory; nt:
+ * the threads the product may use */
+static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt, int deep)
+{
+    if (!direct_fits(g, ks, deep)) return 0;
+    const int f64 = g->dt == F64;
+    const int64_t kc = k_block(g->k, blocks_for(ks, f64));
     const int64_t sa_i = g->ta == BN_NO_TRANS ? g->lda : 1;
     const int64_t sa_p = g->ta == BN_NO_TRANS ? 1 : g->lda;
     if (g->tb == BN_TRANS) {                        /* op(B)[p][j] = b[j * ldb + p] */
         const size_t bytes = (size_t)g->k * (size_t)g->n * g->es;
-        if (g->k > kc || bytes > DIRECT_MAX_BT_BYTES) return 0;
         char *buf = packing_buffer(bytes);
         if (!buf) return -1;
         /* the packing's transpose with the whole of op(B) as one panel of n lines */
@@ -556,6 +595,43 @@ static void scale_only(const gemm_job *g)
     else bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
 }
 
+/* the packed path's kernels, tile sizes and blocks for the job's type and shape. K and N
+ * are cut into equal blocks no larger than the table's (a last sliver of a block would cost
+ * a full pass of packing); the blocks depend on the shape only, never on the thread count,
+ * so the order of the sums does not either */
+static void setup_blocked(gemm_job *g, const bn_kernel_set *ks)
+{
+    const blocking *bl;
+    if (g->dt == F32) {
+        g->sk = ks->sgemm.fn;
+        g->spack_a = ks->sgemm.pack_a;
+        g->spack_bt = ks->sgemm.pack_bt;
+        g->mr = ks->sgemm.mr;
+        g->nr = ks->sgemm.nr;
+        bl = blocks_for(ks, 0);
+    } else {
+        g->dk = ks->dgemm.fn;
+        g->dpack_a = ks->dgemm.pack_a;
+        g->dpack_bt = ks->dgemm.pack_bt;
+        g->mr = ks->dgemm.mr;
+        g->nr = ks->dgemm.nr;
+        bl = blocks_for(ks, 1);
+    }
+    g->mc = bl->mc / g->mr * g->mr;
+    g->kc = k_block(g->k, bl);
+    g->nc = ceil_div(g->n, ceil_div(g->n, bl->nc));
+    g->nc = ceil_div(g->nc, g->nr) * g->nr;
+}
+
+/* whether the caller's packed op(B) is this product's, in this job's layout */
+static int packed_b_matches(const gemm_job *g)
+{
+    const bn_packed_b *p = g->pb;
+    return p->dt == g->dt && p->ta == g->ta && p->tb == g->tb && p->n == g->n
+        && p->k == g->k && p->b == g->b && p->ldb == g->ldb && p->kc == g->kc
+        && p->nr == g->nr;
+}
+
 static int gemm_run(gemm_job *g)
 {
     if (g->m <= 0 || g->n <= 0) return BN_OK;
@@ -588,29 +664,8 @@ static int gemm_run(gemm_job *g)
     direct = direct_run(g, ks, nt, 1);
     if (direct) return direct < 0 ? BN_ENOMEM : BN_OK;
 
-    const blocking *bl;
-    if (g->dt == F32) {
-        g->sk = ks->sgemm.fn;
-        g->spack_a = ks->sgemm.pack_a;
-        g->spack_bt = ks->sgemm.pack_bt;
-        g->mr = ks->sgemm.mr;
-        g->nr = ks->sgemm.nr;
-        bl = blocks_for(ks, 0);
-    } else {
-        g->dk = ks->dgemm.fn;
-        g->dpack_a = ks->dgemm.pack_a;
-        g->dpack_bt = ks->dgemm.pack_bt;
-        g->mr = ks->dgemm.mr;
-        g->nr = ks->dgemm.nr;
-        bl = blocks_for(ks, 1);
-    }
-    /* K and N are cut into equal blocks no larger than the table's (a last sliver of a block
-     * would cost a full pass of packing); the blocks depend on the shape only, never on the
-     * thread count, so the order of the sums does not either */
-    g->mc = bl->mc / g->mr * g->mr;
-    g->kc = k_block(g->k, bl);
-    g->nc = ceil_div(g->n, ceil_div(g->n, bl->nc));
-    g->nc = ceil_div(g->nc, g->nr) * g->nr;
+    setup_blocked(g, ks);
+    if (g->pb && !packed_b_matches(g)) g->pb = NULL;  /* another product's: pack as usual */
 
 #ifdef _OPENMP
     if (nt > 1) {
@@ -635,20 +690,14 @@ int bn_sgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
              float beta, float *c, int64_t ldc)
 {
-    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
-                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
-                  .alpha = alpha, .beta = beta};
-    return gemm_run(&g);
+    return bn_sgemm_pb(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
 int bn_dgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
              double beta, double *c, int64_t ldc)
 {
-    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
-                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
-                  .alpha = alpha, .beta = beta};
-    return gemm_run(&g);
+    return bn_dgemm_pb(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
 int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -670,6 +719,91 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
                   .m = m, .n = n, .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c,
                   .ldc = ldc, .alpha = 1.0, .beta = 0.0, .fused = 1, .bias = bias, .act = act,
                   .z = z, .ldz = ldz};
+    return gemm_run(&g);
+}
+
+/* ---- op(B) packed once for many products ------------------------------------------------ */
+
+void bn_gemm_packed_b_free(bn_packed_b *p)
+{
+    if (!p) return;
+    free(p->raw);
+    free(p);
+}
+
+/* *out = op(B) in the packed path's panels when products of m rows would take that path
+ * (else NULL: they read B in place, or pack it in a form of their own) */
+static int pack_b_for(gemm_job *g, bn_packed_b **out)
+{
+    *out = NULL;
+    if (g->m <= 0 || g->n <= 0 || g->k <= 0) return BN_OK;
+    const bn_kernel_set *ks = bn_cpu_kernels();
+    if (direct_fits(g, ks, 0) || thin_fits(g, ks) || direct_fits(g, ks, 1)) return BN_OK;
+    setup_blocked(g, ks);
+    const int64_t npad = ceil_div(g->n, g->nr) * g->nr;
+    const int64_t count = bn_size_mul(g->k, npad), bytes = bn_size_mul(count, (int64_t)g->es);
+    if (bytes < 0 || (uint64_t)bytes > (uint64_t)SIZE_MAX - 64) return BN_ENOMEM;
+    bn_packed_b *p = malloc(sizeof *p);
+    if (!p) return BN_ENOMEM;
+    p->raw = malloc((size_t)bytes + 64);
+    if (!p->raw) {
+        free(p);
+        return BN_ENOMEM;
+    }
+    p->data = (char *)(((uintptr_t)p->raw + 63) & ~(uintptr_t)63);
+    p->dt = g->dt;
+    p->ta = g->ta;
+    p->tb = g->tb;
+    p->n = g->n;
+    p->k = g->k;
+    p->kc = g->kc;
+    p->nr = g->nr;
+    p->npad = npad;
+    p->b = g->b;
+    p->ldb = g->ldb;
+    for (int64_t pc = 0; pc < g->k; pc += g->kc) {
+        const int64_t kb = min64(g->kc, g->k - pc);
+        for (int64_t j = 0; j < g->n; j += g->nr)
+            pack_b(g, pc, j, kb, min64(g->nr, g->n - j),
+                   p->data + ((size_t)pc * (size_t)npad + (size_t)j * (size_t)kb) * g->es);
+    }
+    *out = p;
+    return BN_OK;
+}
+
+int bn_sgemm_pack_b(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, const float *b,
+                    int64_t ldb, bn_packed_b **out)
+{
+    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                  .b = b, .ldb = ldb, .alpha = 1.0};
+    return pack_b_for(&g, out);
+}
+
+int bn_dgemm_pack_b(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, const double *b,
+                    int64_t ldb, bn_packed_b **out)
+{
+    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                  .b = b, .ldb = ldb, .alpha = 1.0};
+    return pack_b_for(&g, out);
+}
+
+int bn_sgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, const bn_packed_b *pb,
+                float beta, float *c, int64_t ldc)
+{
+    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
+                  .alpha = alpha, .beta = beta, .pb = pb};
+    return gemm_run(&g);
+}
+
+int bn_dgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
+                const double *a, int64_t lda, const double *b, int64_t ldb,
+                const bn_packed_b *pb, double beta, double *c, int64_t ldc)
+{
+    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
+                  .alpha = alpha, .beta = beta, .pb = pb};
     return gemm_run(&g);
 }
 

@@ -33,6 +33,28 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
                       const double *b, int64_t ldb, const double *bias, int32_t act,
                       double *c, int64_t ldc, double *z, int64_t ldz);
 
+/* op(B) packed once for many products that share it (a recurrent layer's steps: 28 products
+ * of 64 rows against the same 128 x 512 weights). The packed path copies op(B) into panels on
+ * every call; bn_?gemm_pack_b makes those panels once for products of m rows with these
+ * ta, tb, n, k, b and ldb, and bn_?gemm_pb is bn_?gemm reading them (pb NULL: bn_?gemm).
+ * Products that would not read packed panels (the direct and thin paths read B in place)
+ * make pack_b pack nothing and set *out NULL; a pb whose operands or layout differ from
+ * the product's is ignored (B packed as usual). Same bits as bn_?gemm in every case. The
+ * packed panels copy B: they are stale once B changes. Free with bn_gemm_packed_b_free
+ * (NULL is fine). Returns 0, or BN_ENOMEM. */
+typedef struct bn_packed_b bn_packed_b;
+int bn_sgemm_pack_b(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, const float *b,
+                    int64_t ldb, bn_packed_b **out);
+int bn_dgemm_pack_b(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, const double *b,
+                    int64_t ldb, bn_packed_b **out);
+int bn_sgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, const bn_packed_b *pb,
+                float beta, float *c, int64_t ldc);
+int bn_dgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
+                const double *a, int64_t lda, const double *b, int64_t ldb,
+                const bn_packed_b *pb, double beta, double *c, int64_t ldc);
+void bn_gemm_packed_b_free(bn_packed_b *p);
+
 /* Threads: n > 0 sets barenet's thread count, n <= 0 returns to the default (the environment
  * variable BARENET_NUM_THREADS, else omp_get_max_threads()). The count in effect never exceeds
  * omp_get_max_threads(), so threadpoolctl / omp_set_num_threads limit barenet too; inside an

@@ -11,6 +11,7 @@
  * tells its two parts apart by `#ifndef REAL` (once) / `#else` (per precision). Every
  * precision-dependent helper is named here, once; nothing depends on the including file.
  *   GEMM, GEMM_BIAS_ACT, GEMM_REF        gemm.h (bn_dgemm / bn_sgemm, ..._bias_act, ..._ref)
+ *   GEMM_PACK_B, GEMM_PB                 gemm.h (bn_?gemm_pack_b, bn_?gemm_pb)
  *   SOFTMAX_ROWS                         losses.h
  *   ACT, DACT                            activations.h (scalar forms)
  *   CSR_DENSE_BIAS_ACT, CSR_T_DENSE      sparse.h
@@ -27,6 +28,8 @@
 #define GEMM bn_dgemm
 #define GEMM_BIAS_ACT bn_dgemm_bias_act
 #define GEMM_REF bn_dgemm_ref
+#define GEMM_PACK_B bn_dgemm_pack_b
+#define GEMM_PB bn_dgemm_pb
 #define SOFTMAX_ROWS bn_softmax_rows_f64
 #define ACT bn_act_f64
 #define DACT bn_dact_f64
@@ -45,6 +48,8 @@
 #undef GEMM
 #undef GEMM_BIAS_ACT
 #undef GEMM_REF
+#undef GEMM_PACK_B
+#undef GEMM_PB
 #undef SOFTMAX_ROWS
 #undef ACT
 #undef DACT
@@ -63,6 +68,8 @@
 #define GEMM bn_sgemm
 #define GEMM_BIAS_ACT bn_sgemm_bias_act
 #define GEMM_REF bn_sgemm_ref
+#define GEMM_PACK_B bn_sgemm_pack_b
+#define GEMM_PB bn_sgemm_pb
 #define SOFTMAX_ROWS bn_softmax_rows_f32
 #define ACT bn_act_f32
 #define DACT bn_dact_f32
@@ -81,6 +88,8 @@
 #undef GEMM
 #undef GEMM_BIAS_ACT
 #undef GEMM_REF
+#undef GEMM_PACK_B
+#undef GEMM_PB
 #undef SOFTMAX_ROWS
 #undef ACT
 #undef DACT

@@ -147,6 +147,38 @@ def test_small_products_match_the_packed_path(kernel, shape, ta, tb, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta, tb", OPS)
+@pytest.mark.parametrize("shape", [(64, 512, 128), (64, 128, 512), (33, 70, 1700),
+                                   (100, 33, 801), (200, 300, 40), (64, 10, 128), (8, 64, 64),
+                                   (1, 512, 128)])
+def test_packed_b_gives_the_same_bits(kernel, shape, ta, tb, dtype):
+    """op(B) packed once (bn_?gemm_pack_b, as a recurrent layer packs its weights for all
+    of its steps) and read by bn_?gemm_pb gives the bits of the product that packs B itself,
+    with alpha and beta, on 1 and 2 threads; products that read B in place (the direct path
+    for a few rows, the thin one for a few columns) make no panels"""
+    from barenet import _core
+
+    m, n, k = shape
+    a, b = operands(m, n, k, ta, tb, dtype, seed=6)
+    c0 = rng(7).standard_normal((m, n)).astype(dtype)
+    try:
+        for threads in (1, 2):
+            _gemm.set_num_threads(threads)
+            plain, packed = c0.copy(), c0.copy()
+            assert not _core.gemm(ta, tb, 0.5, a, b, 1.5, plain)
+            made = _core.gemm(ta, tb, 0.5, a, b, 1.5, packed, False, True)
+            np.testing.assert_array_equal(packed, plain)
+            if shape in ((64, 512, 128), (64, 128, 512)):   # a recurrent layer's steps
+                assert made
+            small_bt = n * k * np.dtype(dtype).itemsize <= 64 * 1024
+            if kernel == "avx512" and m <= 8 and (not tb or small_bt):
+                assert not made                         # direct: B (or a copy of B^T) read
+    finally:
+        _gemm.set_num_threads(None)
+    check_close(_gemm.gemm(a, b, trans_a=ta, trans_b=tb, packed_b=True), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta, tb", OPS)
 def test_reference_kernel(ta, tb, dtype):
     a, b = operands(23, 17, 31, ta, tb, dtype, seed=3)
     c = _gemm.gemm(a, b, trans_a=ta, trans_b=tb, reference=True)

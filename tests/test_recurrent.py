@@ -114,11 +114,31 @@ def test_compiled_training_matches_the_reference(cell, dtype, rtol):
                                atol=rtol * 1e-2)
 
 
+def test_compiled_training_with_packed_step_weights_matches_the_reference():
+    """an LSTM large enough that its per-step products read the recurrent weights packed
+    once per call (gemm.h, bn_dgemm_pack_b; forward Wh, backward Wh^T), float64"""
+    require_compiled()
+    X, y = data(4, channels=3, n=80, seed=5, dtype="float64")
+    nets = [rnn_model("lstm", steps=4, channels=3, units=64, seed=7, dtype="float64",
+                      backend=b) for b in ("numpy", "compiled")]
+    before = barenet.get_num_threads()
+    try:
+        barenet.set_num_threads(1)
+        histories = [net.train(X, y, epochs=2, learning_rate=0.01, batch_size=80,
+                               optimizer="adam", verbose=False) for net in nets]
+    finally:
+        barenet.set_num_threads(before)
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-9)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=1e-9,
+                               atol=1e-11)
+
+
 @pytest.mark.parametrize("cell, units, batch", [(c, 32, 128) for c in sorted(CELLS)]
-                         + [("lstm", 64, 64), ("gru", 64, 64)])
+                         + [("lstm", 64, 64), ("gru", 64, 64), ("lstm", 64, 130)])
 def test_training_does_not_depend_on_the_thread_count(cell, units, batch):
     """the threads split the rows of every step; with 64 units and batch 64 one thread's
-    per-step products take GEMM's packed path and two threads' halves its direct one"""
+    per-step products take GEMM's packed path (the recurrent weights packed once for all
+    steps) and two threads' halves its direct one; with batch 130 both take packed panels"""
     require_compiled()
     X, y = data(8, channels=8, n=260, seed=6, dtype=np.float32)
     results = []

@@ -182,6 +182,8 @@ typedef struct {
     REAL *hp;                    /* (N, T, U) h before each step (training), or NULL */
     REAL *aux;                   /* (N, T, U) LSTM c after each step / GRU R_n, or NULL */
     REAL *c0;                    /* (N, U) LSTM's initial c (training), or NULL */
+    const bn_packed_b *pw;       /* the steps' Wh (forward) or Wh^T (backward) in the GEMM's
+                                  * panels, packed once for all steps; NULL: read in place */
 } SFX(rnn_dir);
 
 static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
@@ -368,8 +370,8 @@ static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, REA
         } else {
             if (s == 0 && from_zero) /* h = 0: nothing to multiply */
                 memset(rri, 0, (size_t)(m * gu) * sizeof(REAL));
-            else if ((status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, gu, u, 1, hi, u, r->wh, gu, 0,
-                                    rri, gu)) != BN_OK)
+            else if ((status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, gu, u, 1, hi, u, r->wh, gu,
+                                       r->pw, 0, rri, gu)) != BN_OK)
                 return status;
             SFX(rnn_rows_forward)(r, kind, act, rr, h, c, mask, ti, i0, i1);
         }
@@ -405,8 +407,15 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
         }
     if (r.c0) memcpy(r.c0, c, (size_t)(n * u) * sizeof(REAL));
     /* the steps: the rows split over the threads once, each thread running all steps of its
-     * rows (its per-step products on one thread); the same bits for any split (cpu.h) */
+     * rows (its per-step products on one thread); the same bits for any split (cpu.h). Wh
+     * packed for the steps' products once (GRU's reset_after 0 multiplies two parts of it) */
     const int nt = bn_threads_for(n, (double)t * (double)(n * gu) * (2.0 * (double)u + 30.0));
+    bn_packed_b *pw = NULL;
+    if (!(kind == BN_LAYER_GRU && !ly->reset_after)
+        && (status = GEMM_PACK_B(BN_NO_TRANS, BN_NO_TRANS, (n + nt - 1) / nt, gu, u, r.wh, gu,
+                                 &pw)) != BN_OK)
+        return status;
+    r.pw = pw;
     BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
         const int part = SFX(rnn_forward_rows)(g, &r, rr, h, c, carry == NULL, n * th / nt,
                                                n * (th + 1) / nt);
@@ -415,6 +424,7 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
             status = part;
         }
     });
+    bn_gemm_packed_b_free(pw);
     if (status != BN_OK) return status;
     if (!ly->return_sequences)
         for (int64_t i = 0; i < n; i++)
@@ -605,7 +615,8 @@ static int SFX(rnn_backward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, RE
                 status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, u, 1, r->aux + (i0 * t + ti) * u,
                               t * u, wht + 2 * u * u, u, 1, dh2i, u);
         } else {
-            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, u, gu, 1, pt, t * gu, wht, u, 1, dh2i, u);
+            status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, u, gu, 1, pt, t * gu, wht, u, r->pw, 1,
+                             dh2i, u);
         }
         if (status != BN_OK) return status;
         REAL *swap = dh;
@@ -633,9 +644,14 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
     if (!ly->return_sequences)
         for (int64_t i = 0; i < n; i++)
             memcpy(dh + i * u, dout + i * width + d * u, (size_t)u * sizeof(REAL));
-    /* the steps in reverse: the rows split over the threads once, as in forward */
+    /* the steps in reverse: the rows split over the threads once, as in forward; Wh^T
+     * packed for the steps' products once (GRU multiplies parts of it) */
     const int nt = bn_threads_for(n, (double)t * (double)(n * gu) * (2.0 * (double)u + 30.0));
-    int status = BN_OK;
+    bn_packed_b *pw = NULL;
+    int status = kind == BN_LAYER_GRU ? BN_OK
+               : GEMM_PACK_B(BN_NO_TRANS, BN_NO_TRANS, (n + nt - 1) / nt, u, gu, wht, u, &pw);
+    if (status != BN_OK) return status;
+    r.pw = pw;
     BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
         const int part = SFX(rnn_backward_rows)(g, &r, dh, dc, dh2, wht, n * th / nt,
                                                 n * (th + 1) / nt);
@@ -644,6 +660,7 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
             status = part;
         }
     });
+    bn_gemm_packed_b_free(pw);
     if (status != BN_OK) return status;
     /* the weights' gradients over all steps at once: dWx = x^T dP, dWh = hp^T dR */
     const int64_t rows = n * t;

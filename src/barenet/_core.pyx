@@ -567,6 +567,19 @@ cdef extern from "gemm.h" nogil:
     int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
                           const double *b, int64_t ldb, const double *bias, int32_t act,
                           double *c, int64_t ldc, double *z, int64_t ldz)
+    ctypedef struct bn_packed_b:
+        pass
+    int bn_sgemm_pack_b(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
+                        const float *b, int64_t ldb, bn_packed_b **out)
+    int bn_dgemm_pack_b(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
+                        const double *b, int64_t ldb, bn_packed_b **out)
+    int bn_sgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t lda, const float *b, int64_t ldb,
+                    const bn_packed_b *pb, float beta, float *c, int64_t ldc)
+    int bn_dgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
+                    const double *a, int64_t lda, const double *b, int64_t ldb,
+                    const bn_packed_b *pb, double beta, double *c, int64_t ldc)
+    void bn_gemm_packed_b_free(bn_packed_b *p)
     void bn_set_num_threads(int n)
     int bn_get_num_threads()
 
@@ -589,9 +602,14 @@ def first_nonfinite(const floating[:, ::1] x):
 
 
 def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,
-         const floating[:, :] b, double beta, floating[:, :] c, bint reference=False):
-    """c = alpha * op(a) @ op(b) + beta * c in place (bn_?gemm, or the naive bn_?gemm_ref)"""
+         const floating[:, :] b, double beta, floating[:, :] c, bint reference=False,
+         bint packed_b=False):
+    """c = alpha * op(a) @ op(b) + beta * c in place (bn_?gemm, or the naive bn_?gemm_ref);
+    packed_b: op(b) packed first by bn_?gemm_pack_b for products of this many rows, then
+    bn_?gemm_pb. Returns whether packed panels were made (False when not asked for, or
+    when such products read B in place)"""
     cdef int status = BN_OK
+    cdef bn_packed_b *pb = NULL
     cdef int64_t m = c.shape[0], n = c.shape[1]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
     cdef int64_t lda = a.strides[0] // sizeof(floating), ldb = b.strides[0] // sizeof(floating)
@@ -599,7 +617,18 @@ def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,
     cdef bn_trans ta = BN_TRANS if trans_a else BN_NO_TRANS
     cdef bn_trans tb = BN_TRANS if trans_b else BN_NO_TRANS
     with nogil:
-        if floating is float:
+        if packed_b and not reference:
+            if floating is float:
+                status = bn_sgemm_pack_b(ta, tb, m, n, k, &b[0, 0], ldb, &pb)
+                if status == BN_OK:
+                    status = bn_sgemm_pb(ta, tb, m, n, k, <float>alpha, &a[0, 0], lda,
+                                         &b[0, 0], ldb, pb, <float>beta, &c[0, 0], ldc)
+            else:
+                status = bn_dgemm_pack_b(ta, tb, m, n, k, &b[0, 0], ldb, &pb)
+                if status == BN_OK:
+                    status = bn_dgemm_pb(ta, tb, m, n, k, alpha, &a[0, 0], lda, &b[0, 0],
+                                         ldb, pb, beta, &c[0, 0], ldc)
+        elif floating is float:
             if reference:
                 bn_sgemm_ref(ta, tb, m, n, k, <float>alpha, &a[0, 0], lda, &b[0, 0], ldb,
                              <float>beta, &c[0, 0], ldc)
@@ -613,7 +642,10 @@ def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,
             else:
                 status = bn_dgemm(ta, tb, m, n, k, alpha, &a[0, 0], lda, &b[0, 0], ldb, beta,
                                   &c[0, 0], ldc)
+    made = pb != NULL
+    bn_gemm_packed_b_free(pb)
     _check(status)
+    return made
 
 
 def gemm_bias_act(const floating[:, :] a, const floating[:, :] b, const floating[::1] bias,

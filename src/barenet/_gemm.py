@@ -45,10 +45,12 @@ def _output(out, name, shape, dtype):
 
 
 def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
-         reference=False):
+         reference=False, packed_b=False):
     """out = alpha * op(a) @ op(b) + beta * out, op = transpose when trans_*; returns out.
     beta == 0 never reads out (NaN there is overwritten); without out, beta must be 0.
-    reference=True runs the naive oracle (bn_?gemm_ref) instead of the blocked GEMM."""
+    reference=True runs the naive oracle (bn_?gemm_ref) instead of the blocked GEMM;
+    packed_b=True packs op(b) first as a caller that reuses it would (bn_?gemm_pack_b, then
+    bn_?gemm_pb: the same bits)."""
     a = _operand(a, "a")
     b = _operand(b, "b", a.dtype)
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
@@ -63,7 +65,7 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
         out = _output(out, "out", (m, n), a.dtype)
     if m and n:
         _core.gemm(bool(trans_a), bool(trans_b), float(alpha), a, b, float(beta), out,
-                   bool(reference))
+                   bool(reference), bool(packed_b))
     return out
 
 
