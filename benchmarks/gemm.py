@@ -11,6 +11,8 @@ Ratios, not thresholds. Runs of barenet and NumPy alternate (with a pause), best
 both pay ~1 us of Python.
 
     python benchmarks/gemm.py [--quick] [--trials 5] [--peak-f32 GFLOPS]
+    python benchmarks/gemm.py --shape 1,0,28,512,3584 --threads 1 --cpu-time
+                                   # only these products: op flags, M, N, K (repeatable)
 
 No peak is assumed: the FMA units per core and the clock under load differ between the
 machines this runs on (an AVX2 model at a fixed clock reported over 100 % on an AVX-512
@@ -157,7 +159,19 @@ def main():
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with the process's CPU time instead of the wall clock: robust "
                          "to other processes on a busy machine, meaningful for 1 thread only")
+    ap.add_argument("--shape", action="append", default=[], metavar="TA,TB,M,N,K",
+                    help="time only this product (trans_a, trans_b as 0/1, then M, N, K), "
+                         "float32 and float64; repeatable")
     args = ap.parse_args()
+    shapes = []
+    for text in args.shape:
+        try:
+            ta, tb, m, n, k = (int(v) for v in text.split(","))
+        except ValueError:
+            ap.error(f"--shape {text!r}: expected five integers TA,TB,M,N,K")
+        if ta not in (0, 1) or tb not in (0, 1) or min(m, n, k) < 1:
+            ap.error(f"--shape {text!r}: TA and TB are 0 or 1, M, N and K at least 1")
+        shapes.append((bool(ta), bool(tb), m, n, k))
     global CLOCK
     if args.cpu_time:
         CLOCK = time.process_time
@@ -190,6 +204,13 @@ def main():
         print(f"{name:<26} {np.dtype(dtype).name:<7} {threads:>3} {g_bn:8.1f} "
               f"{pct}{g_np:8.1f} {g_bn / g_np:6.2f}", flush=True)
 
+    if shapes:
+        for dtype in (np.float32, np.float64):
+            for threads in args.threads:
+                for ta, tb, m, n, k in shapes:
+                    name = f"{'A^T' if ta else 'A'}{m}x{k} @ {'B^T' if tb else 'B'}{k}x{n}"
+                    row(name, dtype, threads, gemm_case(ta, tb, m, n, k, dtype))
+        return
     for dtype in (np.float32, np.float64):
         for threads in args.threads:
             for s in square:
