@@ -12,7 +12,8 @@ import time
 import pytest
 
 SCRIPT = r"""
-import sys, numpy as np
+import signal, sys, numpy as np
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
 from barenet import EarlyStopping, NeuralNetwork
 # epochs long against the Python work between them (validation), so that the SIGINT lands
 # inside the backend's epoch loop; the NumPy backend's epochs are slower, so its data smaller
