@@ -467,7 +467,8 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
  * is cut into the packed path's blocks (k_block), the kernel called on each with C scaled
  * by beta on the first and accumulated on the others, as the packed path's tiles do: the
  * same bits as the packed path (cpu.h). A weight gradient with few rows and a deep K, the
- * LSTM's dWx = x^T dP (28 x 3584 @ 3584 x 512, one thread, Zen 4): 1878 -> 1185 us. --- */
+ * LSTM's dWx = x^T dP (28 x 3584 @ 3584 x 512, one thread, Zen 4, median of three runs
+ * of benchmarks/gemm.py --shape): 1396 -> 1200 us. --------------------------------------- */
 
 #ifndef BN_DIRECT_MAX_FLOPS
 #define BN_DIRECT_MAX_FLOPS BN_PARALLEL_MIN_FLOPS   /* always one thread */
