@@ -33,6 +33,19 @@ def needs_compiled():
     require_compiled()
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test's duration, the one it had restored after:
+    a run started from a background shell inherits SIGINT ignored, and a test raising
+    SIGINT to check how training stops would then see nothing happen"""
+    import signal
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if before is not None:  # None: a handler not set from Python, which cannot be restored
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     if request.param == "compiled":

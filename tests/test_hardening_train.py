@@ -339,12 +339,11 @@ def test_changes_refused_while_another_thread_trains(backend):
                                 dict(validation_data=(XV, YV)),
                                 dict(batch_size=8, early_stopping=EarlyStopping(patience=50))],
                          ids=["full", "minibatch", "validation", "early_stopping"])
-def test_sigint_after_the_last_poll_is_not_lost(backend, kw, monkeypatch, capsys):
+def test_sigint_after_the_last_poll_is_not_lost(backend, kw, monkeypatch, capsys,
+                                               python_sigint):
     """SIGINT raised as the call closes its progress output (after every poll of the
     loop): the call still raises KeyboardInterrupt, with the whole history, the network at
     the end of the call; and the next call is not interrupted by a stale flag"""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's default handler here")
     closing = Progress.close
 
     def close_with_sigint(self):
@@ -368,11 +367,9 @@ def test_sigint_after_the_last_poll_is_not_lost(backend, kw, monkeypatch, capsys
 @pytest.mark.parametrize("kw", [dict(), dict(batch_size=8, optimizer="adam"),
                                 dict(validation_data=(XV, YV))],
                          ids=["full", "minibatch", "validation"])
-def test_sigint_between_epochs_stops_there(backend, kw):
+def test_sigint_between_epochs_stops_there(backend, kw, python_sigint):
     """SIGINT raised in Python between two epochs' C calls (from the schedule, before epoch
     2): training stops with epochs 0 and 1 done, not later and not never"""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's default handler here")
 
     def sigint_at_2(e, lr, epochs):
         if e == 2:
@@ -390,12 +387,10 @@ def test_sigint_between_epochs_stops_there(backend, kw):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT to oneself on Windows")
-def test_sigint_in_lbfgs_callback_keeps_accepted_iterate(backend, monkeypatch):
+def test_sigint_in_lbfgs_callback_keeps_accepted_iterate(backend, monkeypatch, python_sigint):
     """L-BFGS: a SIGINT during an evaluation stops at the last accepted iterate, the one a
     run of as many iterations ends at"""
     pytest.importorskip("scipy")
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's default handler here")
     from barenet import _lbfgs
     calls = {"n": 0}
     evaluate = _lbfgs._Objective.__call__
@@ -420,11 +415,9 @@ def test_sigint_in_lbfgs_callback_keeps_accepted_iterate(backend, monkeypatch):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT to oneself on Windows")
-def test_sigint_without_the_extension_uses_a_python_flag(monkeypatch):
+def test_sigint_without_the_extension_uses_a_python_flag(monkeypatch, python_sigint):
     """a pure install (no barenet._core): the flag is a Python handler's, with the same
     behaviour on the NumPy backend, and Python's handler is back afterwards"""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's default handler here")
     from barenet import _backend
     monkeypatch.setattr(_backend, "_try_compiled", lambda: ("absent", "simulated"))
 
