@@ -24,7 +24,13 @@ defaults differ, and with --init shared (the default) the benchmark removes both
   twice as fast (and clip_grad_norm_ counts its gradient twice). Shared: torch's bias_hh
   is zero and frozen, so both train the same function of the same parameters.
 With both removed, the two train identically: from the same batches their losses agree to
-float32 rounding for the first hundred batches (docs/recurrent.md). --init own lets each
+float32 rounding for the first hundred batches (docs/recurrent.md). The batches are the same
+too (--order shared, the default): one NumPy permutation per epoch, which torch's loop
+follows and barenet trains on (the rows gathered in that order inside the timing, as
+torch's loop gathers its batches, with barenet's own shuffle off); the char model's
+validation bits per character then agree to 0.001 after 3 epochs. --order own lets each
+shuffle with its own generator: the two then differ by the order's luck, up to 0.02 bits
+per character after 3 epochs, either way. --init own lets each
 peer initialise itself with its library's defaults (torch also with its two biases); on
 the char model torch's defaults then reach about 0.2 lower validation bits per character
 after 3 epochs, all of it from the Embedding's initial table (N(0, 1) against Keras's
@@ -92,6 +98,14 @@ def share_weights(torch, net, lstm_index, emb, lstm, out):
     lstm.bias_hh_l0.requires_grad_(False)
 
 
+def epoch_orders(n, epochs, seed):
+    """--order shared: the batch order of every epoch, one permutation each, which both
+    peers then follow (barenet trains on the rows taken in that order, without its own
+    shuffle), so that their losses differ only by the arithmetic"""
+    rng = np.random.default_rng([seed, 7])
+    return [rng.permutation(n) for _ in range(epochs)]
+
+
 def trainable(model):
     return [p for p in model.parameters() if p.requires_grad]
 
@@ -111,22 +125,41 @@ def fashion_barenet_model(seed):
                               input_shape=(28, 28), dtype="float32", seed=seed)
 
 
-def fashion_barenet(data, epochs, threads, seed, init="shared"):
+def train_epochs(net, X, y, epochs, orders, **kw):
+    """barenet's epochs, one train call each: its own shuffle, or the given batch orders
+    (the rows gathered inside the timing, as torch's loop gathers its batches)"""
+    times = []
+    for e in range(epochs):
+        t0 = time.perf_counter()
+        if orders is None:
+            net.train(X, y, epochs=1, verbose=False, **kw)
+        else:
+            rows = orders[e]
+            net.train(X[rows], y[rows], epochs=1, shuffle=False, verbose=False, **kw)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def torch_batches(torch, n, batch, gen, orders, e):
+    """the row indices of each of epoch e's batches for the torch loops"""
+    if orders is None:
+        order = torch.randperm(n, generator=gen)
+    else:
+        order = torch.from_numpy(orders[e])
+    return [order[s:s + batch] for s in range(0, n, batch)]
+
+
+def fashion_barenet(data, epochs, threads, seed, init="shared", orders=None):
     X, y, Xt, yt = data
     barenet.set_num_threads(threads)
     net = fashion_barenet_model(seed)
-    opt = Adam(clipnorm=5.0)
-    times = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        net.train(X, y, epochs=1, learning_rate=2e-3, batch_size=128, optimizer=opt,
-                  verbose=False)
-        times.append(time.perf_counter() - t0)
+    times = train_epochs(net, X, y, epochs, orders, learning_rate=2e-3, batch_size=128,
+                         optimizer=Adam(clipnorm=5.0))
     acc = float(np.mean(net.predict_classes(Xt) == yt))
     return {"seconds_per_epoch": times, "metric": acc}
 
 
-def fashion_torch(data, epochs, threads, seed, init="shared"):
+def fashion_torch(data, epochs, threads, seed, init="shared", orders=None):
     torch = torch_or_none()
     if torch is None:
         return {"error": "torch not installed"}
@@ -153,11 +186,9 @@ def fashion_torch(data, epochs, threads, seed, init="shared"):
     Xtr, ytr = torch.from_numpy(X), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed)
     times = []
-    for _ in range(epochs):
+    for e in range(epochs):
         t0 = time.perf_counter()
-        order = torch.randperm(len(Xtr), generator=gen)
-        for start in range(0, len(Xtr), 128):
-            idx = order[start:start + 128]
+        for idx in torch_batches(torch, len(Xtr), 128, gen, orders, e):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(Xtr[idx]), ytr[idx])
             loss.backward()
@@ -191,17 +222,12 @@ def char_barenet_model(vocab_size, steps, units, seed):
                               input_shape=(steps,), dtype="float32", seed=seed)
 
 
-def char_barenet(data, epochs, threads, seed, init="shared", units=256):
+def char_barenet(data, epochs, threads, seed, init="shared", orders=None, units=256):
     vocab, X, y, Xv, yv = data
     barenet.set_num_threads(threads)
     net = char_barenet_model(len(vocab), X.shape[1], units, seed)
-    opt = Adam(clipnorm=1.0)
-    times = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        net.train(X, y, epochs=1, learning_rate=2e-3, batch_size=64, optimizer=opt,
-                  verbose=False)
-        times.append(time.perf_counter() - t0)
+    times = train_epochs(net, X, y, epochs, orders, learning_rate=2e-3, batch_size=64,
+                         optimizer=Adam(clipnorm=1.0))
     return {"seconds_per_epoch": times, "metric": net.loss(Xv, yv) / math.log(2)}
 
 
@@ -223,7 +249,7 @@ class TorchCharLM:
         return Model()
 
 
-def char_torch(data, epochs, threads, seed, init="shared", units=256):
+def char_torch(data, epochs, threads, seed, init="shared", orders=None, units=256):
     torch = torch_or_none()
     if torch is None:
         return {"error": "torch not installed"}
@@ -240,11 +266,9 @@ def char_torch(data, epochs, threads, seed, init="shared", units=256):
     Xtr, ytr = torch.from_numpy(X), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed)
     times = []
-    for _ in range(epochs):
+    for e in range(epochs):
         t0 = time.perf_counter()
-        order = torch.randperm(len(Xtr), generator=gen)
-        for start in range(0, len(Xtr), 64):
-            idx = order[start:start + 64]
+        for idx in torch_batches(torch, len(Xtr), 64, gen, orders, e):
             opt.zero_grad(set_to_none=True)
             logits, _ = model(Xtr[idx])
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), ytr[idx].reshape(-1))
@@ -318,6 +342,9 @@ def main(argv=None):
     ap.add_argument("--init", choices=("shared", "own"), default="shared",
                     help="shared: torch starts from barenet's weights with one LSTM bias "
                          "(like with like); own: each library's default initialisation")
+    ap.add_argument("--order", choices=("shared", "own"), default="shared",
+                    help="shared: both peers train on the same batches in the same order "
+                         "(like with like); own: each shuffles with its own generator")
     ap.add_argument("--quick", action="store_true",
                     help="a smoke test: --limit 2000 --chars 100000 --epochs 1 --tokens 200")
     ap.add_argument("--json", metavar="FILE")
@@ -329,7 +356,7 @@ def main(argv=None):
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     print(f"barenet {barenet.__version__} ({barenet.info()['cpu_kernel']} kernels), "
           f"Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"{args.threads} threads, {os.cpu_count()} CPUs, initial weights: {args.init}")
+          f"{args.threads} threads, {os.cpu_count()} CPUs, initial weights: {args.init}, batch order: {args.order}")
     torch = torch_or_none()
     if torch is not None:
         print(f"torch {torch.__version__}")
@@ -339,8 +366,10 @@ def main(argv=None):
         print(f"\nfashion: LSTM(128) over 28 rows, {len(data[0])} images, batch 128, "
               f"{args.epochs} epochs")
         runs = {"barenet": fashion_barenet, "torch": fashion_torch}
+        orders = (epoch_orders(len(data[0]), args.epochs, args.seed)
+                  if args.order == "shared" else None)
         results["fashion"] = {p: runs[p](data, args.epochs, args.threads, args.seed,
-                                                 args.init) for p in peers}
+                                         args.init, orders) for p in peers}
         report(results["fashion"], "test accuracy", higher_better=True)
     if "char" in cases or "small" in cases:
         data = char_data(args.chars, 128)
@@ -348,8 +377,10 @@ def main(argv=None):
         print(f"\nchar: Embedding({len(data[0])}, 64), LSTM(256) x 128 steps, "
               f"{len(data[1])} windows, batch 64, {args.epochs} epochs")
         runs = {"barenet": char_barenet, "torch": char_torch}
-        results["char"] = {p: runs[p](data, args.epochs, args.threads, args.seed, args.init)
-                           for p in peers}
+        orders = (epoch_orders(len(data[1]), args.epochs, args.seed)
+                  if args.order == "shared" else None)
+        results["char"] = {p: runs[p](data, args.epochs, args.threads, args.seed, args.init,
+                                      orders) for p in peers}
         report(results["char"], "val bits/char", higher_better=False)
     if "small" in cases:
         print(f"\nsmall: generation, batch 1, one LSTM(256) step per token, {args.tokens} "
