@@ -13,7 +13,9 @@
  *                        node's fixed scratch), then adds the blocks in order.
  * y = gamma (x - mean) / sqrt(var + eps) + beta. Statistics are summed in double, in row
  * order; every sum over rows runs on one thread or over fixed blocks added in order, so
- * results do not depend on the thread count. */
+ * results do not depend on the thread count. A layer normalisation row's sums over its
+ * channels run in BN_ROW_LANES interleaved lanes added in lane order: a fixed order, so
+ * every vector width (parallel.h's clones) gives the same bits. */
 #ifndef REAL
 #include <math.h>
 #include <stddef.h>
@@ -24,6 +26,17 @@
 
 #define BN_NORM_LANES 64 /* channels whose sums are kept at once */
 #define BN_NORM_GROUPS 8 /* layer normalisation's backward: blocks of rows summed apart */
+#define BN_ROW_LANES 16  /* layer normalisation: a row's sums kept in this many interleaved
+                          * partial sums (value j in lane j % 16), so that the loops over a
+                          * row vectorise; the lanes are then added in lane order */
+
+/* the lanes' partial sums, added in lane order */
+static inline double lanes_total(const double *acc)
+{
+    double s = 0.0;
+    for (int l = 0; l < BN_ROW_LANES; l++) s += acc[l];
+    return s;
+}
 
 static int64_t norm_param_count(const bn_layer *ly) { return 2 * ly->in_c; }
 
@@ -223,18 +236,43 @@ static int SFX(batchnorm_update_state)(const bn_op_args *g)
 
 /* ---- layer normalisation ---- */
 
-/* mean and 1 / sqrt(var + eps) of one row's c values, in double */
-static void SFX(row_statistics)(REAL *mean, REAL *inv, const REAL *x, int64_t c, double eps)
+/* mean and 1 / sqrt(var + eps) of one row's c values, in double over the row's lanes */
+static inline void SFX(row_statistics)(REAL *mean, REAL *inv, const REAL *x, int64_t c,
+                                       double eps)
 {
-    double sum = 0.0, sq = 0.0;
-    for (int64_t j = 0; j < c; j++) sum += (double)x[j];
-    sum /= (double)c;
-    for (int64_t j = 0; j < c; j++) {
-        const double dev = (double)x[j] - sum;
-        sq += dev * dev;
+    const int64_t body = c - c % BN_ROW_LANES;
+    double acc[BN_ROW_LANES] = {0};
+    for (int64_t j = 0; j < body; j += BN_ROW_LANES)
+        for (int l = 0; l < BN_ROW_LANES; l++) acc[l] += (double)x[j + l];
+    for (int64_t j = body; j < c; j++) acc[j - body] += (double)x[j];
+    const double m = lanes_total(acc) / (double)c;
+    for (int l = 0; l < BN_ROW_LANES; l++) acc[l] = 0.0;
+    for (int64_t j = 0; j < body; j += BN_ROW_LANES)
+        for (int l = 0; l < BN_ROW_LANES; l++) {
+            const double dev = (double)x[j + l] - m;
+            acc[l] += dev * dev;
+        }
+    for (int64_t j = body; j < c; j++) {
+        const double dev = (double)x[j] - m;
+        acc[j - body] += dev * dev;
     }
-    *mean = (REAL)sum;
-    *inv = (REAL)(1.0 / sqrt(sq / (double)c + eps));
+    *mean = (REAL)m;
+    *inv = (REAL)(1.0 / sqrt(lanes_total(acc) / (double)c + eps));
+}
+
+/* rows [r0, r1) of the forward */
+BN_VECTOR_CLONES
+static void SFX(layernorm_rows)(const REAL *restrict x, REAL *restrict a,
+                                const REAL *restrict gamma, const REAL *restrict beta,
+                                int64_t c, double eps, int64_t r0, int64_t r1)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        REAL mean, inv;
+        SFX(row_statistics)(&mean, &inv, x + r * c, c, eps);
+        const REAL *xr = x + r * c;
+        REAL *ar = a + r * c;
+        for (int64_t j = 0; j < c; j++) ar[j] = gamma[j] * ((xr[j] - mean) * inv) + beta[j];
+    }
 }
 
 static int SFX(layernorm_forward)(const bn_op_args *g)
@@ -246,15 +284,51 @@ static int SFX(layernorm_forward)(const bn_op_args *g)
     REAL *a = g->a;
     const int nt = bn_threads_for(rows / 64, (double)(rows * c));
     BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
-        for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) {
-            REAL mean, inv;
-            SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
-            for (int64_t j = 0; j < c; j++)
-                a[r * c + j] = gamma[j] * ((x[r * c + j] - mean) * inv) + beta[j];
-        }
+        SFX(layernorm_rows)(x, a, gamma, beta, c, ly->eps, rows * t / nt,
+                            rows * (t + 1) / nt);
     });
     return BN_OK;
 }
+
+/* one row's step of the backward at channel j, its sums into lane l */
+#define BN_LN_BACK_STEP(j, l)                                                            \
+    do {                                                                                 \
+        const REAL xhat = (xr[j] - mean) * inv, dxhat = dr[j] * gamma[j];                \
+        pg[j] += dr[j] * xhat;                                                           \
+        pb[j] += dr[j];                                                                  \
+        a1[l] += (double)dxhat;                                                          \
+        a2[l] += (double)(dxhat * xhat);                                                 \
+    } while (0)
+
+/* the rows [r0, r1) of one block of the backward: the block's dgamma and dbeta sums into
+ * pg and pb (C each), dx when wanted */
+BN_VECTOR_CLONES
+static void SFX(layernorm_back_rows)(const REAL *restrict x, const REAL *restrict d,
+                                     const REAL *restrict gamma, REAL *restrict dx,
+                                     REAL *restrict pg, REAL *restrict pb, int64_t c,
+                                     double eps, int64_t r0, int64_t r1)
+{
+    const int64_t body = c - c % BN_ROW_LANES;
+    for (int64_t j = 0; j < c; j++) pg[j] = pb[j] = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        REAL mean, inv;
+        SFX(row_statistics)(&mean, &inv, x + r * c, c, eps);
+        const REAL *xr = x + r * c, *dr = d + r * c;
+        double a1[BN_ROW_LANES] = {0}, a2[BN_ROW_LANES] = {0};
+        for (int64_t j = 0; j < body; j += BN_ROW_LANES)
+            for (int l = 0; l < BN_ROW_LANES; l++) BN_LN_BACK_STEP(j + l, l);
+        for (int64_t j = body; j < c; j++) BN_LN_BACK_STEP(j, j - body);
+        if (dx == NULL) continue;
+        const REAL s1 = (REAL)lanes_total(a1), s2 = (REAL)lanes_total(a2);
+        const REAL scale = (REAL)((double)inv / (double)c), cn = (REAL)c;
+        REAL *out = dx + r * c;
+        for (int64_t j = 0; j < c; j++) {
+            const REAL xhat = (xr[j] - mean) * inv;
+            out[j] = scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
+        }
+    }
+}
+#undef BN_LN_BACK_STEP
 
 static int SFX(layernorm_backward)(const bn_op_args *g)
 {
@@ -267,28 +341,9 @@ static int SFX(layernorm_backward)(const bn_op_args *g)
     if (part == NULL) return BN_ENET;        /* the plan gives every layernorm its blocks */
     const int nt = bn_threads_for(BN_NORM_GROUPS, 4.0 * (double)(rows * c));
     BN_PARALLEL_FOR(nt, for (int grp = 0; grp < BN_NORM_GROUPS; grp++) {
-        REAL *pg = part + 2 * c * grp, *pb = pg + c;
-        for (int64_t j = 0; j < c; j++) pg[j] = pb[j] = 0;
-        for (int64_t r = rows * grp / BN_NORM_GROUPS; r < rows * (grp + 1) / BN_NORM_GROUPS;
-             r++) {
-            REAL mean, inv;
-            double s1 = 0.0, s2 = 0.0;
-            SFX(row_statistics)(&mean, &inv, x + r * c, c, ly->eps);
-            for (int64_t j = 0; j < c; j++) {
-                const REAL xhat = (x[r * c + j] - mean) * inv, dxhat = d[r * c + j] * gamma[j];
-                pg[j] += d[r * c + j] * xhat;
-                pb[j] += d[r * c + j];
-                s1 += (double)dxhat;
-                s2 += (double)(dxhat * xhat);
-            }
-            if (dx == NULL) continue;
-            const REAL scale = (REAL)((double)inv / (double)c), cn = (REAL)c;
-            for (int64_t j = 0; j < c; j++) {
-                const REAL xhat = (x[r * c + j] - mean) * inv;
-                dx[r * c + j] = scale * (cn * (d[r * c + j] * gamma[j]) - (REAL)s1
-                                         - xhat * (REAL)s2);
-            }
-        }
+        REAL *pg = part + 2 * c * grp;
+        SFX(layernorm_back_rows)(x, d, gamma, dx, pg, pg + c, c, ly->eps,
+                                 rows * grp / BN_NORM_GROUPS, rows * (grp + 1) / BN_NORM_GROUPS);
     });
     for (int64_t j = 0; j < c; j++) { /* the blocks' sums, in block order */
         REAL sg = part[j], sb = part[c + j];
