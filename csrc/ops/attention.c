@@ -54,6 +54,12 @@ static int64_t attention_kept(const bn_layer *ly)
  * causal block never reaches past its last query's step and the scratch holds one block */
 #define BN_ATTENTION_BLOCK 32
 
+/* a query row's max, sum and dot product over its keys run in this many interleaved lanes
+ * (key j in lane j % 16), added in lane order: a fixed order, so the loops vectorise and
+ * every vector width (parallel.h's clones) gives the same bits; the lanes follow the key's
+ * index, so a row gives the same bits with and without a key/value cache */
+#define BN_ATT_LANES 16
+
 static int64_t attention_block(const bn_layer *ly)
 {
     return ly->in_w < BN_ATTENTION_BLOCK ? ly->in_w : BN_ATTENTION_BLOCK;
@@ -182,10 +188,81 @@ static inline REAL SFX(attention_keep)(const bn_dropout *drop, uint64_t stream, 
 }
 
 /* x[j] = exp(x[j] - top) for j < n, vectorised (vexp.h) */
-BN_VECTOR_CLONES
-static void SFX(attention_exp_shifted)(REAL *x, int64_t n, REAL top)
+/* the lanes' values added in lane order */
+static inline REAL SFX(att_lanes_total)(const REAL *acc)
 {
-    for (int64_t j = 0; j < n; j++) x[j] = EXP(x[j] - top);
+    REAL s = 0;
+    for (int l = 0; l < BN_ATT_LANES; l++) s += acc[l];
+    return s;
+}
+
+/* the lanes' maxima, acc[l] = max(acc[l], x[j]) over the j of lane l in [0, n) that the
+ * mask m keeps (m NULL: every one) */
+static inline void SFX(att_max_into)(REAL *restrict acc, const REAL *restrict x,
+                                     const REAL *restrict m, int64_t n)
+{
+    int64_t j = 0;
+    if (m == NULL) {
+        for (; j + BN_ATT_LANES <= n; j += BN_ATT_LANES)
+            for (int l = 0; l < BN_ATT_LANES; l++)
+                acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
+        for (; j < n; j++) acc[0] = x[j] > acc[0] ? x[j] : acc[0];
+        return;
+    }
+    for (; j + BN_ATT_LANES <= n; j += BN_ATT_LANES)
+        for (int l = 0; l < BN_ATT_LANES; l++) {
+            const REAL v = m[j + l] == 0 ? -INFINITY : x[j + l];
+            acc[l] = v > acc[l] ? v : acc[l];
+        }
+    for (; j < n; j++) {
+        const REAL v = m[j] == 0 ? -INFINITY : x[j];
+        acc[0] = v > acc[0] ? v : acc[0];
+    }
+}
+
+/* a query row's softmax in place over its keys [0, jn): the max over the keys it may see
+ * (those before off are cached, always seen; from off on, ms marks padding with 0), the
+ * exponentials shifted by it, padding set to 0, all scaled by 1 / their sum. A row that
+ * sees no key becomes 0. */
+BN_VECTOR_CLONES
+static void SFX(attention_softmax_row)(REAL *restrict pi, int64_t jn,
+                                       const REAL *restrict ms, int64_t off)
+{
+    const int64_t seen = ms == NULL || off > jn ? jn : off; /* [0, seen): no mask applies */
+    int any = seen > 0;
+    for (int64_t j = seen; j < jn && !any; j++) any = ms[j - off] != 0;
+    REAL acc[BN_ATT_LANES];
+    for (int l = 0; l < BN_ATT_LANES; l++) acc[l] = -INFINITY;
+    SFX(att_max_into)(acc, pi, NULL, seen); /* a max: the same in any order */
+    SFX(att_max_into)(acc, pi + seen, ms ? ms + (seen - off) : NULL, jn - seen);
+    REAL top = acc[0];
+    for (int l = 1; l < BN_ATT_LANES; l++) top = acc[l] > top ? acc[l] : top;
+    if (!any) top = 0;
+    for (int64_t j = 0; j < jn; j++) pi[j] = EXP(pi[j] - top);
+    for (int64_t j = seen; j < jn; j++)
+        if (ms[j - off] == 0) pi[j] = 0;
+    for (int l = 0; l < BN_ATT_LANES; l++) acc[l] = 0;
+    int64_t j = 0;
+    for (; j + BN_ATT_LANES <= jn; j += BN_ATT_LANES)
+        for (int l = 0; l < BN_ATT_LANES; l++) acc[l] += pi[j + l];
+    for (; j < jn; j++) acc[j % BN_ATT_LANES] += pi[j];
+    const REAL inv = any ? 1 / SFX(att_lanes_total)(acc) : 0;
+    for (j = 0; j < jn; j++) pi[j] *= inv;
+}
+
+/* a query row's dS from P and dP (in dsi, dropout factors applied) over its keys [0, jn):
+ * dS = P (dP - sum_j P dP) scale */
+BN_VECTOR_CLONES
+static void SFX(attention_ds_row)(const REAL *restrict pi, REAL *restrict dsi, int64_t jn,
+                                  REAL scale)
+{
+    REAL acc[BN_ATT_LANES] = {0};
+    int64_t j = 0;
+    for (; j + BN_ATT_LANES <= jn; j += BN_ATT_LANES)
+        for (int l = 0; l < BN_ATT_LANES; l++) acc[l] += pi[j + l] * dsi[j + l];
+    for (; j < jn; j++) acc[j % BN_ATT_LANES] += pi[j] * dsi[j];
+    const REAL dot = SFX(att_lanes_total)(acc);
+    for (j = 0; j < jn; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
 }
 
 /* one (row, head) of the forward: for each block of queries [i0, i1), the scores
@@ -214,21 +291,7 @@ static int SFX(attention_head_forward)(const bn_layer *ly, int64_t sh, int64_t o
         for (int64_t i = i0; i < i1; i++) {
             REAL *pi = sc + (i - i0) * ld;
             const int64_t jn = causal ? off + i + 1 : t;
-            REAL top = 0;
-            int any = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                if (ms && j >= off && ms[j - off] == 0) continue;
-                if (!any || pi[j] > top) top = pi[j];
-                any = 1;
-            }
-            SFX(attention_exp_shifted)(pi, jn, top);
-            REAL sum = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                if (ms && j >= off && ms[j - off] == 0) pi[j] = 0;
-                sum += pi[j];
-            }
-            const REAL inv = any ? 1 / sum : 0;
-            for (int64_t j = 0; j < jn; j++) pi[j] *= inv;
+            SFX(attention_softmax_row)(pi, jn, ms, off);
             for (int64_t j = jn; j < (p ? t : kn); j++) pi[j] = 0; /* never computed: causal */
         }
         const REAL *pw = sc;
@@ -346,14 +409,10 @@ static int SFX(attention_head_backward)(const bn_layer *ly, int64_t sh, const RE
             const REAL *pi = pb + (i - i0) * t;
             REAL *dsi = blk + (i - i0) * kn;
             const int64_t jn = causal ? i + 1 : t;
-            REAL dot = 0;
-            for (int64_t j = 0; j < jn; j++) {
-                if (dropping)
-                    dsi[j] *= SFX(attention_keep)(drop, stream, keep_scale, rate,
-                                                  (sh * t + i) * t + j);
-                dot += pi[j] * dsi[j];
-            }
-            for (int64_t j = 0; j < jn; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
+            for (int64_t j = 0; dropping && j < jn; j++)
+                dsi[j] *= SFX(attention_keep)(drop, stream, keep_scale, rate,
+                                              (sh * t + i) * t + j);
+            SFX(attention_ds_row)(pi, dsi, jn, scale);
             for (int64_t j = jn; j < kn; j++) dsi[j] = 0;
         }
         status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, dk, kn, 1, blk, kn, kh, e, 0, dqh + i0 * e, e);
