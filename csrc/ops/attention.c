@@ -65,13 +65,20 @@ static int64_t attention_block(const bn_layer *ly)
     return ly->in_w < BN_ATTENTION_BLOCK ? ly->in_w : BN_ATTENTION_BLOCK;
 }
 
-/* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and
- * per head one block of scores, (block, T) (T = max_len with a cache) */
-static int64_t attention_scratch(const bn_layer *ly)
+/* per head: one block of scores (block, T), then the keys (forward) or values (backward)
+ * transposed, (key_dim, T) (T = max_len with a cache) */
+static int64_t attention_head_scratch(const bn_layer *ly)
 {
     const int64_t width = ly->table_rows > ly->in_w ? ly->table_rows : ly->in_w;
+    return bn_size_mul(bn_size_add(attention_block(ly), ly->key_dim), width);
+}
+
+/* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and
+ * each head's (attention_head_scratch) */
+static int64_t attention_scratch(const bn_layer *ly)
+{
     return bn_size_add(bn_size_mul3(4, ly->in_w, attention_e(ly)),
-                       bn_size_mul3(ly->heads, attention_block(ly), width));
+                       bn_size_mul(ly->heads, attention_head_scratch(ly)));
 }
 
 /* the key/value cache carried over prediction calls (table_rows = max_len > 0): the number
@@ -265,28 +272,41 @@ static void SFX(attention_ds_row)(const REAL *restrict pi, REAL *restrict dsi, i
     for (j = 0; j < jn; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
 }
 
+/* dst (dk, ldt) = the first kn rows of src (kn, dk; ld e) transposed: a head's keys or values
+ * laid out once for the products that read them transposed (Q K^T, dO V^T), which would
+ * otherwise transpose them again for every block of queries */
+static void SFX(attention_transpose)(REAL *restrict dst, int64_t ldt, const REAL *restrict src,
+                                     int64_t e, int64_t kn, int64_t dk)
+{
+    for (int64_t j = 0; j < kn; j++)
+        for (int64_t d = 0; d < dk; d++) dst[d * ldt + j] = src[j * e + d];
+}
+
 /* one (row, head) of the forward: for each block of queries [i0, i1), the scores
  * S = scale Q K^T against the keys [0, kn) the block can see (one GEMM), the softmax of
  * each query's row over its keys (causal: j < off + i + 1; masked keys get weight 0,
  * entries past a query's last key are set to 0, never computed into the softmax), the
  * weights kept in p (training) or in the block buffer, dropout applied on a copy, then
  * O = P' V (one GEMM). ks, vs: the keys and values of this row and head (ld e), off: the
- * cached steps before this call's first (0 without a cache). */
+ * cached steps before this call's first (0 without a cache); kt (dk, width): the keys
+ * transposed, made here. */
 static int SFX(attention_head_forward)(const bn_layer *ly, int64_t sh, int64_t off,
                                        const REAL *qh, const REAL *ks, const REAL *vs,
-                                       const REAL *ms, REAL *oh, REAL *p, REAL *blk,
-                                       int64_t ld, const bn_dropout *drop, uint64_t stream)
+                                       const REAL *ms, REAL *oh, REAL *p, REAL *blk, REAL *kt,
+                                       int64_t width, int64_t ld, const bn_dropout *drop,
+                                       uint64_t stream)
 {
     const int64_t t = ly->in_w, dk = ly->key_dim, e = ly->heads * dk, bm = attention_block(ly);
     const int causal = (int)ly->causal;
     const double rate = ly->rate;
     const int dropping = drop && rate != 0.0;
     const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
+    SFX(attention_transpose)(kt, width, ks, e, causal ? off + t : t, dk);
     for (int64_t i0 = 0; i0 < t; i0 += bm) {
         const int64_t i1 = i0 + bm < t ? i0 + bm : t, kn = causal ? off + i1 : t;
         REAL *sc = p ? p + i0 * t : blk; /* (i1 - i0, kn), leading dimension ld */
-        int status = GEMM(BN_NO_TRANS, BN_TRANS, i1 - i0, kn, dk, scale, qh + i0 * e, e, ks, e,
-                          0, sc, ld);
+        int status = GEMM(BN_NO_TRANS, BN_NO_TRANS, i1 - i0, kn, dk, scale, qh + i0 * e, e, kt,
+                          width, 0, sc, ld);
         if (status != BN_OK) return status;
         for (int64_t i = i0; i < i1; i++) {
             REAL *pi = sc + (i - i0) * ld;
@@ -319,7 +339,7 @@ static int SFX(attention_forward)(const bn_op_args *g)
     REAL *cols = g->cols, *base = g->z ? (REAL *)g->z : cols;
     REAL *q = base, *k = q + r * e, *v = k + r * e, *o = v + r * e; /* (R, E) each */
     REAL *p = g->z ? o + r * e : NULL;                     /* (N, H, T, T), training only */
-    REAL *blocks = g->z ? cols : cols + 4 * r * e;         /* (N, H, block, width) */
+    REAL *blocks = g->z ? cols : cols + 4 * r * e; /* (N, H, attention_head_scratch) */
     int status = GEMM_BIAS_ACT(r, e, c, x, c, w.wq, e, w.bq, BN_ACT_IDENTITY, q, e, NULL, 0);
     if (status == BN_OK)
         status = GEMM_BIAS_ACT(r, e, c, x, c, w.wk, e, w.bk, BN_ACT_IDENTITY, k, e, NULL, 0);
@@ -334,7 +354,7 @@ static int SFX(attention_forward)(const bn_op_args *g)
      * V (L, E)]; this call's steps are appended and attend to every cached step */
     REAL *cache = g->carry && ly->table_rows > 0 ? (REAL *)g->carry : NULL;
     const int64_t cl = ly->table_rows, cn = 1 + 2 * cl * e, width = cache ? cl : t;
-    const int64_t blk_size = attention_block(ly) * width;
+    const int64_t blk_size = attention_block(ly) * width, head_size = blk_size + dk * width;
     for (int64_t s = 0; cache && s < n; s++) {
         REAL *cs = cache + s * cn;
         const int64_t off = (int64_t)cs[0];
@@ -351,7 +371,8 @@ static int SFX(attention_forward)(const bn_op_args *g)
         const REAL *ks = cs ? cs + 1 : k + s * t * e, *vs = cs ? cs + 1 + cl * e : v + s * t * e;
         if (SFX(attention_head_forward)(ly, sh, off, q + s * t * e + hd, ks + hd, vs + hd,
                                         mask ? mask + s * t : NULL, o + s * t * e + hd,
-                                        p ? p + sh * t * t : NULL, blocks + sh * blk_size,
+                                        p ? p + sh * t * t : NULL, blocks + sh * head_size,
+                                        blocks + sh * head_size + blk_size, width,
                                         p ? t : width, drop, stream) != BN_OK) {
             BN_OMP_CRITICAL
             status = BN_ENOMEM;
@@ -373,11 +394,13 @@ static void SFX(attention_colsum)(REAL *db, const REAL *d, int64_t r, int64_t co
 /* one (row, head) of the backward, a block of queries [i0, i1) at a time against the keys
  * [0, kn) it saw: dV += P'^T dO (P' = P times the dropout factors, in the block buffer),
  * dP = dO V^T times the factors (into the buffer), dS = P (dP - rowsum(P dP)) scale,
- * dQ = dS K, dK += dS^T Q; dK and dV start at 0 and take the blocks in order */
+ * dQ = dS K, dK += dS^T Q; dK and dV start at 0 and take the blocks in order; vt (dk, T):
+ * the values transposed, made here */
 static int SFX(attention_head_backward)(const bn_layer *ly, int64_t sh, const REAL *qh,
                                         const REAL *kh, const REAL *vh, const REAL *doh,
                                         const REAL *p, REAL *dqh, REAL *dkh, REAL *dvh,
-                                        REAL *blk, const bn_dropout *drop, uint64_t stream)
+                                        REAL *blk, REAL *vt, const bn_dropout *drop,
+                                        uint64_t stream)
 {
     const int64_t t = ly->in_w, dk = ly->key_dim, e = ly->heads * dk, bm = attention_block(ly);
     const int causal = (int)ly->causal;
@@ -386,6 +409,7 @@ static int SFX(attention_head_backward)(const bn_layer *ly, int64_t sh, const RE
     const REAL keep_scale = (REAL)(1.0 / (1.0 - rate)), scale = (REAL)(1.0 / sqrt((double)dk));
     for (int64_t i = 0; i < t; i++)
         for (int64_t d = 0; d < dk; d++) dkh[i * e + d] = dvh[i * e + d] = 0;
+    SFX(attention_transpose)(vt, t, vh, e, t, dk);
     for (int64_t i0 = 0; i0 < t; i0 += bm) {
         const int64_t i1 = i0 + bm < t ? i0 + bm : t, m = i1 - i0, kn = causal ? i1 : t;
         const REAL *pb = p + i0 * t; /* (m, kn), leading dimension t */
@@ -402,8 +426,8 @@ static int SFX(attention_head_backward)(const bn_layer *ly, int64_t sh, const RE
         int status = GEMM(BN_TRANS, BN_NO_TRANS, kn, dk, m, 1, pw, ldw, doh + i0 * e, e, 1, dvh,
                           e);
         if (status == BN_OK)
-            status = GEMM(BN_NO_TRANS, BN_TRANS, m, kn, dk, 1, doh + i0 * e, e, vh, e, 0, blk,
-                          kn);
+            status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, kn, dk, 1, doh + i0 * e, e, vt, t, 0,
+                          blk, kn);
         if (status != BN_OK) return status;
         for (int64_t i = i0; i < i1; i++) {
             const REAL *pi = pb + (i - i0) * t;
@@ -433,7 +457,7 @@ static int SFX(attention_backward)(const bn_op_args *g)
     const REAL *x = g->in[0], *dy = g->d;                          /* (R, C) each */
     const REAL *q = g->zk, *k = q + r * e, *v = k + r * e, *o = v + r * e, *p = o + r * e;
     REAL *dq = g->cols, *dkk = dq + r * e, *dv = dkk + r * e, *dout = dv + r * e; /* (R, E) */
-    REAL *blocks = dout + r * e;                                   /* (N, H, block, T) */
+    REAL *blocks = dout + r * e;                 /* (N, H, attention_head_scratch) */
     REAL *dw = (REAL *)g->dparams + ly->w_offset;
     REAL *dwq = dw, *dwk = dw + c * e, *dwv = dw + 2 * c * e, *dwo = dw + 3 * c * e;
     REAL *db = ly->b_offset >= 0 ? (REAL *)g->dparams + ly->b_offset : NULL;
@@ -447,13 +471,15 @@ static int SFX(attention_backward)(const bn_op_args *g)
     const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
                                                  (uint64_t)drop->batch, (uint64_t)ly->stream)
                                  : 0;
-    const int64_t blk_size = attention_block(ly) * t;
+    const int64_t blk_size = attention_block(ly) * t, head_size = blk_size + dk * t;
     const int nt = bn_threads_for(n * h, 4.0 * (double)(n * h) * (double)(t * t) * (double)dk);
     BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
         const int64_t at = (sh / h) * t * e + (sh % h) * dk;
         if (SFX(attention_head_backward)(ly, sh, q + at, k + at, v + at, dout + at,
                                          p + sh * t * t, dq + at, dkk + at, dv + at,
-                                         blocks + sh * blk_size, drop, stream) != BN_OK) {
+                                         blocks + sh * head_size,
+                                         blocks + sh * head_size + blk_size, drop,
+                                         stream) != BN_OK) {
             BN_OMP_CRITICAL
             status = BN_ENOMEM;
         }
