@@ -232,25 +232,30 @@ static void pack_b(const gemm_job *g, int64_t p0, int64_t j0, int64_t kc, int64_
         pack_panel_f64((const double *)g->b + off, g->ldb, trans, kc, nb, g->nr, (double *)pb);
 }
 
-/* the tile of C at (i, j), mb x nb: kernel, then (on the last K block) the fused write-back */
-static void tile(const gemm_job *g, int64_t kc, const char *pa, const char *pb, int64_t i,
-                 int64_t j, int64_t mb, int64_t nb, int first, int last)
+/* the fused write-back (bias, activation, z) on C[i:i+mb, j:j+nb], when the job has one */
+static void write_back(const gemm_job *g, int64_t i, int64_t j, int64_t mb, int64_t nb)
 {
-    if (g->dt == F32) {
-        float *c = (float *)g->c + i * g->ldc + j;
-        g->sk(kc, (const float *)pa, (const float *)pb, c, g->ldc, mb, nb, (float)g->alpha,
-              first ? (float)g->beta : 1.0f);
-        if (last && g->fused)
-            bias_act_f32(c, g->ldc, mb, nb, g->bias ? (const float *)g->bias + j : NULL, g->act,
-                         g->z ? (float *)g->z + i * g->ldz + j : NULL, g->ldz);
-    } else {
-        double *c = (double *)g->c + i * g->ldc + j;
-        g->dk(kc, (const double *)pa, (const double *)pb, c, g->ldc, mb, nb, g->alpha,
-              first ? g->beta : 1.0);
-        if (last && g->fused)
-            bias_act_f64(c, g->ldc, mb, nb, g->bias ? (const double *)g->bias + j : NULL, g->act,
-                         g->z ? (double *)g->z + i * g->ldz + j : NULL, g->ldz);
-    }
+    if (!g->fused) return;
+    if (g->dt == F32)
+        bias_act_f32((float *)g->c + i * g->ldc + j, g->ldc, mb, nb,
+                     g->bias ? (const float *)g->bias + j : NULL, g->act,
+                     g->z ? (float *)g->z + i * g->ldz + j : NULL, g->ldz);
+    else
+        bias_act_f64((double *)g->c + i * g->ldc + j, g->ldc, mb, nb,
+                     g->bias ? (const double *)g->bias + j : NULL, g->act,
+                     g->z ? (double *)g->z + i * g->ldz + j : NULL, g->ldz);
+}
+
+/* the tile of C at (i, j), mb x nb: the kernel (the fused write-back follows per block) */
+static void tile(const gemm_job *g, int64_t kc, const char *pa, const char *pb, int64_t i,
+                 int64_t j, int64_t mb, int64_t nb, int first)
+{
+    if (g->dt == F32)
+        g->sk(kc, (const float *)pa, (const float *)pb, (float *)g->c + i * g->ldc + j, g->ldc,
+              mb, nb, (float)g->alpha, first ? (float)g->beta : 1.0f);
+    else
+        g->dk(kc, (const double *)pa, (const double *)pb, (double *)g->c + i * g->ldc + j,
+              g->ldc, mb, nb, g->alpha, first ? g->beta : 1.0);
 }
 
 /* The blocked product on the rectangle C[i0:i0+m, j0:j0+n], by one thread with its own
@@ -287,7 +292,11 @@ static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int6
                     for (int64_t ir = 0; ir < mc; ir += mr)
                         tile(g, kc, bufa + ir / mr * pan_a, panels + jr / nr * pan_b,
                              i0 + ic + ir, j0 + jc + jr, min64(mr, mc - ir), min64(nr, nc - jr),
-                             first, last);
+                             first);
+                /* after the last K block, the write-back on the MC x NC block, still in L2:
+                 * its rows of NC values vectorise, where a tile's rows are NR long and each
+                 * tile would pay a call (same operations per element, so the same bits) */
+                if (last) write_back(g, i0 + ic, j0 + jc, mc, nc);
             }
         }
     }
@@ -340,19 +349,6 @@ static int gemm_part(const gemm_job *g, int tid, int nt)
 /* op(B) for the rows kernel when it cannot be read in place: pack_b_rows_f32/_f64, per
  * precision at the end of this file */
 
-static void thin_tile_epilogue(const gemm_job *g, int64_t i, int64_t j, int64_t mb, int64_t nb)
-{
-    if (!g->fused) return;
-    if (g->dt == F32)
-        bias_act_f32((float *)g->c + i * g->ldc + j, g->ldc, mb, nb,
-                     g->bias ? (const float *)g->bias + j : NULL, g->act,
-                     g->z ? (float *)g->z + i * g->ldz + j : NULL, g->ldz);
-    else
-        bias_act_f64((double *)g->c + i * g->ldc + j, g->ldc, mb, nb,
-                     g->bias ? (const double *)g->bias + j : NULL, g->act,
-                     g->z ? (double *)g->z + i * g->ldz + j : NULL, g->ldz);
-}
-
 /* the rows kernel reads B in place when B is plain with exactly 10 columns */
 static int rows_read_b_in_place(const gemm_job *g)
 {
@@ -378,7 +374,7 @@ static void thin_team(const gemm_job *g, int tid, int nt)
                 g->dthin.rows(g->k, (const double *)g->a + i * g->lda, g->lda,
                               (const double *)b_rows, ldb_rows, (double *)g->c + i * g->ldc,
                               g->ldc, mb, g->n, g->alpha, g->beta);
-            thin_tile_epilogue(g, i, 0, mb, g->n);
+            write_back(g, i, 0, mb, g->n);
         }
         return;
     }
@@ -407,7 +403,7 @@ static void thin_team(const gemm_job *g, int tid, int nt)
                 g->dthin.cols(g->k, (const double *)src, sa, (const double *)pb,
                               (double *)g->c + i * g->ldc + j, g->ldc, mb, nb, g->alpha,
                               g->beta);
-            thin_tile_epilogue(g, i, j, mb, nb);
+            write_back(g, i, j, mb, nb);
         }
     }
 }
@@ -508,9 +504,6 @@ static void direct_columns(const gemm_job *g, const bn_kernel_set *ks, int64_t j
             ks->dgemm_direct(g->m, n, kb, a, sa_i, sa_p, (const double *)b + p0 * ldb + j0,
                              ldb, c, g->ldc, g->alpha, p0 == 0 ? g->beta : 1.0,
                              last && in_kernel ? bias : NULL, relu);
-            if (last && g->fused && !in_kernel)
-                bias_act_f64(c, g->ldc, g->m, n, bias, g->act,
-                             g->z ? (double *)g->z + j0 : NULL, g->ldz);
         } else {
             const float *a = (const float *)g->a + p0 * sa_p;
             const float *bias = g->bias ? (const float *)g->bias + j0 : NULL;
@@ -518,10 +511,8 @@ static void direct_columns(const gemm_job *g, const bn_kernel_set *ks, int64_t j
             ks->sgemm_direct(g->m, n, kb, a, sa_i, sa_p, (const float *)b + p0 * ldb + j0, ldb,
                              c, g->ldc, (float)g->alpha, p0 == 0 ? (float)g->beta : 1.0f,
                              last && in_kernel ? bias : NULL, relu);
-            if (last && g->fused && !in_kernel)
-                bias_act_f32(c, g->ldc, g->m, n, bias, g->act,
-                             g->z ? (float *)g->z + j0 : NULL, g->ldz);
         }
+        if (last && !in_kernel) write_back(g, 0, j0, g->m, n);
     }
 }
 
@@ -591,9 +582,7 @@ static void scale_only(const gemm_job *g)
             for (int64_t j = 0; j < g->n; j++) ci[j] = beta == 0.0 ? 0.0 : beta * ci[j];
         }
     }
-    if (!g->fused) return;
-    if (g->dt == F32) bias_act_f32(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
-    else bias_act_f64(g->c, g->ldc, g->m, g->n, g->bias, g->act, g->z, g->ldz);
+    write_back(g, 0, 0, g->m, g->n);
 }
 
 /* the packed path's kernels, tile sizes and blocks for the job's type and shape. K and N
@@ -870,7 +859,7 @@ static void SFX(pack_panel)(const REAL *src, int64_t ld, int lines_contiguous, i
                                                                     : src[p * ld + r];
 }
 
-/* fused write-back: z = c + bias, c = act(z), on one tile still in cache. The switch
+/* fused write-back: z = c + bias, c = act(z), on a block still in cache. The switch
  * is outside the loops so identity, relu, leaky relu and gelu (verf.h) vectorise; the
  * others call the scalar forms of activations.h (the same expressions, so the same bits). */
 
