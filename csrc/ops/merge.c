@@ -65,6 +65,18 @@ const bn_op bn_op_concatenate = {
 
 /* a = in[0] op in[1] op ... in input order, op the sum or (product) the product; each
  * element on one thread */
+/* a[lo:hi] = x + y or x * y: the two-input case in a loop that vectorises (each element
+ * one operation, as the general loop computes it) */
+BN_VECTOR_CLONES
+static void SFX(combine_two)(REAL *a, const REAL *x, const REAL *y, int64_t lo, int64_t hi,
+                             int product)
+{
+    if (product)
+        for (int64_t e = lo; e < hi; e++) a[e] = x[e] * y[e];
+    else
+        for (int64_t e = lo; e < hi; e++) a[e] = x[e] + y[e];
+}
+
 static void SFX(combine)(const bn_op_args *g, int product)
 {
     const int64_t count = g->n * bn_op_out_size(g->ly), k = g->ly->n_inputs;
@@ -72,7 +84,12 @@ static void SFX(combine)(const bn_op_args *g, int product)
     const REAL *const *in = (const REAL *const *)g->in;
     const int nt = bn_threads_for(count / 4096, (double)(count * k));
     BN_PARALLEL_FOR(nt, for (int t = 0; t < nt; t++) {
-        for (int64_t e = count * t / nt; e < count * (t + 1) / nt; e++) {
+        const int64_t lo = count * t / nt, hi = count * (t + 1) / nt;
+        if (k == 2) {
+            SFX(combine_two)(a, in[0], in[1], lo, hi, product);
+            continue;
+        }
+        for (int64_t e = lo; e < hi; e++) {
             REAL v = in[0][e];
             for (int64_t i = 1; i < k; i++) v = product ? v * in[i][e] : v + in[i][e];
             a[e] = v;
