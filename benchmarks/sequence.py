@@ -35,6 +35,8 @@ peer initialise itself with its library's defaults (torch also with its two bias
 the char model torch's defaults then reach about 0.2 lower validation bits per character
 after 3 epochs, all of it from the Embedding's initial table (N(0, 1) against Keras's
 U(-0.05, 0.05); see docs/recurrent.md, "Training like PyTorch").
+The peers take turns, one epoch each, so that the machine's slow and fast phases (these
+are shared VMs) fall on both alike.
 
     python benchmarks/sequence.py                       # all three, 2 epochs each
     python benchmarks/sequence.py --cases small --json out.json
@@ -127,17 +129,20 @@ def fashion_barenet_model(seed):
 
 def train_epochs(net, X, y, epochs, orders, **kw):
     """barenet's epochs, one train call each: its own shuffle, or the given batch orders
-    (the rows gathered inside the timing, as torch's loop gathers its batches)"""
-    times = []
+    (the rows gathered inside the timing, as torch's loop gathers its batches, into arrays
+    made once, as torch's caching allocator reuses its batches' memory: a new 188 MB array
+    per epoch would be zeroed page by page by the kernel, ~3 % of the Fashion epoch)"""
+    Xe = None if orders is None else np.empty_like(X)  # made once: an allocator reuses it
+    ye = None if orders is None else np.empty_like(y)
     for e in range(epochs):
         t0 = time.perf_counter()
         if orders is None:
             net.train(X, y, epochs=1, verbose=False, **kw)
         else:
-            rows = orders[e]
-            net.train(X[rows], y[rows], epochs=1, shuffle=False, verbose=False, **kw)
-        times.append(time.perf_counter() - t0)
-    return times
+            np.take(X, orders[e], axis=0, out=Xe)
+            np.take(y, orders[e], axis=0, out=ye)
+            net.train(Xe, ye, epochs=1, shuffle=False, verbose=False, **kw)
+        yield time.perf_counter() - t0
 
 
 def torch_batches(torch, n, batch, gen, orders, e):
@@ -153,10 +158,9 @@ def fashion_barenet(data, epochs, threads, seed, init="shared", orders=None):
     X, y, Xt, yt = data
     barenet.set_num_threads(threads)
     net = fashion_barenet_model(seed)
-    times = train_epochs(net, X, y, epochs, orders, learning_rate=2e-3, batch_size=128,
-                         optimizer=Adam(clipnorm=5.0))
-    acc = float(np.mean(net.predict_classes(Xt) == yt))
-    return {"seconds_per_epoch": times, "metric": acc}
+    yield from train_epochs(net, X, y, epochs, orders, learning_rate=2e-3, batch_size=128,
+                            optimizer=Adam(clipnorm=5.0))
+    return {"metric": float(np.mean(net.predict_classes(Xt) == yt))}
 
 
 def fashion_torch(data, epochs, threads, seed, init="shared", orders=None):
@@ -185,7 +189,6 @@ def fashion_torch(data, epochs, threads, seed, init="shared", orders=None):
     loss_fn = torch.nn.CrossEntropyLoss()
     Xtr, ytr = torch.from_numpy(X), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed)
-    times = []
     for e in range(epochs):
         t0 = time.perf_counter()
         for idx in torch_batches(torch, len(Xtr), 128, gen, orders, e):
@@ -194,11 +197,11 @@ def fashion_torch(data, epochs, threads, seed, init="shared", orders=None):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
-        times.append(time.perf_counter() - t0)
+        yield time.perf_counter() - t0
     with torch.inference_mode():
         pred = torch.cat([model(torch.from_numpy(Xt[i:i + 2048])).argmax(1)
                           for i in range(0, len(Xt), 2048)]).numpy()
-    return {"seconds_per_epoch": times, "metric": float(np.mean(pred == yt))}
+    return {"metric": float(np.mean(pred == yt))}
 
 
 # ---------------------------------------------------------------- char
@@ -226,9 +229,9 @@ def char_barenet(data, epochs, threads, seed, init="shared", orders=None, units=
     vocab, X, y, Xv, yv = data
     barenet.set_num_threads(threads)
     net = char_barenet_model(len(vocab), X.shape[1], units, seed)
-    times = train_epochs(net, X, y, epochs, orders, learning_rate=2e-3, batch_size=64,
-                         optimizer=Adam(clipnorm=1.0))
-    return {"seconds_per_epoch": times, "metric": net.loss(Xv, yv) / math.log(2)}
+    yield from train_epochs(net, X, y, epochs, orders, learning_rate=2e-3, batch_size=64,
+                            optimizer=Adam(clipnorm=1.0))
+    return {"metric": net.loss(Xv, yv) / math.log(2)}
 
 
 class TorchCharLM:
@@ -265,7 +268,6 @@ def char_torch(data, epochs, threads, seed, init="shared", orders=None, units=25
     loss_fn = torch.nn.CrossEntropyLoss()
     Xtr, ytr = torch.from_numpy(X), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed)
-    times = []
     for e in range(epochs):
         t0 = time.perf_counter()
         for idx in torch_batches(torch, len(Xtr), 64, gen, orders, e):
@@ -275,7 +277,7 @@ def char_torch(data, epochs, threads, seed, init="shared", orders=None, units=25
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-        times.append(time.perf_counter() - t0)
+        yield time.perf_counter() - t0
     with torch.inference_mode():
         total = 0.0
         for i in range(0, len(Xv), 256):
@@ -283,7 +285,7 @@ def char_torch(data, epochs, threads, seed, init="shared", orders=None, units=25
             total += float(loss_fn(logits.reshape(-1, logits.shape[-1]),
                                    torch.from_numpy(yv[i:i + 256]).reshape(-1))) \
                 * len(Xv[i:i + 256])
-    return {"seconds_per_epoch": times, "metric": total / len(Xv) / math.log(2)}
+    return {"metric": total / len(Xv) / math.log(2)}
 
 
 # ---------------------------------------------------------------- small
@@ -328,6 +330,27 @@ def small_torch(vocab_size, tokens, threads, seed, units=256):
 
 # ---------------------------------------------------------------- main
 
+def interleaved(runs):
+    """the peers' training runs (generators: each yields its epochs' times, then returns
+    its result, or returns an error at once) an epoch of one, then an epoch of the next, so
+    that a slow or fast phase of the machine (these are shared VMs) falls on all peers
+    alike instead of on whichever ran then. {peer: result with "seconds_per_epoch"}"""
+    results = {p: None for p in runs}
+    times = {p: [] for p in runs}
+    live = dict(runs)
+    while live:
+        for p, run in list(live.items()):
+            try:
+                times[p].append(next(run))
+            except StopIteration as done:
+                results[p] = dict(done.value)
+                del live[p]
+    for p, r in results.items():
+        if "error" not in r:
+            r["seconds_per_epoch"] = times[p]
+    return results
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -368,8 +391,9 @@ def main(argv=None):
         runs = {"barenet": fashion_barenet, "torch": fashion_torch}
         orders = (epoch_orders(len(data[0]), args.epochs, args.seed)
                   if args.order == "shared" else None)
-        results["fashion"] = {p: runs[p](data, args.epochs, args.threads, args.seed,
-                                         args.init, orders) for p in peers}
+        results["fashion"] = interleaved({p: runs[p](data, args.epochs, args.threads,
+                                                     args.seed, args.init, orders)
+                                          for p in peers})
         report(results["fashion"], "test accuracy", higher_better=True)
     if "char" in cases or "small" in cases:
         data = char_data(args.chars, 128)
@@ -379,8 +403,8 @@ def main(argv=None):
         runs = {"barenet": char_barenet, "torch": char_torch}
         orders = (epoch_orders(len(data[1]), args.epochs, args.seed)
                   if args.order == "shared" else None)
-        results["char"] = {p: runs[p](data, args.epochs, args.threads, args.seed, args.init,
-                                      orders) for p in peers}
+        results["char"] = interleaved({p: runs[p](data, args.epochs, args.threads, args.seed,
+                                                  args.init, orders) for p in peers})
         report(results["char"], "val bits/char", higher_better=False)
     if "small" in cases:
         print(f"\nsmall: generation, batch 1, one LSTM(256) step per token, {args.tokens} "

@@ -6,7 +6,10 @@ Both start from the same weights (barenet's initialisation copied into torch), t
 AdamW (weight decay 0.1 on the kernels only, betas 0.9/0.99), global-norm clipping at 1, a
 linear warm-up then cosine decay per step, batch 32, float32, on the same batches:
 
-  * milliseconds per training step (median over the steps after the first few);
+  * milliseconds per training step (median over the steps after the first few); the peers
+    take turns, --chunk steps each (10), so that the machine's slow and fast phases (these
+    are shared VMs: the same command has measured 1.15x and 1.49x from one run to the next
+    when each peer ran its steps in one stretch) fall on both alike;
   * the validation loss after the same number of steps (nats; the goal: within 0.05);
   * the peak memory each training adds (RSS growth, MiB);
   * generation, batch 1: tokens per second, each peer continuing the prompt the way
@@ -135,21 +138,23 @@ def torch_gpt(torch, model, heads):
     return GPT()
 
 
-def train_barenet(model, X, y, batches, args, schedule):
+def barenet_stepper(model, X, y, args, schedule):
+    """one training step of barenet's model on the rows given (a train call, as a user
+    stepping through batches makes), timed"""
     barenet.set_num_threads(args.threads)
     opt = AdamW(weight_decay=0.1, decay="weights", beta2=0.99, clipnorm=1.0)
-    times = []
-    with _peers.peak_rss() as mem:
-        for rows in batches:
-            t0 = time.perf_counter()
-            model.train(X[rows], y[rows], epochs=1, learning_rate=args.lr,
-                        batch_size=len(rows), shuffle=False, optimizer=opt,
-                        lr_schedule=schedule, verbose=False)
-            times.append(time.perf_counter() - t0)
-    return times, mem[0]
+
+    def step(rows):
+        t0 = time.perf_counter()
+        model.train(X[rows], y[rows], epochs=1, learning_rate=args.lr,
+                    batch_size=len(rows), shuffle=False, optimizer=opt,
+                    lr_schedule=schedule, verbose=False)
+        return time.perf_counter() - t0
+    return step
 
 
-def train_torch(torch, gpt, X, y, batches, args, schedule):
+def torch_stepper(torch, gpt, X, y, args, schedule):
+    """one training step of the PyTorch model on the rows given, timed"""
     torch.set_num_threads(args.threads)
     decay = [p for n, p in gpt.named_parameters() if p.dim() >= 2 and "tok" not in n
              and "pos" not in n]
@@ -162,20 +167,38 @@ def train_torch(torch, gpt, X, y, batches, args, schedule):
         opt, lambda s: step_lr(1.0, s, schedule.warmup_steps, schedule.decay_steps,
                                schedule.min_lr / args.lr))
     loss_fn = torch.nn.CrossEntropyLoss()
-    times = []
-    with _peers.peak_rss() as mem:
-        for rows in batches:
-            t0 = time.perf_counter()
-            xb, yb = torch.from_numpy(X[rows]), torch.from_numpy(y[rows])
-            opt.zero_grad(set_to_none=True)
-            logits = gpt(xb)
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            times.append(time.perf_counter() - t0)
-    return times, mem[0]
+
+    def step(rows):
+        t0 = time.perf_counter()
+        xb, yb = torch.from_numpy(X[rows]), torch.from_numpy(y[rows])
+        opt.zero_grad(set_to_none=True)
+        logits = gpt(xb)
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        return time.perf_counter() - t0
+    return step
+
+
+def train_interleaved(steppers, batches, chunk):
+    """every peer through all the batches, `chunk` steps of one peer then `chunk` of the
+    next, so that a slow or fast phase of the machine (these are shared VMs) falls on all
+    peers alike instead of on whichever ran then. The first chunk of each peer runs with
+    its peak memory measured (its buffers are made in its first step). Returns
+    {peer: (seconds per step, peak RSS growth in MiB)}."""
+    times = {p: [] for p in steppers}
+    mem = {}
+    for start in range(0, len(batches), chunk):
+        for p, step in steppers.items():
+            if start == 0:
+                with _peers.peak_rss() as box:
+                    times[p] += [step(rows) for rows in batches[:chunk]]
+                mem[p] = box[0]
+            else:
+                times[p] += [step(rows) for rows in batches[start:start + chunk]]
+    return {p: (times[p], mem[p]) for p in steppers}
 
 
 def torch_val_loss(torch, gpt, Xv, yv):
@@ -231,10 +254,14 @@ def main(argv=None):
     ap.add_argument("--chars", type=int, default=None)
     ap.add_argument("--tokens", type=int, default=100, help="tokens to generate")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=10,
+                    help="steps of one peer before the next peer's (interleaved timing)")
     ap.add_argument("--quick", action="store_true", help="a smoke test on 100,000 characters")
     ap.add_argument("--peers", default="barenet,torch")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
+    if args.chunk < 1 or args.steps < 1:
+        ap.error("--steps and --chunk must be >= 1")
     if args.quick:
         args.chars = args.chars or 100000
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
@@ -263,15 +290,17 @@ def main(argv=None):
     gpt = torch_gpt(torch, model, args.heads) if torch is not None and "torch" in peers else None
     results = {}
     skip = min(5, args.steps - 1)
+    steppers = {}
     if "barenet" in peers:
-        times, mem = train_barenet(model, X, y, batches, args, schedule)
-        results["barenet"] = {"ms_per_step": statistics.median(times[skip:]) * 1e3,
-                              "val_loss": model.loss(Xv, yv), "train_mem_mb": mem}
+        steppers["barenet"] = barenet_stepper(model, X, y, args, schedule)
     if gpt is not None:
-        times, mem = train_torch(torch, gpt, X, y, batches, args, schedule)
-        results["torch"] = {"ms_per_step": statistics.median(times[skip:]) * 1e3,
-                            "val_loss": torch_val_loss(torch, gpt, Xv, yv),
-                            "train_mem_mb": mem}
+        steppers["torch"] = torch_stepper(torch, gpt, X, y, args, schedule)
+    trained = train_interleaved(steppers, batches, args.chunk)
+    for p, (times, mem) in trained.items():
+        loss = (model.loss(Xv, yv) if p == "barenet"
+                else torch_val_loss(torch, gpt, Xv, yv))
+        results[p] = {"ms_per_step": statistics.median(times[skip:]) * 1e3,
+                      "val_loss": loss, "train_mem_mb": mem}
     cached = model._spec.carry_offsets[1] > 0
     prompt = vocab.encode("The ")
     if "barenet" in peers and args.tokens > 0:
