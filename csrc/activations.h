@@ -78,8 +78,11 @@ static inline double bn_dact_f64(int32_t act, double a, double z)
     case BN_ACT_SIGMOID: return a * (1.0 - a);
     case BN_ACT_TANH: return 1.0 - a * a;
     case BN_ACT_LEAKY_RELU: return a > 0.0 ? 1.0 : BN_LEAKY_SLOPE; /* a > 0 iff z > 0 */
-    case BN_ACT_GELU:
-        return 0.5 * (1.0 + bn_erf(z * BN_SQRT1_2)) + z * BN_INV_SQRT_2PI * bn_exp(-0.5 * z * z);
+    case BN_ACT_GELU: { /* Phi(z) + z phi(z), phi's exp(-z^2 / 2) the one erf computes */
+        double ex;
+        const double r = bn_erf_exp(z * BN_SQRT1_2, &ex);
+        return 0.5 * (1.0 + r) + z * BN_INV_SQRT_2PI * ex;
+    }
     case BN_ACT_EXP: return a;
     default: return 1.0;
     }
@@ -92,9 +95,11 @@ static inline float bn_dact_f32(int32_t act, float a, float z)
     case BN_ACT_SIGMOID: return a * (1.0f - a);
     case BN_ACT_TANH: return 1.0f - a * a;
     case BN_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : (float)BN_LEAKY_SLOPE;
-    case BN_ACT_GELU:
-        return 0.5f * (1.0f + bn_erff(z * (float)BN_SQRT1_2))
-             + z * (float)BN_INV_SQRT_2PI * bn_expf(-0.5f * z * z);
+    case BN_ACT_GELU: {
+        float ex;
+        const float r = bn_erff_exp(z * (float)BN_SQRT1_2, &ex);
+        return 0.5f * (1.0f + r) + z * (float)BN_INV_SQRT_2PI * ex;
+    }
     case BN_ACT_EXP: return a;
     default: return 1.0f;
     }

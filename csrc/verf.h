@@ -35,10 +35,14 @@
 
 #include "vexp.h"
 
-static inline float bn_erff(float x)
+/* erf(x), and in *ex exp(-x^2), which the erf uses for |x| >= 1 and GELU's derivative needs
+ * too (x = z / sqrt(2): exp(-z^2 / 2)): computed once for both. Up to the clamp it is the
+ * exp(-a^2) of the formula above; beyond it exp(-x^2) is smaller still, and erf rounds to
+ * +-1 all the same. */
+static inline float bn_erff_exp(float x, float *ex)
 {
-    float a = fabsf(x);
-    a = a > 4.0f ? 4.0f : a; /* erf(4) = 1 - 1.5e-8 rounds to 1 */
+    const float ax = fabsf(x);
+    const float a = ax > 4.0f ? 4.0f : ax; /* erf(4) = 1 - 1.5e-8 rounds to 1 */
     /* a < 1: a S(a^2), relative error of S < 1.3e-9 */
     const float t = a * a;
     float s = 7.8472591269656872e-5f;
@@ -59,14 +63,21 @@ static inline float bn_erff(float x)
     e = e * u + 2.4923344882557613e-2f;
     e = e * u - 7.4340788276620072e-2f;
     e = e * u + 2.1080754763992336e-1f;
-    const float r = a < 1.0f ? a + a * s : 1.0f - bn_expf(-t) * e;
+    *ex = bn_expf(-(ax * ax));
+    const float r = a < 1.0f ? a + a * s : 1.0f - *ex * e;
     return copysignf(r, x);
 }
 
-static inline double bn_erf(double x)
+static inline float bn_erff(float x)
 {
-    double a = fabs(x);
-    a = a > 6.0 ? 6.0 : a; /* erf(6) = 1 - 2e-17 rounds to 1 */
+    float ex;
+    return bn_erff_exp(x, &ex);
+}
+
+static inline double bn_erf_exp(double x, double *ex)
+{
+    const double ax = fabs(x);
+    const double a = ax > 6.0 ? 6.0 : ax; /* erf(6) = 1 - 2e-17 rounds to 1 */
     /* a < 1: a + a (S(a^2) - 1), relative error of S < 1e-17 */
     const double t = a * a;
     double s = -7.7768291373628105931e-10;
@@ -96,8 +107,15 @@ static inline double bn_erf(double x)
     e = e * v + 8.8843554259663768311e-1;
     e = e * v + 7.7708912659692694106e-1;
     e = e * v + 2.2142954022993167961e-1;
-    const double r = a < 1.0 ? a + a * s : 1.0 - bn_exp(-t) * e;
+    *ex = bn_exp(-(ax * ax));
+    const double r = a < 1.0 ? a + a * s : 1.0 - *ex * e;
     return copysign(r, x);
+}
+
+static inline double bn_erf(double x)
+{
+    double ex;
+    return bn_erf_exp(x, &ex);
 }
 
 #endif
