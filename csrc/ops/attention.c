@@ -65,12 +65,17 @@ static int64_t attention_block(const bn_layer *ly)
     return ly->in_w < BN_ATTENTION_BLOCK ? ly->in_w : BN_ATTENTION_BLOCK;
 }
 
-/* per head: one block of scores (block, T), then the keys (forward) or values (backward)
- * transposed, (key_dim, T) (T = max_len with a cache) */
+/* the steps a query can see at most: T, or max_len with a cache */
+static int64_t attention_width(const bn_layer *ly)
+{
+    return ly->table_rows > ly->in_w ? ly->table_rows : ly->in_w;
+}
+
+/* per head: one block of scores (block, width), then at attention_block(ly) * width the
+ * keys (forward) or values (backward) transposed, (key_dim, width) */
 static int64_t attention_head_scratch(const bn_layer *ly)
 {
-    const int64_t width = ly->table_rows > ly->in_w ? ly->table_rows : ly->in_w;
-    return bn_size_mul(bn_size_add(attention_block(ly), ly->key_dim), width);
+    return bn_size_mul(bn_size_add(attention_block(ly), ly->key_dim), attention_width(ly));
 }
 
 /* scratch per row: dQ, dK, dV, dO (training) or Q, K, V, O (prediction), (T, E) each, and
@@ -354,7 +359,8 @@ static int SFX(attention_forward)(const bn_op_args *g)
      * V (L, E)]; this call's steps are appended and attend to every cached step */
     REAL *cache = g->carry && ly->table_rows > 0 ? (REAL *)g->carry : NULL;
     const int64_t cl = ly->table_rows, cn = 1 + 2 * cl * e, width = cache ? cl : t;
-    const int64_t blk_size = attention_block(ly) * width, head_size = blk_size + dk * width;
+    const int64_t head_size = attention_head_scratch(ly);
+    const int64_t kt_at = attention_block(ly) * attention_width(ly);
     for (int64_t s = 0; cache && s < n; s++) {
         REAL *cs = cache + s * cn;
         const int64_t off = (int64_t)cs[0];
@@ -372,7 +378,7 @@ static int SFX(attention_forward)(const bn_op_args *g)
         if (SFX(attention_head_forward)(ly, sh, off, q + s * t * e + hd, ks + hd, vs + hd,
                                         mask ? mask + s * t : NULL, o + s * t * e + hd,
                                         p ? p + sh * t * t : NULL, blocks + sh * head_size,
-                                        blocks + sh * head_size + blk_size, width,
+                                        blocks + sh * head_size + kt_at, width,
                                         p ? t : width, drop, stream) != BN_OK) {
             BN_OMP_CRITICAL
             status = BN_ENOMEM;
@@ -471,14 +477,15 @@ static int SFX(attention_backward)(const bn_op_args *g)
     const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
                                                  (uint64_t)drop->batch, (uint64_t)ly->stream)
                                  : 0;
-    const int64_t blk_size = attention_block(ly) * t, head_size = blk_size + dk * t;
+    const int64_t head_size = attention_head_scratch(ly);
+    const int64_t vt_at = attention_block(ly) * attention_width(ly);
     const int nt = bn_threads_for(n * h, 4.0 * (double)(n * h) * (double)(t * t) * (double)dk);
     BN_PARALLEL_FOR(nt, for (int64_t sh = 0; sh < n * h; sh++) {
         const int64_t at = (sh / h) * t * e + (sh % h) * dk;
         if (SFX(attention_head_backward)(ly, sh, q + at, k + at, v + at, dout + at,
                                          p + sh * t * t, dq + at, dkk + at, dv + at,
                                          blocks + sh * head_size,
-                                         blocks + sh * head_size + blk_size, drop,
+                                         blocks + sh * head_size + vt_at, drop,
                                          stream) != BN_OK) {
             BN_OMP_CRITICAL
             status = BN_ENOMEM;

@@ -63,8 +63,6 @@ const bn_op bn_op_concatenate = {
 
 #else /* ---- per precision ---- */
 
-/* a = in[0] op in[1] op ... in input order, op the sum or (product) the product; each
- * element on one thread */
 /* a[lo:hi] = x + y or x * y: the two-input case in a loop that vectorises (each element
  * one operation, as the general loop computes it) */
 BN_VECTOR_CLONES
@@ -77,6 +75,8 @@ static void SFX(combine_two)(REAL *a, const REAL *x, const REAL *y, int64_t lo, 
         for (int64_t e = lo; e < hi; e++) a[e] = x[e] + y[e];
 }
 
+/* a = in[0] op in[1] op ... in input order, op the sum or (product) the product; each
+ * element on one thread */
 static void SFX(combine)(const bn_op_args *g, int product)
 {
     const int64_t count = g->n * bn_op_out_size(g->ly), k = g->ly->n_inputs;
