@@ -31,20 +31,20 @@ typedef enum {
 
 /* sigmoid without overflow, and without a branch (so loops of it vectorise): exp is only
  * taken of a non-positive number; 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below */
-static inline double bn_sigmoid_f64(double z)
+BN_INLINE double bn_sigmoid_f64(double z)
 {
     const double e = bn_exp(z >= 0.0 ? -z : z);
     return (z >= 0.0 ? 1.0 : e) / (1.0 + e);
 }
 
-static inline float bn_sigmoid_f32(float z)
+BN_INLINE float bn_sigmoid_f32(float z)
 {
     const float e = bn_expf(z >= 0.0f ? -z : z);
     return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
 /* f(z) for the elementwise activations (softmax rows are done elsewhere) */
-static inline double bn_act_f64(int32_t act, double z)
+BN_INLINE double bn_act_f64(int32_t act, double z)
 {
     switch (act) {
     case BN_ACT_RELU: return z > 0.0 ? z : 0.0;
@@ -57,7 +57,7 @@ static inline double bn_act_f64(int32_t act, double z)
     }
 }
 
-static inline float bn_act_f32(int32_t act, float z)
+BN_INLINE float bn_act_f32(int32_t act, float z)
 {
     switch (act) {
     case BN_ACT_RELU: return z > 0.0f ? z : 0.0f;
@@ -71,7 +71,7 @@ static inline float bn_act_f32(int32_t act, float z)
 }
 
 /* f'(z), from a = f(z) for all but gelu (so the layers need not keep z), gelu from z */
-static inline double bn_dact_f64(int32_t act, double a, double z)
+BN_INLINE double bn_dact_f64(int32_t act, double a, double z)
 {
     switch (act) {
     case BN_ACT_RELU: return a > 0.0 ? 1.0 : 0.0;
@@ -88,7 +88,7 @@ static inline double bn_dact_f64(int32_t act, double a, double z)
     }
 }
 
-static inline float bn_dact_f32(int32_t act, float a, float z)
+BN_INLINE float bn_dact_f32(int32_t act, float a, float z)
 {
     switch (act) {
     case BN_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;

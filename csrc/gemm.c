@@ -190,12 +190,6 @@ static void split(int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
  * Full panels of the kernels' widths get loops with constant trip counts, which the
  * compiler unrolls and vectorises. ------------------------------------------------------- */
 
-#if defined(_MSC_VER)
-#define ALWAYS_INLINE static __forceinline
-#else
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#endif
-
 /* pack_panel_f32/_f64 (the packing copies) and bias_act_f32/_f64 (the fused write-back):
  * written once, at the end of this file, for both precisions (precision.h); the driver
  * below is type-erased (gemm_job.dt) and calls them by the job's type */
@@ -810,7 +804,7 @@ static void SFX(pack_b_rows)(const gemm_job *g, REAL *pb)
                                                               : b[p * g->ldb + j];
 }
 
-ALWAYS_INLINE void SFX(copy_steps)(const REAL *src, int64_t ld, int64_t kc, const int w,
+BN_INLINE void SFX(copy_steps)(const REAL *src, int64_t ld, int64_t kc, const int w,
                                    REAL *dst)
 {
     for (int64_t p = 0; p < kc; p++)
@@ -819,7 +813,7 @@ ALWAYS_INLINE void SFX(copy_steps)(const REAL *src, int64_t ld, int64_t kc, cons
 
 /* lines contiguous along k: a transpose, 32 bytes of each line (8 floats, 4 doubles) at a
  * time */
-ALWAYS_INLINE void SFX(transpose_lines)(const REAL *src, int64_t ld, int64_t kc, const int w,
+BN_INLINE void SFX(transpose_lines)(const REAL *src, int64_t ld, int64_t kc, const int w,
                                         REAL *dst)
 {
     enum { STEP = 32 / (int)sizeof(REAL) };

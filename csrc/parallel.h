@@ -1,10 +1,14 @@
 /* parallel.h -- how the C core's elementwise loops use the CPU. Vector clones: where GCC
  * can dispatch at load time (ifunc), functions marked BN_VECTOR_CLONES are compiled for
- * AVX-512 and AVX2 too, so a wheel built for any x86-64 still steps 16 or 8 floats at a
- * time (AVX-512 halves Adam's step, whose square roots and divisions bound it). Every clone
- * gives the same bits: the core is built with -ffp-contract=off (CMakeLists.txt), so the
- * FMA that AVX-512 brings never fuses a * b + c, and nothing is reassociated; each
- * operation rounds once whatever the vector width. Threads: the one rule
+ * AVX-512 and for x86-64-v3 (AVX2 with FMA) too, so a wheel built for any x86-64 still
+ * steps 16 or 8 floats at a time (AVX-512 halves Adam's step, whose square roots and
+ * divisions bound it). Every clone gives the same bits: the core is built with
+ * -ffp-contract=off (CMakeLists.txt), so the compiler never fuses a * b + c on its own and
+ * nothing is reassociated; each operation rounds once whatever the vector width. Fused
+ * multiply-adds are written out where they pay (BN_FMAF / BN_FMA: the polynomials of
+ * vexp.h and verf.h): an FMA rounds once on every width too, an instruction in the
+ * clones, a libm call (the same correctly rounded result) in the default one, which only
+ * CPUs without AVX2 run. Threads: the one rule
  * for splitting the layer code's loops over OpenMP threads:
  * loops of fewer than BN_LAYER_PARALLEL_MIN element operations stay on one thread (a
  * parallel region costs more), larger ones use bn_get_num_threads(). Every loop split this
@@ -13,6 +17,7 @@
 #ifndef BARENET_PARALLEL_H
 #define BARENET_PARALLEL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,9 +26,32 @@
 #define BN_LAYER_PARALLEL_MIN 200000.0
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define BN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define BN_VECTOR_CLONES \
+    __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+#define BN_HAVE_VECTOR_CLONES 1
 #else
 #define BN_VECTOR_CLONES
+#define BN_HAVE_VECTOR_CLONES 0
+#endif
+
+/* a small function inlined into every caller, so that each vector clone has its own copy
+ * (an out-of-line copy is compiled for the baseline, without the clones' instructions) */
+#if defined(_MSC_VER)
+#define BN_INLINE static __forceinline
+#else
+#define BN_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* a * b + c rounded once (fmaf / fma) where the clones, or the one build, have the
+ * instruction; elsewhere (a build for a baseline x86-64 without clones) two roundings, as
+ * a libm call per operation would cost more than the polynomials it serves gain. One
+ * build gives one set of bits either way. */
+#if BN_HAVE_VECTOR_CLONES || defined(__FMA__) || defined(__aarch64__) || defined(_M_ARM64)
+#define BN_FMAF(a, b, c) fmaf((a), (b), (c))
+#define BN_FMA(a, b, c) fma((a), (b), (c))
+#else
+#define BN_FMAF(a, b, c) ((a) * (b) + (c))
+#define BN_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
 /* BN_PARALLEL_FOR(nt, for (...) { ... }): the loop split over nt OpenMP threads, or run as
