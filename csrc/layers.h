@@ -103,6 +103,10 @@ void bn_weight_penalty_f64(double *dw, const double *w, int64_t count, double l1
                            double *s1, double *s2);
 void bn_weight_penalty_f32(float *dw, const float *w, int64_t count, double l1, double l2,
                            double *s1, double *s2);
+/* db (OUT) = the column sums of dz (N, OUT), each column in row order (a bias's gradient),
+ * vectorised, columns split over the threads: the same bits for every thread count */
+void bn_column_sums_f64(double *db, const double *dz, int64_t n, int64_t n_out);
+void bn_column_sums_f32(float *db, const float *dz, int64_t n, int64_t n_out);
 /* A weight gradient of at most BN_DW_GROUPED_MAX values over at least
  * BN_DW_GROUPED_MIN_ROWS rows is summed in BN_DW_GROUPS fixed blocks of rows, in parallel,
  * through a scratch of BN_DW_SCRATCH values (NULL: one GEMM, on one thread when small). */

@@ -478,14 +478,6 @@ static int SFX(attention_forward)(const bn_op_args *g)
     return status;
 }
 
-/* db = the column sums of d (R, cols), in row order */
-static void SFX(attention_colsum)(REAL *db, const REAL *d, int64_t r, int64_t cols)
-{
-    for (int64_t j = 0; j < cols; j++) db[j] = 0;
-    for (int64_t i = 0; i < r; i++)
-        for (int64_t j = 0; j < cols; j++) db[j] += d[i * cols + j];
-}
-
 /* one (row, head) of the backward, a block of queries [i0, i1) at a time against the keys
  * [0, kn) it saw: dV += P'^T dO (P' = P times the dropout factors, in the block buffer),
  * dP = dO V^T times the factors (into the buffer), dS = P (dP - rowsum(P dP)) scale,
@@ -554,7 +546,7 @@ static int SFX(attention_backward)(const bn_op_args *g)
     /* the output projection's weights: dWo = O^T dy, dbo */
     int status = GEMM(BN_TRANS, BN_NO_TRANS, e, c, r, 1, o, e, dy, c, 0, dwo, c);
     if (status != BN_OK) return status;
-    if (db) SFX(attention_colsum)(db + 3 * e, dy, r, c);
+    if (db) SFX(bn_column_sums)(db + 3 * e, dy, r, c);
     const bn_dropout *drop = g->drop;
     const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
                                                  (uint64_t)drop->batch, (uint64_t)ly->stream)
@@ -594,7 +586,7 @@ static int SFX(attention_backward)(const bn_op_args *g)
     REAL *dwproj[3] = {dwq, dwk, dwv};
     for (int m = 0; m < 3 && status == BN_OK; m++) {
         status = GEMM(BN_TRANS, BN_NO_TRANS, c, e, r, 1, x, c, dproj[m], e, 0, dwproj[m], e);
-        if (db) SFX(attention_colsum)(db + m * e, dproj[m], r, e);
+        if (db) SFX(bn_column_sums)(db + m * e, dproj[m], r, e);
     }
     if (status != BN_OK) return status;
     if (g->l1 != 0.0 || g->l2 != 0.0) {

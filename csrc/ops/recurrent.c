@@ -566,14 +566,6 @@ static void SFX(gru1_rows_back_reset)(const SFX(rnn_dir) *r, const REAL *drh, RE
     }
 }
 
-/* col (GU) = the column sums of m (rows, GU) in row order */
-static void SFX(rnn_column_sums)(REAL *col, const REAL *m, int64_t rows, int64_t cols)
-{
-    memset(col, 0, (size_t)cols * sizeof(REAL));
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) col[j] += m[i * cols + j];
-}
-
 /* backpropagation through all steps of rows i0..i1 (one thread's share, no barrier between
  * steps); dh, dc, dh2 (N, U); wht (GU, U) Wh^T */
 static int SFX(rnn_backward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, REAL *dh,
@@ -676,10 +668,10 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
         status = GEMM(BN_TRANS, BN_NO_TRANS, u, gu, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
     }
     if (status != BN_OK) return status;
-    SFX(rnn_column_sums)(db, r.p, rows, gu);
+    SFX(bn_column_sums)(db, r.p, rows, gu);
     if (kind == BN_LAYER_GRU && ly->reset_after) { /* the recurrent bias: dR's sums */
         memcpy(db + gu, db, (size_t)(2 * u) * sizeof(REAL));
-        SFX(rnn_column_sums)(db + gu + 2 * u, r.aux, rows, u);
+        SFX(bn_column_sums)(db + gu + 2 * u, r.aux, rows, u);
     }
     if (g->din[0]) /* dx (+)= dP Wx^T */
         status = GEMM(BN_NO_TRANS, BN_TRANS, rows, r.c, gu, 1, r.p, gu, r.wx, gu,
