@@ -2,7 +2,7 @@
 write-back (a Dense layer's output), the Activation node and the derivative in backward,
 against GELU in float64 from math.erfc over [-10, 10], large |z| and the special values,
 on both backends; 1 and 2 threads give the same bits. erf's own accuracy (every float in
-[-10, 10], 1.3 ulp at most) is measured by benchmarks/erf_check.c."""
+[-10, 10], 0.99 ulp at most) is measured by benchmarks/erf_check.c."""
 
 import math
 
