@@ -16,8 +16,10 @@
  * carries its steps seen, so positions continue.
  * Parameters of attention at w_offset: Wq, Wk, Wv (C, E), Wo (E, C), then (b_offset) bq, bk,
  * bv (E), bo (C). Training keeps Q, K, V, O (T, E) and P (H, T, T) per row in z: O(T^2)
- * per head (a causal block of queries writes P up to its last key; the rest is never read). Loops over (row, head) run on threads, each element summed by one thread in a
- * fixed order, so results do not depend on the thread count.
+ * per head (a causal block of queries writes P up to its last key; the rest is never
+ * read). Rows run a chunk at a time (attention_chunk); within a chunk the (row, head)
+ * pairs run on threads, each element summed by one thread in a fixed order, so results do
+ * not depend on the thread count.
  * Size letters: N rows, T steps, C channels, H heads, D key_dim, E = H D, R = N T. */
 #ifndef REAL
 #include <math.h>
@@ -216,8 +218,8 @@ static inline REAL SFX(attention_keep)(const bn_dropout *drop, uint64_t stream, 
 
 /* the lanes' maxima, acc[l] = max(acc[l], x[j]) over the j of lane l in [0, n) that the
  * mask m keeps (m NULL: every one); the last keys as one whole vector padded with -inf */
-static inline void SFX(att_max_into)(REAL *restrict acc, const REAL *restrict x,
-                                     const REAL *restrict m, int64_t n)
+BN_INLINE void SFX(att_max_into)(REAL *restrict acc, const REAL *restrict x,
+                                 const REAL *restrict m, int64_t n)
 {
     int64_t j = 0;
     REAL v[BN_ATT_LANES];
@@ -239,6 +241,18 @@ static inline void SFX(att_max_into)(REAL *restrict acc, const REAL *restrict x,
     for (int l = 0; l < BN_ATT_LANES; l++) acc[l] = v[l] > acc[l] ? v[l] : acc[l];
 }
 
+/* out[r] for the m rows of a block from their lanes (lanes[l][r]), as vectors across the
+ * rows: the lanes' maximum (sum 0) or their sum in lane order (sum 1) */
+BN_INLINE void SFX(att_rows_reduce)(REAL *restrict out,
+                                    const REAL (*restrict lanes)[BN_ATTENTION_BLOCK], int64_t m,
+                                    int sum)
+{
+    for (int64_t r = 0; r < m; r++) out[r] = lanes[0][r];
+    for (int l = 1; l < BN_ATT_LANES; l++)
+        for (int64_t r = 0; r < m; r++)
+            out[r] = sum ? out[r] + lanes[l][r] : lanes[l][r] > out[r] ? lanes[l][r] : out[r];
+}
+
 /* The softmax of the m <= BN_ATTENTION_BLOCK rows of a block of scores sc (leading
  * dimension ld) in place: row r over its keys [0, jn) (jn = jn0 + r causal, else jn0), 0
  * from jn up to width. A row's max over the keys it may see (those before off are cached,
@@ -254,7 +268,8 @@ static void SFX(attention_softmax_block)(REAL *restrict sc, int64_t ld, int64_t 
                                          int causal, int64_t width, const REAL *restrict ms,
                                          int64_t off)
 {
-    REAL lanes[BN_ATT_LANES][BN_ATTENTION_BLOCK], top[BN_ATTENTION_BLOCK];
+    REAL lanes[BN_ATT_LANES][BN_ATTENTION_BLOCK];
+    REAL top[BN_ATTENTION_BLOCK], total[BN_ATTENTION_BLOCK];
     int any[BN_ATTENTION_BLOCK];
     for (int64_t r = 0; r < m; r++) {
         const REAL *pi = sc + r * ld;
@@ -268,9 +283,7 @@ static void SFX(attention_softmax_block)(REAL *restrict sc, int64_t ld, int64_t 
         SFX(att_max_into)(acc, pi + seen, ms ? ms + (seen - off) : NULL, jn - seen);
         for (int l = 0; l < BN_ATT_LANES; l++) lanes[l][r] = acc[l];
     }
-    for (int64_t r = 0; r < m; r++) top[r] = lanes[0][r];
-    for (int l = 1; l < BN_ATT_LANES; l++)
-        for (int64_t r = 0; r < m; r++) top[r] = lanes[l][r] > top[r] ? lanes[l][r] : top[r];
+    SFX(att_rows_reduce)(top, (const REAL (*)[BN_ATTENTION_BLOCK])lanes, m, 0);
     for (int64_t r = 0; r < m; r++) {
         REAL *pi = sc + r * ld;
         const int64_t jn = causal ? jn0 + r : jn0;
@@ -309,13 +322,11 @@ static void SFX(attention_softmax_block)(REAL *restrict sc, int64_t ld, int64_t 
         }
         for (int l = 0; l < BN_ATT_LANES; l++) lanes[l][r] = acc[l];
     }
-    for (int64_t r = 0; r < m; r++) top[r] = lanes[0][r]; /* now the sums, in lane order */
-    for (int l = 1; l < BN_ATT_LANES; l++)
-        for (int64_t r = 0; r < m; r++) top[r] += lanes[l][r];
+    SFX(att_rows_reduce)(total, (const REAL (*)[BN_ATTENTION_BLOCK])lanes, m, 1);
     for (int64_t r = 0; r < m; r++) {
         REAL *pi = sc + r * ld;
         const int64_t jn = causal ? jn0 + r : jn0;
-        const REAL inv = any[r] ? 1 / top[r] : 0;
+        const REAL inv = any[r] ? 1 / total[r] : 0;
         for (int64_t j = 0; j < jn; j++) pi[j] *= inv;
         for (int64_t j = jn; j < width; j++) pi[j] = 0;
     }
@@ -342,9 +353,7 @@ static void SFX(attention_ds_block)(const REAL *restrict p, int64_t ldp, REAL *r
             acc[l] += l < jn - j ? pi[j + l] * dsi[j + l] : 0;
         for (int l = 0; l < BN_ATT_LANES; l++) lanes[l][r] = acc[l];
     }
-    for (int64_t r = 0; r < m; r++) dot[r] = lanes[0][r];
-    for (int l = 1; l < BN_ATT_LANES; l++)
-        for (int64_t r = 0; r < m; r++) dot[r] += lanes[l][r];
+    SFX(att_rows_reduce)(dot, (const REAL (*)[BN_ATTENTION_BLOCK])lanes, m, 1);
     for (int64_t r = 0; r < m; r++) {
         const REAL *pi = p + r * ldp;
         REAL *dsi = ds + r * ldd;
