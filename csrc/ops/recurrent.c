@@ -8,11 +8,13 @@
  * recurrent kernel, so its step is two GEMMs with a gate pass after each.
  * Forward: the input projection P = x Wx + b of all N T steps is one GEMM; per step one GEMM
  * R = h Wh (N, U) x (U, G U), then one pass over the rows applies the gates. Backward runs
- * the steps in reverse (backpropagation through time); the weight gradients are one GEMM
- * each over all steps at the end. What backward needs is kept in the node's z region (the
- * kind's `kept` count); the current state and the step's products use the shared scratch.
- * GEMMs are deterministic and each row's pass runs on one thread, and the bias sums run in
- * row order, so results do not depend on the thread count.
+ * the steps in reverse (backpropagation through time); then one GEMM over all steps gives
+ * every weight gradient and the bias's: forward keeps, for each step, the row
+ * [x_t, 1, h_{t-1}] (C + 1 + U values), and [dWx; db; dWh] = rows^T dP (GRU: its candidate's
+ * recurrent part apart). What backward needs is kept in the node's z region (the kind's
+ * `kept` count); the current state and the step's products use the shared scratch. GEMMs
+ * are deterministic and each row's pass runs on one thread, so results do not depend on the
+ * thread count.
  * Size letters: N rows, T steps, C input channels, U units, G gates, D directions. */
 #ifndef REAL
 #include <string.h>
@@ -59,15 +61,22 @@ static int64_t rnn_param_count(const bn_layer *ly)
                                                    rnn_bias_per_direction(ly)));
 }
 
+/* L: the values of a step's row of the weights' product, x_t, 1 and h_{t-1} (C + 1 + U) */
+static int64_t rnn_step_row(const bn_layer *ly)
+{
+    return bn_size_add(bn_size_add(ly->in_c, 1), rnn_units(ly));
+}
+
 /* what one direction keeps per row from forward to backward: the gates of every step
- * (T G U), h before every step (T U), LSTM's c after every step or GRU's recurrent
- * product of the candidate (T U), LSTM's initial c (U) */
+ * (T G U), the weights' product row of every step (T L), LSTM's c after every step or
+ * GRU's recurrent product of the candidate (T U), LSTM's initial c (U) */
 static int64_t rnn_kept_per_direction(const bn_layer *ly)
 {
     const int64_t u = rnn_units(ly), t = ly->in_w, g = rnn_gates(ly);
     const int64_t aux = ly->kind == BN_LAYER_SIMPLERNN ? 0 : bn_size_mul(t, u);
     const int64_t c0 = ly->kind == BN_LAYER_LSTM ? u : 0;
-    return bn_size_add(bn_size_add(bn_size_mul(t, bn_size_add(bn_size_mul(g, u), u)), aux), c0);
+    const int64_t steps = bn_size_mul(t, bn_size_add(bn_size_mul(g, u), rnn_step_row(ly)));
+    return bn_size_add(bn_size_add(steps, aux), c0);
 }
 
 /* kept per row: every direction's part, then the input after dropout (T C) */
@@ -85,11 +94,11 @@ static int64_t rnn_scratch(const bn_layer *ly)
     return bn_size_add(bn_size_mul(bn_size_add(ly->in_w, 1), gu), bn_size_mul(u, 2));
 }
 
-/* fixed scratch (training): Wh^T (G U, U) of the direction backward is working on */
+/* fixed scratch (training), for the direction backward is working on: Wh^T (G U, U)
+ * during the steps, then the weights' gradients (L, G U) */
 static int64_t rnn_fixed(const bn_layer *ly)
 {
-    const int64_t u = rnn_units(ly);
-    return bn_size_mul3(rnn_gates(ly), u, u);
+    return bn_size_mul3(rnn_step_row(ly), rnn_gates(ly), rnn_units(ly));
 }
 
 /* carried state per row: h (and LSTM's c) of every direction */
@@ -175,11 +184,12 @@ BN_RNN_OP(bn_op_gru, "gru")
 
 /* one direction's buffers for n rows */
 typedef struct {
-    int64_t n, t, c, u, g, gu, d;
+    int64_t n, t, c, u, g, gu, d, l; /* l: L = C + 1 + U */
     int back, reverse_out;       /* runs from the last step; sequence output in time order */
     const REAL *wx, *wh, *b_in, *b_rec; /* (C, GU), (U, GU), (GU), (GU) or NULL */
     REAL *p;                     /* (N, T, GU) P, then the gates, then dP in backward */
-    REAL *hp;                    /* (N, T, U) h before each step (training), or NULL */
+    REAL *xh;                    /* (N, T, L) each step's x, 1, h before it (training), or NULL */
+    REAL *hp;                    /* xh + C + 1: h before each step, row stride L, or NULL */
     REAL *aux;                   /* (N, T, U) LSTM c after each step / GRU R_n, or NULL */
     REAL *c0;                    /* (N, U) LSTM's initial c (training), or NULL */
     const bn_packed_b *pw;       /* the steps' Wh (forward) or Wh^T (backward) in the GEMM's
@@ -192,6 +202,7 @@ static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
     SFX(rnn_dir) r = {.n = g->n, .t = ly->in_w, .c = ly->in_c, .u = rnn_units(ly),
                       .g = rnn_gates(ly), .d = d};
     r.gu = r.g * r.u;
+    r.l = r.c + 1 + r.u;
     r.back = (int)(ly->go_backwards != d);
     r.reverse_out = d == 1;
     const REAL *p = g->params;
@@ -202,8 +213,9 @@ static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
     if (g->z) {
         REAL *base = (REAL *)g->z + r.n * d * rnn_kept_per_direction(ly);
         r.p = base;
-        r.hp = r.p + r.n * r.t * r.gu;
-        r.aux = ly->kind == BN_LAYER_SIMPLERNN ? NULL : r.hp + r.n * r.t * r.u;
+        r.xh = r.p + r.n * r.t * r.gu;
+        r.hp = r.xh + r.c + 1;
+        r.aux = ly->kind == BN_LAYER_SIMPLERNN ? NULL : r.xh + r.n * r.t * r.l;
         r.c0 = ly->kind == BN_LAYER_LSTM ? r.aux + r.n * r.t * r.u : NULL;
     } else { /* prediction: P in the scratch */
         r.p = g->cols;
@@ -341,9 +353,11 @@ static void SFX(gru1_rows_state)(const SFX(rnn_dir) *r, const REAL *rr, REAL *h,
 }
 
 /* all steps of rows i0..i1 (one thread's share: a row's recurrence never reads another
- * row, so the threads need no barrier between steps); rr (N, GU), h and c (N, U) */
-static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, REAL *rr,
-                                 REAL *h, REAL *c, int from_zero, int64_t i0, int64_t i1)
+ * row, so the threads need no barrier between steps); x (N, T, C) the input, rr (N, GU),
+ * h and c (N, U) */
+static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, const REAL *x,
+                                 REAL *rr, REAL *h, REAL *c, int from_zero, int64_t i0,
+                                 int64_t i1)
 {
     const bn_layer *ly = g->ly;
     const int64_t t = r->t, u = r->u, gu = r->gu, width = ly->out_c, m = i1 - i0;
@@ -353,11 +367,16 @@ static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, REA
     REAL *out = g->a;
     REAL *rri = rr + i0 * gu, *hi = h + i0 * u, *ci = c + i0 * u; /* this share's rows */
     int status;
+    if (r->xh) /* the kept rows' x_t and 1 (h_{t-1} at each step) */
+        for (int64_t q = i0 * t; q < i1 * t; q++) {
+            memcpy(r->xh + q * r->l, x + q * r->c, (size_t)r->c * sizeof(REAL));
+            r->xh[q * r->l + r->c] = 1;
+        }
     for (int64_t s = 0; s < t; s++) {
         const int64_t ti = r->back ? t - 1 - s : s, o = r->reverse_out ? t - 1 - s : s;
         if (r->hp)
             for (int64_t i = i0; i < i1; i++)
-                memcpy(r->hp + (i * t + ti) * u, h + i * u, (size_t)u * sizeof(REAL));
+                memcpy(r->hp + (i * t + ti) * r->l, h + i * u, (size_t)u * sizeof(REAL));
         if (kind == BN_LAYER_GRU && !ly->reset_after) { /* two products, c holds r h */
             status = GEMM(BN_NO_TRANS, BN_NO_TRANS, m, 2 * u, u, 1, hi, u, r->wh, gu, 0, rri,
                           gu);
@@ -417,7 +436,7 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
         return status;
     r.pw = pw;
     BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
-        const int part = SFX(rnn_forward_rows)(g, &r, rr, h, c, carry == NULL, n * th / nt,
+        const int part = SFX(rnn_forward_rows)(g, &r, x, rr, h, c, carry == NULL, n * th / nt,
                                                n * (th + 1) / nt);
         if (part != BN_OK) {
             BN_OMP_CRITICAL
@@ -518,7 +537,7 @@ static void SFX(rnn_rows_backward)(const SFX(rnn_dir) *r, int kind, int32_t act,
             const REAL *c_prev = s == 0 ? r->c0 + i * u : r->aux + (i * t + tp) * u;
             SFX(lstm_row_backward)(pt, dhi, dc + i * u, dh2i, aux, c_prev, u);
         } else if (kind == BN_LAYER_GRU) {
-            SFX(gru_row_backward)(pt, aux, dhi, dh2i, r->hp + (i * t + ti) * u, u);
+            SFX(gru_row_backward)(pt, aux, dhi, dh2i, r->hp + (i * t + ti) * r->l, u);
         } else {
             SFX(simplernn_row_backward)(pt, dhi, dh2i, act, u);
         }
@@ -534,7 +553,7 @@ static void SFX(gru1_rows_back_gates)(const SFX(rnn_dir) *r, const REAL *dh, REA
     const int64_t t = r->t, u = r->u, gu = r->gu;
     for (int64_t i = i0; i < i1; i++) {
         REAL *restrict pt = r->p + (i * t + ti) * gu, *restrict dh2i = dh2 + i * u;
-        const REAL *restrict dhi = dh + i * u, *restrict hp = r->hp + (i * t + ti) * u;
+        const REAL *restrict dhi = dh + i * u, *restrict hp = r->hp + (i * t + ti) * r->l;
         if (mask && mask[i * t + ti] == 0) {
             memset(pt, 0, (size_t)gu * sizeof(REAL));
             memcpy(dh2i, dhi, (size_t)u * sizeof(REAL));
@@ -557,7 +576,7 @@ static void SFX(gru1_rows_back_reset)(const SFX(rnn_dir) *r, const REAL *drh, RE
     const int64_t t = r->t, u = r->u, gu = r->gu;
     for (int64_t i = i0; i < i1; i++) {
         REAL *restrict pt = r->p + (i * t + ti) * gu, *restrict dh2i = dh2 + i * u;
-        const REAL *restrict d = drh + i * u, *restrict hp = r->hp + (i * t + ti) * u;
+        const REAL *restrict d = drh + i * u, *restrict hp = r->hp + (i * t + ti) * r->l;
         for (int64_t j = 0; j < u; j++) {
             const REAL rg = pt[u + j];
             pt[u + j] = d[j] * hp[j] * (rg * (1 - rg));
@@ -618,7 +637,7 @@ static int SFX(rnn_backward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, RE
     return BN_OK;
 }
 
-static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64_t d)
+static int SFX(rnn_direction_backward)(const bn_op_args *g, int64_t d)
 {
     const bn_layer *ly = g->ly;
     SFX(rnn_dir) r = SFX(rnn_direction)(g, d);
@@ -654,21 +673,28 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, const REAL *x, int64
     });
     bn_gemm_packed_b_free(pw);
     if (status != BN_OK) return status;
-    /* the weights' gradients over all steps at once: dWx = x^T dP, dWh = hp^T dR */
-    const int64_t rows = n * t;
-    status = GEMM(BN_TRANS, BN_NO_TRANS, r.c, gu, rows, 1, x, r.c, r.p, gu, 0, dwx, gu);
-    if (status != BN_OK) return status;
-    if (kind == BN_LAYER_GRU) { /* z, r through h; n through R_n's dR (aux) or r h */
+    /* the weights' gradients over all steps at once, into the fixed scratch (Wh^T is done
+     * with): [dWx; db; dWh] = xh^T dP, each of dWx, dWh the same products as on their own.
+     * GRU's candidate takes its recurrent part from R_n's dR (aux) or from r h (aux) */
+    const int64_t rows = n * t, c = r.c, l = r.l;
+    REAL *dw = g->fixed; /* (L, GU) */
+    if (kind == BN_LAYER_GRU) {
         const int after = (int)ly->reset_after;
-        status = GEMM(BN_TRANS, BN_NO_TRANS, u, 2 * u, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
+        status = GEMM(BN_TRANS, BN_NO_TRANS, l, 2 * u, rows, 1, r.xh, l, r.p, gu, 0, dw, gu);
         if (status == BN_OK)
-            status = GEMM(BN_TRANS, BN_NO_TRANS, u, u, rows, 1, after ? r.hp : r.aux, u,
-                          after ? r.aux : r.p + 2 * u, after ? u : gu, 0, dwh + 2 * u, gu);
+            status = GEMM(BN_TRANS, BN_NO_TRANS, c + 1, u, rows, 1, r.xh, l, r.p + 2 * u, gu, 0,
+                          dw + 2 * u, gu);
+        if (status == BN_OK)
+            status = GEMM(BN_TRANS, BN_NO_TRANS, u, u, rows, 1, after ? r.hp : r.aux,
+                          after ? l : u, after ? r.aux : r.p + 2 * u, after ? u : gu, 0,
+                          dw + (c + 1) * gu + 2 * u, gu);
     } else {
-        status = GEMM(BN_TRANS, BN_NO_TRANS, u, gu, rows, 1, r.hp, u, r.p, gu, 0, dwh, gu);
+        status = GEMM(BN_TRANS, BN_NO_TRANS, l, gu, rows, 1, r.xh, l, r.p, gu, 0, dw, gu);
     }
     if (status != BN_OK) return status;
-    SFX(bn_column_sums)(db, r.p, rows, gu);
+    bn_copy(dwx, dw, c * gu, (int64_t)sizeof(REAL));
+    memcpy(db, dw + c * gu, (size_t)gu * sizeof(REAL));
+    bn_copy(dwh, dw + (c + 1) * gu, u * gu, (int64_t)sizeof(REAL));
     if (kind == BN_LAYER_GRU && ly->reset_after) { /* the recurrent bias: dR's sums */
         memcpy(db + gu, db, (size_t)(2 * u) * sizeof(REAL));
         SFX(bn_column_sums)(db + gu + 2 * u, r.aux, rows, u);
@@ -683,9 +709,9 @@ static int SFX(rnn_backward)(const bn_op_args *g)
 {
     const bn_layer *ly = g->ly;
     bn_layer flat;
-    const REAL *x = SFX(rnn_input)(g, &flat);
+    (void)SFX(rnn_input)(g, &flat); /* flat: the dropout's numbering */
     for (int64_t d = 0; d < ly->directions; d++) {
-        const int status = SFX(rnn_direction_backward)(g, x, d);
+        const int status = SFX(rnn_direction_backward)(g, d);
         if (status != BN_OK) return status;
     }
     if (g->l1 != 0.0 || g->l2 != 0.0) {
