@@ -476,49 +476,37 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 #endif
 #define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
 
-/* columns [j0, j1) of the direct product, K in blocks of kc as the packed path cuts it:
- * the kernel on each block, C scaled by beta on the first and accumulated on the others;
- * the fused write-back after the last (in the kernel when it can: bias with relu or
- * identity and no z). op(B) at b, row stride ldb; or, when b is NULL, the caller's packed
- * panels (g->pb, j0 on a panel's start), each read as an NR-column B of row stride NR. */
+/* columns [j0, j1) of the direct product (op(B) at b, row stride ldb), K in blocks of kc
+ * as the packed path cuts it: the kernel on each block, C scaled by beta on the first and
+ * accumulated on the others; the fused write-back after the last (in the kernel when it
+ * can: bias with relu or identity and no z) */
 static void direct_columns(const gemm_job *g, const bn_kernel_set *ks, int64_t j0, int64_t j1,
                            int64_t sa_i, int64_t sa_p, const void *b, int64_t ldb, int64_t kc)
 {
     const int in_kernel = g->fused && g->bias && !g->z
                        && (g->act == BN_ACT_IDENTITY || g->act == BN_ACT_RELU);
     const int relu = g->act == BN_ACT_RELU;
-    const int64_t step = b ? j1 - j0 : g->pb->nr; /* columns per kernel call */
-    if (j1 <= j0) return;
+    const int64_t n = j1 - j0;
+    if (n <= 0) return;
     for (int64_t p0 = 0; p0 < g->k; p0 += kc) {
         const int64_t kb = min64(kc, g->k - p0);
         const int last = p0 + kb >= g->k;
-        for (int64_t j = j0; j < j1; j += step) {
-            const int64_t n = min64(step, j1 - j);
-            const char *bj; /* op(B)[p0][j] */
-            int64_t ld = ldb;
-            if (b) {
-                bj = (const char *)b + (size_t)(p0 * ldb + j) * g->es;
-            } else {
-                const size_t at = (size_t)p0 * (size_t)g->pb->npad + (size_t)j * (size_t)kb;
-                bj = g->pb->data + at * g->es;
-                ld = g->pb->nr;
-            }
-            if (g->dt == F64) {
-                const double *a = (const double *)g->a + p0 * sa_p;
-                const double *bias = g->bias ? (const double *)g->bias + j : NULL;
-                ks->dgemm_direct(g->m, n, kb, a, sa_i, sa_p, (const double *)bj, ld,
-                                 (double *)g->c + j, g->ldc, g->alpha, p0 == 0 ? g->beta : 1.0,
-                                 last && in_kernel ? bias : NULL, relu);
-            } else {
-                const float *a = (const float *)g->a + p0 * sa_p;
-                const float *bias = g->bias ? (const float *)g->bias + j : NULL;
-                ks->sgemm_direct(g->m, n, kb, a, sa_i, sa_p, (const float *)bj, ld,
-                                 (float *)g->c + j, g->ldc, (float)g->alpha,
-                                 p0 == 0 ? (float)g->beta : 1.0f,
-                                 last && in_kernel ? bias : NULL, relu);
-            }
+        if (g->dt == F64) {
+            const double *a = (const double *)g->a + p0 * sa_p;
+            const double *bias = g->bias ? (const double *)g->bias + j0 : NULL;
+            double *c = (double *)g->c + j0;
+            ks->dgemm_direct(g->m, n, kb, a, sa_i, sa_p, (const double *)b + p0 * ldb + j0,
+                             ldb, c, g->ldc, g->alpha, p0 == 0 ? g->beta : 1.0,
+                             last && in_kernel ? bias : NULL, relu);
+        } else {
+            const float *a = (const float *)g->a + p0 * sa_p;
+            const float *bias = g->bias ? (const float *)g->bias + j0 : NULL;
+            float *c = (float *)g->c + j0;
+            ks->sgemm_direct(g->m, n, kb, a, sa_i, sa_p, (const float *)b + p0 * ldb + j0, ldb,
+                             c, g->ldc, (float)g->alpha, p0 == 0 ? (float)g->beta : 1.0f,
+                             last && in_kernel ? bias : NULL, relu);
         }
-        if (last && !in_kernel) write_back(g, 0, j0, g->m, j1 - j0);
+        if (last && !in_kernel) write_back(g, 0, j0, g->m, n);
     }
 }
 
@@ -535,29 +523,6 @@ static int direct_fits(const gemm_job *g, const bn_kernel_set *ks, int deep)
     if (g->tb == BN_TRANS)
         return g->k <= kc && (size_t)g->k * (size_t)g->n * g->es <= DIRECT_MAX_BT_BYTES;
     return deep || g->k <= kc;
-}
-
-/* the direct product over up to nt threads, each on whole panels of w columns (the
- * kernel's width, or the packed panels' when b is NULL): every element is the same chain of
- * FMAs whichever thread computes it */
-static void direct_team(const gemm_job *g, const bn_kernel_set *ks, int nt, int64_t w,
-                        int64_t sa_i, int64_t sa_p, const void *b, int64_t ldb, int64_t kc)
-{
-    const int64_t panels = ceil_div(g->n, w);
-    const int team = nt < panels ? nt : (int)panels;
-#ifdef _OPENMP
-    if (team > 1) {
-#pragma omp parallel num_threads(team)
-        {
-            int64_t p0, p1;
-            split(panels, omp_get_thread_num(), omp_get_num_threads(), &p0, &p1);
-            direct_columns(g, ks, p0 * w, min64(g->n, p1 * w), sa_i, sa_p, b, ldb, kc);
-        }
-        return;
-    }
-#endif
-    (void)team;
-    direct_columns(g, ks, 0, g->n, sa_i, sa_p, b, ldb, kc);
 }
 
 /* 1 when done, 0 when the product is not direct (direct_fits), -1 when out of memory; nt:
@@ -579,22 +544,24 @@ static int direct_run(const gemm_job *g, const bn_kernel_set *ks, int nt, int de
         direct_columns(g, ks, 0, g->n, sa_i, sa_p, buf, g->n, kc);   /* one thread: small */
         return 1;
     }
-    direct_team(g, ks, nt, f64 ? 16 : 32, sa_i, sa_p, g->b, g->ldb, kc);
-    return 1;
-}
-
-/* Products of at most this many rows whose op(B) the caller packed (bn_?gemm_pack_b, for
- * many products: a recurrent layer's steps) run the direct kernels on the packed panels:
- * op(A) is read in place instead of packed at every call, and each panel is a contiguous
- * stream. */
-#ifndef BN_DIRECT_PANELS_MAX_ROWS
-#define BN_DIRECT_PANELS_MAX_ROWS 64
+    /* threads over whole panels of the kernel's width (32 floats, 16 doubles): every
+     * element is the same chain of FMAs whichever thread computes it */
+    const int64_t w = f64 ? 16 : 32, panels = ceil_div(g->n, w);
+    const int team = nt < panels ? nt : (int)panels;
+#ifdef _OPENMP
+    if (team > 1) {
+#pragma omp parallel num_threads(team)
+        {
+            int64_t p0, p1;
+            split(panels, omp_get_thread_num(), omp_get_num_threads(), &p0, &p1);
+            direct_columns(g, ks, p0 * w, min64(g->n, p1 * w), sa_i, sa_p, g->b, g->ldb, kc);
+        }
+        return 1;
+    }
 #endif
-
-static int direct_panels_fit(const gemm_job *g, const bn_kernel_set *ks)
-{
-    return g->m <= BN_DIRECT_PANELS_MAX_ROWS
-        && (g->dt == F64 ? ks->dgemm_direct != NULL : ks->sgemm_direct != NULL);
+    (void)team;
+    direct_columns(g, ks, 0, g->n, sa_i, sa_p, g->b, g->ldb, kc);
+    return 1;
 }
 
 /* C = beta * C (then the fused write-back): the whole product when k == 0 or alpha == 0 */
@@ -683,11 +650,6 @@ static int gemm_run(gemm_job *g)
 
     setup_blocked(g, ks);
     if (g->pb && !packed_b_matches(g)) g->pb = NULL;  /* another product's: pack as usual */
-    if (g->pb && direct_panels_fit(g, ks)) {
-        direct_team(g, ks, nt, g->nr, g->ta == BN_NO_TRANS ? g->lda : 1,
-                    g->ta == BN_NO_TRANS ? 1 : g->lda, NULL, 0, g->kc);
-        return BN_OK;
-    }
 
 #ifdef _OPENMP
     if (nt > 1) {

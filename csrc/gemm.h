@@ -36,8 +36,7 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
 /* op(B) packed once for many products that share it (a recurrent layer's steps: 28 products
  * of 64 rows against the same 128 x 512 weights). The packed path copies op(B) into panels on
  * every call; bn_?gemm_pack_b makes those panels once for products of m rows with these
- * ta, tb, n, k, b and ldb, and bn_?gemm_pb is bn_?gemm reading them (pb NULL: bn_?gemm);
- * products of at most 64 rows read them with the direct kernels, op(A) in place.
+ * ta, tb, n, k, b and ldb, and bn_?gemm_pb is bn_?gemm reading them (pb NULL: bn_?gemm).
  * Products that would not read packed panels (the direct and thin paths read B in place)
  * make pack_b pack nothing and set *out NULL; a pb whose operands or layout differ from
  * the product's is ignored (B packed as usual). Same bits as bn_?gemm in every case. The
