@@ -33,13 +33,13 @@ typedef enum {
  * taken of a non-positive number; 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below */
 BN_INLINE double bn_sigmoid_f64(double z)
 {
-    const double e = bn_exp(z >= 0.0 ? -z : z);
+    const double e = bn_exp_nonpos(z >= 0.0 ? -z : z);
     return (z >= 0.0 ? 1.0 : e) / (1.0 + e);
 }
 
 BN_INLINE float bn_sigmoid_f32(float z)
 {
-    const float e = bn_expf(z >= 0.0f ? -z : z);
+    const float e = bn_expf_nonpos(z >= 0.0f ? -z : z);
     return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 

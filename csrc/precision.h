@@ -17,6 +17,7 @@
  *   CSR_DENSE_BIAS_ACT, CSR_T_DENSE      sparse.h
  *   POOL_INDEX                           index type max pooling keeps (int64 / int32)
  *   EXP, LOG, LOG1P, FABS, SQRT          <math.h> / vexp.h in the type (bn_exp / bn_expf)
+ *   EXP_NONPOS                           vexp.h's exp of x <= 0 (bn_exp_nonpos / bn_expf_nonpos)
  *   IS_F32                               1 in the float pass, 0 in the double pass */
 #ifndef BN_PRECISION_FILE
 #error "define BN_PRECISION_FILE before including precision.h"
@@ -37,6 +38,7 @@
 #define CSR_T_DENSE bn_csr_t_dense_f64
 #define POOL_INDEX int64_t
 #define EXP bn_exp
+#define EXP_NONPOS bn_exp_nonpos
 #define LOG log
 #define LOG1P log1p
 #define FABS fabs
@@ -57,6 +59,7 @@
 #undef CSR_T_DENSE
 #undef POOL_INDEX
 #undef EXP
+#undef EXP_NONPOS
 #undef LOG
 #undef LOG1P
 #undef FABS
@@ -77,6 +80,7 @@
 #define CSR_T_DENSE bn_csr_t_dense_f32
 #define POOL_INDEX int32_t
 #define EXP bn_expf
+#define EXP_NONPOS bn_expf_nonpos
 #define LOG logf
 #define LOG1P log1pf
 #define FABS fabsf
@@ -97,6 +101,7 @@
 #undef CSR_T_DENSE
 #undef POOL_INDEX
 #undef EXP
+#undef EXP_NONPOS
 #undef LOG
 #undef LOG1P
 #undef FABS

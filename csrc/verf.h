@@ -65,7 +65,7 @@ BN_INLINE float bn_erff_exp(float x, float *ex)
     e = BN_FMAF(e, u, 2.4923344882557613e-2f);
     e = BN_FMAF(e, u, -7.4340788276620072e-2f);
     e = BN_FMAF(e, u, 2.1080754763992336e-1f);
-    *ex = bn_expf(-(ax * ax));
+    *ex = bn_expf_nonpos(-(ax * ax));
     const float r = a < 1.0f ? BN_FMAF(a, s, a) : BN_FMAF(-*ex, e, 1.0f);
     return copysignf(r, x);
 }
@@ -109,7 +109,7 @@ BN_INLINE double bn_erf_exp(double x, double *ex)
     e = BN_FMA(e, v, 8.8843554259663768311e-1);
     e = BN_FMA(e, v, 7.7708912659692694106e-1);
     e = BN_FMA(e, v, 2.2142954022993167961e-1);
-    *ex = bn_exp(-(ax * ax));
+    *ex = bn_exp_nonpos(-(ax * ax));
     const double r = a < 1.0 ? BN_FMA(a, s, a) : BN_FMA(-*ex, e, 1.0);
     return copysign(r, x);
 }

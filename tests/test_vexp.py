@@ -89,6 +89,20 @@ def test_sigmoid_matches_the_stable_formula(compiled, dtype):
     assert (got >= 0).all() and (got <= 1).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_of_nonpositive_arguments_is_the_same_exp_bit_for_bit(compiled, dtype):
+    """sigmoid, tanh, softmax and erf take exp of arguments <= 0 from bn_exp*_nonpos
+    (vexp.h: no overflow clamp, 2^n as one factor): below 0, sigmoid(z) is e / (1 + e)
+    rounded in dtype with e from the general exp, bit for bit, down past the flush level"""
+    flush, tiny = FLUSH[dtype], np.finfo(dtype).tiny
+    z = -np.concatenate([np.linspace(0, -1.2 * flush, 400_001),
+                         np.geomspace(tiny, 1e-3, 2_001), [np.inf]]).astype(dtype)
+    one, zero = np.ones((1, 1), dtype), np.zeros(1, dtype)
+    e = c_exp(z)
+    got = _gemm.gemm_bias_act(z.reshape(-1, 1), one, zero, "sigmoid").ravel()
+    np.testing.assert_array_equal(got, e / (dtype(1) + e))
+
+
 @pytest.mark.parametrize("classes", [2, 10, 31, 32, 33, 513, 1500])
 @pytest.mark.parametrize("rows", [1, 7, 16, 17, 60])
 def test_softmax_and_cross_entropy_across_blocks(compiled, dtype, classes, rows):

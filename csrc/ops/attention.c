@@ -295,7 +295,7 @@ static void SFX(attention_softmax_block)(REAL *restrict sc, int64_t ld, int64_t 
         if (seen == jn) { /* no padding among the keys: the exponentials and their sum */
             for (; j + BN_ATT_LANES <= jn; j += BN_ATT_LANES)
                 for (int l = 0; l < BN_ATT_LANES; l++) {
-                    const REAL v = EXP(pi[j + l] - t);
+                    const REAL v = EXP_NONPOS(pi[j + l] - t);
                     pi[j + l] = v;
                     acc[l] += v;
                 }
@@ -303,7 +303,7 @@ static void SFX(attention_softmax_block)(REAL *restrict sc, int64_t ld, int64_t 
             for (; j + BN_ATT_LANES <= jn; j += BN_ATT_LANES)
                 for (int l = 0; l < BN_ATT_LANES; l++) {
                     const int64_t k = j + l;
-                    const REAL v = k >= seen && ms[k - off] == 0 ? 0 : EXP(pi[k] - t);
+                    const REAL v = k >= seen && ms[k - off] == 0 ? 0 : EXP_NONPOS(pi[k] - t);
                     pi[k] = v;
                     acc[l] += v;
                 }
@@ -315,7 +315,7 @@ static void SFX(attention_softmax_block)(REAL *restrict sc, int64_t ld, int64_t 
             for (int64_t l = 0; seen < jn && l < rest; l++) /* padding */
                 if (j + l >= seen && ms[j + l - off] == 0) v[l] = -INFINITY;
             for (int l = 0; l < BN_ATT_LANES; l++) {
-                v[l] = EXP(v[l] - t);
+                v[l] = EXP_NONPOS(v[l] - t);
                 acc[l] += v[l];
             }
             for (int64_t l = 0; l < rest; l++) pi[j + l] = v[l];

@@ -139,13 +139,13 @@ static int rnn_check(const bn_net *net, const bn_layer *ly)
 /* tanh from the vectorisable exp: sign(x) (1 - e) / (1 + e), e = exp(-2 |x|) */
 static inline double rnn_tanh_f64(double x)
 {
-    const double e = bn_exp(-2.0 * (x < 0.0 ? -x : x)), t = (1.0 - e) / (1.0 + e);
+    const double e = bn_exp_nonpos(-2.0 * (x < 0.0 ? -x : x)), t = (1.0 - e) / (1.0 + e);
     return x < 0.0 ? -t : t;
 }
 
 static inline float rnn_tanh_f32(float x)
 {
-    const float e = bn_expf(-2.0f * (x < 0.0f ? -x : x)), t = (1.0f - e) / (1.0f + e);
+    const float e = bn_expf_nonpos(-2.0f * (x < 0.0f ? -x : x)), t = (1.0f - e) / (1.0f + e);
     return x < 0.0f ? -t : t;
 }
 
