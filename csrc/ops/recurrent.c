@@ -107,6 +107,16 @@ static int64_t rnn_carry_count(const bn_layer *ly)
     return bn_size_mul3(ly->directions, rnn_units(ly), ly->kind == BN_LAYER_LSTM ? 2 : 1);
 }
 
+/* the layer as its input dropout numbers the masks: a sequence's values in stored order,
+ * as Dropout's */
+static bn_layer rnn_dropout_flat(const bn_layer *ly)
+{
+    bn_layer flat = *ly;
+    flat.in_h = flat.in_w = 1;
+    flat.in_c = ly->in_w * ly->in_c;
+    return flat;
+}
+
 static int rnn_keeps_z(const bn_layer *ly, int is_output)
 {
     (void)ly;
@@ -202,7 +212,7 @@ static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
     SFX(rnn_dir) r = {.n = g->n, .t = ly->in_w, .c = ly->in_c, .u = rnn_units(ly),
                       .g = rnn_gates(ly), .d = d};
     r.gu = r.g * r.u;
-    r.l = r.c + 1 + r.u;
+    r.l = rnn_step_row(ly);
     r.back = (int)(ly->go_backwards != d);
     r.reverse_out = d == 1;
     const REAL *p = g->params;
@@ -223,13 +233,12 @@ static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
     return r;
 }
 
-/* the input after dropout: kept in z while training with a rate, else the input */
+/* the input after dropout: kept in z while training with a rate, else the input; *flat
+ * the dropout's numbering (rnn_dropout_flat) */
 static const REAL *SFX(rnn_input)(const bn_op_args *g, bn_layer *flat)
 {
     const bn_layer *ly = g->ly;
-    *flat = *ly; /* masks numbered as a sequence's values in stored order, as Dropout's */
-    flat->in_h = flat->in_w = 1;
-    flat->in_c = ly->in_w * ly->in_c;
+    *flat = rnn_dropout_flat(ly);
     if (g->z == NULL || g->drop == NULL || ly->rate == 0.0) return g->in[0];
     return (REAL *)g->z + g->n * ly->directions * rnn_kept_per_direction(ly);
 }
@@ -708,8 +717,6 @@ static int SFX(rnn_direction_backward)(const bn_op_args *g, int64_t d)
 static int SFX(rnn_backward)(const bn_op_args *g)
 {
     const bn_layer *ly = g->ly;
-    bn_layer flat;
-    (void)SFX(rnn_input)(g, &flat); /* flat: the dropout's numbering */
     for (int64_t d = 0; d < ly->directions; d++) {
         const int status = SFX(rnn_direction_backward)(g, d);
         if (status != BN_OK) return status;
@@ -720,8 +727,10 @@ static int SFX(rnn_backward)(const bn_op_args *g)
                                (const REAL *)g->params + ly->w_offset, rnn_weight_count(ly),
                                g->l1, g->l2, &s1, &s2);
     }
-    if (g->din[0] && g->drop && ly->rate > 0.0)
+    if (g->din[0] && g->drop && ly->rate > 0.0) {
+        const bn_layer flat = rnn_dropout_flat(ly);
         SFX(bn_dropout_backward)(g->din[0], g->din[0], &flat, g->drop, g->n);
+    }
     return BN_OK;
 }
 
