@@ -6,8 +6,12 @@
  * w_offset, then every direction's bias (G U; GRU's reset_after bias (2, G U)) at b_offset.
  * GRU with reset_after = 0 (Keras's original form) multiplies r h by the candidate's
  * recurrent kernel, so its step is two GEMMs with a gate pass after each.
- * Forward: the input projection P = x Wx + b of all N T steps is one GEMM; per step one GEMM
- * R = h Wh (N, U) x (U, G U), then one pass over the rows applies the gates. Backward runs
+ * Forward (prediction, and GRU's training): the input projection P = x Wx + b of all N T
+ * steps is one GEMM; per step one GEMM R = h Wh (N, U) x (U, G U), then one pass over the
+ * rows applies the gates. Training LSTM and SimpleRNN fold the projection into the steps:
+ * each step's product is [x_t, 1, h_{t-1}] [Wx; b; Wh] (the kept row below, K = C + 1 + U),
+ * which is P_t + R_t, so P is never written by one pass and read back by the next; the gate
+ * pass reads the hot product and writes the gates. Backward runs
  * the steps in reverse (backpropagation through time); then one GEMM over all steps gives
  * every weight gradient and the bias's: forward keeps, for each step, the row
  * [x_t, 1, h_{t-1}] (C + 1 + U values), and [dWx; db; dWh] = rows^T dP (GRU: its candidate's
@@ -94,8 +98,9 @@ static int64_t rnn_scratch(const bn_layer *ly)
     return bn_size_add(bn_size_mul(bn_size_add(ly->in_w, 1), gu), bn_size_mul(u, 2));
 }
 
-/* fixed scratch (training), for the direction backward is working on: Wh^T (G U, U)
- * during the steps, then the weights' gradients (L, G U) */
+/* fixed scratch (training), for the direction forward or backward is working on: forward's
+ * [Wx; b; Wh] (L, G U) (LSTM, SimpleRNN); backward's Wh^T (G U, U) during the steps, then
+ * the weights' gradients (L, G U) */
 static int64_t rnn_fixed(const bn_layer *ly)
 {
     return bn_size_mul3(rnn_step_row(ly), rnn_gates(ly), rnn_units(ly));
@@ -198,6 +203,9 @@ typedef struct {
     int back, reverse_out;       /* runs from the last step; sequence output in time order */
     const REAL *wx, *wh, *b_in, *b_rec; /* (C, GU), (U, GU), (GU), (GU) or NULL */
     REAL *p;                     /* (N, T, GU) P, then the gates, then dP in backward */
+    const REAL *wk;              /* training LSTM and SimpleRNN: [Wx; b; Wh] (L, GU), each
+                                  * step's product [x_t, 1, h_{t-1}] wk is the whole P_t + R_t
+                                  * (no input projection); NULL: P apart */
     REAL *xh;                    /* (N, T, L) each step's x, 1, h before it (training), or NULL */
     REAL *hp;                    /* xh + C + 1: h before each step, row stride L, or NULL */
     REAL *aux;                   /* (N, T, U) LSTM c after each step / GRU R_n, or NULL */
@@ -243,16 +251,21 @@ static const REAL *SFX(rnn_input)(const bn_op_args *g, bn_layer *flat)
     return (REAL *)g->z + g->n * ly->directions * rnn_kept_per_direction(ly);
 }
 
-/* one step of the cell on row i's P_t (gates out), R, h and c (updated in place); kept:
- * aux_t (LSTM c, GRU R_n) or NULL */
-BN_RNN_INLINE void SFX(lstm_row)(REAL *restrict pt, const REAL *restrict rt, REAL *restrict h,
-                                 REAL *restrict c, REAL *restrict aux, int64_t u)
+/* the gates' pre-activations: P_t + R_t, or R_t alone when it holds P_t (folded: a
+ * constant at every call, so the loops specialise) */
+#define RNN_PRE(folded, pt, rt, k) ((folded) ? (rt)[k] : (pt)[k] + (rt)[k])
+
+/* one step of the cell on row i's P_t (read unless folded; the gates written there), R,
+ * h and c (updated in place); kept: aux_t (LSTM c, GRU R_n) or NULL */
+BN_RNN_INLINE void SFX(lstm_row)(REAL *restrict pt, int folded, const REAL *restrict rt,
+                                 REAL *restrict h, REAL *restrict c, REAL *restrict aux,
+                                 int64_t u)
 {
     for (int64_t j = 0; j < u; j++) {
-        const REAL i = SFX(bn_sigmoid)(pt[j] + rt[j]);
-        const REAL f = SFX(bn_sigmoid)(pt[u + j] + rt[u + j]);
-        const REAL gg = SFX(rnn_tanh)(pt[2 * u + j] + rt[2 * u + j]);
-        const REAL o = SFX(bn_sigmoid)(pt[3 * u + j] + rt[3 * u + j]);
+        const REAL i = SFX(bn_sigmoid)(RNN_PRE(folded, pt, rt, j));
+        const REAL f = SFX(bn_sigmoid)(RNN_PRE(folded, pt, rt, u + j));
+        const REAL gg = SFX(rnn_tanh)(RNN_PRE(folded, pt, rt, 2 * u + j));
+        const REAL o = SFX(bn_sigmoid)(RNN_PRE(folded, pt, rt, 3 * u + j));
         const REAL cn = f * c[j] + i * gg;
         pt[j] = i;
         pt[u + j] = f;
@@ -281,25 +294,26 @@ BN_RNN_INLINE void SFX(gru_row)(REAL *restrict pt, const REAL *restrict rt,
     }
 }
 
-BN_RNN_INLINE void SFX(simplernn_row)(REAL *restrict pt, const REAL *restrict rt,
-                                      REAL *restrict h, int32_t act, int64_t u)
+BN_RNN_INLINE void SFX(simplernn_row)(REAL *restrict pt, int folded,
+                                      const REAL *restrict rt, REAL *restrict h, int32_t act,
+                                      int64_t u)
 {
     switch (act) { /* the loops vectorise per activation */
     case BN_ACT_TANH:
-        for (int64_t j = 0; j < u; j++) pt[j] = SFX(rnn_tanh)(pt[j] + rt[j]);
+        for (int64_t j = 0; j < u; j++) pt[j] = SFX(rnn_tanh)(RNN_PRE(folded, pt, rt, j));
         break;
     case BN_ACT_SIGMOID:
-        for (int64_t j = 0; j < u; j++) pt[j] = SFX(bn_sigmoid)(pt[j] + rt[j]);
+        for (int64_t j = 0; j < u; j++) pt[j] = SFX(bn_sigmoid)(RNN_PRE(folded, pt, rt, j));
         break;
     default:
-        for (int64_t j = 0; j < u; j++) pt[j] = ACT(act, pt[j] + rt[j]);
+        for (int64_t j = 0; j < u; j++) pt[j] = ACT(act, RNN_PRE(folded, pt, rt, j));
         break;
     }
     memcpy(h, pt, (size_t)u * sizeof(REAL));
 }
 
-/* the gate pass of step ti over rows i0..i1 (one thread's share): R (N, GU), h and c
- * (N, U) updated in place; a padded row (mask 0) keeps its state */
+/* the gate pass of step ti over rows i0..i1 (one thread's share): R (N, GU) (P_t + R_t
+ * when r->wk), h and c (N, U) updated in place; a padded row (mask 0) keeps its state */
 BN_VECTOR_CLONES
 static void SFX(rnn_rows_forward)(const SFX(rnn_dir) *r, int kind, int32_t act,
                                   const REAL *rr, REAL *h, REAL *c, const REAL *mask,
@@ -313,9 +327,12 @@ static void SFX(rnn_rows_forward)(const SFX(rnn_dir) *r, int kind, int32_t act,
             if (aux && kind == BN_LAYER_LSTM) memcpy(aux, ci, (size_t)u * sizeof(REAL));
             continue;
         }
-        if (kind == BN_LAYER_LSTM) SFX(lstm_row)(pt, rr + i * gu, hi, ci, aux, u);
-        else if (kind == BN_LAYER_GRU) SFX(gru_row)(pt, rr + i * gu, r->b_rec, hi, aux, u);
-        else SFX(simplernn_row)(pt, rr + i * gu, hi, act, u);
+        const REAL *rt = rr + i * gu;
+        if (kind == BN_LAYER_GRU) SFX(gru_row)(pt, rt, r->b_rec, hi, aux, u);
+        else if (kind == BN_LAYER_LSTM && r->wk) SFX(lstm_row)(pt, 1, rt, hi, ci, aux, u);
+        else if (kind == BN_LAYER_LSTM) SFX(lstm_row)(pt, 0, rt, hi, ci, aux, u);
+        else if (r->wk) SFX(simplernn_row)(pt, 1, rt, hi, act, u);
+        else SFX(simplernn_row)(pt, 0, rt, hi, act, u);
     }
 }
 
@@ -395,6 +412,12 @@ static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, con
                           rri + 2 * u, gu);
             if (status != BN_OK) return status;
             SFX(gru1_rows_state)(r, rr, h, mask, ti, i0, i1);
+        } else if (r->wk) { /* P_t + R_t = [x_t, 1, h_{t-1}] [Wx; b; Wh] */
+            if ((status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, gu, r->l, 1,
+                                  r->xh + (i0 * t + ti) * r->l, t * r->l, r->wk, gu, r->pw, 0,
+                                  rri, gu)) != BN_OK)
+                return status;
+            SFX(rnn_rows_forward)(r, kind, act, rr, h, c, mask, ti, i0, i1);
         } else {
             if (s == 0 && from_zero) /* h = 0: nothing to multiply */
                 memset(rri, 0, (size_t)(m * gu) * sizeof(REAL));
@@ -423,10 +446,18 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
     const int kind = (int)ly->kind;
     const int64_t states = kind == BN_LAYER_LSTM ? 2 : 1, carried = ly->directions * u * states;
     REAL *carry = g->carry ? (REAL *)g->carry + d * u * states : NULL; /* row i at i carried */
-    /* the input projection of every step: one GEMM */
-    int status = GEMM_BIAS_ACT(n * t, gu, r.c, x, r.c, r.wx, gu, r.b_in, BN_ACT_IDENTITY, r.p,
+    int status = BN_OK;
+    if (r.xh && kind != BN_LAYER_GRU && g->fixed) { /* training: [Wx; b; Wh] in fixed */
+        REAL *wk = g->fixed;
+        memcpy(wk, r.wx, (size_t)(r.c * gu) * sizeof(REAL));
+        memcpy(wk + r.c * gu, r.b_in, (size_t)gu * sizeof(REAL));
+        memcpy(wk + (r.c + 1) * gu, r.wh, (size_t)(u * gu) * sizeof(REAL));
+        r.wk = wk;
+    } else { /* the input projection of every step: one GEMM */
+        status = GEMM_BIAS_ACT(n * t, gu, r.c, x, r.c, r.wx, gu, r.b_in, BN_ACT_IDENTITY, r.p,
                                gu, NULL, 0);
-    if (status != BN_OK) return status;
+        if (status != BN_OK) return status;
+    }
     memset(h, 0, (size_t)(2 * n * u) * sizeof(REAL));
     if (carry) /* the state a previous call left */
         for (int64_t i = 0; i < n; i++) {
@@ -439,10 +470,11 @@ static int SFX(rnn_direction_forward)(const bn_op_args *g, const REAL *x, int64_
      * packed for the steps' products once (GRU's reset_after 0 multiplies two parts of it) */
     const int nt = bn_threads_for(n, (double)t * (double)(n * gu) * (2.0 * (double)u + 30.0));
     bn_packed_b *pw = NULL;
-    if (!(kind == BN_LAYER_GRU && !ly->reset_after)
-        && (status = GEMM_PACK_B(BN_NO_TRANS, BN_NO_TRANS, (n + nt - 1) / nt, gu, u, r.wh, gu,
-                                 &pw)) != BN_OK)
-        return status;
+    if (r.wk)
+        status = GEMM_PACK_B(BN_NO_TRANS, BN_NO_TRANS, (n + nt - 1) / nt, gu, r.l, r.wk, gu, &pw);
+    else if (!(kind == BN_LAYER_GRU && !ly->reset_after))
+        status = GEMM_PACK_B(BN_NO_TRANS, BN_NO_TRANS, (n + nt - 1) / nt, gu, u, r.wh, gu, &pw);
+    if (status != BN_OK) return status;
     r.pw = pw;
     BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
         const int part = SFX(rnn_forward_rows)(g, &r, x, rr, h, c, carry == NULL, n * th / nt,
