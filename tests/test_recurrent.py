@@ -114,6 +114,22 @@ def test_compiled_training_matches_the_reference(cell, dtype, rtol):
                                atol=rtol * 1e-2)
 
 
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_input_dropout_with_more_channels_than_gate_units_matches_the_reference(cell):
+    """the dropped input lives in the layer's scratch, whose size then follows the input's
+    channels (C > G U) rather than the prediction's projections; float64"""
+    require_compiled()
+    X, y = data(5, channels=17, n=24, seed=3, dtype="float64")
+    nets = [rnn_model(cell, steps=5, channels=17, units=2, stacked=True, bidirectional=True,
+                      dropout=0.3, seed=4, dtype="float64", backend=b)
+            for b in ("numpy", "compiled")]
+    histories = [net.train(X, y, epochs=2, learning_rate=0.01, batch_size=8,
+                           optimizer="adam", verbose=False) for net in nets]
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-9)
+    np.testing.assert_allclose(nets[1].get_params(), nets[0].get_params(), rtol=1e-9,
+                               atol=1e-11)
+
+
 def test_compiled_training_with_packed_step_weights_matches_the_reference():
     """an LSTM large enough that its per-step products read the recurrent weights packed
     once per call (gemm.h, bn_dgemm_pack_b; forward Wh, backward Wh^T), float64"""

@@ -83,19 +83,21 @@ static int64_t rnn_kept_per_direction(const bn_layer *ly)
     return bn_size_add(bn_size_add(steps, aux), c0);
 }
 
-/* kept per row: every direction's part, then the input after dropout (T C) */
+/* kept per row: every direction's part (backward recomputes the input dropout's mask and
+ * reads the dropped input from the kept rows) */
 static int64_t rnn_kept(const bn_layer *ly)
 {
-    const int64_t xd = ly->rate > 0.0 ? bn_size_mul(ly->in_w, ly->in_c) : 0;
-    return bn_size_add(bn_size_mul(ly->directions, rnn_kept_per_direction(ly)), xd);
+    return bn_size_mul(ly->directions, rnn_kept_per_direction(ly));
 }
 
-/* scratch per row: prediction's P (T G U), R (G U), h and c (U each); backward's dh, dc and
- * the next dh (3 U) fit in it */
+/* scratch per row: R (G U), h and c (U each), then prediction's P (T G U) or, training
+ * with dropout, the input after dropout (T C); backward's dh, dc and the next dh (3 U) fit
+ * in it */
 static int64_t rnn_scratch(const bn_layer *ly)
 {
     const int64_t u = rnn_units(ly), gu = bn_size_mul(rnn_gates(ly), u);
-    return bn_size_add(bn_size_mul(bn_size_add(ly->in_w, 1), gu), bn_size_mul(u, 2));
+    const int64_t rest = ly->rate > 0.0 && ly->in_c > gu ? ly->in_c : gu;
+    return bn_size_add(bn_size_add(gu, bn_size_mul(u, 2)), bn_size_mul(ly->in_w, rest));
 }
 
 /* fixed scratch (training), for the direction forward or backward is working on: forward's
@@ -241,14 +243,15 @@ static SFX(rnn_dir) SFX(rnn_direction)(const bn_op_args *g, int64_t d)
     return r;
 }
 
-/* the input after dropout: kept in z while training with a rate, else the input; *flat
- * the dropout's numbering (rnn_dropout_flat) */
+/* the input after dropout: in the scratch after R, h and c (rnn_scratch) while training
+ * with a rate, else the input; *flat the dropout's numbering (rnn_dropout_flat) */
 static const REAL *SFX(rnn_input)(const bn_op_args *g, bn_layer *flat)
 {
     const bn_layer *ly = g->ly;
     *flat = rnn_dropout_flat(ly);
     if (g->z == NULL || g->drop == NULL || ly->rate == 0.0) return g->in[0];
-    return (REAL *)g->z + g->n * ly->directions * rnn_kept_per_direction(ly);
+    const int64_t u = rnn_units(ly);
+    return (REAL *)g->cols + g->n * (rnn_gates(ly) * u + 2 * u);
 }
 
 /* the gates' pre-activations: P_t + R_t, or R_t alone when it holds P_t (folded: a
