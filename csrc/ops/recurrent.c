@@ -395,7 +395,7 @@ static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, con
     const REAL *mask = g->mask; /* (N, T) 1 valid, 0 padded; NULL all valid */
     REAL *out = g->a;
     REAL *rri = rr + i0 * gu, *hi = h + i0 * u, *ci = c + i0 * u; /* this share's rows */
-    int status;
+    int status = BN_OK;
     if (r->xh) /* the kept rows' x_t and 1 (h_{t-1} at each step) */
         for (int64_t q = i0 * t; q < i1 * t; q++) {
             memcpy(r->xh + q * r->l, x + q * r->c, (size_t)r->c * sizeof(REAL));
@@ -415,18 +415,17 @@ static int SFX(rnn_forward_rows)(const bn_op_args *g, const SFX(rnn_dir) *r, con
                           rri + 2 * u, gu);
             if (status != BN_OK) return status;
             SFX(gru1_rows_state)(r, rr, h, mask, ti, i0, i1);
-        } else if (r->wk) { /* P_t + R_t = [x_t, 1, h_{t-1}] [Wx; b; Wh] */
-            if ((status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, gu, r->l, 1,
-                                  r->xh + (i0 * t + ti) * r->l, t * r->l, r->wk, gu, r->pw, 0,
-                                  rri, gu)) != BN_OK)
-                return status;
-            SFX(rnn_rows_forward)(r, kind, act, rr, h, c, mask, ti, i0, i1);
         } else {
-            if (s == 0 && from_zero) /* h = 0: nothing to multiply */
+            if (r->wk) /* P_t + R_t = [x_t, 1, h_{t-1}] [Wx; b; Wh] */
+                status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, gu, r->l, 1,
+                                 r->xh + (i0 * t + ti) * r->l, t * r->l, r->wk, gu, r->pw, 0,
+                                 rri, gu);
+            else if (s == 0 && from_zero) /* h = 0: nothing to multiply */
                 memset(rri, 0, (size_t)(m * gu) * sizeof(REAL));
-            else if ((status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, gu, u, 1, hi, u, r->wh, gu,
-                                       r->pw, 0, rri, gu)) != BN_OK)
-                return status;
+            else
+                status = GEMM_PB(BN_NO_TRANS, BN_NO_TRANS, m, gu, u, 1, hi, u, r->wh, gu, r->pw,
+                                 0, rri, gu);
+            if (status != BN_OK) return status;
             SFX(rnn_rows_forward)(r, kind, act, rr, h, c, mask, ti, i0, i1);
         }
         if (ly->return_sequences)
