@@ -143,6 +143,8 @@ typedef struct {
     int mr, nr;
     int64_t mc, kc, nc;
     const bn_packed_b *pb;           /* op(B) packed by the caller (bn_?gemm_pack_b), or NULL */
+    void *bsum;                      /* (n): B's column sums, made from its panels, or NULL */
+    int *summed;                     /* set to 1 when bsum was made (bn_?gemm_sum_b) */
     char *bufa, *bufb;               /* thin path: packed edge panel of A, packed op(B) */
     /* thin path (small N): op(A) in place, op(B) copied whole into bufb */
     bn_sgemm_thin sthin;
@@ -226,6 +228,16 @@ static void pack_b(const gemm_job *g, int64_t p0, int64_t j0, int64_t kc, int64_
         pack_panel_f64((const double *)g->b + off, g->ldb, trans, kc, nb, g->nr, (double *)pb);
 }
 
+/* bsum[j:j+nb] (+)= the sums of the kc steps of one packed micro-panel of B (first: from 0) */
+static void sum_panel(const gemm_job *g, int64_t j, int64_t nb, int64_t kc, const char *pan,
+                      int first)
+{
+    if (g->dt == F32)
+        sum_panel_f32((float *)g->bsum + j, (const float *)pan, kc, g->nr, nb, first);
+    else
+        sum_panel_f64((double *)g->bsum + j, (const double *)pan, kc, g->nr, nb, first);
+}
+
 /* the fused write-back (bias, activation, z) on C[i:i+mb, j:j+nb], when the job has one */
 static void write_back(const gemm_job *g, int64_t i, int64_t j, int64_t mb, int64_t nb)
 {
@@ -276,8 +288,14 @@ static int gemm_block(const gemm_job *g, int64_t i0, int64_t m, int64_t j0, int6
             if (g->pb)
                 panels = g->pb->data + ((size_t)pc * g->pb->npad + (size_t)(j0 + jc) * kc) * g->es;
             else
-                for (int64_t jr = 0; jr < nc; jr += nr)
-                    pack_b(g, pc, j0 + jc + jr, kc, min64(nr, nc - jr), bufb + jr / nr * pan_b);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    char *pan = bufb + jr / nr * pan_b;
+                    pack_b(g, pc, j0 + jc + jr, kc, min64(nr, nc - jr), pan);
+                    /* the column sums, by the threads whose rectangles start at row 0: each
+                     * column once, its K blocks in order */
+                    if (g->bsum && i0 == 0)
+                        sum_panel(g, j0 + jc + jr, min64(nr, nc - jr), kc, pan, first);
+                }
             for (int64_t ic = 0; ic < m; ic += g->mc) {
                 const int64_t mc = min64(g->mc, m - ic);
                 for (int64_t ir = 0; ir < mc; ir += mr)
@@ -650,6 +668,8 @@ static int gemm_run(gemm_job *g)
 
     setup_blocked(g, ks);
     if (g->pb && !packed_b_matches(g)) g->pb = NULL;  /* another product's: pack as usual */
+    if (g->bsum && !g->pb) *g->summed = 1;         /* the packing sums B's columns */
+    else g->bsum = NULL;
 
 #ifdef _OPENMP
     if (nt > 1) {
@@ -703,6 +723,28 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
                   .m = m, .n = n, .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c,
                   .ldc = ldc, .alpha = 1.0, .beta = 0.0, .fused = 1, .bias = bias, .act = act,
                   .z = z, .ldz = ldz};
+    return gemm_run(&g);
+}
+
+int bn_sgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                   float *bsum, int *summed)
+{
+    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = BN_NO_TRANS, .m = m, .n = n,
+                  .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
+                  .alpha = alpha, .beta = beta, .bsum = bsum, .summed = summed};
+    *summed = 0;
+    return gemm_run(&g);
+}
+
+int bn_dgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                   int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+                   int64_t ldc, double *bsum, int *summed)
+{
+    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = BN_NO_TRANS, .m = m, .n = n,
+                  .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
+                  .alpha = alpha, .beta = beta, .bsum = bsum, .summed = summed};
+    *summed = 0;
     return gemm_run(&g);
 }
 
@@ -851,6 +893,21 @@ static void SFX(pack_panel)(const REAL *src, int64_t ld, int lines_contiguous, i
         for (int64_t r = 0; r < w; r++)
             dst[p * w + r] = r >= wb ? (REAL)0 : lines_contiguous ? src[r * ld + p]
                                                                     : src[p * ld + r];
+}
+
+/* sum[0:wb] (+)= the column sums of a packed panel (kc steps of w values), step by step */
+BN_VECTOR_CLONES
+static void SFX(sum_panel)(REAL *sum, const REAL *pan, int64_t kc, int w, int64_t wb, int first)
+{
+    REAL acc[32];
+    for (int64_t r = 0; r < wb; r++) acc[r] = first ? (REAL)0 : sum[r];
+    if (wb == 32 && w == 32)
+        for (int64_t p = 0; p < kc; p++)
+            for (int r = 0; r < 32; r++) acc[r] += pan[p * 32 + r];
+    else
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t r = 0; r < wb; r++) acc[r] += pan[p * w + r];
+    for (int64_t r = 0; r < wb; r++) sum[r] = acc[r];
 }
 
 /* fused write-back: z = c + bias, c = act(z), on a block still in cache. The switch

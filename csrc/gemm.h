@@ -33,6 +33,19 @@ int bn_dgemm_bias_act(int64_t m, int64_t n, int64_t k, const double *a, int64_t 
                       const double *b, int64_t ldb, const double *bias, int32_t act,
                       double *c, int64_t ldc, double *z, int64_t ldz);
 
+/* A weight gradient and its bias's in one pass over B (op B plain): C = alpha op(A) @ B +
+ * beta C as bn_?gemm, and bsum (n) = the sums of B's columns over its k rows, each added in
+ * row order from 0 (the bits of a plain loop down the rows), made from B's panels as the
+ * product packs them instead of in a second pass over B. *summed is 1 when bsum was made;
+ * 0 when the product took a path that packs no panels of B (few rows, few columns), and the
+ * caller sums the columns itself. Returns 0, or BN_ENOMEM. */
+int bn_sgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                   float *bsum, int *summed);
+int bn_dgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                   int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+                   int64_t ldc, double *bsum, int *summed);
+
 /* op(B) packed once for many products that share it (a recurrent layer's steps: 28 products
  * of 64 rows against the same 128 x 512 weights). The packed path copies op(B) into panels on
  * every call; bn_?gemm_pack_b makes those panels once for products of m rows with these

@@ -114,6 +114,14 @@ void bn_column_sums_f32(float *db, const float *dz, int64_t n, int64_t n_out);
 #define BN_DW_GROUPED_MAX 4096
 #define BN_DW_GROUPED_MIN_ROWS 4096
 #define BN_DW_SCRATCH (BN_DW_GROUPS * BN_DW_GROUPED_MAX)
+/* dw (IN, OUT) = in^T dz (in (N, IN), dz (N, OUT)), grouped as above when scratch is given,
+ * and db (OUT) = the column sums of dz unless db is NULL, with bn_column_sums's bits: made
+ * from dz's panels as the product packs them (gemm.h, bn_?gemm_sum_b), else by a pass over
+ * dz. Returns 0, or BN_ENOMEM. */
+int bn_weight_bias_gradient_f64(double *dw, double *db, double *scratch, const double *in,
+                                const double *dz, int64_t n, int64_t n_in, int64_t n_out);
+int bn_weight_bias_gradient_f32(float *dw, float *db, float *scratch, const float *in,
+                                const float *dz, int64_t n, int64_t n_in, int64_t n_out);
 /* from dz (N, OUT) = dloss/dz: dw = in^T dz + l1 sign(w) + l2 w, db = column sums of dz
  * (db NULL: no bias) and, when din is not NULL, din = dz w^T (N, IN) */
 int bn_dense_backward_f64(double *dw, double *db, double *din, double *scratch,

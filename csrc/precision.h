@@ -12,6 +12,7 @@
  * precision-dependent helper is named here, once; nothing depends on the including file.
  *   GEMM, GEMM_BIAS_ACT, GEMM_REF        gemm.h (bn_dgemm / bn_sgemm, ..._bias_act, ..._ref)
  *   GEMM_PACK_B, GEMM_PB                 gemm.h (bn_?gemm_pack_b, bn_?gemm_pb)
+ *   GEMM_SUM_B                           gemm.h (bn_?gemm_sum_b)
  *   SOFTMAX_ROWS                         losses.h
  *   ACT, DACT                            activations.h (scalar forms)
  *   CSR_DENSE_BIAS_ACT, CSR_T_DENSE      sparse.h
@@ -31,6 +32,7 @@
 #define GEMM_REF bn_dgemm_ref
 #define GEMM_PACK_B bn_dgemm_pack_b
 #define GEMM_PB bn_dgemm_pb
+#define GEMM_SUM_B bn_dgemm_sum_b
 #define SOFTMAX_ROWS bn_softmax_rows_f64
 #define ACT bn_act_f64
 #define DACT bn_dact_f64
@@ -52,6 +54,7 @@
 #undef GEMM_REF
 #undef GEMM_PACK_B
 #undef GEMM_PB
+#undef GEMM_SUM_B
 #undef SOFTMAX_ROWS
 #undef ACT
 #undef DACT
@@ -73,6 +76,7 @@
 #define GEMM_REF bn_sgemm_ref
 #define GEMM_PACK_B bn_sgemm_pack_b
 #define GEMM_PB bn_sgemm_pb
+#define GEMM_SUM_B bn_sgemm_sum_b
 #define SOFTMAX_ROWS bn_softmax_rows_f32
 #define ACT bn_act_f32
 #define DACT bn_dact_f32
@@ -94,6 +98,7 @@
 #undef GEMM_REF
 #undef GEMM_PACK_B
 #undef GEMM_PB
+#undef GEMM_SUM_B
 #undef SOFTMAX_ROWS
 #undef ACT
 #undef DACT

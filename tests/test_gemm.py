@@ -178,6 +178,42 @@ def test_packed_b_gives_the_same_bits(kernel, shape, ta, tb, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", (False, True))
+@pytest.mark.parametrize("shape", [(128, 512, 300), (128, 128, 2000), (512, 40, 300),
+                                   (66, 4200, 50), (100, 33, 801), (40, 70, 90),
+                                   (8, 64, 64), (64, 10, 128), (3, 5, 0)])
+def test_sum_b_gives_the_column_sums_in_row_order(kernel, shape, ta, dtype):
+    """bn_?gemm_sum_b (a weight gradient with its bias's): the product's bits, and B's
+    column sums made from its panels equal to adding B's rows one after the other from 0,
+    on 1 and 2 threads (rows split, columns split, several K and N blocks, an edge panel);
+    products that pack no panels of B (few rows or columns) say so and leave the sums"""
+    m, n, k = shape
+    a, _ = operands(m, n, k, ta, False, dtype, seed=8)
+    b = rng(9).standard_normal((k, n)).astype(dtype)
+    c0 = rng(10).standard_normal((m, n)).astype(dtype)
+    rows = np.zeros(n, dtype)
+    for row in b:  # the sums a plain loop down the rows makes
+        rows = rows + row
+    try:
+        for threads in (1, 2):
+            _gemm.set_num_threads(threads)
+            plain = _gemm.gemm(a, b, c0.copy(), trans_a=ta, alpha=0.5, beta=1.5)
+            out, bsum, summed = _gemm.gemm_sum_b(a, b, c0.copy(), trans_a=ta, alpha=0.5,
+                                                 beta=1.5)
+            np.testing.assert_array_equal(out, plain)
+            if summed:
+                np.testing.assert_array_equal(bsum, rows)
+            else:
+                assert np.isnan(bsum).all()
+            if 2 * m * n * k >= 2e6 and m > 32 and n > 10:  # packed, with every kernel set
+                assert summed
+            if not k or (kernel == "avx512" and m <= 8):  # nothing to multiply; direct
+                assert not summed
+    finally:
+        _gemm.set_num_threads(None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta, tb", OPS)
 def test_reference_kernel(ta, tb, dtype):
     a, b = operands(23, 17, 31, ta, tb, dtype, seed=3)

@@ -560,9 +560,8 @@ static int SFX(attention_backward)(const bn_op_args *g)
     REAL *dwq = dw, *dwk = dw + c * e, *dwv = dw + 2 * c * e, *dwo = dw + 3 * c * e;
     REAL *db = ly->b_offset >= 0 ? (REAL *)g->dparams + ly->b_offset : NULL;
     /* the output projection's weights: dWo = O^T dy, dbo */
-    int status = GEMM(BN_TRANS, BN_NO_TRANS, e, c, r, 1, o, e, dy, c, 0, dwo, c);
+    int status = SFX(bn_weight_bias_gradient)(dwo, db ? db + 3 * e : NULL, NULL, o, dy, r, e, c);
     if (status != BN_OK) return status;
-    if (db) SFX(bn_column_sums)(db + 3 * e, dy, r, c);
     const bn_dropout *drop = g->drop;
     const uint64_t stream = drop ? bn_rng_stream(BN_STREAM_DROPOUT, (uint64_t)drop->epoch,
                                                  (uint64_t)drop->batch, (uint64_t)ly->stream)
@@ -603,8 +602,8 @@ static int SFX(attention_backward)(const bn_op_args *g)
     /* the input projections' weights: dW = x^T dQ (K, V), db, over all rows */
     REAL *dwproj[3] = {dwq, dwk, dwv};
     for (int m = 0; m < 3 && status == BN_OK; m++) {
-        status = GEMM(BN_TRANS, BN_NO_TRANS, c, e, r, 1, x, c, dproj[m], e, 0, dwproj[m], e);
-        if (db) SFX(bn_column_sums)(db + m * e, dproj[m], r, e);
+        status = SFX(bn_weight_bias_gradient)(dwproj[m], db ? db + m * e : NULL, NULL, x,
+                                              dproj[m], r, c, e);
     }
     if (status != BN_OK) return status;
     if (g->l1 != 0.0 || g->l2 != 0.0) {

@@ -561,6 +561,12 @@ cdef extern from "gemm.h" nogil:
     void bn_dgemm_ref(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
                       const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
                       double *c, int64_t ldc)
+    int bn_sgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc, float *bsum, int *summed)
+    int bn_dgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, double alpha,
+                       const double *a, int64_t lda, const double *b, int64_t ldb,
+                       double beta, double *c, int64_t ldc, double *bsum, int *summed)
     int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                           const float *b, int64_t ldb, const float *bias, int32_t act,
                           float *c, int64_t ldc, float *z, int64_t ldz)
@@ -646,6 +652,26 @@ def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, :] a,
     bn_gemm_packed_b_free(pb)
     _check(status)
     return made
+
+
+def gemm_sum_b(bint trans_a, double alpha, const floating[:, :] a, const floating[:, :] b,
+               double beta, floating[:, :] c, floating[::1] bsum):
+    """c = alpha * op(a) @ b + beta * c in place and bsum = b's column sums, made as the
+    product packs b (bn_?gemm_sum_b); returns whether they were (False: bsum untouched)"""
+    cdef int status, summed = 0
+    cdef int64_t m = c.shape[0], n = c.shape[1], k = b.shape[0]
+    cdef int64_t lda = a.strides[0] // sizeof(floating), ldb = b.strides[0] // sizeof(floating)
+    cdef int64_t ldc = c.strides[0] // sizeof(floating)
+    cdef bn_trans ta = BN_TRANS if trans_a else BN_NO_TRANS
+    with nogil:
+        if floating is float:
+            status = bn_sgemm_sum_b(ta, m, n, k, <float>alpha, &a[0, 0], lda, &b[0, 0], ldb,
+                                    <float>beta, &c[0, 0], ldc, &bsum[0], &summed)
+        else:
+            status = bn_dgemm_sum_b(ta, m, n, k, alpha, &a[0, 0], lda, &b[0, 0], ldb, beta,
+                                    &c[0, 0], ldc, &bsum[0], &summed)
+    _check(status)
+    return bool(summed)
 
 
 def gemm_bias_act(const floating[:, :] a, const floating[:, :] b, const floating[::1] bias,

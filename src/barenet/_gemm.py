@@ -69,6 +69,30 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
     return out
 
 
+def gemm_sum_b(a, b, out=None, *, trans_a=False, alpha=1.0, beta=0.0):
+    """(out, bsum, summed): out = alpha * op(a) @ b + beta * out as gemm does, and bsum =
+    b's column sums, each added in row order from 0, made from b's panels as the product
+    packs them (a weight gradient and its bias's: bn_?gemm_sum_b). summed is False when the
+    product took a path that packs no panels of b; bsum then holds NaN."""
+    a = _operand(a, "a")
+    b = _operand(b, "b", a.dtype)
+    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    kb, n = b.shape
+    if kb != k:
+        raise ValueError(f"b: b has {kb} rows but op(a) has {k} columns")
+    if out is None:
+        if beta != 0:
+            raise ValueError("beta must be 0 when out is not given")
+        out = np.empty((m, n), dtype=a.dtype)
+    else:
+        out = _output(out, "out", (m, n), a.dtype)
+    bsum = np.full(n, np.nan, dtype=a.dtype)
+    summed = False
+    if m and n:
+        summed = _core.gemm_sum_b(bool(trans_a), float(alpha), a, b, float(beta), out, bsum)
+    return out, bsum, summed
+
+
 def gemm_bias_act(a, b, bias, activation="identity", out=None, z=None):
     """out = act(a @ b + bias) in one pass over the output (the dense layer's forward);
     z, if given, also receives a @ b + bias. activation: the name of one of barenet's
