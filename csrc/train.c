@@ -11,6 +11,7 @@
 #include "interrupt.h"
 #include "net.h"
 #include "optimizers.h"
+#include "parallel.h"
 #include "rng.h"
 
 double bn_step_lr(double lr, int64_t step, int64_t warmup_steps, int64_t decay_steps,
@@ -52,24 +53,30 @@ static void SFX(backup_state)(REAL *backup, REAL *params, REAL *state1, REAL *st
         const int64_t size = i < 3 ? count : n_state;
         if (live[i] == NULL || size == 0) continue;
         REAL *saved = backup + i * count;
-        if (restore) memcpy(live[i], saved, (size_t)size * sizeof(REAL));
-        else memcpy(saved, live[i], (size_t)size * sizeof(REAL));
+        if (restore) bn_copy(live[i], saved, size, sizeof(REAL));
+        else bn_copy(saved, live[i], size, sizeof(REAL));
     }
 }
 
-/* 1 if every element of the non-NULL buffers is finite */
+/* 1 if every element of the non-NULL buffers is finite (each buffer's ranges on threads) */
 static int SFX(all_finite)(const REAL *params, const REAL *state1, const REAL *state2,
                            const REAL *state, int64_t count, int64_t n_state)
 {
     const REAL *bufs[4] = {params, state1, state2, state};
-    for (int i = 0; i < 4; i++) {
+    int bad = 0;
+    for (int i = 0; i < 4 && !bad; i++) {
         const int64_t size = i < 3 ? count : n_state;
-        if (bufs[i] == NULL) continue;
-        int ok = 1;
-        for (int64_t j = 0; j < size; j++) ok &= isfinite(bufs[i][j]) != 0;
-        if (!ok) return 0;
+        const REAL *buf = bufs[i];
+        if (buf == NULL) continue;
+        BN_PARALLEL_RANGES(size, 4096, (double)size, lo, hi,
+            int ok = 1;
+            for (int64_t j = lo; j < hi; j++) ok &= isfinite(buf[j]) != 0;
+            if (!ok) {
+                BN_OMP_CRITICAL
+                bad = 1;
+            });
     }
-    return 1;
+    return !bad;
 }
 
 /* forward, loss + penalty (into *loss), backward (into dparams) and the state's update
