@@ -489,6 +489,7 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
     REAL *tmp = work + n * net->row_tmp; /* (n_tmp, N, max S) */
     const void *in[BN_MAX_INPUTS];
     void *din[BN_MAX_INPUTS];
+    int din_add[BN_MAX_INPUTS];
     for (int64_t l = L - 1; l >= 0; l--) {
         const bn_layer *ly = &net->layers[l];
         const bn_node_plan *pl = &net->plan[l];
@@ -496,15 +497,21 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
         bn_op_args g;
         SFX(training_call)(&g, net, l, work, params, state, xin, xs, drop, n, in);
         int64_t t = 0;
+        const int adds = bn_op_of(ly->kind)->adds_into;
         for (int64_t i = 0; i < ly->n_inputs; i++) {
             const int64_t e = ly->first_input + i, j = net->inputs[e];
+            din_add[i] = 0;
             if (j < 0 || !net->plan[j].needs_grad) din[i] = NULL;
-            else if (net->edge_acc[e]) din[i] = tmp + (t++) * n * net->max_size;
-            else din[i] = work + n * net->plan[j].d;
+            else if (net->edge_acc[e] && !adds) din[i] = tmp + (t++) * n * net->max_size;
+            else { /* its slot: written, or added to when another writer came first */
+                din[i] = work + n * net->plan[j].d;
+                din_add[i] = net->edge_acc[e];
+            }
         }
         g.dparams = dparams;
         g.d = work + n * pl->d;
         g.din = din;
+        g.din_add = din_add;
         g.is_output = l == L - 1;
         g.l1 = l1;
         g.l2 = l2;
@@ -512,7 +519,7 @@ int SFX(bn_net_backward)(const bn_net *net, REAL *dparams, REAL *work, const REA
         if (status != BN_OK) return status;
         for (int64_t i = 0; i < ly->n_inputs; i++) { /* fan-out: add to the first writer's */
             const int64_t e = ly->first_input + i, j = net->inputs[e];
-            if (din[i] != NULL && net->edge_acc[e])
+            if (din[i] != NULL && net->edge_acc[e] && !din_add[i])
                 SFX(add_into)(work + n * net->plan[j].d, din[i], n * size_of(net, j));
         }
     }

@@ -83,6 +83,7 @@ const bn_op bn_op_layernorm = {
     .param_count = norm_param_count,
     .fixed = layernorm_fixed,
     .check = norm_check,
+    .adds_into = 1,
     .forward = {layernorm_forward_f64, layernorm_forward_f32},
     .backward = {layernorm_backward_f64, layernorm_backward_f32},
 };
@@ -306,7 +307,7 @@ BN_VECTOR_CLONES
 static void SFX(layernorm_back_rows)(const REAL *restrict x, const REAL *restrict d,
                                      const REAL *restrict gamma, REAL *restrict dx,
                                      REAL *restrict pg, REAL *restrict pb, int64_t c,
-                                     double eps, int64_t r0, int64_t r1)
+                                     double eps, int64_t r0, int64_t r1, int add)
 {
     const int64_t body = c - c % BN_ROW_LANES;
     for (int64_t j = 0; j < c; j++) pg[j] = pb[j] = 0;
@@ -322,10 +323,16 @@ static void SFX(layernorm_back_rows)(const REAL *restrict x, const REAL *restric
         const REAL s1 = (REAL)lanes_total(a1), s2 = (REAL)lanes_total(a2);
         const REAL scale = (REAL)((double)inv / (double)c), cn = (REAL)c;
         REAL *out = dx + r * c;
-        for (int64_t j = 0; j < c; j++) {
-            const REAL xhat = (xr[j] - mean) * inv;
-            out[j] = scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
-        }
+        if (add) /* a fan-out's later writer (ops.h, din_add) */
+            for (int64_t j = 0; j < c; j++) {
+                const REAL xhat = (xr[j] - mean) * inv;
+                out[j] += scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
+            }
+        else
+            for (int64_t j = 0; j < c; j++) {
+                const REAL xhat = (xr[j] - mean) * inv;
+                out[j] = scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
+            }
     }
 }
 #undef BN_LN_BACK_STEP
@@ -343,7 +350,8 @@ static int SFX(layernorm_backward)(const bn_op_args *g)
     BN_PARALLEL_FOR(nt, for (int grp = 0; grp < BN_NORM_GROUPS; grp++) {
         REAL *pg = part + 2 * c * grp;
         SFX(layernorm_back_rows)(x, d, gamma, dx, pg, pg + c, c, ly->eps,
-                                 rows * grp / BN_NORM_GROUPS, rows * (grp + 1) / BN_NORM_GROUPS);
+                                 rows * grp / BN_NORM_GROUPS, rows * (grp + 1) / BN_NORM_GROUPS,
+                                 g->din_add[0]);
     });
     for (int64_t j = 0; j < c; j++) { /* the blocks' sums, in block order */
         REAL sg = part[j], sb = part[c + j];

@@ -45,6 +45,9 @@ typedef struct {
     void *d;                   /* (N, S) dloss/d(output), or dloss/dz for the output node
                                 * (is_output); the node may overwrite it */
     void *const *din;          /* (n_inputs): where dloss/d(input i) goes; NULL: not needed */
+    const int *din_add;        /* (n_inputs): 1 where it goes by adding to what din[i] holds
+                                * (the input fans out and another node wrote there first):
+                                * kinds with adds_into only, else all 0 */
     const void *zk;            /* z when kept, else the output a (derivatives from a) */
     int is_output;
     double l1, l2;             /* weight penalty: dw += l1 sign(w) + l2 w */
@@ -77,6 +80,10 @@ typedef struct {
     /* 1 when the descriptor is consistent with its inputs' shapes; net gives the inputs */
     int (*check)(const bn_net *net, const bn_layer *ly);
     int identity_in_predict;   /* the output is the input when not training (dropout) */
+    /* 1 when its backward can add its input gradients into din (din_add) instead of
+     * writing them: a fan-out's later writer then needs no temporary and no pass adding it
+     * (graph.c); the sum is the same one, so the same bits */
+    int adds_into;
     bn_op_fn forward[2];       /* [0] double, [1] float */
     bn_op_fn backward[2];
     bn_op_fn update_state[2];  /* after a training step (in, fixed, state); NULL: none */
