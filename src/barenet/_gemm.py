@@ -44,13 +44,9 @@ def _output(out, name, shape, dtype):
     return out
 
 
-def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
-         reference=False, packed_b=False):
-    """out = alpha * op(a) @ op(b) + beta * out, op = transpose when trans_*; returns out.
-    beta == 0 never reads out (NaN there is overwritten); without out, beta must be 0.
-    reference=True runs the naive oracle (bn_?gemm_ref) instead of the blocked GEMM;
-    packed_b=True packs op(b) first as a caller that reuses it would (bn_?gemm_pack_b, then
-    bn_?gemm_pb: the same bits)."""
+def _product(a, b, out, trans_a, trans_b, beta):
+    """(a, b, out) checked for out = alpha op(a) @ op(b) + beta out: the operands' dtypes and
+    inner sizes; out made (beta must then be 0) or checked"""
     a = _operand(a, "a")
     b = _operand(b, "b", a.dtype)
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
@@ -60,10 +56,19 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
     if out is None:
         if beta != 0:
             raise ValueError("beta must be 0 when out is not given")
-        out = np.empty((m, n), dtype=a.dtype)
-    else:
-        out = _output(out, "out", (m, n), a.dtype)
-    if m and n:
+        return a, b, np.empty((m, n), dtype=a.dtype)
+    return a, b, _output(out, "out", (m, n), a.dtype)
+
+
+def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+         reference=False, packed_b=False):
+    """out = alpha * op(a) @ op(b) + beta * out, op = transpose when trans_*; returns out.
+    beta == 0 never reads out (NaN there is overwritten); without out, beta must be 0.
+    reference=True runs the naive oracle (bn_?gemm_ref) instead of the blocked GEMM;
+    packed_b=True packs op(b) first as a caller that reuses it would (bn_?gemm_pack_b, then
+    bn_?gemm_pb: the same bits)."""
+    a, b, out = _product(a, b, out, trans_a, trans_b, beta)
+    if out.size:
         _core.gemm(bool(trans_a), bool(trans_b), float(alpha), a, b, float(beta), out,
                    bool(reference), bool(packed_b))
     return out
@@ -74,21 +79,10 @@ def gemm_sum_b(a, b, out=None, *, trans_a=False, alpha=1.0, beta=0.0):
     b's column sums, each added in row order from 0, made from b's panels as the product
     packs them (a weight gradient and its bias's: bn_?gemm_sum_b). summed is False when the
     product took a path that packs no panels of b; bsum then holds NaN."""
-    a = _operand(a, "a")
-    b = _operand(b, "b", a.dtype)
-    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
-    kb, n = b.shape
-    if kb != k:
-        raise ValueError(f"b: b has {kb} rows but op(a) has {k} columns")
-    if out is None:
-        if beta != 0:
-            raise ValueError("beta must be 0 when out is not given")
-        out = np.empty((m, n), dtype=a.dtype)
-    else:
-        out = _output(out, "out", (m, n), a.dtype)
-    bsum = np.full(n, np.nan, dtype=a.dtype)
+    a, b, out = _product(a, b, out, trans_a, False, beta)
+    bsum = np.full(out.shape[1], np.nan, dtype=a.dtype)
     summed = False
-    if m and n:
+    if out.size:
         summed = _core.gemm_sum_b(bool(trans_a), float(alpha), a, b, float(beta), out, bsum)
     return out, bsum, summed
 
