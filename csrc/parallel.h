@@ -89,18 +89,22 @@ static inline int bn_threads_for(int64_t n, double work)
 /* BN_PARALLEL_RANGES(count, grain, work, lo, hi, body): [0, count) cut into one contiguous
  * range [lo, hi) per thread (bn_threads_for(count / grain, work) threads), body run on each:
  * for the passes over a whole (N, size) block that would otherwise leave the second core
- * idle between two parallel operations. The body must not use the name nt. Each element is
+ * idle between two parallel operations. BN_PARALLEL_PARTS(count, grain, work, part, lo, hi,
+ * body) is the same with the range's index, part (0 .. threads - 1), given to the body too
+ * (a buffer of its own per range). The body must not use the name nt. Each element is
  * still computed by one thread in the same way, so the bits do not depend on the thread
  * count. */
-#define BN_PARALLEL_RANGES(count, grain, work, lo, hi, ...)                               \
+#define BN_PARALLEL_PARTS(count, grain, work, part, lo, hi, ...)                          \
     do {                                                                                  \
         const int64_t bn_count_ = (count);                                                \
         const int nt = bn_threads_for(bn_count_ / (grain), (work));                       \
-        BN_PARALLEL_FOR(nt, for (int bn_t_ = 0; bn_t_ < nt; bn_t_++) {                    \
-            const int64_t lo = bn_count_ * bn_t_ / nt, hi = bn_count_ * (bn_t_ + 1) / nt; \
+        BN_PARALLEL_FOR(nt, for (int part = 0; part < nt; part++) {                       \
+            const int64_t lo = bn_count_ * part / nt, hi = bn_count_ * (part + 1) / nt;   \
             __VA_ARGS__                                                                   \
         });                                                                               \
     } while (0)
+#define BN_PARALLEL_RANGES(count, grain, work, lo, hi, ...) \
+    BN_PARALLEL_PARTS(count, grain, work, bn_part_, lo, hi, __VA_ARGS__)
 
 /* dst[0:count] = src[0:count] of `size`-byte elements, over threads when large */
 static inline void bn_copy(void *dst, const void *src, int64_t count, int64_t size)

@@ -465,12 +465,10 @@ static int SFX(attention_forward)(const bn_op_args *g)
             memcpy(cs + 1 + (cl + off) * e, v + s * t * e, (size_t)(t * e) * sizeof(REAL));
         }
         const int64_t items = (s1 - s0) * h;
-        const int nt = bn_threads_for(items, 2.0 * (double)items * (double)(t * width)
-                                                 * (double)dk);
-        BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+        BN_PARALLEL_PARTS(items, 1, 2.0 * (double)items * (double)(t * width) * (double)dk,
+                          th, lo, hi,
             REAL *slot = blocks + th * head_size; /* this thread's, reused pair after pair */
-            for (int64_t sh = s0 * h + items * th / nt; sh < s0 * h + items * (th + 1) / nt;
-                 sh++) {
+            for (int64_t sh = s0 * h + lo; sh < s0 * h + hi; sh++) {
                 const int64_t s = sh / h, hd = (sh % h) * dk;
                 const REAL *cs = cache ? cache + s * cn : NULL;
                 const int64_t off = cs ? (int64_t)cs[0] : 0; /* keys before off: cached */
@@ -484,8 +482,7 @@ static int SFX(attention_forward)(const bn_op_args *g)
                     BN_OMP_CRITICAL
                     status = BN_ENOMEM;
                 }
-            }
-        });
+            });
         if (status != BN_OK) return status;
         for (int64_t s = s0; cache && s < s1; s++) cache[s * cn] += (REAL)t;
         status = GEMM_BIAS_ACT(rc, c, e, o + r0 * e, e, w.wo, c, w.bo, BN_ACT_IDENTITY,
@@ -579,12 +576,10 @@ static int SFX(attention_backward)(const bn_op_args *g)
                       dout + r0 * e, e);
         if (status != BN_OK) return status;
         const int64_t items = (s1 - s0) * h;
-        const int nt = bn_threads_for(items, 4.0 * (double)items * (double)(t * t)
-                                                 * (double)dk);
-        BN_PARALLEL_FOR(nt, for (int th = 0; th < nt; th++) {
+        BN_PARALLEL_PARTS(items, 1, 4.0 * (double)items * (double)(t * t) * (double)dk,
+                          th, lo, hi,
             REAL *slot = blocks + th * head_size; /* this thread's, reused pair after pair */
-            for (int64_t sh = s0 * h + items * th / nt; sh < s0 * h + items * (th + 1) / nt;
-                 sh++) {
+            for (int64_t sh = s0 * h + lo; sh < s0 * h + hi; sh++) {
                 const int64_t at = (sh / h) * t * e + (sh % h) * dk;
                 if (SFX(attention_head_backward)(ly, sh, q + at, k + at, v + at, dout + at,
                                                  p + sh * t * t, dq + at, dkk + at, dv + at,
@@ -592,8 +587,7 @@ static int SFX(attention_backward)(const bn_op_args *g)
                     BN_OMP_CRITICAL
                     status = BN_ENOMEM;
                 }
-            }
-        });
+            });
         for (int m = 0; m < 3 && din && status == BN_OK; m++)
             status = GEMM(BN_NO_TRANS, BN_TRANS, rc, c, e, 1, dproj[m] + r0 * e, e, wproj[m], e,
                           m ? 1 : 0, din + r0 * c, c);

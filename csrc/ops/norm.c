@@ -323,16 +323,11 @@ static void SFX(layernorm_back_rows)(const REAL *restrict x, const REAL *restric
         const REAL s1 = (REAL)lanes_total(a1), s2 = (REAL)lanes_total(a2);
         const REAL scale = (REAL)((double)inv / (double)c), cn = (REAL)c;
         REAL *out = dx + r * c;
-        if (add) /* a fan-out's later writer (ops.h, din_add) */
-            for (int64_t j = 0; j < c; j++) {
-                const REAL xhat = (xr[j] - mean) * inv;
-                out[j] += scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
-            }
-        else
-            for (int64_t j = 0; j < c; j++) {
-                const REAL xhat = (xr[j] - mean) * inv;
-                out[j] = scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
-            }
+        for (int64_t j = 0; j < c; j++) {
+            const REAL xhat = (xr[j] - mean) * inv;
+            const REAL v = scale * (cn * (dr[j] * gamma[j]) - s1 - xhat * s2);
+            out[j] = add ? out[j] + v : v; /* add: a fan-out's later writer (ops.h) */
+        }
     }
 }
 #undef BN_LN_BACK_STEP
