@@ -30,8 +30,8 @@ static const bn_kernel_set avx2_set = {
     {bn_dgemm_kernel_avx2_6x8, 6, 8, bn_dpack_avx2_6xk, bn_dpack_avx2_8xk},
     {bn_sgemm_kernel_avx2_cols_16x5, 16, 5, bn_sgemm_kernel_avx2_rows_8x10, 8},
     {bn_dgemm_kernel_avx2_cols_8x5, 8, 5, bn_dgemm_kernel_avx2_rows_4x10, 4},
-    0, /* no direct small-product kernels */
-    0,
+    bn_sgemm_direct_avx2,
+    bn_dgemm_direct_avx2,
 };
 
 /* AVX-512 for the large products; A panels (6 rows) and thin products stay AVX2 */

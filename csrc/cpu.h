@@ -130,6 +130,13 @@ void bn_sgemm_kernel_avx2_rows_8x10(int64_t k, const float *a, int64_t lda, cons
 void bn_dgemm_kernel_avx2_rows_4x10(int64_t k, const double *a, int64_t lda,
                                     const double *b, int64_t ldb, double *c, int64_t ldc,
                                     int64_t m, int64_t n, double alpha, double beta);
+void bn_sgemm_direct_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
+                          int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
+                          float alpha, float beta, const float *bias, int relu);
+void bn_dgemm_direct_avx2(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa_i,
+                          int64_t sa_p, const double *b, int64_t ldb, double *c,
+                          int64_t ldc, double alpha, double beta, const double *bias,
+                          int relu);
 void bn_sgemm_kernel_avx512_6x32(int64_t k, const float *pa, const float *pb, float *c,
                                  int64_t ldc, int64_t m, int64_t n, float alpha, float beta);
 void bn_dgemm_kernel_avx512_6x16(int64_t k, const double *pa, const double *pb, double *c,

@@ -7,6 +7,7 @@
 #include "cpu.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 #if defined(_MSC_VER)
 #define FORCE_INLINE static __forceinline
@@ -14,7 +15,10 @@
 #define FORCE_INLINE static inline __attribute__((always_inline))
 #endif
 
-/* ---- write-back helpers: one row of a full tile, or a partial tile through memory ---- */
+/* ---- write-back helpers: one row of a full tile, or a partial tile through memory. Every
+ * write-back of this file, vector or scalar, is c = alpha acc, then fma(beta, c, that):
+ * a partial tile's or a thin kernel's edge has the bits of a full tile's lanes (fmaf is
+ * one vfmadd here: -mfma, and no errno to set) ---- */
 
 static inline void store_row_f32(float *c, __m256 lo, __m256 hi, __m256 va, float beta)
 {
@@ -52,7 +56,7 @@ static void store_partial_f32(float *c, int64_t ldc, const float *t, int64_t ts,
         if (beta == 0.0f)
             for (int64_t j = 0; j < n; j++) ci[j] = ti[j];
         else
-            for (int64_t j = 0; j < n; j++) ci[j] = ti[j] + beta * ci[j];
+            for (int64_t j = 0; j < n; j++) ci[j] = fmaf(beta, ci[j], ti[j]);
     }
 }
 
@@ -65,7 +69,7 @@ static void store_partial_f64(double *c, int64_t ldc, const double *t, int64_t t
         if (beta == 0.0)
             for (int64_t j = 0; j < n; j++) ci[j] = ti[j];
         else
-            for (int64_t j = 0; j < n; j++) ci[j] = ti[j] + beta * ci[j];
+            for (int64_t j = 0; j < n; j++) ci[j] = fma(beta, ci[j], ti[j]);
     }
 }
 
@@ -213,7 +217,7 @@ void bn_sgemm_kernel_avx2_cols_16x5(int64_t k, const float *a, int64_t sa, const
         if (beta == 0.0f)
             for (int64_t j = 0; j < n; j++) ci[j] = t[j * 16 + i];
         else
-            for (int64_t j = 0; j < n; j++) ci[j] = t[j * 16 + i] + beta * ci[j];
+            for (int64_t j = 0; j < n; j++) ci[j] = fmaf(beta, ci[j], t[j * 16 + i]);
     }
 }
 
@@ -259,7 +263,7 @@ void bn_dgemm_kernel_avx2_cols_8x5(int64_t k, const double *a, int64_t sa, const
         if (beta == 0.0)
             for (int64_t j = 0; j < n; j++) ci[j] = t[j * 8 + i];
         else
-            for (int64_t j = 0; j < n; j++) ci[j] = t[j * 8 + i] + beta * ci[j];
+            for (int64_t j = 0; j < n; j++) ci[j] = fma(beta, ci[j], t[j * 8 + i]);
     }
 }
 
@@ -289,12 +293,13 @@ FORCE_INLINE void rows_store_f32(float *c, int64_t n, __m256 lo, const float *t8
         lo = _mm256_mul_ps(va, lo);
         if (beta != 0.0f) lo = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(c), lo);
         _mm256_storeu_ps(c, lo);
-        for (int64_t j = 8; j < n; j++) c[j] = beta == 0.0f ? t8[j - 8] : t8[j - 8] + beta * c[j];
+        for (int64_t j = 8; j < n; j++)
+            c[j] = beta == 0.0f ? t8[j - 8] : fmaf(beta, c[j], t8[j - 8]);
         return;
     }
     float t[8];
     _mm256_storeu_ps(t, _mm256_mul_ps(va, lo));
-    for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0f ? t[j] : t[j] + beta * c[j];
+    for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0f ? t[j] : fmaf(beta, c[j], t[j]);
 }
 
 FORCE_INLINE void rows_8x10_f32(const int tail, int64_t k, const float *a, int64_t lda,
@@ -389,7 +394,7 @@ FORCE_INLINE void rows_store_f64(double *c, int64_t n, __m256d lo, __m256d hi,
     _mm256_storeu_pd(t + 4, _mm256_mul_pd(va, hi));
     t[8] = t8[0];
     t[9] = t8[1];
-    for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0 ? t[j] : t[j] + beta * c[j];
+    for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0 ? t[j] : fma(beta, c[j], t[j]);
 }
 
 FORCE_INLINE void rows_4x10_f64(const int tail, int64_t k, const double *a, int64_t lda,
@@ -606,4 +611,203 @@ void bn_dpack_avx2_8xk(const double *src, int64_t ld, int64_t kc, double *dst)
 void bn_dpack_avx2_16xk(const double *src, int64_t ld, int64_t kc, double *dst)
 {
     dpack_lines(src, ld, kc, dst, 16);
+}
+
+/* ---- direct kernels for small products (cpu.h, bn_?gemm_direct): op(A) and B read where
+ * they lie, nothing packed. A block is R rows (6, 4, 2 or 1) by V vectors of columns (2, 2,
+ * 4, 8: 8 to 12 accumulators of AVX2's 16 registers, at least 8 independent chains to cover
+ * the FMA latency); B's row p is loaded once for the R rows. Rows past the block's mb real
+ * rows repeat its last row (read, computed, never stored); columns past n are masked in the
+ * loads of B and C and in the stores, so nothing outside the operands is touched. Each
+ * element of C is one chain of FMAs from zero over p = 0 .. k-1, then c = alpha acc (+ beta
+ * c, fused as the packed kernels' full tiles do), then bias and relu as gemm.c's bias_act:
+ * the packed path's bits. R, V and `full` (every vector inside n: no masks) are constants
+ * at each call (always inlined), so unused accumulators vanish and the rest are named
+ * registers. ---- */
+
+/* the first `count` lanes (clamped to 0..8 or 0..4) */
+static inline __m256i lanes_f32(int64_t count)
+{
+    const int c = count < 0 ? 0 : count > 8 ? 8 : (int)count;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __m256i lanes_f64(int64_t count)
+{
+    const long long c = count < 0 ? 0 : count > 4 ? 4 : (long long)count;
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(c), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+/* one vector of a row: c = alpha acc (+ beta c), then + bias and relu (z > 0 ? z : 0, NaN
+ * to 0: MAXPS returns its second operand when either is NaN) */
+FORCE_INLINE void direct_store_f32(float *c, __m256 acc, __m256 va, float beta, int full,
+                                   __m256i mk, const float *bias, int relu)
+{
+    acc = _mm256_mul_ps(va, acc);
+    if (beta != 0.0f)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(beta),
+                              full ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, mk), acc);
+    if (bias) {
+        acc = _mm256_add_ps(acc, full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mk));
+        if (relu) acc = _mm256_max_ps(acc, _mm256_setzero_ps());
+    }
+    if (full) _mm256_storeu_ps(c, acc);
+    else _mm256_maskstore_ps(c, mk, acc);
+}
+
+FORCE_INLINE void direct_store_f64(double *c, __m256d acc, __m256d va, double beta, int full,
+                                   __m256i mk, const double *bias, int relu)
+{
+    acc = _mm256_mul_pd(va, acc);
+    if (beta != 0.0)
+        acc = _mm256_fmadd_pd(_mm256_set1_pd(beta),
+                              full ? _mm256_loadu_pd(c) : _mm256_maskload_pd(c, mk), acc);
+    if (bias) {
+        acc = _mm256_add_pd(acc, full ? _mm256_loadu_pd(bias) : _mm256_maskload_pd(bias, mk));
+        if (relu) acc = _mm256_max_pd(acc, _mm256_setzero_pd());
+    }
+    if (full) _mm256_storeu_pd(c, acc);
+    else _mm256_maskstore_pd(c, mk, acc);
+}
+
+#define D_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define D_VECS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define D_GRID_V(v, X) X(0, v) X(1, v) X(2, v) X(3, v) X(4, v) X(5, v)
+#define D_GRID(X)                                                                          \
+    D_GRID_V(0, X) D_GRID_V(1, X) D_GRID_V(2, X) D_GRID_V(3, X) D_GRID_V(4, X)             \
+    D_GRID_V(5, X) D_GRID_V(6, X) D_GRID_V(7, X)
+
+/* the block of either type: REAL, with VEC (its register), SFX (its intrinsics' suffix:
+ * ps, pd), LANES, BCAST (its broadcast) and LANES_MASK defined around it */
+#define D_CAT2(x, y) x##y
+#define D_CAT(x, y) D_CAT2(x, y)
+#define D_SET0 D_CAT(_mm256_setzero_, SFX)()
+#define DIRECT_BLOCK_BODY(REAL)                                                            \
+    const REAL *ar0 = a, *ar1 = a + (mb > 1 ? 1 : mb - 1) * sa_i;                          \
+    const REAL *ar2 = a + (mb > 2 ? 2 : mb - 1) * sa_i, *ar3 = a + (mb > 3 ? 3 : mb - 1) * sa_i; \
+    const REAL *ar4 = a + (mb > 4 ? 4 : mb - 1) * sa_i, *ar5 = a + (mb > 5 ? 5 : mb - 1) * sa_i; \
+    D_VECS(D_MASK)                                                                         \
+    D_GRID(D_ZERO)                                                                         \
+    for (int64_t p = 0, off = 0; p < k; p++, off += sa_p, b += ldb) {                      \
+        D_ROWS(D_BCAST)                                                                    \
+        D_VECS(D_LOAD)                                                                     \
+        D_GRID(D_FMA)                                                                      \
+    }                                                                                      \
+    D_GRID(D_STORE)
+
+#define D_MASK(v) const __m256i mk##v = LANES_MASK(cols - LANES * (v));
+#define D_ZERO(r, v) VEC c##r##_##v = D_SET0;
+#define D_BCAST(r) const VEC a##r = (r) < R ? BCAST(ar##r + off) : D_SET0;
+#define D_LOAD(v)                                                                          \
+    const VEC b##v = (v) >= V ? D_SET0                                                     \
+                   : full ? D_CAT(_mm256_loadu_, SFX)(b + LANES * (v))                     \
+                          : D_CAT(_mm256_maskload_, SFX)(b + LANES * (v), mk##v);
+#define D_FMA(r, v)                                                                        \
+    if ((r) < R && (v) < V) c##r##_##v = D_CAT(_mm256_fmadd_, SFX)(a##r, b##v, c##r##_##v);
+#define D_STORE(r, v)                                                                      \
+    if ((r) < R && (v) < V && (r) < mb && LANES * (v) < cols)                              \
+        D_CAT(direct_store_, SFX)(c + (r) * ldc + LANES * (v), c##r##_##v, va, beta, full, \
+                                  mk##v, bias ? bias + LANES * (v) : NULL, relu);
+
+#define direct_store_ps direct_store_f32
+#define direct_store_pd direct_store_f64
+
+/* rows a[0 .. mb) (mb <= R) by columns [0, cols) of b and c (cols <= V LANES; full: cols
+ * == V LANES) */
+FORCE_INLINE void direct_block_f32(const int R, const int V, const int full, int64_t mb,
+                                   int64_t k, const float *a, int64_t sa_i, int64_t sa_p,
+                                   const float *b, int64_t ldb, float *c, int64_t ldc,
+                                   int64_t cols, __m256 va, float beta, const float *bias,
+                                   int relu)
+{
+#define VEC __m256
+#define SFX ps
+#define LANES 8
+#define BCAST _mm256_broadcast_ss
+#define LANES_MASK lanes_f32
+    DIRECT_BLOCK_BODY(float)
+#undef VEC
+#undef SFX
+#undef LANES
+#undef BCAST
+#undef LANES_MASK
+}
+
+FORCE_INLINE void direct_block_f64(const int R, const int V, const int full, int64_t mb,
+                                   int64_t k, const double *a, int64_t sa_i, int64_t sa_p,
+                                   const double *b, int64_t ldb, double *c, int64_t ldc,
+                                   int64_t cols, __m256d va, double beta, const double *bias,
+                                   int relu)
+{
+#define VEC __m256d
+#define SFX pd
+#define LANES 4
+#define BCAST _mm256_broadcast_sd
+#define LANES_MASK lanes_f64
+    DIRECT_BLOCK_BODY(double)
+#undef VEC
+#undef SFX
+#undef LANES
+#undef BCAST
+#undef LANES_MASK
+}
+
+/* rows [i, i + mb) in blocks of R rows by V vectors, across all n columns (the last block
+ * of columns masked) */
+#define DIRECT_ROWS(SUFFIX, LANES, RR, VV, I, MB)                                          \
+    for (int64_t j = 0; j < n; j += (VV) * (LANES)) {                                      \
+        const int64_t cols = n - j;                                                        \
+        const float_or_double *bj = bias ? bias + j : NULL;                                \
+        if (cols >= (VV) * (LANES))                                                        \
+            direct_block_##SUFFIX(RR, VV, 1, MB, k, a + (I) * sa_i, sa_i, sa_p, b + j, ldb,\
+                                  c + (I) * ldc + j, ldc, (VV) * (LANES), va, beta, bj,    \
+                                  relu);                                                   \
+        else                                                                               \
+            direct_block_##SUFFIX(RR, VV, 0, MB, k, a + (I) * sa_i, sa_i, sa_p, b + j, ldb,\
+                                  c + (I) * ldc + j, ldc, cols, va, beta, bj, relu);       \
+    }
+
+/* 6-row blocks (B's panel of 16 floats or 8 doubles walked down by them, in L1 across the
+ * blocks), or all of them when m % 6 is 5; the one to four rows left: 4 rows by 2 vectors,
+ * 2 by 4, 1 by 8 (B read once for them) */
+#define DIRECT_KERNEL(SUFFIX, LANES)                                                       \
+    const int64_t tiled = m % 6 == 5 ? m : m / 6 * 6, left = m - tiled;                    \
+    for (int64_t j0 = 0; j0 < n; j0 += 2 * (LANES))                                        \
+        for (int64_t i = 0; i < tiled; i += 6) {                                           \
+            const int64_t cols = n - j0, mb = tiled - i < 6 ? tiled - i : 6;               \
+            const float_or_double *bj = bias ? bias + j0 : NULL;                           \
+            if (cols >= 2 * (LANES))                                                       \
+                direct_block_##SUFFIX(6, 2, 1, mb, k, a + i * sa_i, sa_i, sa_p, b + j0,    \
+                                      ldb, c + i * ldc + j0, ldc, 2 * (LANES), va, beta,   \
+                                      bj, relu);                                           \
+            else                                                                           \
+                direct_block_##SUFFIX(6, 2, 0, mb, k, a + i * sa_i, sa_i, sa_p, b + j0,    \
+                                      ldb, c + i * ldc + j0, ldc, cols, va, beta, bj,      \
+                                      relu);                                               \
+        }                                                                                  \
+    if (left >= 3) {                                                                       \
+        DIRECT_ROWS(SUFFIX, LANES, 4, 2, tiled, left)                                      \
+    } else if (left == 2) {                                                                \
+        DIRECT_ROWS(SUFFIX, LANES, 2, 4, tiled, 2)                                         \
+    } else if (left == 1) {                                                                \
+        DIRECT_ROWS(SUFFIX, LANES, 1, 8, tiled, 1)                                         \
+    }
+
+void bn_sgemm_direct_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa_i,
+                          int64_t sa_p, const float *b, int64_t ldb, float *c, int64_t ldc,
+                          float alpha, float beta, const float *bias, int relu)
+{
+    typedef float float_or_double;
+    const __m256 va = _mm256_set1_ps(alpha);
+    DIRECT_KERNEL(f32, 8)
+}
+
+void bn_dgemm_direct_avx2(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa_i,
+                          int64_t sa_p, const double *b, int64_t ldb, double *c,
+                          int64_t ldc, double alpha, double beta, const double *bias,
+                          int relu)
+{
+    typedef double float_or_double;
+    const __m256d va = _mm256_set1_pd(alpha);
+    DIRECT_KERNEL(f64, 4)
 }

@@ -143,6 +143,11 @@ def test_small_products_match_the_packed_path(kernel, shape, ta, tb, dtype):
     small = _gemm.gemm(small_a, b, trans_a=ta, trans_b=tb)
     check_close(small, small_a, b, ta, tb)
     np.testing.assert_array_equal(small, _gemm.gemm(a, b, trans_a=ta, trans_b=tb)[:m])
+    # with alpha and beta: c = alpha acc, then fma(beta, c, that) in every path and edge
+    c0 = rng(11).standard_normal((big, n)).astype(dtype)
+    small = _gemm.gemm(small_a, b, c0[:m].copy(), trans_a=ta, trans_b=tb, alpha=0.5, beta=1.5)
+    whole = _gemm.gemm(a, b, c0.copy(), trans_a=ta, trans_b=tb, alpha=0.5, beta=1.5)
+    np.testing.assert_array_equal(small, whole[:m])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -170,7 +175,7 @@ def test_packed_b_gives_the_same_bits(kernel, shape, ta, tb, dtype):
             if shape in ((64, 512, 128), (64, 128, 512)):   # a recurrent layer's steps
                 assert made
             small_bt = n * k * np.dtype(dtype).itemsize <= 64 * 1024
-            if kernel == "avx512" and m <= 8 and (not tb or small_bt):
+            if kernel in ("avx512", "avx2") and m <= 8 and (not tb or small_bt):
                 assert not made                         # direct: B (or a copy of B^T) read
     finally:
         _gemm.set_num_threads(None)
@@ -207,7 +212,7 @@ def test_sum_b_gives_the_column_sums_in_row_order(kernel, shape, ta, dtype):
                 assert np.isnan(bsum).all()
             if 2 * m * n * k >= 2e6 and m > 32 and n > 10:  # packed, with every kernel set
                 assert summed
-            if not k or (kernel == "avx512" and m <= 8):  # nothing to multiply; direct
+            if not k or (kernel in ("avx512", "avx2") and m <= 8):  # nothing to multiply; direct
                 assert not summed
     finally:
         _gemm.set_num_threads(None)
