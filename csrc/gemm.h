@@ -51,7 +51,8 @@ int bn_dgemm_sum_b(bn_trans ta, int64_t m, int64_t n, int64_t k, double alpha, c
  * every call; bn_?gemm_pack_b makes those panels once for products of m rows with these
  * ta, tb, n, k, b and ldb, and bn_?gemm_pb is bn_?gemm reading them (pb NULL: bn_?gemm).
  * Products that would not read packed panels (the direct and thin paths read B in place)
- * make pack_b pack nothing and set *out NULL; a pb whose operands or layout differ from
+ * make pack_b pack nothing and set *out NULL; with B packed once, the direct path keeps
+ * only products of at most half the packed kernel's rows (gemm.c, direct_fits); a pb whose operands or layout differ from
  * the product's is ignored (B packed as usual). Same bits as bn_?gemm in every case. The
  * packed panels copy B: they are stale once B changes. Free with bn_gemm_packed_b_free
  * (NULL is fine). Returns 0, or BN_ENOMEM. */

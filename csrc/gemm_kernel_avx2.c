@@ -689,15 +689,21 @@ FORCE_INLINE void direct_store_f64(double *c, __m256d acc, __m256d va, double be
     D_VECS(D_MASK)                                                                         \
     D_GRID(D_ZERO)                                                                         \
     for (int64_t p = 0, off = 0; p < k; p++, off += sa_p, b += ldb) {                      \
-        D_ROWS(D_BCAST)                                                                    \
         D_VECS(D_LOAD)                                                                     \
-        D_GRID(D_FMA)                                                                      \
+        D_ROWS(D_ROW_FMAS)                                                                 \
     }                                                                                      \
     D_GRID(D_STORE)
 
 #define D_MASK(v) const __m256i mk##v = LANES_MASK(cols - LANES * (v));
 #define D_ZERO(r, v) VEC c##r##_##v = D_SET0;
-#define D_BCAST(r) const VEC a##r = (r) < R ? BCAST(ar##r + off) : D_SET0;
+/* row r's step, its A value broadcast just before its FMAs (one register for it: the
+ * twelve accumulators, two vectors of B and it fit AVX2's sixteen without spilling) */
+#define D_ROW_FMAS(r)                                                                      \
+    if ((r) < R) {                                                                         \
+        const VEC a##r = BCAST(ar##r + off);                                               \
+        D_ROW_V(r, D_FMA)                                                                  \
+    }
+#define D_ROW_V(r, X) X(r, 0) X(r, 1) X(r, 2) X(r, 3) X(r, 4) X(r, 5) X(r, 6) X(r, 7)
 #define D_LOAD(v)                                                                          \
     const VEC b##v = (v) >= V ? D_SET0                                                     \
                    : full ? D_CAT(_mm256_loadu_, SFX)(b + LANES * (v))                     \

@@ -175,8 +175,12 @@ def test_packed_b_gives_the_same_bits(kernel, shape, ta, tb, dtype):
             if shape in ((64, 512, 128), (64, 128, 512)):   # a recurrent layer's steps
                 assert made
             small_bt = n * k * np.dtype(dtype).itemsize <= 64 * 1024
-            if kernel in ("avx512", "avx2") and m <= 8 and (not tb or small_bt):
-                assert not made                         # direct: B (or a copy of B^T) read
+            # direct: B (or a copy of B^T) read in place; B packed once for many
+            # products, only for at most half of the packed kernel's 6 rows (gemm.c)
+            if kernel in ("avx512", "avx2") and m <= 3 and (not tb or small_bt):
+                assert not made
+            if kernel in ("avx512", "avx2") and m == 8 and k * n >= 64 * 64:
+                assert made
     finally:
         _gemm.set_num_threads(None)
     check_close(_gemm.gemm(a, b, trans_a=ta, trans_b=tb, packed_b=True), a, b, ta, tb)
