@@ -495,6 +495,13 @@ static int thin_setup(gemm_job *g, const bn_kernel_set *ks)
 #define BN_DIRECT_MAX_ROWS 32
 #endif
 #define DIRECT_MAX_BT_BYTES (64 * 1024)              /* B^T copied stays in L1/L2 */
+/* A product of one or two rows is bound by how fast B arrives, not by its FMAs; when B is
+ * larger than half of a 512 KiB L2 (a token's step of generation: an LSTM(256)'s 1 MiB
+ * recurrent weights) it comes from L3, and each core's threads reading half of its columns
+ * get twice the bandwidth: whatever its flops, such a product splits B's panels between
+ * the threads (gemm_run). The benchmark's LSTM generation on Zen 3, 2 threads, in
+ * alternating processes: 118 / 89 / 109 us per token on one thread, 68-101 / 79 / 64 split. */
+#define DIRECT_SPLIT_B_BYTES (256.0 * 1024.0)
 
 /* columns [j0, j1) of the direct product (op(B) at b, row stride ldb), K in blocks of kc
  * as the packed path cuts it: the kernel on each block, C scaled by beta on the first and
@@ -654,6 +661,8 @@ static int gemm_run(gemm_job *g)
     int nt = bn_get_num_threads();
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
     if (flops < BN_PARALLEL_MIN_FLOPS) nt = 1;
+    if (g->m <= 2 && (double)g->k * (double)g->n * (double)g->es >= DIRECT_SPLIT_B_BYTES)
+        nt = bn_get_num_threads(); /* a row or two against a large B: see there */
 
     /* direct in one K block; thin (N <= 10: one chain over the whole K); direct in K blocks
      * for a few rows (the packed path's blocks, so its bits, without packing B); packed */
