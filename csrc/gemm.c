@@ -143,8 +143,8 @@ typedef struct {
     int mr, nr;
     int64_t mc, kc, nc;
     const bn_packed_b *pb;           /* op(B) packed by the caller (bn_?gemm_pack_b), or NULL */
-    int reused;                      /* a product of bn_?gemm_pack_b / _pb: op(B) is packed
-                                        once for many products (direct_fits) */
+    int reused;                      /* op(B) packed once for many products: pack_b_for's
+                                        job, or a product given its panels (direct_fits) */
     void *bsum;                      /* (n): B's column sums, made from its panels, or NULL */
     int *summed;                     /* set to 1 when bsum was made (bn_?gemm_sum_b) */
     char *bufa, *bufb;               /* thin path: packed edge panel of A, packed op(B) */
@@ -712,20 +712,14 @@ int bn_sgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
              float beta, float *c, int64_t ldc)
 {
-    gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
-                  .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
-                  .alpha = alpha, .beta = beta};
-    return gemm_run(&g);
+    return bn_sgemm_pb(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
 int bn_dgemm(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k,
              double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
              double beta, double *c, int64_t ldc)
 {
-    gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = tb, .m = m, .n = n,
-                  .k = k, .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
-                  .alpha = alpha, .beta = beta};
-    return gemm_run(&g);
+    return bn_dgemm_pb(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
 int bn_sgemm_bias_act(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -843,7 +837,7 @@ int bn_sgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, float
 {
     gemm_job g = {.dt = F32, .es = sizeof(float), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
                   .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
-                  .alpha = alpha, .beta = beta, .pb = pb, .reused = 1};
+                  .alpha = alpha, .beta = beta, .pb = pb, .reused = pb != NULL};
     return gemm_run(&g);
 }
 
@@ -853,7 +847,7 @@ int bn_dgemm_pb(bn_trans ta, bn_trans tb, int64_t m, int64_t n, int64_t k, doubl
 {
     gemm_job g = {.dt = F64, .es = sizeof(double), .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
                   .a = a, .b = b, .lda = lda, .ldb = ldb, .c = c, .ldc = ldc,
-                  .alpha = alpha, .beta = beta, .pb = pb, .reused = 1};
+                  .alpha = alpha, .beta = beta, .pb = pb, .reused = pb != NULL};
     return gemm_run(&g);
 }
 
