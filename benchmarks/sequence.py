@@ -291,11 +291,11 @@ def char_torch(data, epochs, threads, seed, init="shared", orders=None, units=25
 # ---------------------------------------------------------------- small
 
 def sample(proba, rng, temperature=0.8):
-    """the same sampling for both peers (NumPy): proba ** (1 / temperature)"""
-    logp = np.log(np.maximum(proba.astype(np.float64), 1e-300)) / temperature
-    p = np.exp(logp - logp.max())
-    p /= p.sum()
-    return int(min(np.searchsorted(np.cumsum(p), rng.random()), len(p) - 1))
+    """PyTorch's sampling (NumPy), the arithmetic of barenet's generate: proba ** (1 /
+    temperature), scaled by its largest first, in float64"""
+    p = np.power(np.divide(proba, proba.max(), dtype=np.float64), 1.0 / temperature)
+    cdf = np.cumsum(p, out=p)
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1]), len(p) - 1))
 
 
 def small_barenet(vocab_size, tokens, threads, seed, units=256):

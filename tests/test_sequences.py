@@ -416,3 +416,25 @@ def test_generate_by_recomputing_a_causal_model(backend):
     sampled = net.generate([3, 4], 6, temperature=0.7, top_k=3, seed=5)
     assert sampled.shape == (6,) and sampled.max() < 11
     assert np.array_equal(sampled, net.generate([3, 4], 6, temperature=0.7, top_k=3, seed=5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sampling_draws_from_the_tempered_top_k_distribution(dtype):
+    """generation's sampler (backend-free: both backends' generate call it): the token
+    frequencies of many rows follow proba ** (1 / temperature) over the top_k, a
+    temperature near 0 does not underflow to nothing, and temperature 0 is argmax"""
+    from barenet._generate import _sample
+    proba = np.array([[0.05, 0.4, 0.1, 0.3, 0.15]], dtype=dtype)
+    rows = np.repeat(proba, 200_000, axis=0)
+    for temperature, top_k in [(1.0, None), (0.5, None), (2.0, 3), (1.0, 2)]:
+        want = proba[0].astype(np.float64) ** (1 / temperature)
+        if top_k is not None:
+            want[np.argsort(want)[:-top_k]] = 0
+        want /= want.sum()
+        got = np.bincount(_sample(rows, temperature, top_k, np.random.default_rng(0)),
+                          minlength=5) / len(rows)
+        np.testing.assert_allclose(got, want, atol=4e-3)
+    np.testing.assert_array_equal(_sample(rows[:50], 1e-3, None, np.random.default_rng(1)),
+                                  np.ones(50))
+    np.testing.assert_array_equal(_sample(np.array([[0.2, 0.1, 0.7], [0.5, 0.3, 0.2]],
+                                                   dtype=dtype), 0, None, None), [2, 0])

@@ -93,9 +93,9 @@ class Backend:
         n = x.shape[0]
         if out is None:
             out = np.empty((n, self.spec.out_size), dtype=params.dtype)
-        if carry is not None:
-            work = np.empty(max(1, self.core.predict_workspace_size(n)), dtype=params.dtype)
-            self.core.predict(out, work, params, self.state, x, carry=carry)
+        if carry is not None:  # one call: generation's step after step, a kept workspace
+            self.core.predict(out, self._predict_work(n, params.dtype), params, self.state, x,
+                              carry=carry)
             return out
         rows = self._rows.get(n)
         if rows is None:

@@ -130,18 +130,22 @@ def _recomputed(model, prompt, steps, temperature, top_k, rng):
 
 def _sample(proba, temperature, top_k, rng):
     """a token per row of proba (B, V): argmax for temperature 0, else drawn from
-    proba ** (1 / temperature) over the top_k most likely tokens (all when None)"""
-    proba = proba.astype(np.float64)
+    proba ** (1 / temperature) over the top_k most likely tokens (all when None): the first
+    token whose cumulative weight passes u times the row's total, u uniform in [0, 1).
+    Few NumPy calls, since generation pays them at every token; weights in float64, each
+    row's scaled by its largest (which becomes 1) before the power, so none underflows all."""
     if temperature == 0:
         return proba.argmax(axis=1)
-    logp = np.log(np.maximum(proba, 1e-300)) / temperature
-    if top_k is not None and top_k < proba.shape[1]:
-        kth = np.partition(logp, -top_k, axis=1)[:, -top_k][:, None]
-        logp = np.where(logp >= kth, logp, -np.inf)
-    p = np.exp(logp - logp.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    u = rng.random(proba.shape[0])
-    cdf = np.cumsum(p, axis=1)
+    if temperature == 1 and top_k is None:
+        cdf = np.cumsum(proba, axis=1, dtype=np.float64)
+    else:
+        p = np.divide(proba, proba.max(axis=1, keepdims=True), dtype=np.float64)
+        if temperature != 1:
+            np.power(p, 1.0 / temperature, out=p)
+        if top_k is not None and top_k < p.shape[1]:
+            p[p < np.partition(p, -top_k, axis=1)[:, -top_k, None]] = 0.0
+        cdf = np.cumsum(p, axis=1, out=p)
+    u = rng.random(proba.shape[0]) * cdf[:, -1]
     return np.minimum((cdf < u[:, None]).sum(axis=1), proba.shape[1] - 1)
 
 
@@ -201,14 +205,14 @@ def _stepped(model, prompt, steps, temperature, top_k, rng, cache=None):
     params = step_model._params
     x = np.empty((b, 1), dtype=model.dtype)
     out = np.empty((b, steps), dtype=np.int64)
-    proba = None
+    proba = np.empty((b, spec.out_size), dtype=model.dtype)  # each step's, overwritten
     for t in range(prompt.shape[1]):  # the prompt, one step at a time with the state carried
         x[:, 0] = prompt[:, t]
-        proba = backend.predict(params, x, carry=carry)
+        backend.predict(params, x, out=proba, carry=carry)
     for t in range(steps):
         token = _sample(proba, temperature, top_k, rng)
         out[:, t] = token
         if t + 1 < steps:
             x[:, 0] = token
-            proba = backend.predict(params, x, carry=carry)
+            backend.predict(params, x, out=proba, carry=carry)
     return out
