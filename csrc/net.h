@@ -25,6 +25,7 @@
 #define BN_ENET 5         /* the network description is inconsistent (bn_net_plan) */
 #define BN_EOVERFLOW 6    /* a size of the network overflows int64 (bn_net_plan) */
 #define BN_EREDUCE 7      /* the reduce hook of data-parallel training failed (bn_reduce) */
+#define BN_ENONFINITE_OUTPUT 8 /* generation: a row of probabilities is not finite */
 
 /* where one node's buffers are; bn_net_plan fills it. Offsets count elements per batch
  * row: a buffer of node l in a workspace for n rows starts at n * offset. */
@@ -174,6 +175,22 @@ int bn_net_predict_f64(const bn_net *net, double *out, double *work, const doubl
 int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
                        const float *state, const float *x, const bn_csr_rows *xs, int64_t n,
                        float *carry);
+/* generation (generate.c): `steps` tokens per row, each sampled from the row of proba
+ * (b, v: the prediction after the prompt, then overwritten step after step) with the
+ * uniform number uniforms[t * b + i] (NULL when temperature is 0), written to
+ * tokens[i * ldt + t] and fed back as x (b, 1) through a prediction with carry (after the
+ * last token too when more: proba then holds the probabilities for a next call); top_k 0:
+ * all tokens. scratch: 2 v doubles. BN_OK, BN_ENONFINITE_OUTPUT, or predict's status. */
+int bn_net_generate_f64(const bn_net *net, double *proba, int64_t v, double *work,
+                        const double *params, const double *state, double *x, double *carry,
+                        int64_t b, int64_t steps, const double *uniforms, double temperature,
+                        int64_t top_k, double *scratch, int64_t *tokens, int64_t ldt,
+                        int more);
+int bn_net_generate_f32(const bn_net *net, float *proba, int64_t v, float *work,
+                        const float *params, const float *state, float *x, float *carry,
+                        int64_t b, int64_t steps, const double *uniforms, double temperature,
+                        int64_t top_k, double *scratch, int64_t *tokens, int64_t ldt,
+                        int more);
 /* the index of the first NaN or infinity among x's count values, or -1 (the input check
  * of a prediction, one vectorised pass) */
 int64_t bn_first_nonfinite_f64(const double *x, int64_t count);

@@ -546,3 +546,32 @@ def test_generate_is_the_same_on_both_backends(cell):
     outs = [net.generate(np.array([[1, 2], [3, 4]]), 6, temperature=0.8, seed=3)
             for net in nets]
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_generation_in_c_samples_as_the_reference(dtype):
+    """the compiled backend's token loop (csrc/generate.c, 256 tokens per call) gives the
+    NumPy backend's tokens for every temperature and top_k (none, 1, some, all, more than
+    the vocabulary), rows of a batch apart, across its calls; probabilities that are not
+    finite raise the same error on both"""
+    require_compiled()
+    nets = [language_model("lstm", b, seed=7, dtype=dtype) for b in ("numpy", "compiled")]
+    X = np.random.default_rng(1).integers(0, 9, (30, 6))
+    for net in nets:
+        net.train(X, np.roll(X, -1, axis=1), epochs=2, learning_rate=0.05, optimizer="adam",
+                  verbose=False)
+    nets[1].set_params(nets[0].get_params())
+    prompt = np.array([[1, 2], [3, 4]])
+    for temperature, top_k, steps in [(0, None, 300), (1.0, None, 300), (0.5, 3, 40),
+                                      (1.7, None, 40), (1.0, 1, 20), (0.8, 9, 40),
+                                      (1.3, 20, 40), (1.0, 4, 270)]:
+        outs = [net.generate(prompt, steps, temperature=temperature, top_k=top_k, seed=3)
+                for net in nets]
+        np.testing.assert_array_equal(outs[0], outs[1])
+        assert outs[0].shape == (2, steps) and outs[0].min() >= 0 and outs[0].max() < 9
+    for net in nets:  # weights so large that the logits overflow: inf - inf in the softmax
+        net.set_params(np.full_like(net.get_params(), np.finfo(dtype).max / 2))
+        with np.errstate(all="ignore"), pytest.raises(ValueError,
+                                                      match="probabilities are not finite"):
+            assert np.isnan(net.predict(np.array([[1, 2, 3, 4, 5, 6]]))).any()
+            net.generate([1, 2], 3, temperature=0.7)

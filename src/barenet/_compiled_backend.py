@@ -11,6 +11,7 @@ PREDICT_CHUNK = 8192       # at most this many rows per C call in predict and lo
 WORKSPACE_BYTES = 64 << 20  # ...and fewer when their workspace would exceed this (CNNs)
 PREDICT_WORK_BYTES = 4 << 20  # predict: rows per C call so that the workspace fits this
 #   (the layers' outputs stay in cache from one layer to the next; at least one row)
+GENERATE_CHUNK = 256  # generate: tokens per C call (Ctrl-C is seen between calls)
 KEEP_WORK_BYTES = 16 << 20  # a prediction workspace up to this size is kept for the next call
 KEEP_TRAIN_BYTES = 1 << 30  # a training workspace up to this size is kept for the next call
 #   (a train call per batch would otherwise have the kernel zero a fresh one each time:
@@ -111,6 +112,22 @@ class Backend:
             xs, csr = _input(x, start, start + rows)
             self.core.predict(out[start:start + rows], work, params, self.state, xs, **csr)
         return out
+
+    def generate_steps(self, params, proba, x, carry, out, temperature, top_k, rng):
+        """_generate.sampled_steps in C (csrc/generate.c), GENERATE_CHUNK tokens per call:
+        the same uniform numbers drawn in the same order (one per row and token), the same
+        tokens"""
+        from ._generate import NONFINITE
+        b, steps = out.shape
+        work = self._predict_work(b, params.dtype)
+        scratch = np.empty(2 * proba.shape[1])
+        for first in range(0, steps, GENERATE_CHUNK):
+            k = min(GENERATE_CHUNK, steps - first)
+            uniforms = rng.random(k * b) if temperature != 0 else np.empty(0)
+            if not self.core.generate(proba, work, params, self.state, x, carry, uniforms,
+                                      temperature, top_k or 0, scratch, out, first, k,
+                                      first + k < steps):
+                raise ValueError(NONFINITE)
 
     def forward_all(self, params, x):
         """every node's output for x, not training: a list with one (n, *output_shape)

@@ -23,6 +23,10 @@ class Net:
                 indptr: NDArray[np.int64] | None = None,
                 indices: NDArray[np.int64] | None = None, data: _F | None = None) -> None: ...
     def predict(self, out: _F, work: _F, params: _F, x: _F) -> None: ...
+    def generate(self, proba: _F, work: _F, params: _F, state: _F, x: _F, carry: _F,
+                 uniforms: NDArray[np.float64], temperature: float, top_k: int,
+                 scratch: NDArray[np.float64], tokens: NDArray[np.int64], first: int,
+                 steps: int, more: bool = False) -> bool: ...
     def train(self, losses: NDArray[np.float64], params: _F, state: _F, dparams: _F,
               state1: _F, state2: _F, backup: _F, work: _F, perm: NDArray[np.int64],
               scratch: NDArray[np.uint64], x: _F | None, y: _F, config: dict[str, float],

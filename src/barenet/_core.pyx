@@ -132,6 +132,17 @@ cdef extern from "net.h" nogil:
     int bn_net_predict_f32(const bn_net *net, float *out, float *work, const float *params,
                            const float *state, const float *x, const bn_csr_rows *xs,
                            int64_t n, float *carry)
+    int bn_net_generate_f64(const bn_net *net, double *proba, int64_t v, double *work,
+                            const double *params, const double *state, double *x,
+                            double *carry, int64_t b, int64_t steps, const double *uniforms,
+                            double temperature, int64_t top_k, double *scratch,
+                            int64_t *tokens, int64_t ldt, int more)
+    int bn_net_generate_f32(const bn_net *net, float *proba, int64_t v, float *work,
+                            const float *params, const float *state, float *x, float *carry,
+                            int64_t b, int64_t steps, const double *uniforms,
+                            double temperature, int64_t top_k, double *scratch,
+                            int64_t *tokens, int64_t ldt, int more)
+    int BN_ENONFINITE_OUTPUT
     int64_t bn_first_nonfinite_f64(const double *x, int64_t count)
     int64_t bn_first_nonfinite_f32(const float *x, int64_t count)
     int BN_EINTERRUPTED
@@ -457,6 +468,49 @@ cdef class Net:
                 status = bn_net_predict_f64(&self.net, &out[0, 0], &work[0], &params[0], st,
                                             xp, xs, n, cp)
         _check(status)
+
+    def generate(self, floating[:, ::1] proba, floating[::1] work, const floating[::1] params,
+                 const floating[::1] state, floating[:, ::1] x, floating[::1] carry,
+                 const double[::1] uniforms, double temperature, int64_t top_k,
+                 double[::1] scratch, int64_t[:, ::1] tokens, int64_t first, int64_t steps,
+                 bint more=False):
+        """bn_net_generate: tokens[:, first:first + steps] sampled from proba (the
+        prediction after the prompt, then each step's) with uniforms (steps * b values; none
+        for temperature 0), x (b, 1) and carry the one-step model's input and state; more:
+        proba left with the probabilities after the last token (for a next call); returns
+        False when a row of probabilities was not finite, else True"""
+        cdef int64_t b = proba.shape[0], v = proba.shape[1]
+        cdef const bn_layer *last = &self.net.layers[self.net.n_layers - 1]
+        cdef int status
+        cdef const floating *st = &state[0] if state.shape[0] else NULL
+        cdef const double *up = &uniforms[0] if uniforms.shape[0] else NULL
+        cdef floating *cp = &carry[0] if carry.shape[0] else NULL
+        if v != last.out_h * last.out_w * last.out_c or b < 1 or x.shape[0] != b \
+                or x.shape[1] != 1 or carry.shape[0] != b * self.net.carry_size \
+                or tokens.shape[0] != b or first < 0 \
+                or steps < 0 or first + steps > tokens.shape[1] \
+                or (temperature != 0 and uniforms.shape[0] != steps * b) \
+                or scratch.shape[0] < 2 * v \
+                or work.shape[0] < max(1, self.predict_workspace_size(b)) \
+                or top_k < 0 or not temperature >= 0:
+            raise ValueError("generate: inconsistent buffers for the network")
+        if steps == 0:
+            return True
+        with nogil:
+            if floating is float:
+                status = bn_net_generate_f32(&self.net, &proba[0, 0], v, &work[0], &params[0],
+                                             st, &x[0, 0], cp, b, steps, up,
+                                             temperature, top_k, &scratch[0],
+                                             &tokens[0, first], tokens.shape[1], more)
+            else:
+                status = bn_net_generate_f64(&self.net, &proba[0, 0], v, &work[0], &params[0],
+                                             st, &x[0, 0], cp, b, steps, up,
+                                             temperature, top_k, &scratch[0],
+                                             &tokens[0, first], tokens.shape[1], more)
+        if status == BN_ENONFINITE_OUTPUT:
+            return False
+        _check(status)
+        return True
 
     def train(self, double[::1] losses, floating[::1] params, floating[::1] state,
               floating[::1] dparams, floating[::1] state1, floating[::1] state2,

@@ -16,7 +16,10 @@ vocabulary at every step (T, V). Two ways, chosen by the model:
   cache of T steps in every attention layer (max_len = T), and only the tokens after the
   prefix has outgrown T steps are recomputed on the sliding window.
 
-Both backends do it the same way and, for the same seed, give the same tokens."""
+Both backends do it the same way and, for the same seed, give the same tokens: the cached
+way's loop over tokens is `sampled_steps` below on the NumPy backend, and the compiled
+backend's `generate_steps` runs it in C (csrc/generate.c, the same sampling operation for
+operation) without coming back to Python between tokens."""
 
 import numpy as np
 
@@ -128,6 +131,10 @@ def _recomputed(model, prompt, steps, temperature, top_k, rng):
     return out
 
 
+NONFINITE = ("generate: the model's output probabilities are not finite (NaN or infinity); "
+             "were its parameters trained to divergence?")
+
+
 def _sample(proba, temperature, top_k, rng):
     """a token per row of proba (B, V): argmax for temperature 0, else drawn from
     proba ** (1 / temperature) over the top_k most likely tokens (all when None): the first
@@ -145,7 +152,10 @@ def _sample(proba, temperature, top_k, rng):
         if top_k is not None and top_k < p.shape[1]:
             p[p < np.partition(p, -top_k, axis=1)[:, -top_k, None]] = 0.0
         cdf = np.cumsum(p, axis=1, out=p)
-    u = rng.random(proba.shape[0]) * cdf[:, -1]
+    total = cdf[:, -1]
+    if not np.isfinite(total).all():
+        raise ValueError(NONFINITE)
+    u = rng.random(proba.shape[0]) * total
     return np.minimum((cdf < u[:, None]).sum(axis=1), proba.shape[1] - 1)
 
 
@@ -209,10 +219,21 @@ def _stepped(model, prompt, steps, temperature, top_k, rng, cache=None):
     for t in range(prompt.shape[1]):  # the prompt, one step at a time with the state carried
         x[:, 0] = prompt[:, t]
         backend.predict(params, x, out=proba, carry=carry)
+    run = getattr(backend, "generate_steps", None)
+    if run is None:
+        sampled_steps(backend, params, proba, x, carry, out, temperature, top_k, rng)
+    else:
+        run(params, proba, x, carry, out, temperature, top_k, rng)
+    return out
+
+
+def sampled_steps(backend, params, proba, x, carry, out, temperature, top_k, rng):
+    """out (B, S): a token per row sampled from proba (B, V, the prediction after the
+    prompt), fed back as x (B, 1) through a one-step prediction with carry, S times"""
+    steps = out.shape[1]
     for t in range(steps):
         token = _sample(proba, temperature, top_k, rng)
         out[:, t] = token
         if t + 1 < steps:
             x[:, 0] = token
             backend.predict(params, x, out=proba, carry=carry)
-    return out
