@@ -17,9 +17,9 @@ vocabulary at every step (T, V). Two ways, chosen by the model:
   prefix has outgrown T steps are recomputed on the sliding window.
 
 Both backends do it the same way and, for the same seed, give the same tokens: the cached
-way's loop over tokens is `sampled_steps` below on the NumPy backend, and the compiled
-backend's `generate_steps` runs it in C (csrc/generate.c, the same sampling operation for
-operation) without coming back to Python between tokens."""
+way's loop over tokens is each backend's `generate_steps`, `sampled_steps` below on the
+NumPy backend, while the compiled backend runs it in C (csrc/generate.c, the same
+sampling operation for operation) without coming back to Python between tokens."""
 
 import numpy as np
 
@@ -219,11 +219,7 @@ def _stepped(model, prompt, steps, temperature, top_k, rng, cache=None):
     for t in range(prompt.shape[1]):  # the prompt, one step at a time with the state carried
         x[:, 0] = prompt[:, t]
         backend.predict(params, x, out=proba, carry=carry)
-    run = getattr(backend, "generate_steps", None)
-    if run is None:
-        sampled_steps(backend, params, proba, x, carry, out, temperature, top_k, rng)
-    else:
-        run(params, proba, x, carry, out, temperature, top_k, rng)
+    backend.generate_steps(params, proba, x, carry, out, temperature, top_k, rng)
     return out
 
 

@@ -318,6 +318,12 @@ class Backend:
         out[...] = result
         return out
 
+    def generate_steps(self, params, proba, x, carry, out, temperature, top_k, rng):
+        """generation's tokens after the prompt: _generate.sampled_steps, the loop the
+        compiled backend runs in C (csrc/generate.c)"""
+        from ._generate import sampled_steps
+        sampled_steps(self, params, proba, x, carry, out, temperature, top_k, rng)
+
     def forward_all(self, params, x):
         """every node's output for x, not training: one (n, *output_shape) array per node
         (copies: an identity node's output would otherwise be its input)"""
